@@ -1,0 +1,103 @@
+"""The two-stage positive/negative nearest-example rule, vectorised over images.
+
+For image v and class j with positives P_j and negatives N_j and relevance d in [0, 1]:
+
+    t_j   = argmax over t in P_j ∪ N_j of d(t, v)
+    raw_j = d(t_j, v) if t_j in P_j else 1 - d(t_j, v)
+    pred  = argmax_j raw_j;  scores = softmax(raw / 0.07)
+
+Ties between the best positive and the best negative go to the negative, as in the
+reference server (``pos > neg`` is required for the positive to win). The rule is
+model-agnostic: it only sees a relevance matrix.
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: softmax temperature of the reference server
+TEMPERATURE = 0.07
+
+
+def _check_inputs(
+    relevance: torch.Tensor, example_class: torch.Tensor, example_is_negative: torch.Tensor, n_classes: int
+) -> None:
+    if relevance.dim() != 2:
+        raise ValueError(f"relevance: expected shape [images, examples], got {tuple(relevance.shape)}")
+    n_ex = relevance.shape[1]
+    if example_class.shape != (n_ex,):
+        raise ValueError(f"example_class: expected shape ({n_ex},), got {tuple(example_class.shape)}")
+    if example_is_negative.shape != (n_ex,):
+        raise ValueError(
+            f"example_is_negative: expected shape ({n_ex},), got {tuple(example_is_negative.shape)}"
+        )
+    if example_class.dtype != torch.long:
+        raise ValueError(f"example_class: expected dtype torch.long, got {example_class.dtype}")
+    if example_is_negative.dtype != torch.bool:
+        raise ValueError(f"example_is_negative: expected dtype torch.bool, got {example_is_negative.dtype}")
+    if n_ex and (int(example_class.min()) < 0 or int(example_class.max()) >= n_classes):
+        raise ValueError(f"example_class: values must be in [0, {n_classes}), got {example_class.tolist()}")
+    has_pos = torch.zeros(n_classes, dtype=torch.bool, device=example_class.device)
+    has_pos[example_class[~example_is_negative]] = True
+    if not bool(has_pos.all()):
+        missing = torch.nonzero(~has_pos).flatten().tolist()
+        raise ValueError(f"classes {missing} have no positive example column")
+
+
+def two_stage_scores(
+    relevance: torch.Tensor,
+    example_class: torch.Tensor,
+    example_is_negative: torch.Tensor,
+    n_classes: int,
+) -> torch.Tensor:
+    """Raw per-class scores from a relevance matrix.
+
+    Args:
+        relevance: float [images, examples], each in [0, 1].
+        example_class: long [examples], the class each example column belongs to.
+        example_is_negative: bool [examples], True for examples_to_exclude.
+        n_classes: number of classes.
+
+    Returns:
+        float [images, classes] raw scores in [0, 1].
+
+    Example:
+        >>> r = torch.tensor([[0.7, 0.9, 0.6]])            # 1 image, 3 examples
+        >>> two_stage_scores(r, torch.tensor([0, 0, 1]), torch.tensor([False, True, False]), 2)
+        tensor([[0.1000, 0.6000]])
+    """
+    _check_inputs(relevance, example_class, example_is_negative, n_classes)
+    rel = relevance.float()
+    n_images = rel.shape[0]
+    index = example_class.to(rel.device).unsqueeze(0).expand(n_images, -1)
+    neg_mask = example_is_negative.to(rel.device).unsqueeze(0)
+    floor = torch.full((n_images, n_classes), float("-inf"), device=rel.device)
+    best_pos = floor.scatter_reduce(
+        1, index, rel.masked_fill(neg_mask, float("-inf")), reduce="amax", include_self=True
+    )
+    best_neg = floor.scatter_reduce(
+        1, index, rel.masked_fill(~neg_mask, float("-inf")), reduce="amax", include_self=True
+    )
+    return torch.where(best_pos > best_neg, best_pos, 1.0 - best_neg)
+
+
+def softmax_scores(raw: torch.Tensor, temperature: float = TEMPERATURE) -> torch.Tensor:
+    """Softmax over classes of raw scores / temperature (float [images, classes])."""
+    return torch.softmax(raw.float() / temperature, dim=-1)
+
+
+def predict(raw: torch.Tensor, min_scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Argmax class per image and whether it clears its class's ``min_score``.
+
+    Args:
+        raw: float [images, classes].
+        min_scores: float [classes] (NaN = no threshold) or None.
+
+    Returns:
+        (long [images] argmax indices, bool [images] accepted).
+    """
+    best, idx = raw.max(dim=-1)
+    if min_scores is None:
+        return idx, torch.ones_like(idx, dtype=torch.bool)
+    thr = min_scores.to(raw.device, torch.float32)[idx]
+    return idx, torch.isnan(thr) | (best >= thr)

@@ -1,0 +1,225 @@
+"""ScreenClassifier: class JSON + encoder -> a state for every screenshot.
+
+    clf = ScreenClassifier("configs/login_flow.json")          # encoder="auto"
+    res = clf.classify("frame.png")                             # path | bytes | PIL | numpy
+    res.pred, res.scores, res.raw_scores, res.state
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from screenstate.classifier.two_stage import predict, softmax_scores, two_stage_scores
+from screenstate.embeddings.cache import FeatureCache
+from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.factory import EncoderOptions, create_encoder
+from screenstate.embeddings.images import (
+    DEFAULT_MAX_PIXELS,
+    ImageInput,
+    bytes_hash,
+    load_image,
+    pixel_hash,
+)
+from screenstate.errors import InvalidImageError
+from screenstate.results import ClassificationResult
+from screenstate.schema import ClassSpec
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """A decoded RGB image with its content hash and a short name for messages."""
+
+    image: Image.Image
+    content_hash: str
+    source: str
+
+
+def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode any input and hash its content (file bytes for paths/bytes, pixels otherwise)."""
+    if isinstance(src, (str, os.PathLike)):
+        p = Path(src)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError as e:
+            raise InvalidImageError(f"{p}: file not found") from e
+        except IsADirectoryError as e:
+            raise InvalidImageError(f"{p}: is a directory, not an image file") from e
+        except OSError as e:
+            raise InvalidImageError(f"{p}: cannot read ({e})") from e
+        if not data:
+            raise InvalidImageError(f"{p}: empty file (0 bytes)")
+        try:
+            img = load_image(data, max_pixels)
+        except InvalidImageError as e:
+            raise InvalidImageError(str(e).replace("image bytes", str(p), 1)) from e
+        return LoadedImage(img, bytes_hash(data), str(p))
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        data = bytes(src)
+        return LoadedImage(load_image(data, max_pixels), bytes_hash(data), f"{len(data)} bytes")
+    img = load_image(src, max_pixels)
+    return LoadedImage(img, pixel_hash(img), f"{type(src).__name__} {img.size[0]}x{img.size[1]}")
+
+
+def as_spec(spec: ClassSpec | str | os.PathLike | dict) -> ClassSpec:
+    """Accept a ClassSpec, a JSON file path, or a parsed dict."""
+    if isinstance(spec, ClassSpec):
+        return spec
+    if isinstance(spec, dict):
+        return ClassSpec.from_dict(spec)
+    return ClassSpec.from_json(spec)
+
+
+class ScreenClassifier:
+    """Classify screenshots into the states of a class file (two-stage rule)."""
+
+    def __init__(
+        self,
+        spec: ClassSpec | str | os.PathLike | dict,
+        encoder: str | Encoder = "auto",
+        device: str = "auto",
+        options: EncoderOptions | None = None,
+        cache: FeatureCache | str | os.PathLike | None = None,
+        min_score: float | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.spec = as_spec(spec)
+        if isinstance(encoder, Encoder):
+            self.encoder = encoder
+        else:
+            opts = options or EncoderOptions(device=device)
+            if options is not None and device != "auto":
+                opts = opts.model_copy(update={"device": device})
+            self.encoder = create_encoder(encoder, opts)
+        self.cache = FeatureCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
+        self.default_min_score = min_score
+        self.max_pixels = max_pixels
+        self.image_encodes = 0  # images actually run through the encoder (tests, benchmarks)
+        self._set_spec(self.spec)
+
+    # -- spec ------------------------------------------------------------------
+    def _set_spec(self, spec: ClassSpec) -> None:
+        self.spec = spec
+        self.names = spec.names
+        self.columns = spec.columns()
+        self.examples = self.encoder.encode_examples(self.columns, augment=spec.augment_examples)
+        self.example_class = torch.tensor([c.class_index for c in self.columns], dtype=torch.long)
+        self.example_is_negative = torch.tensor([c.is_negative for c in self.columns], dtype=torch.bool)
+        mins = spec.min_scores(self.default_min_score)
+        self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
+
+    def with_spec(self, spec: ClassSpec | str | os.PathLike | dict) -> ScreenClassifier:
+        """A classifier for another class file sharing this one's loaded models and cache."""
+        other = object.__new__(ScreenClassifier)
+        other.__dict__.update(self.__dict__)
+        other._set_spec(as_spec(spec))
+        return other
+
+    # -- features ----------------------------------------------------------------
+    def features(self, loaded: Sequence[LoadedImage]) -> list[dict[str, Any]]:
+        """Image features per channel, from the disk cache where possible; identical
+        images in one call are encoded once."""
+        out: list[dict[str, Any] | None] = [None] * len(loaded)
+        todo: dict[str, list[int]] = {}
+        for i, li in enumerate(loaded):
+            cached = self._from_cache(li.content_hash)
+            if cached is not None:
+                out[i] = cached
+            else:
+                todo.setdefault(li.content_hash, []).append(i)
+        if todo:
+            firsts = [idxs[0] for idxs in todo.values()]
+            prepared = [self.encoder.prepare(loaded[i].image) for i in firsts]
+            feats = self.encoder.encode(prepared)
+            self.image_encodes += len(firsts)
+            for (h, idxs), f in zip(todo.items(), feats):
+                self._to_cache(h, f)
+                for i in idxs:
+                    out[i] = f
+        return out  # type: ignore[return-value]
+
+    def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Encode already-prepared images (batch jobs prepare in parallel tasks) and cache them."""
+        feats = self.encoder.encode(list(prepared))
+        self.image_encodes += len(feats)
+        for h, f in zip(hashes, feats):
+            self._to_cache(h, f)
+        return feats
+
+    def cached_features(self, content_hash: str) -> dict[str, Any] | None:
+        """Features from the disk cache, or None."""
+        return self._from_cache(content_hash)
+
+    def _from_cache(self, h: str) -> dict[str, Any] | None:
+        if self.cache is None:
+            return None
+        out = {}
+        for ch in self.encoder.channels:
+            data = self.cache.get(ch.model_id, h)
+            if data is None:
+                return None
+            out[ch.name] = ch.loads(data)
+        return out
+
+    def _to_cache(self, h: str, feats: dict[str, Any]) -> None:
+        if self.cache is None:
+            return
+        for ch in self.encoder.channels:
+            self.cache.put(ch.model_id, h, ch.dumps(feats[ch.name]))
+
+    # -- decisions -----------------------------------------------------------------
+    def raw_scores(self, features: Sequence[dict[str, Any]]) -> torch.Tensor:
+        """Two-stage raw scores, float [images, classes]."""
+        rel = self.encoder.relevance(list(features), self.examples)
+        return two_stage_scores(rel, self.example_class, self.example_is_negative, len(self.names))
+
+    def results_from_raw(self, raw: torch.Tensor, sources: Sequence[str] | None = None) -> list[ClassificationResult]:
+        """Result objects from raw scores [images, classes]."""
+        scores = softmax_scores(raw)
+        idx, accepted = predict(raw, self.min_scores)
+        out = []
+        for i in range(raw.shape[0]):
+            pred = self.names[int(idx[i])]
+            out.append(
+                ClassificationResult(
+                    pred=pred,
+                    scores={n: float(v) for n, v in zip(self.names, scores[i].tolist())},
+                    raw_scores={n: float(v) for n, v in zip(self.names, raw[i].tolist())},
+                    state=pred if bool(accepted[i]) else None,
+                    source=sources[i] if sources else "",
+                    channels=self.encoder.channel_names,
+                )
+            )
+        return out
+
+    def classify_features(self, features: Sequence[dict[str, Any]], sources: Sequence[str] | None = None) -> list[ClassificationResult]:
+        return self.results_from_raw(self.raw_scores(features), sources)
+
+    # -- public ----------------------------------------------------------------------
+    def load(self, src: ImageInput) -> LoadedImage:
+        return load_with_hash(src, self.max_pixels)
+
+    def classify(self, image: ImageInput) -> ClassificationResult:
+        """Classify one image (path, bytes, PIL image or numpy array)."""
+        return self.classify_batch([image])[0]
+
+    def classify_batch(self, images: Iterable[ImageInput], batch_size: int = 32) -> list[ClassificationResult]:
+        """Classify many images; one result per input, in order. Invalid images raise
+        :class:`InvalidImageError` naming the input (batch jobs report and continue)."""
+        items = list(images)
+        results: list[ClassificationResult] = []
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for start in range(0, len(items), batch_size):
+                chunk = items[start : start + batch_size]
+                loaded = list(pool.map(self.load, chunk))
+                feats = self.features(loaded)
+                results.extend(self.classify_features(feats, [li.source for li in loaded]))
+        return results

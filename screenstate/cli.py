@@ -1,0 +1,255 @@
+"""Command line: a thin shell over the Python API. Heavy imports happen inside commands,
+so ``screenstate --help`` is instant."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from screenstate.embeddings.factory import EncoderOptions
+
+app = typer.Typer(
+    name="screenstate",
+    help="Zero-shot screen-state classification: classes for recordings, fast state checks, UI boxes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="List or fetch model weights.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+ClassesOpt = Annotated[
+    Path, typer.Option("--classes", "-c", help="Class JSON file.", envvar="SCREENSTATE_CLASSES")
+]
+EncoderOpt = Annotated[
+    str, typer.Option("--encoder", "-e", help="auto | clip | text | clip+text", envvar="SCREENSTATE_ENCODER")
+]
+ViewsOpt = Annotated[str, typer.Option("--views", help="CLIP views: squash | letterbox | tiles")]
+ClipModelOpt = Annotated[str, typer.Option("--clip-model", help="open_clip architecture name.")]
+ClipPretrainedOpt = Annotated[
+    str,
+    typer.Option(
+        "--clip-pretrained",
+        help="open_clip pretrained tag, a local checkpoint file, or 'random'.",
+        envvar="SCREENSTATE_CLIP_PRETRAINED",
+    ),
+]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda", envvar="SCREENSTATE_DEVICE")]
+PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto | fp32 | bf16 | fp16")]
+
+
+def _options(
+    device: str, precision: str, views: str, clip_model: str, clip_pretrained: str
+) -> EncoderOptions:
+    from screenstate.embeddings.factory import EncoderOptions
+
+    return EncoderOptions(
+        device=device, precision=precision, views=views, clip_model=clip_model, clip_pretrained=clip_pretrained
+    )
+
+
+def _fail(e: Exception) -> None:
+    typer.echo(f"error: {e}", err=True)
+    raise typer.Exit(2)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+
+
+@app.command()
+def classify(
+    images: Annotated[list[Path], typer.Argument(help="Image files.")],
+    classes: ClassesOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+    encoder: EncoderOpt = "auto",
+    views: ViewsOpt = "letterbox",
+    clip_model: ClipModelOpt = "ViT-B-32",
+    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    min_score: Annotated[
+        Optional[float], typer.Option("--min-score", help="Default min raw score for every class.")
+    ] = None,
+) -> None:
+    """Classify screenshots into the states of a class file."""
+    from screenstate.classify import ScreenClassifier
+    from screenstate.errors import ScreenstateError
+
+    try:
+        clf = ScreenClassifier(
+            classes,
+            encoder=encoder,
+            options=_options(device, precision, views, clip_model, clip_pretrained),
+            min_score=min_score,
+        )
+    except ScreenstateError as e:
+        _fail(e)
+    failed = 0
+    rows = []
+    for img in images:
+        try:
+            res = clf.classify(img)
+        except ScreenstateError as e:
+            failed += 1
+            rows.append((str(img), None, str(e)))
+            continue
+        rows.append((str(img), res, ""))
+    if as_json:
+        for path, res, err in rows:
+            typer.echo(json.dumps({"path": path, **(res.to_dict() if res else {}), "error": err or None}))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"screenstate ({'+'.join(clf.encoder.channel_names)})")
+        for col in ("image", "pred", "state", "top scores (raw)", "error"):
+            table.add_column(col)
+        for path, res, err in rows:
+            if res is None:
+                table.add_row(path, "", "", "", err)
+            else:
+                top = ", ".join(f"{n} {v:.3f}" for n, v in res.top(3))
+                table.add_row(path, res.pred, res.state or "none of the above", top, "")
+        Console().print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("classify-directory")
+def classify_directory_cmd(
+    root: Annotated[Path, typer.Option("--root", help="Recording directory (flat or ROOT/<label>/*).")],
+    classes: Annotated[
+        Path, typer.Option("--classes", "--classifier_json_file", "-c", help="Class JSON file.")
+    ],
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "--output_file", "-o", help="CSV output (path,pred[,label,is_correct]).")
+    ] = None,
+    eval_only: Annotated[bool, typer.Option("--eval_only", "--eval-only", help="Labeled layout: print metrics.")] = False,
+    scores_file: Annotated[
+        Optional[Path], typer.Option("--scores", help="Also write every class score (.jsonl or .parquet).")
+    ] = None,
+    metrics_json: Annotated[Optional[Path], typer.Option("--metrics_json", "--metrics-json", help="Write metrics JSON.")] = None,
+    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report.")] = None,
+    cache: Annotated[
+        Optional[Path], typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")] = False,
+    ray_address: Annotated[
+        Optional[str], typer.Option("--ray-address", help="Existing Ray cluster.", envvar="RAY_ADDRESS")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per encoder batch.")] = 32,
+    encoder: EncoderOpt = "auto",
+    views: ViewsOpt = "letterbox",
+    clip_model: ClipModelOpt = "ViT-B-32",
+    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Default min raw score.")] = None,
+) -> None:
+    """Classify every frame of a recording (on Ray), with optional evaluation and report."""
+    from screenstate.batch.job import BatchJob, JobConfig
+    from screenstate.errors import ScreenstateError
+
+    if output is None and not eval_only:
+        _fail(ValueError("--output is required unless --eval_only is given"))
+    try:
+        job = BatchJob(
+            JobConfig(
+                root=root,
+                classes=classes,
+                output=output,
+                scores_file=scores_file,
+                metrics_json=metrics_json,
+                report=report,
+                cache_dir=cache,
+                resume=resume,
+                ray_address=ray_address,
+                batch_size=batch_size,
+                encoder=encoder,
+                options=_options(device, precision, views, clip_model, clip_pretrained),
+                min_score=min_score,
+                eval_only=eval_only,
+            )
+        )
+        summary = job.run()
+    except ScreenstateError as e:
+        _fail(e)
+    typer.echo(summary.describe())
+
+
+def classify_directory_main() -> None:
+    """Console script `classify_directory` with the reference server's flags."""
+    sys.argv = [sys.argv[0], "classify-directory", *sys.argv[1:]]
+    main()
+
+
+@app.command()
+def schema(
+    kind: Annotated[str, typer.Option("--kind", help="classes | detectors")] = "classes",
+) -> None:
+    """Print the JSON Schema of class (or detector) files, for editor validation."""
+    from screenstate.errors import ScreenstateError
+    from screenstate.schema import json_schema
+
+    try:
+        typer.echo(json.dumps(json_schema(kind), indent=2))
+    except ScreenstateError as e:
+        _fail(e)
+
+
+@models_app.command("list")
+def models_list(
+    clip_model: ClipModelOpt = "ViT-B-32",
+    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+) -> None:
+    """Show which models are available offline."""
+    from screenstate.embeddings.clip import cached_clip_weights
+    from screenstate.embeddings.factory import list_encoders
+    from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, resolve_sentence_model
+    from screenstate.errors import ModelNotAvailableError
+
+    clip = cached_clip_weights(clip_model, clip_pretrained)
+    typer.echo(f"encoders: {', '.join(list_encoders())}")
+    typer.echo(f"clip {clip_model}/{clip_pretrained}: {clip if clip else 'missing (screenstate models pull)'}")
+    try:
+        typer.echo(f"sentence {DEFAULT_SENTENCE_MODEL}: {resolve_sentence_model(DEFAULT_SENTENCE_MODEL)}")
+    except ModelNotAvailableError as e:
+        typer.echo(f"sentence {DEFAULT_SENTENCE_MODEL}: {e}")
+    try:
+        import rapidocr_onnxruntime
+
+        typer.echo(f"ocr rapidocr: {Path(rapidocr_onnxruntime.__file__).parent / 'models'}")
+    except ImportError:
+        typer.echo("ocr rapidocr: missing (pip install rapidocr_onnxruntime)")
+
+
+@models_app.command("pull")
+def models_pull(
+    clip_model: ClipModelOpt = "ViT-B-32",
+    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+) -> None:
+    """Download CLIP weights into the local cache (run on a connected machine)."""
+    from screenstate.embeddings.clip import ClipChannel, ClipOptions
+    from screenstate.errors import ScreenstateError
+
+    try:
+        ch = ClipChannel(ClipOptions(model=clip_model, pretrained=clip_pretrained, device="cpu", precision="fp32"))
+    except ScreenstateError as e:
+        _fail(e)
+    typer.echo(f"ready: {ch.model_id}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

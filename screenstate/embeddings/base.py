@@ -1,0 +1,64 @@
+"""What every evidence channel provides, so decision rules never see a model.
+
+A channel turns screenshots into *image features* (cacheable, picklable) and examples
+into *example features*, and maps a (features, examples) pair to a relevance matrix
+R[image, example] in [0, 1] with a documented calibration.
+
+    prepared = channel.prepare(img)               # CPU work; threads / Ray tasks
+    feats = channel.encode([prepared, ...])       # model work, batched
+    R = channel.relevance(feats, channel.encode_examples(columns))   # float [images, examples]
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from PIL import Image
+
+from screenstate.schema import Column
+
+
+class Channel(ABC):
+    """One evidence channel (``clip``, ``text``)."""
+
+    name: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def model_id(self) -> str:
+        """Identifies the weights and settings that image features depend on (cache key)."""
+
+    @abstractmethod
+    def preparer(self) -> Callable[[Image.Image], Any]:
+        """A picklable function doing :meth:`prepare` without the model (for Ray tasks)."""
+
+    def prepare(self, img: Image.Image) -> Any:
+        """CPU-side preprocessing of one RGB image; the result must be picklable."""
+        return self.preparer()(img)
+
+    @abstractmethod
+    def encode(self, prepared: list[Any]) -> list[Any]:
+        """Image features for a batch of prepared images (one per input)."""
+
+    @abstractmethod
+    def encode_examples(self, columns: list[Column]) -> Any:
+        """Features of the example columns (text and image exemplars)."""
+
+    @abstractmethod
+    def relevance(self, features: list[Any], examples: Any) -> torch.Tensor:
+        """Calibrated relevance, float32 [len(features), n_columns] in [0, 1]."""
+
+    @abstractmethod
+    def dumps(self, feature: Any) -> bytes:
+        """Serialise one image feature for the on-disk cache."""
+
+    @abstractmethod
+    def loads(self, data: bytes) -> Any:
+        """Inverse of :meth:`dumps`."""
+
+    def encode_images(self, images: list[Image.Image]) -> list[Any]:
+        """prepare + encode in one call (convenience for small inputs)."""
+        return self.encode([self.prepare(im) for im in images])

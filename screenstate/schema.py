@@ -1,0 +1,391 @@
+"""Class and detector JSON files (the reference server's format plus our extensions).
+
+The reference (DirectAI simple-data-free-model-server) format is::
+
+    {"classifier_configs": [{"name": "login_page",
+                             "examples_to_include": ["a login form"],
+                             "examples_to_exclude": ["a sign-up form"]}],
+     "augment_examples": true}
+
+Extensions: an example may be ``{"image": "path.png"}`` (an image exemplar, relative to
+the JSON file) or ``{"exemplars": "dir/"}`` (every image under a directory), and a class
+may set ``min_score`` (below it the class is not reported: "none of the above").
+
+Every rejection raises :class:`~screenstate.errors.SpecError` whose message names the
+JSON path, e.g. ``classifier_configs[2].examples_to_include: at least one example is
+required``. This module imports no torch, so ``screenstate schema`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from screenstate.errors import SpecError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def natural_key(path: Path) -> list[Any]:
+    """Sort key: frame_2 before frame_10."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
+
+
+def list_images(directory: Path) -> list[Path]:
+    """Image files under ``directory`` (recursively), in natural order."""
+    return sorted(
+        (p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+        key=natural_key,
+    )
+
+
+class ImageExample(BaseModel):
+    """One screenshot used as an example (path relative to the JSON file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    image: str = Field(min_length=1, description="Path of an image file, relative to the JSON file.")
+
+
+class ExemplarsExample(BaseModel):
+    """Every image under a directory, each used as an example."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    exemplars: str = Field(
+        min_length=1, description="Directory of images, relative to the JSON file."
+    )
+
+
+def _parse_example(value: Any) -> str | ImageExample | ExemplarsExample:
+    if isinstance(value, (ImageExample, ExemplarsExample)):
+        return value
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("example text must not be empty")
+        return value
+    if isinstance(value, dict):
+        keys = set(value)
+        if keys == {"image"}:
+            return ImageExample.model_validate(value)
+        if keys == {"exemplars"}:
+            return ExemplarsExample.model_validate(value)
+        raise ValueError(
+            f"an example object must have exactly one key, 'image' or 'exemplars'; got {sorted(keys)}"
+        )
+    raise ValueError(
+        "an example is a text string, {\"image\": \"path.png\"} or {\"exemplars\": \"dir/\"}; "
+        f"got {type(value).__name__}"
+    )
+
+
+def _dump_example(value: str | ImageExample | ExemplarsExample) -> Any:
+    return value if isinstance(value, str) else value.model_dump()
+
+
+Example = Annotated[
+    Union[str, ImageExample, ExemplarsExample],
+    PlainValidator(
+        _parse_example, json_schema_input_type=Union[str, ImageExample, ExemplarsExample]
+    ),
+    PlainSerializer(_dump_example),
+]
+
+
+class _ExamplesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(description="Name reported as the prediction / detection class.")
+    examples_to_include: list[Example] = Field(
+        description="Positive examples: text, {\"image\": path} or {\"exemplars\": dir}."
+    )
+    examples_to_exclude: list[Example] = Field(
+        default_factory=list, description="Negative examples (same forms)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_empty(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("name must not be empty")
+        return v
+
+    @field_validator("examples_to_include")
+    @classmethod
+    def _has_positive(cls, v: list[Any]) -> list[Any]:
+        if not v:
+            raise ValueError("at least one example is required")
+        return v
+
+
+class ClassConfig(_ExamplesConfig):
+    """One state: positive examples, optional negative examples, optional min_score."""
+
+    min_score: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Minimum raw score (calibrated relevance) for this state to be reported; "
+        "below it the answer is 'none of the above'.",
+    )
+
+
+class DetectorConfig(_ExamplesConfig):
+    """One UI element to detect (reference server format)."""
+
+    detection_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+
+
+def _unique_names(configs: list[Any], field: str) -> None:
+    seen: dict[str, int] = {}
+    for i, c in enumerate(configs):
+        if c.name in seen:
+            raise ValueError(
+                f"{field}[{i}].name: duplicate class name {c.name!r} (first used at {field}[{seen[c.name]}])"
+            )
+        seen[c.name] = i
+
+
+@dataclass(frozen=True)
+class Column:
+    """One relevance-matrix column: a text or one image file, with its class and sign."""
+
+    class_index: int
+    is_negative: bool
+    text: str | None
+    image: Path | None
+    json_path: str
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the example (for caches)."""
+        return f"text:{self.text}" if self.text is not None else f"image:{self.image}"
+
+
+@dataclass(frozen=True)
+class ExampleRef:
+    """One example in the flattened order used for relevance-matrix columns."""
+
+    class_index: int
+    is_negative: bool
+    example: str | ImageExample | ExemplarsExample
+    json_path: str
+
+
+class _SpecBase(BaseModel):
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Directory that relative image paths are resolved against (the JSON file's)."""
+        return self._base_dir
+
+    def resolve(self, path: str) -> Path:
+        """Resolve an example path relative to the JSON file."""
+        p = Path(path).expanduser()
+        if not p.is_absolute() and self._base_dir is not None:
+            p = self._base_dir / p
+        return p
+
+    @classmethod
+    def from_dict(cls, data: Any, base_dir: str | Path | None = None) -> Any:
+        """Validate a parsed JSON object; image paths resolve against ``base_dir``."""
+        try:
+            spec = cls.model_validate(data)
+        except ValidationError as e:
+            raise SpecError(format_validation_error(e, cls.__name__)) from e
+        spec._base_dir = Path(base_dir).resolve() if base_dir is not None else None
+        spec._check_files()
+        return spec
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> Any:
+        """Load and validate a JSON file."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError as e:
+            raise SpecError(f"{p}: file not found") from e
+        except (OSError, UnicodeDecodeError) as e:
+            raise SpecError(f"{p}: cannot read: {e}") from e
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SpecError(f"{p}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
+        try:
+            return cls.from_dict(data, base_dir=p.parent)
+        except SpecError as e:
+            raise SpecError(f"{p}: {e}") from e
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Serialise (paths stay as written); write to ``path`` when given."""
+        text = self.model_dump_json(indent=2, exclude_none=True) + "\n"
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def _configs(self) -> list[Any]:
+        raise NotImplementedError
+
+    def _field(self) -> str:
+        raise NotImplementedError
+
+    def iter_examples(self) -> Iterator[ExampleRef]:
+        """Examples in column order: per class, positives then negatives."""
+        field = self._field()
+        for ci, c in enumerate(self._configs()):
+            for neg, key in ((False, "examples_to_include"), (True, "examples_to_exclude")):
+                for ei, ex in enumerate(getattr(c, key)):
+                    yield ExampleRef(ci, neg, ex, f"{field}[{ci}].{key}[{ei}]")
+
+    def columns(self) -> list[Column]:
+        """Examples flattened to relevance-matrix columns; exemplar dirs expand to their images."""
+        cols: list[Column] = []
+        for ref in self.iter_examples():
+            ex = ref.example
+            if isinstance(ex, str):
+                cols.append(Column(ref.class_index, ref.is_negative, ex, None, ref.json_path))
+            elif isinstance(ex, ImageExample):
+                cols.append(Column(ref.class_index, ref.is_negative, None, self.resolve(ex.image), ref.json_path))
+            else:
+                files = list_images(self.resolve(ex.exemplars))
+                if not files:
+                    raise SpecError(f"{ref.json_path}.exemplars: no images found in {self.resolve(ex.exemplars)}")
+                cols.extend(
+                    Column(ref.class_index, ref.is_negative, None, f, f"{ref.json_path}.exemplars")
+                    for f in files
+                )
+        return cols
+
+    @property
+    def names(self) -> list[str]:
+        """Class names in file order."""
+        return [c.name for c in self._configs()]
+
+    def _check_files(self) -> None:
+        for ref in self.iter_examples():
+            ex = ref.example
+            if isinstance(ex, ImageExample):
+                p = self.resolve(ex.image)
+                if not p.is_file():
+                    raise SpecError(f"{ref.json_path}.image: image file not found: {p}")
+            elif isinstance(ex, ExemplarsExample):
+                p = self.resolve(ex.exemplars)
+                if not p.is_dir():
+                    raise SpecError(f"{ref.json_path}.exemplars: directory not found: {p}")
+
+
+class ClassSpec(_SpecBase):
+    """A set of screen states (classifier JSON)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="screenstate classes")
+    classifier_configs: list[ClassConfig] = Field(min_length=1)
+    augment_examples: bool = Field(
+        default=True, description="Prompt-ensemble text examples with templates."
+    )
+    deployed_id: str | None = Field(
+        default=None, description="Reference-server field; used by `screenstate serve`."
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> ClassSpec:
+        _unique_names(self.classifier_configs, "classifier_configs")
+        return self
+
+    def _configs(self) -> list[Any]:
+        return list(self.classifier_configs)
+
+    def _field(self) -> str:
+        return "classifier_configs"
+
+    def min_scores(self, default: float | None = None) -> list[float | None]:
+        """Per-class min_score, falling back to ``default``."""
+        return [c.min_score if c.min_score is not None else default for c in self.classifier_configs]
+
+
+class DetectorSpec(_SpecBase):
+    """A set of UI elements to detect (detector JSON, reference format)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="screenstate detectors")
+    detector_configs: list[DetectorConfig] = Field(min_length=1)
+    nms_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    class_agnostic_nms: bool = True
+    augment_examples: bool = True
+    deployed_id: str | None = None
+
+    @model_validator(mode="after")
+    def _unique(self) -> DetectorSpec:
+        _unique_names(self.detector_configs, "detector_configs")
+        return self
+
+    def _configs(self) -> list[Any]:
+        return list(self.detector_configs)
+
+    def _field(self) -> str:
+        return "detector_configs"
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+_FRIENDLY = {
+    "missing": "field is required",
+    "too_short": "at least one item is required",
+    "list_type": "must be a JSON list",
+    "string_type": "must be a string",
+    "bool_type": "must be true or false",
+    "float_type": "must be a number",
+    "model_type": "must be a JSON object",
+}
+
+
+def format_validation_error(e: ValidationError, title: str = "spec") -> str:
+    """Turn a pydantic error into lines of ``json.path: message``."""
+    lines = []
+    for err in e.errors():
+        loc = _format_loc(tuple(err["loc"]))
+        typ = err["type"]
+        if typ == "extra_forbidden":
+            msg = "unknown field (check its spelling; `screenstate schema` lists valid fields)"
+        elif typ == "value_error":
+            msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        elif typ == "too_short" and loc.endswith("examples_to_include"):
+            msg = "at least one example is required"
+        else:
+            msg = _FRIENDLY.get(typ, err["msg"])
+        # duplicate-name errors carry their own path
+        if msg.startswith(("classifier_configs[", "detector_configs[")):
+            lines.append(msg)
+        else:
+            lines.append(f"{loc}: {msg}")
+    return "; ".join(lines)
+
+
+def json_schema(kind: str = "classes") -> dict[str, Any]:
+    """JSON Schema for class files (``classes``) or detector files (``detectors``)."""
+    model = {"classes": ClassSpec, "detectors": DetectorSpec}.get(kind)
+    if model is None:
+        from screenstate.errors import UnknownNameError
+
+        raise UnknownNameError("schema kind", kind, ["classes", "detectors"])
+    return model.model_json_schema()
