@@ -1,8 +1,8 @@
 """ScreenClassifier: class JSON + encoder -> a state for every screenshot.
 
-    clf = ScreenClassifier("configs/login_flow.json")          # encoder="auto"
-    res = clf.classify("frame.png")                             # path | bytes | PIL | numpy
-    res.pred, res.scores, res.raw_scores, res.state
+clf = ScreenClassifier("configs/login_flow.json")          # encoder="auto"
+res = clf.classify("frame.png")                             # path | bytes | PIL | numpy
+res.pred, res.scores, res.raw_scores, res.state
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def as_spec(spec: ClassSpec | str | os.PathLike | dict) -> ClassSpec:
         return spec
     if isinstance(spec, dict):
         return ClassSpec.from_dict(spec)
-    return ClassSpec.from_json(spec)
+    return ClassSpec.from_json(Path(spec))
 
 
 class ScreenClassifier:
@@ -99,7 +99,7 @@ class ScreenClassifier:
             if options is not None and device != "auto":
                 opts = opts.model_copy(update={"device": device})
             self.encoder = create_encoder(encoder, opts)
-        self.cache = FeatureCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
+        self.cache = FeatureCache(Path(cache)) if isinstance(cache, (str, os.PathLike)) else cache
         self.default_min_score = min_score
         self.max_pixels = max_pixels
         self.image_encodes = 0  # images actually run through the encoder (tests, benchmarks)
@@ -200,7 +200,9 @@ class ScreenClassifier:
             )
         return out
 
-    def classify_features(self, features: Sequence[dict[str, Any]], sources: Sequence[str] | None = None) -> list[ClassificationResult]:
+    def classify_features(
+        self, features: Sequence[dict[str, Any]], sources: Sequence[str] | None = None
+    ) -> list[ClassificationResult]:
         return self.results_from_raw(self.raw_scores(features), sources)
 
     # -- public ----------------------------------------------------------------------

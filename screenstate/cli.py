@@ -7,12 +7,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from screenstate.embeddings.factory import EncoderOptions
+    from screenstate.results import ClassificationResult
 
 app = typer.Typer(
     name="screenstate",
@@ -24,9 +25,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="List or fetch model weights.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-ClassesOpt = Annotated[
-    Path, typer.Option("--classes", "-c", help="Class JSON file.", envvar="SCREENSTATE_CLASSES")
-]
+ClassesOpt = Annotated[Path, typer.Option("--classes", "-c", help="Class JSON file.", envvar="SCREENSTATE_CLASSES")]
 EncoderOpt = Annotated[
     str, typer.Option("--encoder", "-e", help="auto | clip | text | clip+text", envvar="SCREENSTATE_ENCODER")
 ]
@@ -44,9 +43,7 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda", en
 PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto | fp32 | bf16 | fp16")]
 
 
-def _options(
-    device: str, precision: str, views: str, clip_model: str, clip_pretrained: str
-) -> EncoderOptions:
+def _options(device: str, precision: str, views: str, clip_model: str, clip_pretrained: str) -> EncoderOptions:
     from screenstate.embeddings.factory import EncoderOptions
 
     return EncoderOptions(
@@ -76,7 +73,7 @@ def classify(
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     min_score: Annotated[
-        Optional[float], typer.Option("--min-score", help="Default min raw score for every class.")
+        float | None, typer.Option("--min-score", help="Default min raw score for every class.")
     ] = None,
 ) -> None:
     """Classify screenshots into the states of a class file."""
@@ -93,18 +90,16 @@ def classify(
     except ScreenstateError as e:
         _fail(e)
     failed = 0
-    rows = []
+    rows: list[tuple[str, ClassificationResult | None, str]] = []
     for img in images:
         try:
-            res = clf.classify(img)
+            rows.append((str(img), clf.classify(img), ""))
         except ScreenstateError as e:
             failed += 1
             rows.append((str(img), None, str(e)))
-            continue
-        rows.append((str(img), res, ""))
     if as_json:
-        for path, res, err in rows:
-            typer.echo(json.dumps({"path": path, **(res.to_dict() if res else {}), "error": err or None}))
+        for path, r, err in rows:
+            typer.echo(json.dumps({"path": path, **(r.to_dict() if r else {}), "error": err or None}))
     else:
         from rich.console import Console
         from rich.table import Table
@@ -112,12 +107,12 @@ def classify(
         table = Table(title=f"screenstate ({'+'.join(clf.encoder.channel_names)})")
         for col in ("image", "pred", "state", "top scores (raw)", "error"):
             table.add_column(col)
-        for path, res, err in rows:
-            if res is None:
+        for path, r, err in rows:
+            if r is None:
                 table.add_row(path, "", "", "", err)
             else:
-                top = ", ".join(f"{n} {v:.3f}" for n, v in res.top(3))
-                table.add_row(path, res.pred, res.state or "none of the above", top, "")
+                top = ", ".join(f"{n} {v:.3f}" for n, v in r.top(3))
+                table.add_row(path, r.pred, r.state or "none of the above", top, "")
         Console().print(table)
     if failed:
         raise typer.Exit(1)
@@ -126,24 +121,26 @@ def classify(
 @app.command("classify-directory")
 def classify_directory_cmd(
     root: Annotated[Path, typer.Option("--root", help="Recording directory (flat or ROOT/<label>/*).")],
-    classes: Annotated[
-        Path, typer.Option("--classes", "--classifier_json_file", "-c", help="Class JSON file.")
-    ],
+    classes: Annotated[Path, typer.Option("--classes", "--classifier_json_file", "-c", help="Class JSON file.")],
     output: Annotated[
-        Optional[Path], typer.Option("--output", "--output_file", "-o", help="CSV output (path,pred[,label,is_correct]).")
+        Path | None, typer.Option("--output", "--output_file", "-o", help="CSV output (path,pred[,label,is_correct]).")
     ] = None,
-    eval_only: Annotated[bool, typer.Option("--eval_only", "--eval-only", help="Labeled layout: print metrics.")] = False,
+    eval_only: Annotated[
+        bool, typer.Option("--eval_only", "--eval-only", help="Labeled layout: print metrics.")
+    ] = False,
     scores_file: Annotated[
-        Optional[Path], typer.Option("--scores", help="Also write every class score (.jsonl or .parquet).")
+        Path | None, typer.Option("--scores", help="Also write every class score (.jsonl or .parquet).")
     ] = None,
-    metrics_json: Annotated[Optional[Path], typer.Option("--metrics_json", "--metrics-json", help="Write metrics JSON.")] = None,
-    report: Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report.")] = None,
+    metrics_json: Annotated[
+        Path | None, typer.Option("--metrics_json", "--metrics-json", help="Write metrics JSON.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
     cache: Annotated[
-        Optional[Path], typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")
+        Path | None, typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")] = False,
     ray_address: Annotated[
-        Optional[str], typer.Option("--ray-address", help="Existing Ray cluster.", envvar="RAY_ADDRESS")
+        str | None, typer.Option("--ray-address", help="Existing Ray cluster.", envvar="RAY_ADDRESS")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per encoder batch.")] = 32,
     encoder: EncoderOpt = "auto",
@@ -152,7 +149,7 @@ def classify_directory_cmd(
     clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
-    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Default min raw score.")] = None,
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Default min raw score.")] = None,
 ) -> None:
     """Classify every frame of a recording (on Ray), with optional evaluation and report."""
     from screenstate.batch.job import BatchJob, JobConfig

@@ -66,9 +66,7 @@ class ExemplarsExample(BaseModel):
     """Every image under a directory, each used as an example."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    exemplars: str = Field(
-        min_length=1, description="Directory of images, relative to the JSON file."
-    )
+    exemplars: str = Field(min_length=1, description="Directory of images, relative to the JSON file.")
 
 
 def _parse_example(value: Any) -> str | ImageExample | ExemplarsExample:
@@ -84,12 +82,9 @@ def _parse_example(value: Any) -> str | ImageExample | ExemplarsExample:
             return ImageExample.model_validate(value)
         if keys == {"exemplars"}:
             return ExemplarsExample.model_validate(value)
-        raise ValueError(
-            f"an example object must have exactly one key, 'image' or 'exemplars'; got {sorted(keys)}"
-        )
+        raise ValueError(f"an example object must have exactly one key, 'image' or 'exemplars'; got {sorted(keys)}")
     raise ValueError(
-        "an example is a text string, {\"image\": \"path.png\"} or {\"exemplars\": \"dir/\"}; "
-        f"got {type(value).__name__}"
+        f'an example is a text string, {{"image": "path.png"}} or {{"exemplars": "dir/"}}; got {type(value).__name__}'
     )
 
 
@@ -99,9 +94,7 @@ def _dump_example(value: str | ImageExample | ExemplarsExample) -> Any:
 
 Example = Annotated[
     Union[str, ImageExample, ExemplarsExample],
-    PlainValidator(
-        _parse_example, json_schema_input_type=Union[str, ImageExample, ExemplarsExample]
-    ),
+    PlainValidator(_parse_example, json_schema_input_type=Union[str, ImageExample, ExemplarsExample]),
     PlainSerializer(_dump_example),
 ]
 
@@ -110,11 +103,9 @@ class _ExamplesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str = Field(description="Name reported as the prediction / detection class.")
     examples_to_include: list[Example] = Field(
-        description="Positive examples: text, {\"image\": path} or {\"exemplars\": dir}."
+        description='Positive examples: text, {"image": path} or {"exemplars": dir}.'
     )
-    examples_to_exclude: list[Example] = Field(
-        default_factory=list, description="Negative examples (same forms)."
-    )
+    examples_to_exclude: list[Example] = Field(default_factory=list, description="Negative examples (same forms).")
 
     @field_validator("name")
     @classmethod
@@ -265,8 +256,7 @@ class _SpecBase(BaseModel):
                 if not files:
                     raise SpecError(f"{ref.json_path}.exemplars: no images found in {self.resolve(ex.exemplars)}")
                 cols.extend(
-                    Column(ref.class_index, ref.is_negative, None, f, f"{ref.json_path}.exemplars")
-                    for f in files
+                    Column(ref.class_index, ref.is_negative, None, f, f"{ref.json_path}.exemplars") for f in files
                 )
         return cols
 
@@ -293,12 +283,8 @@ class ClassSpec(_SpecBase):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="screenstate classes")
     classifier_configs: list[ClassConfig] = Field(min_length=1)
-    augment_examples: bool = Field(
-        default=True, description="Prompt-ensemble text examples with templates."
-    )
-    deployed_id: str | None = Field(
-        default=None, description="Reference-server field; used by `screenstate serve`."
-    )
+    augment_examples: bool = Field(default=True, description="Prompt-ensemble text examples with templates.")
+    deployed_id: str | None = Field(default=None, description="Reference-server field; used by `screenstate serve`.")
 
     @model_validator(mode="after")
     def _unique(self) -> ClassSpec:
@@ -383,7 +369,8 @@ def format_validation_error(e: ValidationError, title: str = "spec") -> str:
 
 def json_schema(kind: str = "classes") -> dict[str, Any]:
     """JSON Schema for class files (``classes``) or detector files (``detectors``)."""
-    model = {"classes": ClassSpec, "detectors": DetectorSpec}.get(kind)
+    models: dict[str, type[BaseModel]] = {"classes": ClassSpec, "detectors": DetectorSpec}
+    model = models.get(kind)
     if model is None:
         from screenstate.errors import UnknownNameError
 

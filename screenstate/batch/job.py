@@ -18,7 +18,6 @@ edited class file encodes nothing.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import logging
 import os
@@ -33,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from screenstate.batch.layout import Frame, discover_frames
+from screenstate.batch.layout import discover_frames
 from screenstate.batch.metrics import evaluate
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
-from screenstate.embeddings.images import DEFAULT_MAX_PIXELS, bytes_hash, load_image
+from screenstate.embeddings.images import bytes_hash, load_image
 from screenstate.errors import InvalidImageError, ScreenstateError
 from screenstate.results import ClassificationResult
 
@@ -193,7 +192,7 @@ def _hash_file(path: Path) -> tuple[str | None, str | None]:
     return bytes_hash(data), None
 
 
-def _atomic_write(path: Path, write: Callable[[io.TextIOBase], None], mode: str = "w") -> None:
+def _atomic_write(path: Path, write: Callable[[Any], object], mode: str = "w") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -236,7 +235,7 @@ class BatchJob:
         enc = self.classifier.encoder
         items = [{"hash": h, "path": p} for h, p in todo.items()]
         threads = max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)))
-        ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * threads)))
+        ds: Any = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * threads)))
         ds = ds.map_batches(
             _prepare_batch,
             fn_kwargs={"preparer": enc.preparer(), "max_pixels": self.classifier.max_pixels},
@@ -284,7 +283,7 @@ class BatchJob:
         for f, (h, _) in zip(frames, hashed):
             if h is not None:
                 distinct.setdefault(h, str(f.path))
-        cached = {h: feats for h in distinct if (feats := self.classifier.cached_features(h)) is not None}
+        cached = {h: cf for h in distinct if (cf := self.classifier.cached_features(h)) is not None}
         if cfg.resume:
             log.warning("resume: %d of %d distinct frames already encoded", len(cached), len(distinct))
         todo = {h: p for h, p in distinct.items() if h not in cached}
@@ -292,11 +291,11 @@ class BatchJob:
         features: dict[str, Any] = dict(cached)
         for h in todo:
             if h not in decode_errors:
-                f = self.classifier.cached_features(h)
-                if f is None:
+                got = self.classifier.cached_features(h)
+                if got is None:
                     decode_errors[h] = "features missing after encoding (cache not writable?)"
                 else:
-                    features[h] = f
+                    features[h] = got
         ok_hashes = list(features)
         results = dict(zip(ok_hashes, self.classifier.classify_features([features[h] for h in ok_hashes])))
         rows = []
@@ -372,7 +371,7 @@ class BatchJob:
         return written
 
     def _write_scores(self, path: Path, rows: list[FrameRow]) -> None:
-        records = [
+        records: list[dict[str, Any]] = [
             {
                 "path": r.path,
                 "label": r.label,

@@ -18,8 +18,8 @@ MAX_THUMBS = 400
 
 def _thumb(path: str, width: int = 240) -> str:
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as src:
+            im = src.convert("RGB")
             im.thumbnail((width, width))
             buf = io.BytesIO()
             im.save(buf, "JPEG", quality=70)
@@ -64,7 +64,9 @@ def render_report(
     colors = _colors(names)
     colors["<unreadable>"] = "#000"
     esc = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>screenstate report</title><style>{_CSS}</style></head><body>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>screenstate report</title><style>{_CSS}</style></head><body>"
+    ]
     n_err = sum(r.error is not None for r in rows)
     parts.append(f"<h1>screenstate report</h1><p>{len(rows)} frames, layout {layout}, {n_err} unreadable.</p>")
     if metrics:
@@ -82,7 +84,8 @@ def render_report(
         parts.append("<table><tr><th></th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
         for r in rws:
             cells = "".join(
-                f"<td class='{'diag' if r == c else ('zero' if not conf[r][c] else '')}'>{conf[r][c]}</td>" for c in cols
+                f"<td class='{'diag' if r == c else ('zero' if not conf[r][c] else '')}'>{conf[r][c]}</td>"
+                for c in cols
             )
             parts.append(f"<tr><th>{esc(r)}</th>{cells}</tr>")
         parts.append("</table>")

@@ -28,9 +28,7 @@ def _check_inputs(
     if example_class.shape != (n_ex,):
         raise ValueError(f"example_class: expected shape ({n_ex},), got {tuple(example_class.shape)}")
     if example_is_negative.shape != (n_ex,):
-        raise ValueError(
-            f"example_is_negative: expected shape ({n_ex},), got {tuple(example_is_negative.shape)}"
-        )
+        raise ValueError(f"example_is_negative: expected shape ({n_ex},), got {tuple(example_is_negative.shape)}")
     if example_class.dtype != torch.long:
         raise ValueError(f"example_class: expected dtype torch.long, got {example_class.dtype}")
     if example_is_negative.dtype != torch.bool:

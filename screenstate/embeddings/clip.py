@@ -74,6 +74,20 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
     return table[precision]
 
 
+def register_model_config(model: str) -> str:
+    """Accept an open_clip architecture name, or a path to an open_clip model-config JSON
+    (registered under its file stem, e.g. a tiny architecture for tests)."""
+    if model.endswith(".json"):
+        p = Path(model).expanduser()
+        if not p.is_file():
+            raise ModelNotAvailableError(f"CLIP model config {p} not found")
+        import open_clip
+
+        open_clip.add_model_config(p)
+        return p.stem
+    return model
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the model hub answers quickly (never waits longer than ``timeout``)."""
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
@@ -174,22 +188,27 @@ class ClipChannel(Channel):
     def model_id(self) -> str:
         o = self.options
         tiles = f"x{o.tile_rows}" if self.view_mode is ViewMode.tiles else ""
-        return f"clip:{o.model}:{Path(o.pretrained).name}:{self.view_mode.value}{tiles}:{str(self.dtype)[6:]}"
+        return (
+            f"clip:{Path(o.model).name}:{Path(o.pretrained).name}:{self.view_mode.value}{tiles}:{str(self.dtype)[6:]}"
+        )
 
     # -- loading -----------------------------------------------------------------
     def _load(self) -> None:
         import open_clip
 
         o = self.options
-        if o.model not in open_clip.list_models() and not o.model.startswith("hf-hub:"):
+        model_name = register_model_config(o.model)
+        if model_name not in open_clip.list_models() and not model_name.startswith("hf-hub:"):
             from screenstate.errors import UnknownNameError
 
-            raise UnknownNameError("CLIP model", o.model, open_clip.list_models())
+            raise UnknownNameError(
+                "CLIP model", o.model, [*open_clip.list_models(), "hf-hub:<repo>", "/path/to/config.json"]
+            )
         pretrained: str | None
         if o.pretrained == "random":
             pretrained = None
         else:
-            local = cached_clip_weights(o.model, o.pretrained) if not o.model.startswith("hf-hub:") else None
+            local = cached_clip_weights(model_name, o.pretrained) if not model_name.startswith("hf-hub:") else None
             if local is not None:
                 pretrained = str(local)
             elif not o.allow_download or not hub_reachable():
@@ -197,12 +216,15 @@ class ClipChannel(Channel):
             else:
                 pretrained = o.pretrained
         try:
-            model = open_clip.create_model(o.model, pretrained=pretrained, device=self.device)
+            # random weights are seeded so every process builds the same model
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = open_clip.create_model(model_name, pretrained=pretrained, device=self.device)
         except RuntimeError as e:
             raise ModelNotAvailableError(f"cannot load CLIP {o.model} from {pretrained}: {e}") from e
         model.eval().to(self.dtype)
         self._model = model
-        self._tokenizer = open_clip.get_tokenizer(o.model)
+        self._tokenizer = open_clip.get_tokenizer(model_name)
         cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
         size = cfg.get("size", getattr(model.visual, "image_size", 224))
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
@@ -269,9 +291,7 @@ class ClipChannel(Channel):
         text_feats = self.encode_texts(texts, augment) if texts else None
         images = [c.image for c in columns if c.image is not None]
         img_feats = (
-            torch.stack([f[0] for f in self.encode([self.prepare(load_image(p)) for p in images])])
-            if images
-            else None
+            torch.stack([f[0] for f in self.encode([self.prepare(load_image(p)) for p in images])]) if images else None
         )
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         return {"text": text_feats, "image": img_feats, "is_text": is_text}

@@ -84,7 +84,9 @@ def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None =
     weights = weights or {}
     shapes = {tuple(r.shape) for r in relevances.values()}
     if len(shapes) != 1:
-        raise ValueError(f"fuse: channel relevance shapes differ: { {k: tuple(v.shape) for k, v in relevances.items()} }")
+        raise ValueError(
+            f"fuse: channel relevance shapes differ: { {k: tuple(v.shape) for k, v in relevances.items()} }"
+        )
     total = sum(weights.get(k, 1.0) for k in relevances)
     if total <= 0:
         raise ValueError(f"fuse: weights must sum to a positive number, got {weights}")

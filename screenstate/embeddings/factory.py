@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from screenstate.embeddings.base import Channel
 from screenstate.embeddings.clip import (
     DEFAULT_CLIP_MODEL,
     DEFAULT_CLIP_PRETRAINED,
@@ -78,7 +79,7 @@ class EncoderOptions(BaseModel):
         )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry() -> dict[str, dict[str, Any]]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(CONFIG_DIR.glob("*.json"))}
 
@@ -113,7 +114,7 @@ def create_encoder(name: str = "auto", options: EncoderOptions | None = None) ->
     options = options or EncoderOptions()
     resolved = resolve_encoder_name(name, options)
     cfg = _registry()[resolved]
-    channels = []
+    channels: list[Channel] = []
     for ch in cfg["channels"]:
         if ch == "clip":
             channels.append(ClipChannel(options.clip_options()))

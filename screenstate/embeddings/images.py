@@ -64,8 +64,8 @@ def _decode(data: bytes | Path, what: str, max_pixels: int) -> Image.Image:
         with Image.open(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data) as im:
             _check_size(im.size, max_pixels, what)
             im.load()
-            im = ImageOps.exif_transpose(im) or im
-            return _to_rgb(im)
+            rotated: Image.Image = ImageOps.exif_transpose(im) or im
+            return _to_rgb(rotated)
     except InvalidImageError:
         raise
     except Image.DecompressionBombError as e:
@@ -111,9 +111,7 @@ def _from_array(arr: np.ndarray, max_pixels: int) -> Image.Image:
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
-        raise InvalidImageError(
-            f"numpy image: expected shape [H, W], [H, W, 3] or [H, W, 4], got {arr.shape}"
-        )
+        raise InvalidImageError(f"numpy image: expected shape [H, W], [H, W, 3] or [H, W, 4], got {arr.shape}")
     _check_size((arr.shape[1], arr.shape[0]), max_pixels, "numpy image")
     if arr.dtype != np.uint8:
         if np.issubdtype(arr.dtype, np.floating) and arr.size and float(np.nanmax(arr)) <= 1.0:
@@ -141,7 +139,7 @@ def resize_max_side(img: Image.Image, max_side: int) -> Image.Image:
     s = max_side / max(w, h)
     if s >= 1.0:
         return img
-    return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR, reducing_gap=2.0)
+    return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 class ViewMode(str, Enum):
@@ -163,7 +161,7 @@ def _letterbox(img: Image.Image, size: int, fill: tuple[int, int, int]) -> Image
     w, h = img.size
     s = size / max(w, h)
     nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    small = img.resize((nw, nh), Image.BICUBIC, reducing_gap=2.0)
+    small = img.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=2.0)
     canvas = Image.new("RGB", (size, size), fill)
     canvas.paste(small, ((size - nw) // 2, (size - nh) // 2))
     return canvas
@@ -188,7 +186,7 @@ def make_views(
     first, then ``cols x rows`` squashed tiles in row-major order.
     """
     if mode is ViewMode.squash:
-        views = [img.resize((size, size), Image.BICUBIC, reducing_gap=2.0)]
+        views = [img.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)]
     elif mode is ViewMode.letterbox:
         views = [_letterbox(img, size, fill)]
     else:
@@ -197,8 +195,12 @@ def make_views(
         cols, rows = tile_grid(w, h, tile_rows)
         # shrink once so each tile is resized from about 2x its output size
         scale = min(1.0, 2 * size * cols / w, 2 * size * rows / h)
-        base = img if scale >= 1.0 else img.resize(
-            (max(cols, round(w * scale)), max(rows, round(h * scale))), Image.BILINEAR, reducing_gap=2.0
+        base = (
+            img
+            if scale >= 1.0
+            else img.resize(
+                (max(cols, round(w * scale)), max(rows, round(h * scale))), Image.Resampling.BILINEAR, reducing_gap=2.0
+            )
         )
         bw, bh = base.size
         for r in range(rows):
@@ -209,7 +211,7 @@ def make_views(
                     math.floor((c + 1) * bw / cols),
                     math.floor((r + 1) * bh / rows),
                 )
-                views.append(base.crop(box).resize((size, size), Image.BICUBIC))
+                views.append(base.crop(box).resize((size, size), Image.Resampling.BICUBIC))
     return np.stack([np.asarray(v, dtype=np.uint8) for v in views])
 
 

@@ -59,9 +59,7 @@ class ScreenOCR:
         try:
             from rapidocr_onnxruntime import RapidOCR
         except ImportError as e:  # pragma: no cover - dependency is required
-            raise ImportError(
-                "the text channel needs rapidocr: pip install rapidocr_onnxruntime"
-            ) from e
+            raise ImportError("the text channel needs rapidocr: pip install rapidocr_onnxruntime") from e
         o = self.options
         kw: dict[str, Any] = {
             "use_cls": False,
@@ -87,7 +85,7 @@ class ScreenOCR:
         h, w = full.shape[:2]
         scale = min(1.0, o.det_max_side / max(w, h))
         if scale < 1.0:
-            small = img.resize((max(32, round(w * scale)), max(32, round(h * scale))), Image.BILINEAR)
+            small = img.resize((max(32, round(w * scale)), max(32, round(h * scale))), Image.Resampling.BILINEAR)
             det_in = np.asarray(small, dtype=np.uint8)[:, :, ::-1]
         else:
             det_in = full

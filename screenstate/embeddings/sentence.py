@@ -98,9 +98,9 @@ class SentenceEncoder:
         out = []
         for i in range(0, len(texts), self.batch_size):
             chunk = texts[i : i + self.batch_size]
-            enc = self._tok(
-                chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
-            ).to(self.device)
+            enc = self._tok(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(
+                self.device
+            )
             hidden = self._model(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)

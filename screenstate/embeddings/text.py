@@ -13,8 +13,8 @@ Relevance of a text example t to a screen v (documented calibration, in [0, 1]):
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
 the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). ``idf``
-is computed over the class file itself (one document per class, positives and
-negatives), so words every class mentions ("dialog", "button") count little and words
+is computed over the class file itself (one document per class: its positive text
+examples), so words every class mentions ("dialog", "button") count little and words
 that tell classes apart count most. ``(1 + x) / 2`` keeps unrelated screens near 0.5,
 which is what the two-stage rule needs for ``1 - d`` of a negative to be meaningful.
 
@@ -138,7 +138,7 @@ class TextChannel(Channel):
         """Sentence embeddings, content words with spec-level idf, and exemplar features."""
         docs: dict[int, set[str]] = {}
         for c in columns:
-            if c.text is not None:
+            if c.text is not None and not c.is_negative:
                 docs.setdefault(c.class_index, set()).update(content_words(c.text))
         n_docs = max(1, len(docs))
         df = Counter(w for d in docs.values() for w in d)
@@ -158,9 +158,7 @@ class TextChannel(Channel):
             total = weights[e].sum()
             if total > 0:
                 weights[e] /= total
-        exemplars = [
-            self.encode([self.prepare(load_image(c.image))])[0] for c in columns if c.image is not None
-        ]
+        exemplars = [self.encode([self.prepare(load_image(c.image))])[0] for c in columns if c.image is not None]
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         has_words = weights.sum(1) > 0
         return {

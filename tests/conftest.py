@@ -1,0 +1,63 @@
+"""Shared fixtures: tiny CLIP from a config, the real offline text channel, Ray once."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+DATA = Path(__file__).parent / "data"
+TINY_CLIP = str(DATA / "tiny-clip.json")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_options():
+    from screenstate.embeddings.factory import EncoderOptions
+
+    return EncoderOptions(clip_model=TINY_CLIP, clip_pretrained="random", device="cpu", precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_encoder(tiny_options):
+    from screenstate.embeddings.factory import create_encoder
+
+    return create_encoder("clip", tiny_options)
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    from screenstate.embeddings.factory import EncoderOptions, create_encoder
+
+    return create_encoder("text", EncoderOptions(device="cpu"))
+
+
+@pytest.fixture(scope="session")
+def small_spec(data_dir):
+    from screenstate.schema import ClassSpec
+
+    return ClassSpec.from_json(data_dir / "classes_small.json")
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    import ray
+
+    from screenstate.batch.job import init_ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    init_ray()
+    yield
+    ray.shutdown()

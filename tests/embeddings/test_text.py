@@ -1,0 +1,83 @@
+"""The real offline text channel (rapidocr + MiniLM from their wheels) on real screenshots."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from screenstate.embeddings.encoder import fuse
+from screenstate.embeddings.images import load_image
+from screenstate.schema import Column
+
+
+@pytest.fixture(scope="session")
+def login_features(text_encoder, data_dir):
+    ch = text_encoder.channels[0]
+    return ch, ch.encode_images([load_image(data_dir / "login_page.png")])[0]
+
+
+def test_ocr_reads_the_login_form(login_features):
+    _, f = login_features
+    text = f.text.lower()
+    assert "password" in text and ("sign in" in text or "sign in" in text.replace("\n", " "))
+    for line in f.lines:
+        x0, y0, x1, y1 = line.box
+        assert 0 <= x0 < x1 <= 1366 and 0 <= y0 < y1 <= 768
+
+
+@pytest.mark.parametrize(
+    "match, unrelated",
+    [
+        ("a login form with email and password", "a spreadsheet with quarterly sales figures"),
+        ("sign in to your account", "a music player showing the current song"),
+    ],
+)
+def test_matching_prompt_beats_unrelated(login_features, match, unrelated):
+    ch, f = login_features
+    cols = [Column(0, False, match, None, "a"), Column(1, False, unrelated, None, "b")]
+    rel = ch.relevance([f], ch.encode_examples(cols))
+    assert 0.0 <= float(rel.min()) and float(rel.max()) <= 1.0
+    assert rel[0, 0] > rel[0, 1] + 0.05
+
+
+def test_image_exemplar_identical_screen_is_most_relevant(login_features, data_dir):
+    ch, f = login_features
+    cols = [
+        Column(0, False, None, data_dir / "login_page.png", "a"),
+        Column(1, False, None, data_dir / "error_dialog.png", "b"),
+    ]
+    rel = ch.relevance([f], ch.encode_examples(cols))
+    assert rel[0, 0] == pytest.approx(1.0, abs=1e-3) and rel[0, 1] < rel[0, 0]
+
+
+def test_features_round_trip_through_cache_bytes(login_features):
+    ch, f = login_features
+    g = ch.loads(ch.dumps(f))
+    assert g.lines == f.lines and g.words == f.words
+    torch.testing.assert_close(g.page_emb, f.page_emb, atol=1e-3, rtol=1e-3)
+
+
+def test_blank_screen_has_no_lines_and_neutral_relevance(text_encoder):
+    from PIL import Image
+
+    ch = text_encoder.channels[0]
+    f = ch.encode_images([Image.new("RGB", (300, 200), (255, 255, 255))])[0]
+    assert f.lines == ()
+    rel = ch.relevance([f], ch.encode_examples([Column(0, False, "a login page", None, "a")]))
+    assert rel[0, 0] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "weights, expected",
+    [(None, 0.75), ({"clip": 3.0, "text": 1.0}, 0.675), ({"text": 0.0}, 0.6)],
+)
+def test_fusion_is_weighted_mean(weights, expected):
+    got = fuse({"clip": torch.tensor([[0.6]]), "text": torch.tensor([[0.9]])}, weights)
+    assert float(got) == pytest.approx(expected)
+
+
+def test_fusion_errors():
+    with pytest.raises(ValueError, match="shapes differ"):
+        fuse({"clip": torch.zeros(1, 2), "text": torch.zeros(1, 3)})
+    with pytest.raises(ValueError, match="at least one"):
+        fuse({})

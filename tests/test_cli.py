@@ -1,0 +1,129 @@
+"""Every README/CLI example runs here (CliRunner), plus one real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from screenstate.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_lists_commands():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for cmd in ("classify", "classify-directory", "schema", "models"):
+        assert cmd in res.output
+
+
+def test_schema_prints_json_schema():
+    res = runner.invoke(app, ["schema"])
+    assert res.exit_code == 0 and "classifier_configs" in json.loads(res.output)["properties"]
+    assert runner.invoke(app, ["schema", "--kind", "nope"]).exit_code == 2
+
+
+def test_classify_json_with_tiny_clip(data_dir):
+    res = runner.invoke(
+        app,
+        [
+            "classify",
+            str(data_dir / "login_page.png"),
+            "--classes",
+            str(data_dir / "classes_small.json"),
+            "--json",
+            "--encoder",
+            "clip",
+            "--clip-model",
+            str(data_dir / "tiny-clip.json"),
+            "--clip-pretrained",
+            "random",
+            "--device",
+            "cpu",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output.strip().splitlines()[-1])
+    assert out["pred"] in ("login_page", "error_dialog", "file_chooser") and out["error"] is None
+
+
+def test_classify_reports_bad_image_and_bad_spec(data_dir, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"xx")
+    args = ["--encoder", "clip", "--clip-model", str(data_dir / "tiny-clip.json"), "--clip-pretrained", "random"]
+    res = runner.invoke(app, ["classify", str(bad), "--classes", str(data_dir / "classes_small.json"), "--json", *args])
+    assert res.exit_code == 1 and "not a recognised image format" in res.output
+    spec = tmp_path / "c.json"
+    spec.write_text('{"classifier_configs": [{"name": "a", "examples_to_include": []}]}')
+    res = runner.invoke(app, ["classify", str(bad), "--classes", str(spec), *args])
+    assert res.exit_code == 2
+    assert "classifier_configs[0].examples_to_include: at least one example is required" in res.output
+
+
+def test_missing_clip_weights_message(data_dir):
+    res = runner.invoke(
+        app,
+        [
+            "classify",
+            str(data_dir / "login_page.png"),
+            "--classes",
+            str(data_dir / "classes_small.json"),
+            "--encoder",
+            "clip",
+        ],
+    )
+    assert res.exit_code == 2 and "screenstate models pull" in res.output
+
+
+def test_classify_directory_reference_flags(data_dir, tmp_path, ray_session):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for name in ("login_page.png", "error_dialog.png"):
+        (rec / name).write_bytes((data_dir / name).read_bytes())
+    out = tmp_path / "out.csv"
+    res = runner.invoke(
+        app,
+        [
+            "classify-directory",
+            "--root",
+            str(rec),
+            "--classifier_json_file",
+            str(data_dir / "classes_small.json"),
+            "--output_file",
+            str(out),
+            "--encoder",
+            "clip",
+            "--clip-model",
+            str(data_dir / "tiny-clip.json"),
+            "--clip-pretrained",
+            "random",
+            "--cache",
+            str(tmp_path / "cache"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "2 frames (flat)" in res.output
+    assert out.read_text().splitlines()[0] == "path,pred,state,error"
+    res = runner.invoke(
+        app, ["classify-directory", "--root", str(rec), "--classes", str(data_dir / "classes_small.json")]
+    )
+    assert res.exit_code == 2 and "--output is required" in res.output
+
+
+@pytest.mark.parametrize("argv", [["-m", "screenstate", "--help"]])
+def test_real_subprocess(argv):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert res.returncode == 0 and "classify-directory" in res.stdout
+
+
+def test_models_list_shows_offline_state():
+    res = runner.invoke(app, ["models", "list"])
+    assert res.exit_code == 0 and "missing (screenstate models pull)" in res.output and "rapidocr" in res.output

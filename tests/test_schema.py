@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from screenstate.errors import SpecError
+from screenstate.schema import ClassSpec, DetectorSpec, ImageExample, json_schema
+
+GOOD = {"classifier_configs": [{"name": "a", "examples_to_include": ["x"]}]}
+
+
+def _cfg(**kw):
+    base = {"name": "a", "examples_to_include": ["x"]}
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"classifier_configs": []}, "classifier_configs: at least one item is required"),
+        ({}, "classifier_configs: field is required"),
+        ({**GOOD, "colour": 1}, "colour: unknown field"),
+        ({"classifier_configs": [_cfg(extra=1)]}, "classifier_configs[0].extra: unknown field"),
+        ({"classifier_configs": [_cfg(name="  ")]}, "classifier_configs[0].name: name must not be empty"),
+        (
+            {"classifier_configs": [_cfg(), _cfg(name="b", examples_to_include=[])]},
+            "classifier_configs[1].examples_to_include: at least one example is required",
+        ),
+        (
+            {"classifier_configs": [_cfg(examples_to_include=["ok", ""])]},
+            "classifier_configs[0].examples_to_include[1]: example text must not be empty",
+        ),
+        (
+            {"classifier_configs": [_cfg(examples_to_exclude=["  "])]},
+            "classifier_configs[0].examples_to_exclude[0]: example text must not be empty",
+        ),
+        ({"classifier_configs": [_cfg(), _cfg()]}, "classifier_configs[1].name: duplicate class name 'a'"),
+        (
+            {"classifier_configs": [_cfg(examples_to_include=[{"img": "x.png"}])]},
+            "classifier_configs[0].examples_to_include[0]: an example object must have exactly one key",
+        ),
+        (
+            {"classifier_configs": [_cfg(examples_to_include=[3])]},
+            "classifier_configs[0].examples_to_include[0]: an example is a text string",
+        ),
+        ({"classifier_configs": [_cfg(min_score=1.5)]}, "classifier_configs[0].min_score"),
+        (
+            {"classifier_configs": [_cfg(examples_to_include="x")]},
+            "classifier_configs[0].examples_to_include: must be a JSON list",
+        ),
+    ],
+)
+def test_rejections_name_the_json_path(data, message):
+    with pytest.raises(SpecError) as e:
+        ClassSpec.from_dict(data)
+    assert message in str(e.value)
+
+
+def test_missing_image_exemplar_names_path(tmp_path):
+    data = {"classifier_configs": [_cfg(examples_to_include=["x", {"image": "nope.png"}])]}
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(
+        SpecError, match=r"classifier_configs\[0\].examples_to_include\[1\].image: image file not found"
+    ):
+        ClassSpec.from_json(p)
+
+
+def test_invalid_json_and_missing_file(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text("{not json")
+    with pytest.raises(SpecError, match="invalid JSON at line 1"):
+        ClassSpec.from_json(p)
+    with pytest.raises(SpecError, match="file not found"):
+        ClassSpec.from_json(tmp_path / "missing.json")
+
+
+def test_image_paths_resolve_relative_to_json(tmp_path, data_dir):
+    (tmp_path / "ex").mkdir()
+    (tmp_path / "ex" / "a.png").write_bytes((data_dir / "login_page.png").read_bytes())
+    data = {
+        "classifier_configs": [
+            _cfg(examples_to_include=["x", {"image": "ex/a.png"}], examples_to_exclude=[{"exemplars": "ex"}])
+        ],
+        "augment_examples": False,
+    }
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(data))
+    spec = ClassSpec.from_json(p)
+    cols = spec.columns()
+    assert [c.text for c in cols] == ["x", None, None]
+    assert cols[1].image == (tmp_path / "ex" / "a.png").resolve()
+    assert cols[2].is_negative and cols[2].image.name == "a.png"
+    assert isinstance(spec.classifier_configs[0].examples_to_include[1], ImageExample)
+    # round trip keeps relative paths and the reference fields
+    again = json.loads(spec.to_json())
+    assert again["classifier_configs"][0]["examples_to_include"][1] == {"image": "ex/a.png"}
+    assert again["augment_examples"] is False
+
+
+def test_reference_format_is_accepted_and_min_scores():
+    spec = ClassSpec.from_dict(
+        {"classifier_configs": [_cfg(min_score=0.6), _cfg(name="b")], "deployed_id": "abc", "augment_examples": True}
+    )
+    assert spec.names == ["a", "b"]
+    assert spec.min_scores(0.5) == [0.6, 0.5]
+
+
+def test_detector_spec_defaults_and_errors():
+    spec = DetectorSpec.from_dict({"detector_configs": [{"name": "button", "examples_to_include": ["Submit"]}]})
+    assert spec.nms_threshold == 0.4 and spec.detector_configs[0].detection_threshold == 0.1
+    with pytest.raises(SpecError, match=r"detector_configs\[0\].examples_to_include: at least one example"):
+        DetectorSpec.from_dict({"detector_configs": [{"name": "b", "examples_to_include": []}]})
+
+
+def test_json_schema_lists_fields():
+    s = json_schema("classes")
+    assert "classifier_configs" in s["properties"]
+    assert "min_score" in json.dumps(s)
+    assert "detector_configs" in json_schema("detectors")["properties"]
