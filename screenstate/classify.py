@@ -124,9 +124,9 @@ class ScreenClassifier:
         return other
 
     # -- features ----------------------------------------------------------------
-    def features(self, loaded: Sequence[LoadedImage]) -> list[dict[str, Any]]:
+    def features(self, loaded: Sequence[LoadedImage], pool: ThreadPoolExecutor | None = None) -> list[dict[str, Any]]:
         """Image features per channel, from the disk cache where possible; identical
-        images in one call are encoded once."""
+        images in one call are encoded once. ``pool`` preprocesses in threads."""
         out: list[dict[str, Any] | None] = [None] * len(loaded)
         todo: dict[str, list[int]] = {}
         for i, li in enumerate(loaded):
@@ -137,7 +137,8 @@ class ScreenClassifier:
                 todo.setdefault(li.content_hash, []).append(i)
         if todo:
             firsts = [idxs[0] for idxs in todo.values()]
-            prepared = [self.encoder.prepare(loaded[i].image) for i in firsts]
+            images = [loaded[i].image for i in firsts]
+            prepared = list(pool.map(self.encoder.prepare, images)) if pool else [self.encoder.prepare(im) for im in images]
             feats = self.encoder.encode(prepared)
             self.image_encodes += len(firsts)
             for (h, idxs), f in zip(todo.items(), feats):
@@ -222,6 +223,6 @@ class ScreenClassifier:
             for start in range(0, len(items), batch_size):
                 chunk = items[start : start + batch_size]
                 loaded = list(pool.map(self.load, chunk))
-                feats = self.features(loaded)
+                feats = self.features(loaded, pool)
                 results.extend(self.classify_features(feats, [li.source for li in loaded]))
         return results

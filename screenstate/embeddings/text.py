@@ -86,6 +86,9 @@ class TextOptions:
     max_side: int = 2560  # screens larger than this are downscaled before OCR
 
 
+#: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
+FEATURE_VERSION = 2
+
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
 
@@ -105,7 +108,7 @@ class TextChannel(Channel):
     def model_id(self) -> str:
         o = self.options.ocr
         return (
-            f"text:rapidocr-v4:det{o.det_max_side}:w{o.min_rec_width}:c{o.min_confidence}:"
+            f"text:v{FEATURE_VERSION}:rapidocr-v4:det{o.det_max_side}:w{o.min_rec_width}:c{o.min_confidence}:"
             f"{self.options.max_side}:{self.options.sentence_model}"
         )
 

@@ -1,0 +1,59 @@
+"""batch_throughput: frames/s of classify_directory (Ray Data, ViT-B-32 random weights,
+bf16) over the dev recording and the whole dev set, against a plain open_clip loop over
+the same files in the same run; plus cold start (job start to first encoded frame)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from bench_classify import plain_open_clip_loop
+from common import DEV, recording_files
+from run import result
+
+
+def job_fps(root: Path, classes: Path, cache: Path) -> tuple[float, float, int]:
+    from screenstate.batch.job import BatchJob, JobConfig
+    from screenstate.embeddings.factory import EncoderOptions
+
+    t0 = time.perf_counter()
+    first: list[float] = []
+
+    def on_encoded(n: int) -> None:
+        if not first:
+            first.append(time.perf_counter() - t0)
+
+    cfg = JobConfig(
+        root=root, classes=classes, output=cache / "out.csv", cache_dir=cache, encoder="clip",
+        options=EncoderOptions(clip_pretrained="random", precision="bf16", device="cpu"), progress=False,
+        on_encoded=on_encoded, batch_size=32,
+    )
+    s = BatchJob(cfg).run()
+    return s.n_frames / (time.perf_counter() - t0), first[0] if first else float("nan"), s.n_frames
+
+
+def run(quick: bool) -> dict:
+    classes = DEV / "classes.json"
+    texts = [t for c in json.loads(classes.read_text())["classifier_configs"] for t in c["examples_to_include"]]
+    rows = []
+    cold_start = None
+    sets = [("recording (61 frames, 28% exact repeats)", DEV / "recording")]
+    if not quick:
+        sets.append(("whole dev set (150 labeled frames, unique)", DEV))
+    for label, root in sets:
+        files = recording_files() if root.name == "recording" else sorted(p for p in root.glob("*/*.png") if p.parent.name != "recording")
+        base = plain_open_clip_loop(files, texts)
+        with tempfile.TemporaryDirectory() as tmp:
+            fps, first, n = job_fps(root, classes, Path(tmp))
+        cold_start = cold_start if cold_start is not None else first
+        rows.append({"set": label, "frames": n, "job_frames_per_s": fps, "plain_loop_frames_per_s": base, "speedup": fps / base})
+    out = result(
+        "batch_throughput", "frames/s (recording, end to end)", rows[0]["job_frames_per_s"],
+        "plain open_clip loop (fp32, one image at a time)", rows[0]["plain_loop_frames_per_s"],
+        cold_start_to_first_frame_s=cold_start, model="ViT-B-32 random weights, bf16, letterbox",
+    )
+    out["table"] = rows
+    out["notes"] = "Job time includes Ray start, actor start (model load), hashing, decoding, encoding and writing."
+    return out

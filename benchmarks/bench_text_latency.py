@@ -1,0 +1,61 @@
+"""text_channel_latency: per-screenshot latency of the text channel on 1920x1080 dev
+screenshots (p50 over 20): our OCR settings vs rapidocr's defaults (same run), each OCR
+choice on its own, and the warm path (features from the on-disk cache)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+
+import numpy as np
+from common import DEV, dev_files, p
+from PIL import Image
+from run import result
+
+
+def _lat(fn, items) -> list[float]:
+    out = []
+    for it in items:
+        t = time.perf_counter()
+        fn(it)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def run(quick: bool) -> dict:
+    from rapidocr_onnxruntime import RapidOCR
+
+    from screenstate import ClassSpec, EncoderOptions, ScreenClassifier
+    from screenstate.embeddings.ocr import OcrOptions, ScreenOCR
+
+    files = dev_files(size=(1920, 1080))[: 8 if quick else 20]
+    images = [Image.open(f).convert("RGB") for f in files]
+    rows = []
+    default = RapidOCR()
+    default(np.asarray(images[0])[:, :, ::-1].copy())
+    base = _lat(lambda im: default(np.asarray(im)[:, :, ::-1].copy()), images)
+    rows.append({"config": "rapidocr defaults (baseline)", "p50_ms": 1000 * p(base, 50), "p95_ms": 1000 * p(base, 95)})
+    for label, o in (
+        ("no angle classifier, full-res det, pad 320", OcrOptions(det_max_side=4096, min_rec_width=320, rec_batch=6)),
+        ("+ det on 1280 px copy", OcrOptions(det_max_side=1280, min_rec_width=320, rec_batch=6)),
+        ("+ pad crops to 96 px (ours)", OcrOptions()),
+    ):
+        ocr = ScreenOCR(o)
+        ocr(images[0])
+        lat = _lat(ocr, images)
+        rows.append({"config": label, "p50_ms": 1000 * p(lat, 50), "p95_ms": 1000 * p(lat, 95)})
+    spec = ClassSpec.from_json(DEV / "classes.json")
+    with tempfile.TemporaryDirectory() as cache:
+        clf = ScreenClassifier(spec, encoder="text", options=EncoderOptions(device="cpu"), cache=cache)
+        clf.classify(images[0])
+        cold = _lat(clf.classify, files)
+        warm = _lat(clf.classify, files)
+    rows.append({"config": "ScreenClassifier text, cold (OCR + embed + classify)", "p50_ms": 1000 * p(cold, 50), "p95_ms": 1000 * p(cold, 95)})
+    rows.append({"config": "ScreenClassifier text, warm (disk cache hit)", "p50_ms": 1000 * p(warm, 50), "p95_ms": 1000 * p(warm, 95)})
+    out = result(
+        "text_channel_latency", "ms (p50, cold, 1920x1080)", 1000 * p(cold, 50),
+        "rapidocr defaults", 1000 * p(base, 50), higher_is_better=False,
+        images=len(files), warm_p50_ms=1000 * p(warm, 50),
+    )
+    out["table"] = rows
+    return out

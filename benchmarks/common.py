@@ -1,0 +1,39 @@
+"""Shared helpers for benchmarks: dev-set files and timing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from run import DEV
+
+
+def dev_files(limit: int | None = None, size: tuple[int, int] | None = None) -> list[Path]:
+    """Labeled dev screenshots (optionally only one resolution), sorted."""
+    if not DEV.is_dir():
+        raise SystemExit(f"dev set not found at {DEV} (set SCREENSTATE_DEV)")
+    files = sorted(p for p in DEV.glob("*/*.png") if p.parent.name != "recording")
+    if size is not None:
+        from PIL import Image
+
+        files = [p for p in files if Image.open(p).size == size]
+    return files[:limit] if limit else files
+
+
+def recording_files() -> list[Path]:
+    return sorted((DEV / "recording").glob("*.png"))
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def p(values: list[float], q: float) -> float:
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
