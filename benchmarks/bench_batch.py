@@ -26,9 +26,15 @@ def job_fps(root: Path, classes: Path, cache: Path) -> tuple[float, float, int]:
             first.append(time.perf_counter() - t0)
 
     cfg = JobConfig(
-        root=root, classes=classes, output=cache / "out.csv", cache_dir=cache, encoder="clip",
-        options=EncoderOptions(clip_pretrained="random", precision="bf16", device="cpu"), progress=False,
-        on_encoded=on_encoded, batch_size=32,
+        root=root,
+        classes=classes,
+        output=cache / "out.csv",
+        cache_dir=cache,
+        encoder="clip",
+        options=EncoderOptions(clip_pretrained="random", precision="bf16", device="cpu"),
+        progress=False,
+        on_encoded=on_encoded,
+        batch_size=32,
     )
     s = BatchJob(cfg).run()
     return s.n_frames / (time.perf_counter() - t0), first[0] if first else float("nan"), s.n_frames
@@ -43,16 +49,26 @@ def run(quick: bool) -> dict:
     if not quick:
         sets.append(("whole dev set (150 labeled frames, unique)", DEV))
     for label, root in sets:
-        files = recording_files() if root.name == "recording" else sorted(p for p in root.glob("*/*.png") if p.parent.name != "recording")
+        files = (
+            recording_files()
+            if root.name == "recording"
+            else sorted(p for p in root.glob("*/*.png") if p.parent.name != "recording")
+        )
         base = plain_open_clip_loop(files, texts)
         with tempfile.TemporaryDirectory() as tmp:
             fps, first, n = job_fps(root, classes, Path(tmp))
         cold_start = cold_start if cold_start is not None else first
-        rows.append({"set": label, "frames": n, "job_frames_per_s": fps, "plain_loop_frames_per_s": base, "speedup": fps / base})
+        rows.append(
+            {"set": label, "frames": n, "job_frames_per_s": fps, "plain_loop_frames_per_s": base, "speedup": fps / base}
+        )
     out = result(
-        "batch_throughput", "frames/s (recording, end to end)", rows[0]["job_frames_per_s"],
-        "plain open_clip loop (fp32, one image at a time)", rows[0]["plain_loop_frames_per_s"],
-        cold_start_to_first_frame_s=cold_start, model="ViT-B-32 random weights, bf16, letterbox",
+        "batch_throughput",
+        "frames/s (recording, end to end)",
+        rows[0]["job_frames_per_s"],
+        "plain open_clip loop (fp32, one image at a time)",
+        rows[0]["plain_loop_frames_per_s"],
+        cold_start_to_first_frame_s=cold_start,
+        model="ViT-B-32 random weights, bf16, letterbox",
     )
     out["table"] = rows
     out["notes"] = "Job time includes Ray start, actor start (model load), hashing, decoding, encoding and writing."

@@ -34,8 +34,13 @@ def run(quick: bool) -> dict:
 
         def job() -> tuple[float, int]:
             cfg = JobConfig(
-                root=rec, classes=classes, output=tmp / "out.csv", cache_dir=tmp / "cache", encoder="clip",
-                options=EncoderOptions(clip_pretrained="random", precision="bf16", device="cpu"), progress=False,
+                root=rec,
+                classes=classes,
+                output=tmp / "out.csv",
+                cache_dir=tmp / "cache",
+                encoder="clip",
+                options=EncoderOptions(clip_pretrained="random", precision="bf16", device="cpu"),
+                progress=False,
             )
             t = time.perf_counter()
             s = BatchJob(cfg).run()
@@ -46,7 +51,14 @@ def run(quick: bool) -> dict:
         classes.write_text(json.dumps(spec))
         warm, warm_enc = job()
     out = result(
-        "batch_rerun", "s (warm re-run after editing the class file)", warm, "cold first run", cold,
-        higher_is_better=False, frames=n, encodes_in_rerun=warm_enc, encodes_in_first_run=cold_enc,
+        "batch_rerun",
+        "s (warm re-run after editing the class file)",
+        warm,
+        "cold first run",
+        cold,
+        higher_is_better=False,
+        frames=n,
+        encodes_in_rerun=warm_enc,
+        encodes_in_first_run=cold_enc,
     )
     return out

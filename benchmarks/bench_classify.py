@@ -43,7 +43,11 @@ def ours(files, precision: str, views: str) -> float:
 
 def run(quick: bool) -> dict:
     files = dev_files(24 if quick else 96)
-    texts = [t for c in json.loads((DEV / "classes.json").read_text())["classifier_configs"] for t in c["examples_to_include"]]
+    texts = [
+        t
+        for c in json.loads((DEV / "classes.json").read_text())["classifier_configs"]
+        for t in c["examples_to_include"]
+    ]
     torch.set_num_threads(torch.get_num_threads())
     base = plain_open_clip_loop(files, texts)
     rows = []

@@ -28,12 +28,21 @@ def run(quick: bool) -> dict:
     m_with = evaluate(labels, with_neg, spec.names)
     m_without = evaluate(labels, without, spec.names)
     out = result(
-        "text_accuracy", "top-1 accuracy", m_with["accuracy"], images=len(files), classes=len(spec.names),
-        accuracy_without_negatives=m_without["accuracy"], dataset="screens-dev labeled (classes.json)",
+        "text_accuracy",
+        "top-1 accuracy",
+        m_with["accuracy"],
+        images=len(files),
+        classes=len(spec.names),
+        accuracy_without_negatives=m_without["accuracy"],
+        dataset="screens-dev labeled (classes.json)",
     )
     out["table"] = [
-        {"class": n, "recall": m_with["per_class"][n]["recall"],
-         "recall_without_negatives": m_without["per_class"][n]["recall"], "support": m_with["per_class"][n]["support"]}
+        {
+            "class": n,
+            "recall": m_with["per_class"][n]["recall"],
+            "recall_without_negatives": m_without["per_class"][n]["recall"],
+            "support": m_with["per_class"][n]["support"],
+        }
         for n in spec.names
     ]
     out["confusion"] = m_with["confusion"]

@@ -36,6 +36,8 @@ BENCHMARKS = {
     "text_channel_latency": "bench_text_latency",
     "batch_throughput": "bench_batch",
     "batch_rerun": "bench_batch_rerun",
+    "state_latency": "bench_state",
+    "state_agreement": "bench_state_agreement",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))
@@ -119,7 +121,12 @@ def markdown() -> str:
             continue
         r = json.loads(p.read_text())
         m = r.get("machine", {})
-        lines += [f"## {name}", "", f"`{r['command']}` — {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}", ""]
+        lines += [
+            f"## {name}",
+            "",
+            f"`{r['command']}` — {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}",
+            "",
+        ]
         lines.append(f"- **{_fmt(r['value'])} {r['unit']}**")
         if r.get("baseline_name"):
             lines.append(f"- baseline ({r['baseline_name']}): {_fmt(r['baseline_value'])} {r['unit']}")

@@ -119,9 +119,7 @@ class StateChecker:
         x1 = min(img.size[0], (int(xs.max()) + 1) * TILE + margin)
         y1 = min(img.size[1], (int(ys.max()) + 1) * TILE + margin)
         prev_lines = self._prev_feats["text"].lines
-        keep = [
-            ln for ln in prev_lines if ln.box[2] <= x0 or ln.box[0] >= x1 or ln.box[3] <= y0 or ln.box[1] >= y1
-        ]
+        keep = [ln for ln in prev_lines if ln.box[2] <= x0 or ln.box[0] >= x1 or ln.box[3] <= y0 or ln.box[1] >= y1]
         crop = img.crop((x0, y0, x1, y1))
         new = [
             TextLine((b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0), ln.text, ln.confidence)

@@ -138,7 +138,9 @@ class ScreenClassifier:
         if todo:
             firsts = [idxs[0] for idxs in todo.values()]
             images = [loaded[i].image for i in firsts]
-            prepared = list(pool.map(self.encoder.prepare, images)) if pool else [self.encoder.prepare(im) for im in images]
+            prepared = (
+                list(pool.map(self.encoder.prepare, images)) if pool else [self.encoder.prepare(im) for im in images]
+            )
             feats = self.encoder.encode(prepared)
             self.image_encodes += len(firsts)
             for (h, idxs), f in zip(todo.items(), feats):

@@ -1,0 +1,97 @@
+"""StateChecker: wait_for over scripted frames, none of the above, frame reuse, partial OCR."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from screenstate import StateChecker
+from screenstate.errors import StateTimeoutError, UnknownNameError
+
+
+@pytest.fixture(scope="module")
+def exemplar_spec(tmp_path_factory, data_dir):
+    d = tmp_path_factory.mktemp("ex")
+    for n in ("login_page", "error_dialog", "file_chooser"):
+        (d / f"{n}.png").write_bytes((data_dir / f"{n}.png").read_bytes())
+    spec = {
+        "classifier_configs": [
+            {"name": n, "examples_to_include": [{"image": f"{n}.png"}], "min_score": 0.99}
+            for n in ("login_page", "error_dialog", "file_chooser")
+        ]
+    }
+    p = d / "classes.json"
+    p.write_text(json.dumps(spec))
+    return p
+
+
+@pytest.fixture(scope="module")
+def checker(exemplar_spec, tiny_clip_encoder):
+    return StateChecker(exemplar_spec, encoder=tiny_clip_encoder)
+
+
+def _frames(data_dir, names):
+    for n in names:
+        yield Image.open(data_dir / f"{n}.png")
+
+
+def test_wait_for_returns_first_matching_frame(checker, data_dir):
+    seq = ["login_page", "login_page", "error_dialog", "file_chooser"]
+    got = checker.wait_for("error_dialog", _frames(data_dir, seq), timeout=30, interval=0)
+    assert got.frames_seen == 3 and got.result.state == "error_dialog"
+    assert got.frame.size == Image.open(data_dir / "error_dialog.png").size
+
+
+def test_wait_for_accepts_callable_and_several_names(checker, data_dir):
+    frames = _frames(data_dir, ["login_page", "file_chooser"])
+    got = checker.wait_for(["file_chooser", "error_dialog"], grab=lambda: next(frames), timeout=30, interval=0.01)
+    assert got.result.state == "file_chooser" and got.frames_seen == 2
+
+
+def test_wait_for_times_out_naming_last_state(checker, data_dir):
+    with pytest.raises(StateTimeoutError, match="for error_dialog; last seen: login_page"):
+        checker.wait_for("error_dialog", lambda: Image.open(data_dir / "login_page.png"), timeout=0.3, interval=0.05)
+
+
+def test_none_of_the_above_below_min_score(checker):
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8))
+    res = checker.which(noise)
+    assert res.state is None and res.best in checker.names and res.raw_score < 0.99
+
+
+def test_unchanged_frame_is_reused_and_unknown_names_rejected(checker, data_dir):
+    img = Image.open(data_dir / "login_page.png")
+    checker.reset()
+    first = checker.which(img)
+    again = checker.which(img.copy())
+    assert first.how == "full" and again.how == "reused" and again.raw_scores == first.raw_scores
+    assert checker.is_state(img, "login_page")
+    with pytest.raises(UnknownNameError, match="login_page, error_dialog, file_chooser"):
+        checker.is_state(img, "nope")
+
+
+def test_partial_ocr_reads_only_changed_tiles(text_encoder, small_spec, data_dir):
+    checker = StateChecker(small_spec, encoder=text_encoder)
+    base = Image.open(data_dir / "login_page.png").convert("RGB")
+    full = checker.which(base)
+    changed = base.copy()
+    ImageDraw.Draw(changed).text((40, 700), "Backup failed", fill=(0, 0, 0))
+    part = checker.which(changed)
+    assert full.how == "full" and part.how == "partial"
+    # the same answer a full re-read gives
+    fresh = StateChecker(small_spec, encoder=text_encoder).which(changed)
+    assert part.best == fresh.best
+    assert part.raw_scores == pytest.approx(fresh.raw_scores, abs=0.02)
+    lines = checker._prev_feats["text"].lines
+    assert any("Backup" in ln.text for ln in lines) and any("Password" in ln.text for ln in lines)
+
+
+def test_find_text_on_screen(text_encoder, small_spec, data_dir):
+    checker = StateChecker(small_spec, encoder=text_encoder)
+    hits = checker.find(data_dir / "login_page.png", "Sign In")
+    assert hits and "sign in" in hits[0][1].lower()
+    x0, y0, x1, y1 = hits[0][0]
+    assert 0 <= x0 < x1 <= 1366 and 0 <= y0 < y1 <= 768
