@@ -107,7 +107,8 @@ class StateChecker:
         diff = np.any(cur != prev, axis=2)
         padded = np.zeros((rows * TILE, cols * TILE), dtype=bool)
         padded[:h, :w] = diff
-        return padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3))
+        out: np.ndarray = padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3))
+        return out
 
     def _partial_text(self, img: Image.Image, tiles: np.ndarray) -> Any:
         """Text features re-reading only the changed tiles' bounding box."""
