@@ -107,7 +107,7 @@ class StateChecker:
         diff = np.any(cur != prev, axis=2)
         padded = np.zeros((rows * TILE, cols * TILE), dtype=bool)
         padded[:h, :w] = diff
-        out: np.ndarray = padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3))
+        out = np.asarray(padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3)))
         return out
 
     def _partial_text(self, img: Image.Image, tiles: np.ndarray) -> Any:
