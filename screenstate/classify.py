@@ -216,6 +216,24 @@ class ScreenClassifier:
         """Classify one image (path, bytes, PIL image or numpy array)."""
         return self.classify_batch([image])[0]
 
+    def classify_regions(
+        self, image: ImageInput, boxes: Sequence[Sequence[float]] | torch.Tensor, batch_size: int = 32
+    ) -> list[ClassificationResult]:
+        """Classify boxes of one screenshot (from the detector or an accessibility tree) as
+        batched crops; boxes are pixel (x0, y0, x1, y1), one result per box."""
+        img = load_image(image, self.max_pixels)
+        w, h = img.size
+        crops = []
+        for i, b in enumerate(boxes.tolist() if isinstance(boxes, torch.Tensor) else boxes):
+            if len(b) != 4:
+                raise ValueError(f"boxes[{i}]: expected (x0, y0, x1, y1), got {b}")
+            x0, y0 = max(0, int(b[0])), max(0, int(b[1]))
+            x1, y1 = min(w, int(math.ceil(b[2]))), min(h, int(math.ceil(b[3])))
+            if x1 <= x0 or y1 <= y0:
+                raise ValueError(f"boxes[{i}]: empty after clipping to the {w}x{h} image: {b}")
+            crops.append(img.crop((x0, y0, x1, y1)))
+        return self.classify_batch(crops, batch_size=batch_size)
+
     def classify_batch(self, images: Iterable[ImageInput], batch_size: int = 32) -> list[ClassificationResult]:
         """Classify many images; one result per input, in order. Invalid images raise
         :class:`InvalidImageError` naming the input (batch jobs report and continue)."""

@@ -189,6 +189,35 @@ def classify_directory_main() -> None:
 
 
 @app.command()
+def detect(
+    image: Annotated[Path, typer.Argument(help="Screenshot.")],
+    classes: Annotated[Path, typer.Option("--classes", "-c", help="Detector JSON file (detector_configs).")],
+    draw: Annotated[Path | None, typer.Option("--draw", help="Write the image with boxes drawn.")] = None,
+    regions: Annotated[str, typer.Option("--regions", help="auto | text | owl | owl+text")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (reference detection shape).")] = False,
+) -> None:
+    """Find UI elements: boxes, scores and classes."""
+    from screenstate.detect import ScreenDetector, draw_detections
+    from screenstate.errors import ScreenstateError
+
+    try:
+        dets = ScreenDetector(classes, regions=regions).detect(image)
+    except ScreenstateError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps([d.to_dict() for d in dets]))
+    else:
+        for d in dets:
+            box = ", ".join(f"{v:.0f}" for v in d.box)
+            typer.echo(f"{d.class_:24s} {d.score:.3f}  [{box}]  {d.label}")
+        if not dets:
+            typer.echo("no detections")
+    if draw is not None:
+        draw_detections(image, dets).save(draw)
+        typer.echo(f"wrote {draw}")
+
+
+@app.command()
 def schema(
     kind: Annotated[str, typer.Option("--kind", help="classes | detectors")] = "classes",
 ) -> None:

@@ -6,9 +6,11 @@ Needs no download: OCR models ship in ``rapidocr_onnxruntime`` and the sentence 
 Relevance of a text example t to a screen v (documented calibration, in [0, 1])::
 
     page(t, v)  = cos(MiniLM(t), MiniLM(all lines of v, reading order))
-    words(t, v) = sum_w idf(w) * match(w, v) / sum_w idf(w)
+    words(t, v) = (sum_w idf(w) * match(w, v) + 2 * page) / (sum_w idf(w) + 2)
                   over the content words w of t, where match(w, v) is the best cosine
-                  between w and any word or line on the screen (an exact word gives 1)
+                  between w and any word or line on the screen (an exact word gives 1);
+                  the prior of 2 idf units keeps a one-word example ("a dashboard")
+                  from scoring 1 just because a menu on screen says "Dashboard"
     d(t, v)     = (1 + (page + words) / 2) / 2
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
@@ -86,6 +88,9 @@ class TextOptions:
     max_side: int = 2560  # screens larger than this are downscaled before OCR
 
 
+#: pseudo-count (in idf units) shrinking the word score towards the page score
+WORD_PRIOR = 2.0
+
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
 FEATURE_VERSION = 2
 
@@ -150,17 +155,11 @@ class TextChannel(Channel):
         vocab = sorted({w for t in texts for w in content_words(t)})
         vocab_emb = self.sentences.encode(vocab) if vocab else None
         vidx = {w: i for i, w in enumerate(vocab)}
-        # weights[e, v]: normalised idf weight of vocab word v in text example e
+        # weights[e, v]: idf weight of vocab word v in text example e
         weights = torch.zeros(len(texts), max(1, len(vocab)))
         for e, t in enumerate(texts):
-            ws = content_words(t)
-            for w in ws:
+            for w in content_words(t):
                 weights[e, vidx[w]] += math.log((n_docs + 1) / (df.get(w, 0) + 0.5))
-            if not ws:
-                continue
-            total = weights[e].sum()
-            if total > 0:
-                weights[e] /= total
         exemplars = [self.encode([self.prepare(load_image(c.image))])[0] for c in columns if c.image is not None]
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         has_words = weights.sum(1) > 0
@@ -184,7 +183,10 @@ class TextChannel(Channel):
                 best = torch.maximum(best, (ex["vocab_emb"] @ f.word_emb.T).amax(1))
             if f.line_emb.shape[0]:
                 best = torch.maximum(best, (ex["vocab_emb"] @ f.line_emb.T).amax(1))
-            words = ex["weights"] @ best
+            # idf-weighted mean of word matches, shrunk towards the page score with a prior
+            # of WORD_PRIOR idf units: one or two matched words are weak evidence on their own
+            w = ex["weights"]
+            words = (w @ best + WORD_PRIOR * page) / (w.sum(1) + WORD_PRIOR)
             words = torch.where(ex["has_words"], words, page)
         else:
             words = page
