@@ -38,6 +38,7 @@ BENCHMARKS = {
     "batch_rerun": "bench_batch_rerun",
     "state_latency": "bench_state",
     "state_agreement": "bench_state_agreement",
+    "nms_speedup": "bench_nms",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))

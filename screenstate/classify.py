@@ -110,7 +110,11 @@ class ScreenClassifier:
         self.spec = spec
         self.names = spec.names
         self.columns = spec.columns()
-        self.examples = self.encoder.encode_examples(self.columns, augment=spec.augment_examples)
+        image_cols = [c.image for c in self.columns if c.image is not None]
+        image_feats = self.features([self.load(p) for p in image_cols]) if image_cols else None
+        self.examples = self.encoder.encode_examples(
+            self.columns, augment=spec.augment_examples, image_features=image_feats
+        )
         self.example_class = torch.tensor([c.class_index for c in self.columns], dtype=torch.long)
         self.example_is_negative = torch.tensor([c.is_negative for c in self.columns], dtype=torch.bool)
         mins = spec.min_scores(self.default_min_score)

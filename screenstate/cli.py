@@ -217,6 +217,56 @@ def detect(
         typer.echo(f"wrote {draw}")
 
 
+index_app = typer.Typer(help="Exemplar index next to a class file.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+@index_app.command("build")
+def index_build(
+    classes: ClassesOpt,
+    encoder: EncoderOpt = "auto",
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")
+    ] = None,
+) -> None:
+    """Encode every image exemplar (into the cache) and save the exemplar index."""
+    from screenstate.classify import ScreenClassifier
+    from screenstate.embeddings.cache import FeatureCache
+    from screenstate.errors import ScreenstateError
+    from screenstate.exemplars import build_exemplar_index
+
+    try:
+        clf = ScreenClassifier(classes, encoder=encoder, cache=FeatureCache(cache))
+        rep = build_exemplar_index(clf, classes)
+    except ScreenstateError as e:
+        _fail(e)
+    state = "rebuilt" if rep.rebuilt else "up to date"
+    typer.echo(f"{rep.exemplars} exemplars, channels {'+'.join(rep.channels)}: {state} in {rep.directory}")
+
+
+@app.command()
+def label(
+    frame: Annotated[Path, typer.Argument(help="Frame to add as an exemplar.")],
+    class_name: Annotated[str, typer.Option("--class", help="Class it is an example of.")],
+    classes: ClassesOpt,
+    negative: Annotated[bool, typer.Option("--negative", help="Add to examples_to_exclude.")] = False,
+    encoder: EncoderOpt = "auto",
+) -> None:
+    """Copy a frame next to the class file as an exemplar, update the JSON and the index."""
+    from screenstate.classify import ScreenClassifier
+    from screenstate.embeddings.cache import FeatureCache
+    from screenstate.errors import ScreenstateError
+    from screenstate.exemplars import add_exemplar, build_exemplar_index
+
+    try:
+        dest = add_exemplar(classes, frame, class_name, negative)
+        rep = build_exemplar_index(ScreenClassifier(classes, encoder=encoder, cache=FeatureCache()), classes)
+    except ScreenstateError as e:
+        _fail(e)
+    kind = "negative" if negative else "positive"
+    typer.echo(f"added {dest} as a {kind} exemplar of {class_name}; index: {rep.exemplars} exemplars")
+
+
 @app.command()
 def schema(
     kind: Annotated[str, typer.Option("--kind", help="classes | detectors")] = "classes",

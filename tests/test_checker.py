@@ -95,3 +95,24 @@ def test_find_text_on_screen(text_encoder, small_spec, data_dir):
     assert hits and "sign in" in hits[0][1].lower()
     x0, y0, x1, y1 = hits[0][0]
     assert 0 <= x0 < x1 <= 1366 and 0 <= y0 < y1 <= 768
+
+
+def test_example_replay_strategy(checker, data_dir):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "replay_strategy.py"
+    spec = importlib.util.spec_from_file_location("replay_strategy", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    frames = _frames(data_dir, ["login_page", "error_dialog", "error_dialog", "file_chooser"])
+    acted = []
+    steps = [
+        mod.Step("log in", before="login_page", action=lambda: acted.append("login"), after="error_dialog"),
+        mod.Step("open file", before="file_chooser", action=lambda: acted.append("open")),
+    ]
+    strategy = mod.ReplayStrategy(checker, lambda: next(frames), timeout=30, interval=0)
+    assert strategy.run(steps) and acted == ["login", "open"]
+    failing = mod.ReplayStrategy(checker, lambda: Image.open(data_dir / "login_page.png"), timeout=0.2, interval=0.05)
+    assert not failing.run([mod.Step("x", before="file_chooser", action=lambda: None)])
+    assert "precondition failed" in failing.log[-1] and "last seen: login_page" in failing.log[-1]

@@ -127,3 +127,34 @@ def test_real_subprocess(argv):
 def test_models_list_shows_offline_state():
     res = runner.invoke(app, ["models", "list"])
     assert res.exit_code == 0 and "missing (screenstate models pull)" in res.output and "rapidocr" in res.output
+
+
+def test_label_and_index_build(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCREENSTATE_CACHE", str(tmp_path / "cache"))
+    classes = tmp_path / "classes.json"
+    classes.write_text((data_dir / "classes_small.json").read_text())
+    res = runner.invoke(
+        app,
+        [
+            "label",
+            str(data_dir / "error_dialog.png"),
+            "--class",
+            "error_dialog",
+            "--classes",
+            str(classes),
+            "--encoder",
+            "text",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "exemplars" / "error_dialog" / "error_dialog.png").is_file()
+    spec = json.loads(classes.read_text())
+    err = next(c for c in spec["classifier_configs"] if c["name"] == "error_dialog")
+    assert {"image": "exemplars/error_dialog/error_dialog.png"} in err["examples_to_include"]
+    assert (tmp_path / "classes.json.index" / "text" / "manifest.json").is_file()
+    res = runner.invoke(app, ["index", "build", "--classes", str(classes), "--encoder", "text"])
+    assert res.exit_code == 0 and "1 exemplars" in res.output and "up to date" in res.output
+    res = runner.invoke(
+        app, ["label", str(data_dir / "error_dialog.png"), "--class", "nope", "--classes", str(classes)]
+    )
+    assert res.exit_code == 2 and "unknown class 'nope'" in res.output

@@ -44,8 +44,12 @@ class Channel(ABC):
         """Image features for a batch of prepared images (one per input)."""
 
     @abstractmethod
-    def encode_examples(self, columns: list[Column]) -> Any:
-        """Features of the example columns (text and image exemplars)."""
+    def encode_examples(
+        self, columns: list[Column], augment: bool = True, image_features: list[Any] | None = None
+    ) -> Any:
+        """Features of the example columns. ``image_features`` are this channel's features of
+        the image columns, in column order (computed by the caller, which caches them);
+        when None the channel encodes the exemplar files itself."""
 
     @abstractmethod
     def relevance(self, features: list[Any], examples: Any) -> torch.Tensor:

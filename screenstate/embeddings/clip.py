@@ -286,13 +286,15 @@ class ClipChannel(Channel):
                         self._text_cache.popitem(last=False)
             return torch.stack([self._text_cache[key_of[t]] for t in texts])
 
-    def encode_examples(self, columns: list[Column], augment: bool = True) -> dict[str, Any]:
+    def encode_examples(
+        self, columns: list[Column], augment: bool = True, image_features: list[Any] | None = None
+    ) -> dict[str, Any]:
         texts = [c.text for c in columns if c.text is not None]
         text_feats = self.encode_texts(texts, augment) if texts else None
         images = [c.image for c in columns if c.image is not None]
-        img_feats = (
-            torch.stack([f[0] for f in self.encode([self.prepare(load_image(p)) for p in images])]) if images else None
-        )
+        if image_features is None and images:
+            image_features = self.encode([self.prepare(load_image(p)) for p in images])
+        img_feats = torch.stack([f[0] for f in image_features]) if image_features else None
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         return {"text": text_feats, "image": img_feats, "is_text": is_text}
 

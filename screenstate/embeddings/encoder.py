@@ -61,8 +61,18 @@ class Encoder:
     def encode_images(self, images: list[Image.Image]) -> list[dict[str, Any]]:
         return self.encode([self.prepare(im) for im in images])
 
-    def encode_examples(self, columns: list[Column], augment: bool = True) -> dict[str, Any]:
-        return {c.name: c.encode_examples(columns, augment=augment) for c in self.channels}  # type: ignore[call-arg]
+    def encode_examples(
+        self, columns: list[Column], augment: bool = True, image_features: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """Per-channel example features; ``image_features`` (one dict per image column) avoids re-encoding."""
+        return {
+            c.name: c.encode_examples(
+                columns,
+                augment=augment,
+                image_features=None if image_features is None else [f[c.name] for f in image_features],
+            )
+            for c in self.channels
+        }
 
     def channel_relevance(self, features: list[dict[str, Any]], examples: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Each channel's relevance matrix, float [images, examples]."""

@@ -142,7 +142,9 @@ class TextChannel(Channel):
         return [self.features_from_lines(self.read_lines(im)) for im in prepared]
 
     # -- examples ----------------------------------------------------------------
-    def encode_examples(self, columns: list[Column], augment: bool = True) -> dict[str, Any]:
+    def encode_examples(
+        self, columns: list[Column], augment: bool = True, image_features: list[Any] | None = None
+    ) -> dict[str, Any]:
         """Sentence embeddings, content words with spec-level idf, and exemplar features."""
         docs: dict[int, set[str]] = {}
         for c in columns:
@@ -160,10 +162,14 @@ class TextChannel(Channel):
         for e, t in enumerate(texts):
             for w in content_words(t):
                 weights[e, vidx[w]] += math.log((n_docs + 1) / (df.get(w, 0) + 0.5))
-        exemplars = [self.encode([self.prepare(load_image(c.image))])[0] for c in columns if c.image is not None]
+        image_cols = [c for c in columns if c.image is not None]
+        if image_features is None:
+            image_features = [self.encode([self.prepare(load_image(c.image))])[0] for c in image_cols]  # type: ignore[arg-type]
+        exemplars = list(image_features)
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         has_words = weights.sum(1) > 0
         return {
+            "retrieval": _ExemplarRetrieval.build(image_cols, exemplars, self.model_id),
             "is_text": is_text,
             "sent": sent,
             "vocab": vocab,
@@ -208,7 +214,7 @@ class TextChannel(Channel):
             if examples["sent"] is not None:
                 out[i, is_text] = self._text_relevance(f, examples)
             if examples["exemplars"]:
-                sims = torch.tensor([self._screen_similarity(f, e) for e in examples["exemplars"]])
+                sims = examples["retrieval"].similarities(f, examples["exemplars"], self._screen_similarity)
                 out[i, ~is_text] = 0.5 + 0.5 * (sims - EXEMPLAR_FLOOR) / (1.0 - EXEMPLAR_FLOOR)
         return out.clamp_(0.0, 1.0)
 
@@ -238,3 +244,48 @@ class TextChannel(Channel):
             tuple(meta["words"]),
             torch.from_numpy(z["word_emb"].astype(np.float32)),
         )
+
+
+#: exemplars compared in full per (class, sign) group; the rest are ranked by page embedding
+RETRIEVE_PER_GROUP = 5
+
+
+@dataclass
+class _ExemplarRetrieval:
+    """Per (class, sign) group, a FAISS index over exemplar page embeddings: only the
+    ``RETRIEVE_PER_GROUP`` nearest exemplars get the full (line-overlap) comparison; the
+    others get the group's lowest computed similarity, so they never win the max."""
+
+    groups: list[tuple[list[int], Any]]  # (positions among image columns, ExemplarIndex | None)
+
+    @classmethod
+    def build(cls, image_cols: list[Column], feats: list[TextFeatures], model_id: str) -> _ExemplarRetrieval:
+        from screenstate.embeddings.index import ExemplarIndex
+
+        by_group: dict[tuple[int, bool], list[int]] = {}
+        for pos, c in enumerate(image_cols):
+            by_group.setdefault((c.class_index, c.is_negative), []).append(pos)
+        groups: list[tuple[list[int], Any]] = []
+        for members in by_group.values():
+            index = None
+            if len(members) > RETRIEVE_PER_GROUP:
+                vecs = torch.stack([feats[m].page_emb for m in members]).numpy()
+                index = ExemplarIndex(vecs, members, model_id, [])
+            groups.append((members, index))
+        return cls(groups)
+
+    def similarities(
+        self, f: TextFeatures, exemplars: list[TextFeatures], full: Callable[[TextFeatures, TextFeatures], float]
+    ) -> torch.Tensor:
+        sims = torch.zeros(len(exemplars))
+        for members, index in self.groups:
+            if index is None:
+                chosen = members
+            else:
+                _, cols = index.top(f.page_emb.numpy()[None, :], RETRIEVE_PER_GROUP)
+                chosen = [int(c) for c in cols[0] if c >= 0]
+            vals = {m: full(f, exemplars[m]) for m in chosen}
+            floor = min(vals.values()) if vals else 0.0
+            for m in members:
+                sims[m] = vals.get(m, floor)
+        return sims
