@@ -51,8 +51,8 @@ def run(quick: bool) -> dict:
         ours = suppress(boxes, pos, neg, thr, 0.5)
         ref = naive(boxes, pos, neg, thr, 0.5)
         same = all(a.tolist() == b.tolist() for a, b in zip(ours, ref))
-        t_ours = bench(lambda: suppress(boxes, pos, neg, thr, 0.5), reps)
-        t_naive = bench(lambda: naive(boxes, pos, neg, thr, 0.5), reps)
+        t_ours = bench(lambda a=(boxes, pos, neg, thr): suppress(*a, 0.5), reps)
+        t_naive = bench(lambda a=(boxes, pos, neg, thr): naive(*a, 0.5), reps)
         rows.append(
             {
                 "boxes x classes": f"{n} x {c}",
