@@ -39,6 +39,8 @@ BENCHMARKS = {
     "state_latency": "bench_state",
     "state_agreement": "bench_state_agreement",
     "nms_speedup": "bench_nms",
+    "fewshot_accuracy": "bench_fewshot",
+    "retrieval_scaling": "bench_retrieval",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))
