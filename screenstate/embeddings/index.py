@@ -1,7 +1,8 @@
 """FAISS index over exemplar embeddings, for retrieval-augmented classes.
 
-Exact inner product (``IndexFlatIP``) up to ``HNSW_ABOVE`` vectors, HNSW (32 links,
-efSearch 128) past it; vectors are unit-norm so inner product is cosine. faiss-gpu is
+Exact inner product (``IndexFlatIP``) up to ``APPROX_ABOVE`` vectors, IVF-Flat past it
+(``4 * sqrt(n)`` lists trained on a 64k sample, max(32, lists / 16) probed); HNSW (32 links, efSearch 128)
+on request. Vectors are unit-norm, so inner product is cosine. faiss-gpu is
 used when installed and a GPU is present (``pip install screenstate[gpu]``).
 
 An index is saved next to the class file (``<classes>.index/``) with a manifest of the
@@ -19,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-#: switch from exact search to HNSW past this many vectors
-HNSW_ABOVE = 50_000
+#: switch from exact search to IVF past this many vectors
+APPROX_ABOVE = 50_000
+IVF_PROBES = 32
 
 
 def _faiss() -> Any:
@@ -32,14 +34,20 @@ def _faiss() -> Any:
 
 
 def build_index(vectors: np.ndarray, kind: str = "auto") -> Any:
-    """A FAISS index over float32 [n, d] unit vectors: ``exact``, ``hnsw`` or ``auto``."""
+    """A FAISS index over float32 [n, d] unit vectors: ``exact``, ``ivf``, ``hnsw`` or ``auto``."""
     faiss = _faiss()
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = x.shape
     if kind == "auto":
-        kind = "hnsw" if n > HNSW_ABOVE else "exact"
+        kind = "ivf" if n > APPROX_ABOVE else "exact"
     if kind == "exact":
         index = faiss.IndexFlatIP(d)
+    elif kind == "ivf":
+        nlist = max(1, int(4 * np.sqrt(n)))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = x[np.random.default_rng(0).choice(n, size=min(n, 64 * nlist, 65_536), replace=False)]
+        index.train(sample)
+        index.nprobe = min(nlist, max(IVF_PROBES, nlist // 16))
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = 80
@@ -47,7 +55,7 @@ def build_index(vectors: np.ndarray, kind: str = "auto") -> Any:
     else:
         from screenstate.errors import UnknownNameError
 
-        raise UnknownNameError("index kind", kind, ["auto", "exact", "hnsw"])
+        raise UnknownNameError("index kind", kind, ["auto", "exact", "ivf", "hnsw"])
     if kind == "exact" and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
         index = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
     index.add(x)

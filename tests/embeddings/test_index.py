@@ -100,3 +100,15 @@ def test_text_retrieval_matches_full_comparison(text_encoder, tmp_path, data_dir
     clf = ScreenClassifier(ClassSpec.from_json(tmp_path / "c.json"), encoder=text_encoder)
     res = clf.classify(src)
     assert res.pred == "login" and res.raw_scores["login"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_ivf_recall_is_high_on_clustered_vectors():
+    """Exemplar sets are clusters of near-identical frames; IVF finds their neighbours."""
+    rng = np.random.default_rng(5)
+    centers = _unit(200, 32, 6)
+    base = centers[rng.integers(0, 200, 20000)] + 0.05 * rng.standard_normal((20000, 32)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=1, keepdims=True)
+    queries = base[:50] + 0.01 * rng.standard_normal((50, 32)).astype(np.float32)
+    _, approx = search(build_index(base, "ivf"), queries, 10)
+    exact = np.argsort(-(queries @ base.T), axis=1)[:, :10]
+    assert np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)]) >= 0.9
