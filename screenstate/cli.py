@@ -217,6 +217,32 @@ def detect(
         typer.echo(f"wrote {draw}")
 
 
+@app.command()
+def ask(
+    image: Annotated[Path, typer.Argument(help="Screenshot.")],
+    question: Annotated[str, typer.Argument(help="A question about the screen.")],
+    classes: Annotated[Path | None, typer.Option("--classes", "-c", help="Class JSON (for state questions).")] = None,
+    encoder: EncoderOpt = "auto",
+    vlm_model: Annotated[
+        str, typer.Option("--vlm-model", help="VLM name or local path (free-form questions).")
+    ] = "HuggingFaceTB/SmolVLM-256M-Instruct",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Answer a question: from the classifier, the detector, OCR text, or (only if needed) a small VLM."""
+    from screenstate.ask import Asker
+    from screenstate.errors import ScreenstateError
+    from screenstate.vlm import VLM
+
+    try:
+        ans = Asker(str(classes) if classes else None, encoder=encoder, vlm=VLM(vlm_model)).ask(image, question)
+    except ScreenstateError as e:
+        _fail(e)
+    if as_json:
+        typer.echo(json.dumps({"text": ans.text, "path": ans.path, "evidence": ans.evidence}, default=str))
+    else:
+        typer.echo(f"[{ans.path}] {ans.text}")
+
+
 index_app = typer.Typer(help="Exemplar index next to a class file.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 

@@ -158,3 +158,26 @@ def test_label_and_index_build(data_dir, tmp_path, monkeypatch):
         app, ["label", str(data_dir / "error_dialog.png"), "--class", "nope", "--classes", str(classes)]
     )
     assert res.exit_code == 2 and "unknown class 'nope'" in res.output
+
+
+def test_ask_cli_routes_without_vlm(data_dir):
+    res = runner.invoke(
+        app,
+        [
+            "ask",
+            str(data_dir / "login_page.png"),
+            "is the login page showing?",
+            "--classes",
+            str(data_dir / "classes_small.json"),
+            "--encoder",
+            "text",
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(next(line for line in res.output.splitlines() if line.startswith("{")))
+    assert out["path"] == "classifier" and out["text"].startswith("yes")
+    res = runner.invoke(
+        app, ["ask", str(data_dir / "login_page.png"), "which file is selected?", "--vlm-model", "nope/nope"]
+    )
+    assert res.exit_code == 2 and "not available offline" in res.output

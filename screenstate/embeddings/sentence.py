@@ -80,6 +80,9 @@ class SentenceEncoder:
         if self._model is not None:
             return
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bar per model load is noise in CLI output
 
         path = resolve_sentence_model(self.model_name)
         try:

@@ -1,0 +1,212 @@
+"""Free-form questions about a screen, routed to the cheapest path that can answer.
+
+    ask(img, "is the login page showing?", spec)   -> Answer(path="classifier")
+    ask(img, "where is the Sign In button?")       -> Answer(path="detector")
+    ask(img, "what does the error message say?")   -> Answer(path="ocr")
+    ask(img, "which file is selected?")            -> Answer(path="vlm")
+
+Routing is by the question's form (see :func:`route`): state questions need a class
+file; "where" questions go to the detector's OCR-line regions; "what does ... say"
+questions to the OCR lines; everything else, and routed questions whose fast path finds
+nothing, to the VLM, which is loaded only then.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from screenstate.embeddings.images import ImageInput, load_image
+from screenstate.schema import ClassSpec
+
+PATHS = ("classifier", "detector", "ocr", "vlm")
+
+_WHERE = re.compile(
+    r"^\s*(where('s| is| are)?|find|locate|point (to|at)|show me where|(what is|what's) the (position|location) of|"
+    r"(give me )?(the )?(coordinates|bounding box|box) (of|for))\b",
+    re.I,
+)
+_READ = re.compile(
+    r"\b(what (does|do) (the |this |that )?(.+?) (say|read|show)|what is (written|the text|the title|the message|the label|the heading)|"
+    r"what('s| is) the (error |warning )?(message|title|heading|text|label|caption)|read (out )?(the )?|"
+    r"(text|title|message|label|heading|caption) (of|on|in) )",
+    re.I,
+)
+_WHICH_STATE = re.compile(
+    r"\b(which|what) (screen|state|page|view|dialog|window)( is (this|shown|showing|open|displayed)| am i on| are we on)\b",
+    re.I,
+)
+_IS_STATE = re.compile(
+    r"^\s*(is|are|am|does|do) .*\b(showing|shown|open|opened|visible|displayed|on screen|up|active|loaded|present)\b|"
+    r"^\s*is (this|it|that) (a|an|the)\b|^\s*are we (on|at|in)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer and how it was found: ``path`` is classifier, detector, ocr or vlm."""
+
+    text: str
+    path: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.path not in PATHS:
+            raise ValueError(f"path must be one of {PATHS}, got {self.path!r}")
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
+
+
+def mentioned_state(question: str, names: list[str]) -> str | None:
+    """A configured state named in the question ("login page" for ``login_page``)."""
+    q = f" {_norm(question)} "
+    best = None
+    for n in names:
+        if f" {_norm(n)} " in q and (best is None or len(n) > len(best)):
+            best = n
+    return best
+
+
+def route(question: str, state_names: list[str] | None = None) -> str:
+    """The path a question goes to (no model is touched)."""
+    names = state_names or []
+    if _WHERE.search(question):
+        return "detector"
+    if _READ.search(question):
+        return "ocr"
+    if names and (_WHICH_STATE.search(question) or (_IS_STATE.search(question) and mentioned_state(question, names))):
+        return "classifier"
+    return "vlm"
+
+
+def _target_phrase(question: str) -> str:
+    """'where is the Sign In button?' -> 'Sign In button'; 'what does the error message say' -> 'error message'."""
+    q = question.strip().rstrip("?. ")
+    m = re.search(r"what (?:does|do) (?:the |this |that )?(.+?) (?:say|read|show)$", q, re.I)
+    if m:
+        return m.group(1)
+    q = _WHERE.sub("", q).strip()
+    q = re.sub(r"^(the|a|an)\s+", "", q, flags=re.I)
+    q = re.sub(r"^(what('s| is) the |read (out )?(the )?)", "", q, flags=re.I)
+    return q or question
+
+
+class Asker:
+    """Holds the models behind :func:`ask` so repeated questions reuse them."""
+
+    def __init__(
+        self,
+        spec: ClassSpec | str | dict | None = None,
+        encoder: str | Any = "auto",
+        vlm: Any = None,
+        text_channel: Any = None,
+        checker: Any = None,
+    ) -> None:
+        from screenstate.embeddings.text import TextChannel
+
+        self.checker = checker
+        if self.checker is None and spec is not None:
+            from screenstate.checker import StateChecker
+
+            self.checker = StateChecker(spec, encoder=encoder)
+        if text_channel is None and self.checker is not None:
+            text_channel = next((c for c in self.checker.classifier.encoder.channels if c.name == "text"), None)
+        self.text = text_channel or TextChannel()
+        self._vlm = vlm
+
+    @property
+    def vlm(self) -> Any:
+        if self._vlm is None:
+            from screenstate.vlm import VLM
+
+            self._vlm = VLM()
+        return self._vlm
+
+    @property
+    def vlm_loaded(self) -> bool:
+        return self._vlm is not None and bool(getattr(self._vlm, "loaded", False))
+
+    def ask(self, image: ImageInput, question: str) -> Answer:
+        img = load_image(image)
+        names = self.checker.names if self.checker is not None else []
+        path = route(question, names)
+        if path == "classifier":
+            return self._classifier(img, question)
+        if path == "detector":
+            ans = self._detector(img, question)
+            if ans is not None:
+                return ans
+        if path == "ocr":
+            ans = self._ocr(img, question)
+            if ans is not None:
+                return ans
+        out = self.vlm.answer(img, question)
+        return Answer(out.text, "vlm", {"seconds": out.seconds, "new_tokens": out.new_tokens, "routed": path})
+
+    def _classifier(self, img: Any, question: str) -> Answer:
+        res = self.checker.which(img)
+        target = mentioned_state(question, self.checker.names)
+        evidence = {"state": res.state, "best": res.best, "raw_scores": res.raw_scores}
+        if target is not None and not _WHICH_STATE.search(question):
+            yes = res.state == target
+            return Answer(
+                f"{'yes' if yes else 'no'}: the screen is {res.state or 'none of the configured states'}",
+                "classifier",
+                {**evidence, "asked": target},
+            )
+        return Answer(res.state or "none of the configured states", "classifier", evidence)
+
+    def _lines(self, img: Any) -> list[Any]:
+        return list(self.text.read_lines(self.text.prepare(img)))
+
+    def _rank_lines(self, img: Any, phrase: str) -> list[tuple[Any, float]]:
+        from screenstate.embeddings.regions import strip_roles
+
+        lines = [ln for ln in self._lines(img) if ln.text.strip()]
+        if not lines:
+            return []
+        enc = self.text.sentences
+        emb = enc.encode([ln.text for ln in lines])
+        sims = (enc.encode([phrase, strip_roles(phrase)]) @ emb.T).amax(0)
+        scale = img.size[0] / self.text.prepare(img).size[0]
+        ranked = sorted(zip(lines, sims.tolist()), key=lambda t: -t[1])
+        return [(ln.__class__(tuple(v * scale for v in ln.box), ln.text, ln.confidence), s) for ln, s in ranked]
+
+    def _detector(self, img: Any, question: str) -> Answer | None:
+        phrase = _target_phrase(question)
+        ranked = self._rank_lines(img, phrase)
+        if not ranked or ranked[0][1] < 0.5:
+            return None
+        line, score = ranked[0]
+        box = [round(v, 1) for v in line.box]
+        return Answer(
+            f"{line.text!r} at {box}", "detector", {"box": box, "score": score, "label": line.text, "query": phrase}
+        )
+
+    def _ocr(self, img: Any, question: str) -> Answer | None:
+        phrase = _target_phrase(question)
+        lines = [ln for ln in self._lines(img) if ln.text.strip()]
+        if not lines:
+            return None
+        key = _norm(phrase)
+        # "error message" / "title": the line after a matching heading, or the longest line of the best block
+        ranked = self._rank_lines(img, phrase)
+        best_line, best_score = ranked[0]
+        if best_score < 0.3 and not any(w in key for w in ("message", "title", "text", "heading")):
+            return None
+        text = best_line.text
+        if any(w in key.split() for w in ("message", "text", "error", "warning")):
+            near = [ln for ln, _ in ranked[:5] if len(ln.text) > len(text) and abs(ln.box[1] - best_line.box[1]) < 200]
+            if near:
+                text = max(near, key=lambda ln: len(ln.text)).text
+        return Answer(text, "ocr", {"lines": [ln.text for ln, _ in ranked[:5]], "query": phrase})
+
+
+def ask(image: ImageInput, question: str, spec: ClassSpec | str | dict | None = None, **kwargs: Any) -> Answer:
+    """Answer one question about one screenshot (see module docstring). For many questions,
+    build an :class:`Asker` once."""
+    return Asker(spec, **kwargs).ask(image, question)

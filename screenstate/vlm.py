@@ -1,0 +1,123 @@
+"""A small vision-language model for free-form questions, loaded only when needed.
+
+Default: SmolVLM-256M-Instruct (any ``AutoModelForImageTextToText`` by name or local
+path works; BLIP-VQA is the lighter option). bf16 on CPUs that support it, a token limit
+and a time budget (``generate(max_time=...)``). Missing weights fail fast with the same
+message shape as the other models. Tests pass a tiny model built from a config.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from screenstate.embeddings.clip import hub_reachable, resolve_device, resolve_dtype
+from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
+from screenstate.errors import ModelNotAvailableError
+
+DEFAULT_VLM = "HuggingFaceTB/SmolVLM-256M-Instruct"
+LIGHT_VLM = "Salesforce/blip-vqa-base"
+
+
+def _local_model(model: str) -> Path | None:
+    p = Path(model).expanduser()
+    if (p / "config.json").is_file():
+        return p
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not cached
+        return None
+
+
+@dataclass(frozen=True)
+class VlmAnswer:
+    text: str
+    seconds: float
+    new_tokens: int
+
+
+class VLM:
+    """Lazily loaded VLM: ``VLM().answer(img, "what is selected?")``."""
+
+    def __init__(
+        self,
+        model: str = DEFAULT_VLM,
+        device: str = "auto",
+        precision: str = "auto",
+        max_new_tokens: int = 48,
+        time_budget_s: float = 30.0,
+        max_side: int = 1024,
+        model_obj: Any = None,
+        processor: Any = None,
+        allow_download: bool = True,
+    ) -> None:
+        self.model_name = model
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(precision, self.device)
+        self.max_new_tokens = max_new_tokens
+        self.time_budget_s = time_budget_s
+        self.max_side = max_side
+        self.allow_download = allow_download
+        self._model = model_obj
+        self._processor = processor
+        self._lock = threading.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        local = _local_model(self.model_name)
+        if local is None and (not self.allow_download or not hub_reachable()):
+            raise ModelNotAvailableError(
+                f"VLM weights {self.model_name!r} are not available offline and the model hub is unreachable. "
+                "Fix: run `screenstate models pull --vlm` on a connected machine, or pass a local directory "
+                "with --vlm-model /path/to/model."
+            )
+        source = str(local) if local is not None else self.model_name
+        try:
+            self._processor = AutoProcessor.from_pretrained(source)
+            self._model = AutoModelForImageTextToText.from_pretrained(source, torch_dtype=self.dtype)
+        except (OSError, ValueError) as e:
+            raise ModelNotAvailableError(f"cannot load VLM from {source}: {e}") from e
+        self._model = self._model.to(self.device).eval()
+
+    def _inputs(self, img: Image.Image, question: str) -> Any:
+        proc = self._processor
+        if getattr(self._model.config, "model_type", "") == "blip":
+            return proc(images=img, text=question, return_tensors="pt")
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": question}]}]
+        prompt = proc.apply_chat_template(messages, add_generation_prompt=True)
+        return proc(text=prompt, images=[img], return_tensors="pt")
+
+    @torch.inference_mode()
+    def answer(self, image: ImageInput, question: str) -> VlmAnswer:
+        """Generate a short answer within the token limit and time budget."""
+        t0 = time.perf_counter()
+        with self._lock:
+            self._load()
+            img = resize_max_side(load_image(image), self.max_side)
+            inputs = self._inputs(img, question).to(self.device)
+            for k, v in list(inputs.items()):
+                if torch.is_floating_point(v):
+                    inputs[k] = v.to(self._model.dtype)
+            out = self._model.generate(
+                **inputs, max_new_tokens=self.max_new_tokens, max_time=self.time_budget_s, do_sample=False
+            )
+        prompt_len = 0 if getattr(self._model.config, "model_type", "") == "blip" else inputs["input_ids"].shape[1]
+        new = out[0][prompt_len:]
+        tok = getattr(self._processor, "tokenizer", self._processor)
+        text = tok.decode(new, skip_special_tokens=True).strip()
+        return VlmAnswer(text, time.perf_counter() - t0, int(new.numel()))
