@@ -41,6 +41,7 @@ BENCHMARKS = {
     "nms_speedup": "bench_nms",
     "fewshot_accuracy": "bench_fewshot",
     "retrieval_scaling": "bench_retrieval",
+    "server_load": "bench_server",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))

@@ -243,6 +243,27 @@ def ask(
         typer.echo(f"[{ans.path}] {ans.text}")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Bind address (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8000,
+    encoder: EncoderOpt = "auto",
+    store: Annotated[
+        str,
+        typer.Option("--store", help="SQLite file or redis:// URL for deployed configs.", envvar="SCREENSTATE_STORE"),
+    ] = "screenstate.db",
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Require this X-API-Key header.", envvar="SCREENSTATE_API_KEY")
+    ] = None,
+) -> None:
+    """Run the HTTP service (reference-server compatible endpoints + /ask, /healthz, /docs)."""
+    import uvicorn
+
+    from screenstate.server import create_app
+
+    uvicorn.run(create_app(store=store, encoder=encoder, api_key=api_key), host=host, port=port)
+
+
 index_app = typer.Typer(help="Exemplar index next to a class file.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 

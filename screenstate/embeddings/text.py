@@ -59,6 +59,11 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if len(w) >= 2 and w not in _STOP]
 
 
+def _line_key(line: str) -> str:
+    """Normalised line text for counting repeats across screens (case, spacing, digits)."""
+    return re.sub(r"\d+", "0", " ".join(_WORD.findall(line.lower())))
+
+
 def _is_text(line: str) -> bool:
     """At least two letters or digits: drops icon glyphs OCR reads as single characters."""
     return sum(ch.isalnum() for ch in line) >= 2
@@ -199,13 +204,20 @@ class TextChannel(Channel):
         return (1.0 + 0.5 * (page + words)) / 2.0
 
     @staticmethod
-    def _screen_similarity(a: TextFeatures, b: TextFeatures) -> float:
+    def _screen_similarity(a: TextFeatures, b: TextFeatures, b_weights: torch.Tensor | None = None) -> float:
+        """Similarity of screen ``a`` to exemplar ``b``: mean of the page cosine and a
+        symmetric soft overlap of their lines, each exemplar line weighted by how specific
+        it is to its class (``b_weights``; lines every class shows count little)."""
         if not a.lines or not b.lines or a.line_emb.shape[0] == 0 or b.line_emb.shape[0] == 0:
             return 1.0 if (not a.lines and not b.lines) else 0.0
         page = float(a.page_emb @ b.page_emb)
-        sim = a.line_emb @ b.line_emb.T
-        overlap = 0.5 * (float(sim.amax(1).mean()) + float(sim.amax(0).mean()))
-        return 0.5 * (page + overlap)
+        sim = a.line_emb @ b.line_emb.T  # [a lines, b lines]
+        w = b_weights if b_weights is not None else torch.ones(sim.shape[1])
+        best_b, arg_b = sim.amax(0), sim.argmax(1)
+        cover_b = float((w * best_b).sum() / w.sum().clamp(min=1e-6))
+        wa = w[arg_b]
+        cover_a = float((wa * sim.amax(1)).sum() / wa.sum().clamp(min=1e-6))
+        return 0.5 * (page + 0.5 * (cover_a + cover_b))
 
     def relevance(self, features: list[TextFeatures], examples: dict[str, Any]) -> torch.Tensor:
         is_text: torch.Tensor = examples["is_text"]
@@ -257,6 +269,7 @@ class _ExemplarRetrieval:
     others get the group's lowest computed similarity, so they never win the max."""
 
     groups: list[tuple[list[int], Any]]  # (positions among image columns, ExemplarIndex | None)
+    line_weights: list[torch.Tensor]  # per exemplar, one idf weight per line
 
     @classmethod
     def build(cls, image_cols: list[Column], feats: list[TextFeatures], model_id: str) -> _ExemplarRetrieval:
@@ -272,10 +285,25 @@ class _ExemplarRetrieval:
                 vecs = torch.stack([feats[m].page_emb for m in members]).numpy()
                 index = ExemplarIndex(vecs, members, model_id, [])
             groups.append((members, index))
-        return cls(groups)
+        # line idf over classes: a line (normalised text) shown by exemplars of many classes
+        # (a desktop background, an "OK" button) says little about any one class
+        line_classes: dict[str, set[int]] = {}
+        keys = [[_line_key(ln.text) for ln in f.lines] for f in feats]
+        for c, ks in zip(image_cols, keys):
+            for k in ks:
+                line_classes.setdefault(k, set()).add(c.class_index)
+        n_cls = max(1, len({c.class_index for c in image_cols}))
+        weights = [
+            torch.tensor([math.log((n_cls + 1) / (len(line_classes[k]) + 0.5)) for k in ks], dtype=torch.float32)
+            for ks in keys
+        ]
+        return cls(groups, weights)
 
     def similarities(
-        self, f: TextFeatures, exemplars: list[TextFeatures], full: Callable[[TextFeatures, TextFeatures], float]
+        self,
+        f: TextFeatures,
+        exemplars: list[TextFeatures],
+        full: Callable[[TextFeatures, TextFeatures, torch.Tensor], float],
     ) -> torch.Tensor:
         sims = torch.zeros(len(exemplars))
         for members, index in self.groups:
@@ -284,7 +312,7 @@ class _ExemplarRetrieval:
             else:
                 _, cols = index.top(f.page_emb.numpy()[None, :], RETRIEVE_PER_GROUP)
                 chosen = [int(c) for c in cols[0] if c >= 0]
-            vals = {m: full(f, exemplars[m]) for m in chosen}
+            vals = {m: full(f, exemplars[m], self.line_weights[m]) for m in chosen}
             floor = min(vals.values()) if vals else 0.0
             for m in members:
                 sims[m] = vals.get(m, floor)

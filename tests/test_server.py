@@ -1,0 +1,204 @@
+"""The HTTP service with FastAPI's TestClient: endpoints, error shapes, persistence, concurrency."""
+
+from __future__ import annotations
+
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from screenstate.server import create_app
+
+CLASSIFIER = {
+    "classifier_configs": [
+        {"name": "red", "examples_to_include": ["a red screen"]},
+        {"name": "green", "examples_to_include": ["a green screen"], "examples_to_exclude": ["a red screen"]},
+    ]
+}
+DETECTOR = {
+    "detector_configs": [{"name": "sign_in", "examples_to_include": ["Sign In button"], "detection_threshold": 0.5}]
+}
+
+
+def _png(color=(255, 0, 0), size=(80, 60)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture()
+def client(tmp_path, tiny_clip_encoder):
+    return TestClient(create_app(store=tmp_path / "s.db", encoder=tiny_clip_encoder))
+
+
+def _deploy(client, body=CLASSIFIER, path="/deploy_classifier"):
+    r = client.post(path, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["deployed_id"]
+
+
+def test_deploy_classify_and_model_config(client):
+    r = client.post("/deploy_classifier", json=CLASSIFIER)
+    assert r.json()["message"] == "New model deployed."
+    did = r.json()["deployed_id"]
+    r = client.post(f"/classify?deployed_id={did}", files={"data": ("a.png", _png(), "image/png")})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"scores", "pred", "raw_scores"} and body["pred"] in ("red", "green")
+    assert sum(body["scores"].values()) == pytest.approx(1.0, abs=1e-4)
+    cfg = client.get(f"/model_config?deployed_id={did}").json()
+    assert cfg["deployed_id"] == did and cfg["classifier_configs"][0]["name"] == "red"
+    # update in place, and an unknown id gets a new one with the reference message
+    r = client.post("/deploy_classifier", json={**CLASSIFIER, "deployed_id": did})
+    assert r.json() == {"deployed_id": did, "message": "Model updated."}
+    r = client.post("/deploy_classifier", json={**CLASSIFIER, "deployed_id": "nope"})
+    assert r.json()["message"] == "nope model not found. Generated new model." and r.json()["deployed_id"] != "nope"
+
+
+def test_classify_matches_python_api(client, tiny_clip_encoder):
+    from screenstate import ClassSpec, ScreenClassifier
+
+    did = _deploy(client)
+    r = client.post(f"/classify?deployed_id={did}", files={"data": ("a.png", _png((0, 200, 0)), "image/png")}).json()
+    local = ScreenClassifier(ClassSpec.from_dict(CLASSIFIER), encoder=tiny_clip_encoder).classify(_png((0, 200, 0)))
+    assert r["pred"] == local.pred and r["raw_scores"] == pytest.approx(local.raw_scores, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "data, status, message",
+    [
+        (b"", 422, "Invalid image received, unable to open."),
+        (_png()[:50], 422, "Invalid image received, unable to open."),
+        (b"GIF89a not really", 422, "Invalid image received, unable to open."),
+        (b"hello world", 422, "Invalid image received, unable to open."),
+    ],
+)
+def test_bad_uploads(client, data, status, message):
+    did = _deploy(client)
+    r = client.post(f"/classify?deployed_id={did}", files={"data": ("x.png", data, "image/png")})
+    assert r.status_code == status and r.json() == {"status_code": status, "message": message, "data": None}
+    assert client.get("/healthz").status_code == 200  # still serving
+
+
+def test_huge_dimensions_and_upload_limit(tmp_path, tiny_clip_encoder):
+    app = create_app(store=tmp_path / "s.db", encoder=tiny_clip_encoder, max_upload_bytes=5000)
+    c = TestClient(app)
+    did = _deploy(c)
+    big = io.BytesIO()
+    Image.new("L", (9000, 9000)).save(big, "PNG")  # 81 Mpx, compresses to a few KB... over the pixel limit
+    r = c.post(f"/classify?deployed_id={did}", files={"data": ("b.png", big.getvalue(), "image/png")})
+    assert r.status_code in (413, 422)
+    r = c.post(f"/classify?deployed_id={did}", files={"data": ("c.png", b"x" * 6000, "image/png")})
+    assert r.status_code == 413 and "larger than 5000 bytes" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "path, kwargs, status, message",
+    [
+        (
+            "/deploy_classifier",
+            {"content": b"{not json", "headers": {"content-type": "application/json"}},
+            422,
+            "not valid JSON",
+        ),
+        (
+            "/deploy_classifier",
+            {"json": {"classifier_configs": []}},
+            422,
+            "classifier_configs: at least one item is required",
+        ),
+        (
+            "/deploy_classifier",
+            {"json": {"classifier_configs": [{"name": "a", "examples_to_include": []}]}},
+            422,
+            "classifier_configs[0].examples_to_include: at least one example is required",
+        ),
+        (
+            "/deploy_classifier",
+            {"json": {"classifier_configs": [{"examples_to_include": ["x"]}]}},
+            422,
+            "classifier_configs[0].name: field is required",
+        ),
+        (
+            "/deploy_detector",
+            {"json": {"detector_configs": [{"name": "b"}]}},
+            422,
+            "examples_to_include: field is required",
+        ),
+        ("/deploy_classifier", {"json": [1, 2]}, 422, "must be a JSON object"),
+    ],
+)
+def test_bad_json_and_missing_fields(client, path, kwargs, status, message):
+    r = client.post(path, **kwargs)
+    assert r.status_code == status and message in r.json()["message"] and r.json()["data"] is None
+
+
+def test_unknown_deployed_id_and_missing_upload(client):
+    r = client.post("/classify?deployed_id=nope", files={"data": ("a.png", _png(), "image/png")})
+    assert r.status_code == 400 and "not found" in r.json()["message"]
+    assert client.get("/model_config?deployed_id=nope").status_code == 400
+    did = _deploy(client)
+    r = client.post(f"/classify?deployed_id={did}")
+    assert r.status_code == 422 and "data" in r.json()["message"]
+    r = client.post("/classify", files={"data": ("a.png", _png(), "image/png")})
+    assert r.status_code == 422 and "deployed_id" in r.json()["message"]
+
+
+def test_configs_survive_restart(tmp_path, tiny_clip_encoder):
+    db = tmp_path / "persist.db"
+    did = _deploy(TestClient(create_app(store=db, encoder=tiny_clip_encoder)))
+    fresh = TestClient(create_app(store=db, encoder=tiny_clip_encoder))
+    assert fresh.get(f"/model_config?deployed_id={did}").json()["classifier_configs"][1]["name"] == "green"
+    r = fresh.post(f"/classify?deployed_id={did}", files={"data": ("a.png", _png(), "image/png")})
+    assert r.status_code == 200
+
+
+def test_concurrent_deploys_and_classifies(client):
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(lambda i: _deploy(client, {**CLASSIFIER, "augment_examples": bool(i % 2)}), range(16)))
+    assert len(set(ids)) == 16
+    for did in ids:
+        assert client.get(f"/model_config?deployed_id={did}").status_code == 200
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(
+            pool.map(
+                lambda did: (
+                    client.post(
+                        f"/classify?deployed_id={did}", files={"data": ("a.png", _png(), "image/png")}
+                    ).status_code
+                ),
+                ids,
+            )
+        )
+    assert codes == [200] * 16
+
+
+def test_api_key(tmp_path, tiny_clip_encoder):
+    c = TestClient(create_app(store=tmp_path / "k.db", encoder=tiny_clip_encoder, api_key="s3cret"))
+    assert c.post("/deploy_classifier", json=CLASSIFIER).status_code == 401
+    assert c.post("/deploy_classifier", json=CLASSIFIER, headers={"X-API-Key": "s3cret"}).status_code == 200
+    assert c.get("/healthz").status_code == 200
+
+
+def test_detect_and_ask_with_text_channel(tmp_path, text_encoder, data_dir):
+    c = TestClient(create_app(store=tmp_path / "d.db", encoder=text_encoder))
+    did = _deploy(c, DETECTOR, "/deploy_detector")
+    img = (data_dir / "login_page.png").read_bytes()
+    r = c.post(f"/detect?deployed_id={did}", files={"data": ("l.png", img, "image/png")})
+    assert r.status_code == 200
+    dets = r.json()[0]
+    assert dets and dets[0]["class"] == "sign_in" and len(dets[0]["tlbr"]) == 4
+    r = c.post(f"/classify?deployed_id={did}", files={"data": ("l.png", img, "image/png")})
+    assert r.status_code == 400 and "is a detector" in r.json()["message"]
+    r = c.post("/ask", data={"question": "where is the Sign In button?"}, files={"data": ("l.png", img, "image/png")})
+    assert r.status_code == 200 and r.json()["path"] == "detector"
+
+
+def test_openapi_lists_endpoints(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for p in ("/deploy_classifier", "/classify", "/deploy_detector", "/detect", "/model_config", "/ask", "/healthz"):
+        assert p in paths
+    assert json.dumps(paths)
