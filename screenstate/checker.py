@@ -104,11 +104,17 @@ class StateChecker:
             return None
         h, w = cur.shape[:2]
         rows, cols = math.ceil(h / TILE), math.ceil(w / TILE)
+        if w % 8 == 0:
+            # compare 8-byte words: a 32-px tile row is exactly 12 words of RGB
+            words = TILE * 3 // 8
+            diff = cur.reshape(h, -1).view(np.uint64) != prev.reshape(h, -1).view(np.uint64)
+            padded = np.zeros((rows * TILE, cols * words), dtype=bool)
+            padded[:h, : diff.shape[1]] = diff
+            return np.asarray(padded.reshape(rows, TILE, cols, words).any(axis=(1, 3)))
         diff = np.any(cur != prev, axis=2)
         padded = np.zeros((rows * TILE, cols * TILE), dtype=bool)
         padded[:h, :w] = diff
-        out = np.asarray(padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3)))
-        return out
+        return np.asarray(padded.reshape(rows, TILE, cols, TILE).any(axis=(1, 3)))
 
     def _partial_text(self, img: Image.Image, tiles: np.ndarray) -> Any:
         """Text features re-reading only the changed tiles' bounding box."""
@@ -120,7 +126,22 @@ class StateChecker:
         x1 = min(img.size[0], (int(xs.max()) + 1) * TILE + margin)
         y1 = min(img.size[1], (int(ys.max()) + 1) * TILE + margin)
         prev_lines = self._prev_feats["text"].lines
-        keep = [ln for ln in prev_lines if ln.box[2] <= x0 or ln.box[0] >= x1 or ln.box[3] <= y0 or ln.box[1] >= y1]
+
+        def outside(b: tuple[float, ...]) -> bool:
+            return b[2] <= x0 or b[0] >= x1 or b[3] <= y0 or b[1] >= y1
+
+        # grow the region to whole previous lines it cuts, so no line is read in pieces
+        for _ in range(3):
+            cut = [ln.box for ln in prev_lines if not outside(ln.box)]
+            nx0 = min([x0, *(int(b[0]) for b in cut)])
+            ny0 = min([y0, *(int(b[1]) for b in cut)])
+            nx1 = max([x1, *(math.ceil(b[2]) for b in cut)])
+            ny1 = max([y1, *(math.ceil(b[3]) for b in cut)])
+            if (nx0, ny0, nx1, ny1) == (x0, y0, x1, y1):
+                break
+            x0, y0 = max(0, nx0 - 4), max(0, ny0 - 4)
+            x1, y1 = min(img.size[0], nx1 + 4), min(img.size[1], ny1 + 4)
+        keep = [ln for ln in prev_lines if outside(ln.box)]
         crop = img.crop((x0, y0, x1, y1))
         new = [
             TextLine((b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0), ln.text, ln.confidence)

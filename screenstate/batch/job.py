@@ -64,6 +64,9 @@ class JobConfig:
     eval_only: bool = False
     none_label: str = "unknown"
     progress: bool = True
+    #: where images are encoded: "actors" (a Ray actor pool; what a cluster needs), "driver"
+    #: (this process, fed by Ray preprocessing tasks), or "auto" (driver on a local Ray)
+    encode_in: str = "auto"
     #: test hook: called after each encoded batch with the running count of encoded frames
     on_encoded: Callable[[int], None] | None = None
 
@@ -182,6 +185,13 @@ def init_ray(address: str | None = None) -> None:
         pass
 
 
+def _is_local_ray() -> bool:
+    import ray
+
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    return len(nodes) <= 1
+
+
 def _hash_file(path: Path) -> tuple[str | None, str | None]:
     try:
         data = path.read_bytes()
@@ -210,6 +220,10 @@ class BatchJob:
 
     def __init__(self, config: JobConfig) -> None:
         self.config = config
+        if config.encode_in not in ("auto", "driver", "actors"):
+            from screenstate.errors import UnknownNameError
+
+            raise UnknownNameError("encode_in", config.encode_in, ["auto", "driver", "actors"])
         if config.scores_file is not None and config.scores_file.suffix not in (".jsonl", ".parquet"):
             raise ScreenstateError(f"--scores {config.scores_file}: use a .jsonl or .parquet file name")
         if config.output is not None and config.output.suffix.lower() != ".csv":
@@ -243,6 +257,9 @@ class BatchJob:
             batch_format="numpy",
             num_cpus=0.5,
         )
+        driver = cfg.encode_in == "driver" or (cfg.encode_in == "auto" and _is_local_ray())
+        if driver:
+            return self._encode_in_driver(ds, len(items))
         ds = ds.map_batches(
             _EncodeWorker,
             fn_constructor_kwargs={
@@ -266,6 +283,28 @@ class BatchJob:
                         errors[str(h)] = str(e)
                     else:
                         encoded += 1
+                progress.advance(len(batch["hash"]))
+                if cfg.on_encoded is not None:
+                    cfg.on_encoded(encoded)
+        return encoded, errors
+
+    def _encode_in_driver(self, ds: Any, total: int) -> tuple[int, dict[str, str]]:
+        """Ray tasks decode and preprocess; this process encodes, streaming batch by batch
+        (on one machine an actor would only add a second model load and a copy)."""
+        cfg = self.config
+        errors: dict[str, str] = {}
+        encoded = 0
+        with _Progress(total, enabled=cfg.progress) as progress:
+            for batch in ds.iter_batches(batch_size=cfg.batch_size, batch_format="numpy"):
+                ok = [i for i, e in enumerate(batch["error"]) if not e]
+                for i, e in enumerate(batch["error"]):
+                    if e:
+                        errors[str(batch["hash"][i])] = str(e)
+                if ok:
+                    self.classifier.encode_prepared(
+                        [str(batch["hash"][i]) for i in ok], [pickle.loads(batch["prepared"][i]) for i in ok]
+                    )
+                    encoded += len(ok)
                 progress.advance(len(batch["hash"]))
                 if cfg.on_encoded is not None:
                     cfg.on_encoded(encoded)

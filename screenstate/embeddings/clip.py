@@ -303,17 +303,17 @@ class ClipChannel(Channel):
         out = torch.zeros(len(features), is_text.shape[0])
         if not features:
             return out
-        views = torch.stack(features)  # [n, V, D] (same V for every image of one channel)
+        globals_ = torch.stack([f[0] for f in features])  # [n, D] global (or only) view
         if examples["text"] is not None:
-            sim = torch.einsum("nvd,ed->nve", views, examples["text"])
-            rel = (1.0 + sim) / 2.0
-            if self.view_mode is ViewMode.tiles and rel.shape[1] > 1:
-                pooled = 0.5 * rel[:, 0] + 0.5 * rel[:, 1:].amax(dim=1)
+            if self.view_mode is ViewMode.tiles:
+                # the tile grid follows each screen's aspect ratio, so view counts differ
+                for i, f in enumerate(features):
+                    rel = (1.0 + f @ examples["text"].T) / 2.0  # [V, E]
+                    out[i, is_text] = 0.5 * rel[0] + 0.5 * rel[1:].amax(dim=0) if rel.shape[0] > 1 else rel[0]
             else:
-                pooled = rel[:, 0]
-            out[:, is_text] = pooled
+                out[:, is_text] = (1.0 + globals_ @ examples["text"].T) / 2.0
         if examples["image"] is not None:
-            out[:, ~is_text] = image_relevance(views[:, 0] @ examples["image"].T)
+            out[:, ~is_text] = image_relevance(globals_ @ examples["image"].T)
         return out.clamp_(0.0, 1.0)
 
     # -- cache -------------------------------------------------------------------

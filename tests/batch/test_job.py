@@ -71,7 +71,8 @@ def _rows(path):
 
 def test_every_frame_once_bad_ones_reported_duplicates_encoded_once(recording, tmp_path, tiny_options, ray_session):
     root, classes = recording
-    summary = BatchJob(_config(root, classes, tmp_path, tiny_options, scores_file=tmp_path / "s.jsonl")).run()
+    cfg = _config(root, classes, tmp_path, tiny_options, scores_file=tmp_path / "s.jsonl", encode_in="actors")
+    summary = BatchJob(cfg).run()
     rows = _rows(tmp_path / "out.csv")
     names = [r["path"].rsplit("/", 1)[1] for r in rows]
     assert names == [
