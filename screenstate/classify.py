@@ -100,6 +100,9 @@ class ScreenClassifier:
                 opts = opts.model_copy(update={"device": device})
             self.encoder = create_encoder(encoder, opts)
         self.cache = FeatureCache(Path(cache)) if isinstance(cache, (str, os.PathLike)) else cache
+        for ch in self.encoder.channels:
+            if hasattr(ch, "disk_cache") and self.cache is not None:
+                ch.disk_cache = self.cache  # text-example embeddings persist across runs too
         self.default_min_score = min_score
         self.max_pixels = max_pixels
         self.image_encodes = 0  # images actually run through the encoder (tests, benchmarks)

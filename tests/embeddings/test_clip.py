@@ -112,3 +112,23 @@ def test_unknown_names():
 
 def test_image_relevance_calibration():
     torch.testing.assert_close(image_relevance(torch.tensor([1.0, 0.5, 0.0])), torch.tensor([1.0, 0.5, 0.0]))
+
+
+def test_trimmed_text_forward_equals_library_encode_text(tiny_clip_encoder):
+    ch = tiny_clip_encoder.channels[0]
+    tokens = ch._tokenizer(["a login page", "an error dialog with a long message about a failed backup"])
+    with torch.no_grad():
+        torch.testing.assert_close(ch._encode_tokens(tokens), ch._model.encode_text(tokens), atol=1e-5, rtol=1e-5)
+
+
+def test_text_embeddings_persist_in_disk_cache(tmp_path, tiny_options):
+    from screenstate.embeddings.cache import FeatureCache
+
+    cache = FeatureCache(tmp_path)
+    a = ClipChannel(ClipOptions(model=tiny_options.clip_model, pretrained="random", device="cpu", precision="fp32"))
+    a.disk_cache = cache
+    first = a.encode_texts(["a settings page"])
+    b = ClipChannel(ClipOptions(model=tiny_options.clip_model, pretrained="random", device="cpu", precision="fp32"))
+    b.disk_cache = cache
+    b._encode_tokens = None  # a second process must not run the text tower for a cached example
+    torch.testing.assert_close(b.encode_texts(["a settings page"]), first, atol=1e-3, rtol=1e-3)
