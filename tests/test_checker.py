@@ -104,6 +104,9 @@ def test_example_replay_strategy(checker, data_dir):
     path = Path(__file__).resolve().parents[1] / "examples" / "replay_strategy.py"
     spec = importlib.util.spec_from_file_location("replay_strategy", path)
     mod = importlib.util.module_from_spec(spec)
+    import sys
+
+    sys.modules["replay_strategy"] = mod  # dataclasses look their module up
     spec.loader.exec_module(mod)
     frames = _frames(data_dir, ["login_page", "error_dialog", "error_dialog", "file_chooser"])
     acted = []
