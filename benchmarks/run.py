@@ -42,6 +42,7 @@ BENCHMARKS = {
     "fewshot_accuracy": "bench_fewshot",
     "retrieval_scaling": "bench_retrieval",
     "server_load": "bench_server",
+    "vlm_latency": "bench_vlm",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))

@@ -267,7 +267,3 @@ class StateChecker:
             if float(sims[i]) >= 0.5
         ]
 
-
-def as_image(x: ImageInput) -> Image.Image:
-    """Decode any input (kept for callers that pass frames around)."""
-    return load_image(x)

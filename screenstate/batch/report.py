@@ -89,7 +89,6 @@ def render_report(
             )
             parts.append(f"<tr><th>{esc(r)}</th>{cells}</tr>")
         parts.append("</table>")
-    shown = 0
     if layout == "flat":
         parts.append("<h2>State timeline</h2><div class='legend'>")
         parts += [f"<span><i style='background:{colors[n]}'></i>{esc(n)}</span>" for n in names]
@@ -117,7 +116,6 @@ def render_report(
                 f"<figure>{img}<figcaption><b>{esc(Path(r.path).name)}</b><br>label {esc(r.label or '')}, "
                 f"{esc(got)}<br>{esc(top)}</figcaption></figure>"
             )
-            shown += 1
         parts.append("</div>")
     unreadable = [r for r in rows if r.error]
     if unreadable:

@@ -1,0 +1,114 @@
+"""vlm_latency: latency per answer path of the question router on 2 cores: classifier,
+detector, OCR (text channel, warm models, one 1280x800 screenshot each) and the VLM path
+with a tiny BLIP built from a config (the default SmolVLM needs downloaded weights; it is
+measured only when they are in the local cache). Baseline: the VLM path."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from common import DEV, recording_files
+from PIL import Image
+from run import result
+
+
+def _tiny_blip(tmp):
+    from transformers import BertTokenizerFast, BlipConfig, BlipForQuestionAnswering, BlipImageProcessor, BlipProcessor
+
+    from screenstate.vlm import VLM
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "what", "is", "the", "file", "selected"]
+    (tmp / "vocab.txt").write_text("\n".join(vocab))
+    proc = BlipProcessor(
+        image_processor=BlipImageProcessor(size={"height": 64, "width": 64}),
+        tokenizer=BertTokenizerFast(vocab_file=str(tmp / "vocab.txt")),
+    )
+    cfg = BlipConfig(
+        text_config={
+            "vocab_size": len(vocab),
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "max_position_embeddings": 64,
+            "bos_token_id": 5,
+            "pad_token_id": 0,
+            "sep_token_id": 3,
+            "eos_token_id": 3,
+            "encoder_hidden_size": 64,
+        },
+        vision_config={
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 64,
+            "patch_size": 16,
+        },
+        projection_dim=64,
+    )
+    torch.manual_seed(0)
+    return VLM(
+        model_obj=BlipForQuestionAnswering(cfg), processor=proc, device="cpu", precision="fp32", max_new_tokens=8
+    )
+
+
+def run(quick: bool) -> dict:
+    import tempfile
+    from pathlib import Path
+
+    from screenstate import StateChecker
+    from screenstate.ask import Asker
+    from screenstate.vlm import DEFAULT_VLM, VLM, _local_model
+
+    frames = recording_files()
+    shots = {"login": frames[19], "error": frames[11], "files": frames[4]}
+    checker = StateChecker(DEV / "classes.json", encoder="text")
+    questions = [
+        ("classifier", shots["login"], "is the login page showing?"),
+        ("detector", shots["login"], "where is the Sign In button?"),
+        ("ocr", shots["error"], "what does the error message say?"),
+        ("vlm", shots["files"], "which file is selected?"),
+    ]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        vlms = [("tiny BLIP (config)", _tiny_blip(Path(tmp)))]
+        if _local_model(DEFAULT_VLM) is not None:
+            vlms.append((DEFAULT_VLM, VLM(DEFAULT_VLM)))
+        for vlm_name, vlm in vlms:
+            asker = Asker(checker=checker, vlm=vlm)
+            for path, shot, q in questions:
+                if path != "vlm" and vlm_name != vlms[0][0]:
+                    continue
+                img = Image.open(shot).convert("RGB")
+                asker.ask(img, q)  # warm: models loaded, OCR of this frame cached by the checker where it applies
+                times = []
+                for _ in range(2 if quick else 5):
+                    checker.reset()
+                    t = time.perf_counter()
+                    ans = asker.ask(img, q)
+                    times.append(time.perf_counter() - t)
+                assert ans.path == path, (q, ans.path)
+                rows.append(
+                    {
+                        "path": path if path != "vlm" else f"vlm ({vlm_name})",
+                        "question": q,
+                        "median_ms": 1000 * sorted(times)[len(times) // 2],
+                        "answer": ans.text[:60],
+                    }
+                )
+    vlm_ms = next(r["median_ms"] for r in rows if r["path"].startswith("vlm"))
+    cls_ms = next(r["median_ms"] for r in rows if r["path"] == "classifier")
+    out = result(
+        "vlm_latency",
+        "ms (classifier path, median)",
+        cls_ms,
+        "VLM path (tiny config)",
+        vlm_ms,
+        higher_is_better=False,
+        default_vlm_measured=len(rows) > 4,
+    )
+    out["table"] = rows
+    out["notes"] = "The default SmolVLM-256M needs downloaded weights; without them only the tiny config runs."
+    return out
