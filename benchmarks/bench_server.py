@@ -1,7 +1,8 @@
 """server_load: a real uvicorn on 127.0.0.1 (bounded request count and time): requests/s
 and p50/p95 latency of /classify with 1, 8 and 32 concurrent clients, with request
 batching on and off (same run; ViT-B-32 random weights, bf16). Every response is checked
-against the Python API's prediction; errors are counted."""
+against the Python API's raw scores (within 0.01: bf16 batches of different sizes differ
+in the last bits); errors are counted."""
 
 from __future__ import annotations
 
@@ -54,8 +55,12 @@ async def _load(base: str, did: str, images: list[bytes], expected: list[str], c
                     lat.append(time.perf_counter() - t)
                     if r.status_code != 200:
                         errors += 1
-                    elif r.json()["pred"] != expected[i % len(images)]:
-                        wrong += 1
+                    else:
+                        want = expected[i % len(images)]
+                        got = r.json()["raw_scores"]
+                        # bf16 batches of different sizes differ in the last bits: compare scores
+                        if max(abs(got[k] - want[k]) for k in want) > 0.01:
+                            wrong += 1
                 except httpx.HTTPError:
                     errors += 1
 
@@ -82,7 +87,7 @@ def run(quick: bool) -> dict:
         im.save(buf, "PNG", compress_level=1)
         images.append(buf.getvalue())
     spec = json.loads((DEV / "classes.json").read_text())
-    expected = [r.pred for r in ScreenClassifier(ClassSpec.from_dict(spec), encoder=enc).classify_batch(images)]
+    expected = [r.raw_scores for r in ScreenClassifier(ClassSpec.from_dict(spec), encoder=enc).classify_batch(images)]
     rows = []
     import tempfile
 

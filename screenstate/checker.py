@@ -266,4 +266,3 @@ class StateChecker:
             for i in order.tolist()
             if float(sims[i]) >= 0.5
         ]
-

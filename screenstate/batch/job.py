@@ -295,7 +295,8 @@ class BatchJob:
         errors: dict[str, str] = {}
         encoded = 0
         with _Progress(total, enabled=cfg.progress) as progress:
-            for batch in ds.iter_batches(batch_size=cfg.batch_size, batch_format="numpy"):
+            # whole blocks as they finish (a few frames each): the first result comes early
+            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 ok = [i for i, e in enumerate(batch["error"]) if not e]
                 for i, e in enumerate(batch["error"]):
                     if e:
