@@ -148,6 +148,21 @@ def markdown() -> str:
         if params:
             lines += ["", "params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())]
         lines.append("")
+    lines += [
+        "## Eval report (text encoder, labeled dev set)",
+        "",
+        "`benchmarks/results/text_eval_report.html` (metrics, confusion matrix, thumbnails of errors),",
+        "`text_eval_metrics.json` and `text_eval_predictions.csv`, made by:",
+        "",
+        "```",
+        "classify_directory --root DEV_WITHOUT_RECORDING --classifier_json_file DEV/classes.json --eval_only \\",
+        "  --encoder text --metrics_json benchmarks/results/text_eval_metrics.json \\",
+        "  --report benchmarks/results/text_eval_report.html --output benchmarks/results/text_eval_predictions.csv",
+        "```",
+        "",
+        "(`DEV_WITHOUT_RECORDING`: the 15 class directories of screens-dev, without `recording/`.)",
+        "",
+    ]
     return "\n".join(lines)
 
 
