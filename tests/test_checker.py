@@ -119,3 +119,13 @@ def test_example_replay_strategy(checker, data_dir):
     failing = mod.ReplayStrategy(checker, lambda: Image.open(data_dir / "login_page.png"), timeout=0.2, interval=0.05)
     assert not failing.run([mod.Step("x", before="file_chooser", action=lambda: None)])
     assert "precondition failed" in failing.log[-1] and "last seen: login_page" in failing.log[-1]
+
+
+def test_reused_buffer_is_not_mistaken_for_an_unchanged_frame(checker, data_dir):
+    """Screen grabbers often refill one buffer: the checker must keep its own copy."""
+    buf = np.asarray(Image.open(data_dir / "login_page.png").convert("RGB")).copy()
+    checker.reset()
+    first = checker.which(buf)
+    buf[:] = np.asarray(Image.open(data_dir / "file_chooser.png").convert("RGB").resize((buf.shape[1], buf.shape[0])))
+    second = checker.which(buf)
+    assert second.how != "reused" and second.raw_scores != first.raw_scores
