@@ -31,10 +31,17 @@ _LAZY = {
     "list_encoders": "screenstate.embeddings.factory",
     "StateChecker": "screenstate.checker",
     "StateResult": "screenstate.checker",
+    "ScreenDetector": "screenstate.detect",
+    "Detection": "screenstate.detect",
+    "ask": "screenstate.ask",
+    "Answer": "screenstate.ask",
 }
 
 if TYPE_CHECKING:
+    from screenstate.ask import Answer, ask
+    from screenstate.checker import StateChecker, StateResult
     from screenstate.classify import ScreenClassifier
+    from screenstate.detect import Detection, ScreenDetector
     from screenstate.embeddings.factory import EncoderOptions, create_encoder, list_encoders
     from screenstate.results import ClassificationResult
 
@@ -48,7 +55,13 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Answer",
     "ClassSpec",
+    "Detection",
+    "ScreenDetector",
+    "StateChecker",
+    "StateResult",
+    "ask",
     "ClassificationResult",
     "DetectorSpec",
     "EncoderOptions",

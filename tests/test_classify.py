@@ -137,3 +137,12 @@ def test_result_validation():
         ClassificationResult("z", {"a": 1.0}, {"a": 0.5})
     with pytest.raises(ValueError, match="must be in \\[0, 1\\]"):
         ClassificationResult("a", {"a": 1.0}, {"a": 1.5})
+
+
+def test_public_api_names():
+    import screenstate
+
+    for name in ("ClassSpec", "ScreenClassifier", "ScreenDetector", "StateChecker", "ask", "EncoderOptions"):
+        assert getattr(screenstate, name) is not None
+    with pytest.raises(AttributeError):
+        screenstate.Nope  # noqa: B018
