@@ -60,7 +60,8 @@ def run(quick: bool) -> dict:
 
     from screenstate import StateChecker
     from screenstate.ask import Asker
-    from screenstate.vlm import DEFAULT_VLM, VLM, _local_model
+    from screenstate.embeddings.hub import local_snapshot
+    from screenstate.vlm import DEFAULT_VLM, VLM
 
     frames = recording_files()
     shots = {"login": frames[19], "error": frames[11], "files": frames[4]}
@@ -74,7 +75,7 @@ def run(quick: bool) -> dict:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         vlms = [("tiny BLIP (config)", _tiny_blip(Path(tmp)))]
-        if _local_model(DEFAULT_VLM) is not None:
+        if local_snapshot(DEFAULT_VLM) is not None:
             vlms.append((DEFAULT_VLM, VLM(DEFAULT_VLM)))
         for vlm_name, vlm in vlms:
             asker = Asker(checker=checker, vlm=vlm)

@@ -11,30 +11,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from screenstate.embeddings.clip import hub_reachable, resolve_device, resolve_dtype
+from screenstate.embeddings.clip import resolve_device, resolve_dtype
+from screenstate.embeddings.hub import hub_reachable, local_snapshot
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
 from screenstate.errors import ModelNotAvailableError
 
 DEFAULT_VLM = "HuggingFaceTB/SmolVLM-256M-Instruct"
 LIGHT_VLM = "Salesforce/blip-vqa-base"
-
-
-def _local_model(model: str) -> Path | None:
-    p = Path(model).expanduser()
-    if (p / "config.json").is_file():
-        return p
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(model, local_files_only=True))
-    except Exception:  # noqa: BLE001 - not cached
-        return None
 
 
 @dataclass(frozen=True)
@@ -79,7 +67,7 @@ class VLM:
             return
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        local = _local_model(self.model_name)
+        local = local_snapshot(self.model_name)
         if local is None and (not self.allow_download or not hub_reachable()):
             raise ModelNotAvailableError(
                 f"VLM weights {self.model_name!r} are not available offline and the model hub is unreachable. "

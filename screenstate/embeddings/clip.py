@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import io
 import os
-import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -34,6 +33,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.templates import get_templates
 from screenstate.errors import ModelNotAvailableError
@@ -41,7 +41,6 @@ from screenstate.schema import Column
 
 DEFAULT_CLIP_MODEL = "ViT-B-32"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
-HUB_HOST = "huggingface.co"
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -86,17 +85,6 @@ def register_model_config(model: str) -> str:
         open_clip.add_model_config(p)
         return p.stem
     return model
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the model hub answers quickly (never waits longer than ``timeout``)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def cached_clip_weights(model: str, pretrained: str) -> Path | None:

@@ -14,14 +14,13 @@ tokenizer (the same vocabulary OWL-ViT uses).
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from screenstate.embeddings.clip import hub_reachable
+from screenstate.embeddings.hub import hub_reachable, local_snapshot
 from screenstate.embeddings.regions import Regions
 from screenstate.errors import ModelNotAvailableError
 from screenstate.schema import Column
@@ -31,21 +30,9 @@ CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-def _local_owl(model: str) -> Path | None:
-    p = Path(model).expanduser()
-    if (p / "config.json").is_file():
-        return p
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(model, local_files_only=True))
-    except Exception:  # noqa: BLE001 - not cached
-        return None
-
-
 def owl_available(model: str = DEFAULT_OWL_MODEL) -> bool:
     """True when OWL weights are on disk (never touches the network)."""
-    return _local_owl(model) is not None
+    return local_snapshot(model) is not None
 
 
 class OwlRegions:
@@ -81,7 +68,7 @@ class OwlRegions:
     def _load(model: str, allow_download: bool) -> tuple[Any, Any]:
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
-        local = _local_owl(model)
+        local = local_snapshot(model)
         if local is None:
             if not allow_download or not hub_reachable():
                 raise ModelNotAvailableError(
