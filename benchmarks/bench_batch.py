@@ -42,6 +42,7 @@ def job_fps(root: Path, classes: Path, cache: Path, warm: bool) -> tuple[float, 
     )
     job = BatchJob(cfg)
     if warm:
+        job.classifier  # noqa: B018 - wait for the background model load, like the loop's preload
         t0 = time.perf_counter()
     s = job.run()
     return s.n_frames / (time.perf_counter() - t0), first[0] if first else float("nan"), s.n_frames

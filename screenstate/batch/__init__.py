@@ -1,6 +1,22 @@
-"""Batch jobs over whole recordings (Ray Data)."""
+"""Batch jobs over whole recordings (Ray Data). Imports are lazy so Ray workers that only
+decode and preprocess do not import torch."""
 
-from screenstate.batch.job import BatchJob, JobConfig, JobSummary
-from screenstate.batch.layout import Frame, discover_frames
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from screenstate.batch.job import BatchJob, JobConfig, JobSummary
+    from screenstate.batch.layout import Frame, discover_frames
 
 __all__ = ["BatchJob", "Frame", "JobConfig", "JobSummary", "discover_frames"]
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in ("BatchJob", "JobConfig", "JobSummary"):
+        return getattr(importlib.import_module("screenstate.batch.job"), name)
+    if name in ("Frame", "discover_frames"):
+        return getattr(importlib.import_module("screenstate.batch.layout"), name)
+    raise AttributeError(f"module 'screenstate.batch' has no attribute {name!r}")

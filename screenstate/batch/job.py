@@ -34,12 +34,14 @@ import numpy as np
 
 from screenstate.batch.layout import discover_frames
 from screenstate.batch.metrics import evaluate
+from screenstate.batch.prepare import prepare_batch
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
-from screenstate.embeddings.images import bytes_hash, load_image
-from screenstate.errors import InvalidImageError, ScreenstateError
+from screenstate.embeddings.images import bytes_hash
+from screenstate.errors import ScreenstateError
 from screenstate.results import ClassificationResult
+from screenstate.schema import ClassSpec
 
 log = logging.getLogger("screenstate")
 
@@ -125,21 +127,6 @@ class JobSummary:
 
 
 # -- Ray stages (module-level so they pickle) ---------------------------------------
-def _prepare_batch(batch: dict[str, np.ndarray], preparer: Any, max_pixels: int) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {"hash": [], "path": [], "prepared": [], "error": []}
-    for h, p in zip(batch["hash"], batch["path"]):
-        out["hash"].append(str(h))
-        out["path"].append(str(p))
-        try:
-            img = load_image(Path(str(p)).read_bytes(), max_pixels)
-            out["prepared"].append(pickle.dumps(preparer(img), protocol=5))
-            out["error"].append("")
-        except (InvalidImageError, OSError) as e:
-            out["prepared"].append(b"")
-            out["error"].append(str(e).replace("image bytes", str(p), 1))
-    return out
-
-
 class _EncodeWorker:
     """Ray actor: owns the encoder, writes features to the disk cache."""
 
@@ -183,6 +170,12 @@ def init_ray(address: str | None = None) -> None:
         ctx.print_on_execution_start = False
     except AttributeError:  # older Ray
         pass
+
+
+def _ray_started() -> bool:
+    import ray
+
+    return bool(ray.is_initialized())
 
 
 def _is_local_ray() -> bool:
@@ -229,13 +222,31 @@ class BatchJob:
         if config.output is not None and config.output.suffix.lower() != ".csv":
             raise ScreenstateError(f"--output {config.output}: must be a .csv file")
         self.cache = FeatureCache(config.cache_dir or default_cache_dir())
-        self.classifier = ScreenClassifier(
+        ClassSpec.from_json(config.classes)  # a bad class file fails here, before any work
+        # models load in the background while run() lists and hashes frames and starts Ray
+        self._loader = ThreadPoolExecutor(max_workers=1)
+        self._classifier = self._loader.submit(
+            ScreenClassifier,
             config.classes,
             encoder=config.encoder,
             options=config.options,
             cache=self.cache,
             min_score=config.min_score,
         )
+
+    @property
+    def classifier(self) -> ScreenClassifier:
+        """The job's classifier (waits for the background model load; re-raises its errors)."""
+        return self._classifier.result()
+
+    def _probably_uncached(self, hashes: list[str]) -> bool:
+        """Cheap guess, before the models are loaded, whether any frame still needs encoding
+        (no cache entry under any model): if so Ray is started while the models load."""
+        root = self.cache.root
+        if not root.is_dir():
+            return True
+        model_dirs = [d for d in root.iterdir() if d.is_dir()]
+        return any(not any((d / h[:2] / f"{h}.bin").exists() for d in model_dirs) for h in hashes)
 
     # -- stages -------------------------------------------------------------------------
     def _encode_missing(self, todo: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -251,7 +262,7 @@ class BatchJob:
         threads = max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)))
         ds: Any = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * threads)))
         ds = ds.map_batches(
-            _prepare_batch,
+            prepare_batch,
             fn_kwargs={"preparer": enc.preparer(), "max_pixels": self.classifier.max_pixels},
             batch_size=4,
             batch_format="numpy",
@@ -323,6 +334,8 @@ class BatchJob:
         for f, (h, _) in zip(frames, hashed):
             if h is not None:
                 distinct.setdefault(h, str(f.path))
+        if distinct and not _ray_started() and self._probably_uncached(list(distinct)):
+            init_ray(cfg.ray_address)  # overlaps with the model load
         cached = {h: cf for h in distinct if (cf := self.classifier.cached_features(h)) is not None}
         if cfg.resume:
             log.warning("resume: %d of %d distinct frames already encoded", len(cached), len(distinct))

@@ -8,7 +8,6 @@ scale, and one channel's confident match is damped, not vetoed, by another's sil
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,17 +15,8 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.images import Preparer
 from screenstate.schema import Column
-
-
-@dataclass(frozen=True)
-class Preparer:
-    """Callable mapping an RGB image to ``{channel: prepared input}``."""
-
-    fns: dict[str, Callable[[Image.Image], Any]]
-
-    def __call__(self, img: Image.Image) -> dict[str, Any]:
-        return {name: fn(img) for name, fn in self.fns.items()}
 
 
 @dataclass

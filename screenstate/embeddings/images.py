@@ -16,6 +16,8 @@ import hashlib
 import io
 import math
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any, Union
@@ -213,6 +215,17 @@ def make_views(
                 )
                 views.append(base.crop(box).resize((size, size), Image.Resampling.BICUBIC))
     return np.stack([np.asarray(v, dtype=np.uint8) for v in views])
+
+
+@dataclass(frozen=True)
+class Preparer:
+    """Picklable callable mapping an RGB image to ``{channel: prepared input}`` (no model
+    inside, so Ray workers can run it without importing torch)."""
+
+    fns: dict[str, Callable[[Image.Image], Any]]
+
+    def __call__(self, img: Image.Image) -> dict[str, Any]:
+        return {name: fn(img) for name, fn in self.fns.items()}
 
 
 def describe(src: Any) -> str:
