@@ -63,15 +63,18 @@ def run(quick: bool) -> dict:
             if root.name == "recording"
             else sorted(p for p in root.glob("*/*.png") if p.parent.name != "recording")
         )
-        base = plain_open_clip_loop(files, texts)
-        with tempfile.TemporaryDirectory() as tmp:
-            fps, _, n = job_fps(root, classes, Path(tmp), warm=True)
+        base = max(plain_open_clip_loop(files, texts) for _ in range(2))  # best of 2, both sides
+        fps, n = 0.0, 0
+        for _ in range(2):
+            with tempfile.TemporaryDirectory() as tmp:
+                f, _, n = job_fps(root, classes, Path(tmp), warm=True)
+            fps = max(fps, f)
         rows.append(
             {"set": label, "frames": n, "job_frames_per_s": fps, "plain_loop_frames_per_s": base, "speedup": fps / base}
         )
     out = result(
         "batch_throughput",
-        "frames/s (recording, end to end)",
+        "frames/s (recording, warm job)",
         rows[0]["job_frames_per_s"],
         "plain open_clip loop (fp32, one image at a time)",
         rows[0]["plain_loop_frames_per_s"],

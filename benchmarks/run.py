@@ -134,7 +134,8 @@ def markdown() -> str:
         ]
         lines.append(f"- **{_fmt(r['value'])} {r['unit']}**")
         if r.get("baseline_name"):
-            lines.append(f"- baseline ({r['baseline_name']}): {_fmt(r['baseline_value'])} {r['unit']}")
+            unit = r["unit"].split(" (")[0]
+            lines.append(f"- baseline ({r['baseline_name']}): {_fmt(r['baseline_value'])} {unit}")
             lines.append(f"- speedup: **{_fmt(r['speedup'])}x**")
         table = r.get("table")
         if table:
