@@ -358,16 +358,29 @@ def models_list(
 def models_pull(
     clip_model: ClipModelOpt = "ViT-B-32",
     clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+    owl: Annotated[bool, typer.Option("--owl", help="Also fetch the OWLv2 detector.")] = False,
+    vlm: Annotated[bool, typer.Option("--vlm", help="Also fetch the small VLM.")] = False,
 ) -> None:
-    """Download CLIP weights into the local cache (run on a connected machine)."""
+    """Download weights into the local cache (run on a connected machine, then copy the
+    Hugging Face cache, ~/.cache/huggingface, to offline machines)."""
     from screenstate.embeddings.clip import ClipChannel, ClipOptions
-    from screenstate.errors import ScreenstateError
+    from screenstate.embeddings.hub import hub_reachable
+    from screenstate.embeddings.owl import DEFAULT_OWL_MODEL
+    from screenstate.errors import ModelNotAvailableError, ScreenstateError
+    from screenstate.vlm import DEFAULT_VLM
 
     try:
         ch = ClipChannel(ClipOptions(model=clip_model, pretrained=clip_pretrained, device="cpu", precision="fp32"))
+        typer.echo(f"ready: {ch.model_id}")
+        extra = ([DEFAULT_OWL_MODEL] if owl else []) + ([DEFAULT_VLM] if vlm else [])
+        if extra and not hub_reachable():
+            raise ModelNotAvailableError("the model hub is unreachable; run this on a connected machine")
+        for repo in extra:
+            from huggingface_hub import snapshot_download
+
+            typer.echo(f"ready: {snapshot_download(repo)}")
     except ScreenstateError as e:
         _fail(e)
-    typer.echo(f"ready: {ch.model_id}")
 
 
 def main() -> None:

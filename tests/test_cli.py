@@ -181,3 +181,8 @@ def test_ask_cli_routes_without_vlm(data_dir):
         app, ["ask", str(data_dir / "login_page.png"), "which file is selected?", "--vlm-model", "nope/nope"]
     )
     assert res.exit_code == 2 and "not available offline" in res.output
+
+
+def test_models_pull_offline_fails_fast_naming_the_fix():
+    res = runner.invoke(app, ["models", "pull", "--owl"])
+    assert res.exit_code == 2 and "screenstate models pull" in res.output
