@@ -28,11 +28,22 @@ def _thumb(path: str, width: int = 240) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+#: a qualitative palette (distinct hues and lightness) for up to 20 states
+_PALETTE = (
+    "#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #bcbd22 #17becf #aec7e8 "
+    "#ffbb78 #98df8a #ff9896 #c5b0d5 #c49c94 #f7b6d2 #dbdb8d #9edae5 #393b79 #637939"
+).split()
+
+
 def _colors(names: Sequence[str]) -> dict[str, str]:
     out = {}
     for i, n in enumerate(names):
-        r, g, b = colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.55, 0.9)
-        out[n] = f"rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})"
+        if i < len(_PALETTE):
+            out[n] = _PALETTE[i]
+        else:
+            r, g, b = colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.55, 0.9)
+            out[n] = f"rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})"
+    out["unknown"] = out.get("unknown", "#bbbbbb")
     return out
 
 
@@ -48,8 +59,14 @@ th{background:#f3f3f3}.zero{color:#bbb}.diag{background:#dff0d8;font-weight:bold
 .timeline div:hover .tip{display:block}.legend span{display:inline-block;margin:2px 8px 2px 0;font-size:12px}
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}
 .errors{display:flex;flex-wrap:wrap;gap:10px}.errors figure{margin:0;width:250px;font-size:12px}
-.errors img{border:1px solid #ccc;max-width:240px}
+.errors img{border:1px solid #ccc;max-width:240px}.scroll{overflow-x:auto;max-width:100%}
 """
+
+
+def _state(row: Any, none_label: str) -> str:
+    if row.result is None:
+        return "<unreadable>"
+    return str(row.result.state or none_label)
 
 
 def render_report(
@@ -81,21 +98,21 @@ def render_report(
         conf = metrics["confusion"]
         cols = [c for c in conf if any(conf[r][c] for r in conf)]
         rws = [r for r in conf if any(conf[r].values())]
-        parts.append("<table><tr><th></th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
+        parts.append("<div class='scroll'><table><tr><th></th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
         for r in rws:
             cells = "".join(
                 f"<td class='{'diag' if r == c else ('zero' if not conf[r][c] else '')}'>{conf[r][c]}</td>"
                 for c in cols
             )
             parts.append(f"<tr><th>{esc(r)}</th>{cells}</tr>")
-        parts.append("</table>")
+        parts.append("</table></div>")
     if layout == "flat":
         parts.append("<h2>State timeline</h2><div class='legend'>")
         parts += [f"<span><i style='background:{colors[n]}'></i>{esc(n)}</span>" for n in names]
         parts.append("</div><div class='timeline'>")
         step = max(1, len(rows) // MAX_THUMBS)
         for i, r in enumerate(rows):
-            state = "<unreadable>" if r.result is None else (r.result.state or none_label)
+            state = _state(r, none_label)
             thumb = _thumb(r.path, 200) if i % step == 0 else ""
             img = f"<br><img src='{thumb}'>" if thumb else ""
             detail = esc(r.error) if r.error else f"{esc(state)} ({r.result.confidence:.2f})"
@@ -104,6 +121,20 @@ def render_report(
                 f"{esc(Path(r.path).name)}: {detail}{img}</span></div>"
             )
         parts.append("</div>")
+        # runs of the same state, the way people read a recording
+        parts.append("<h2>Segments</h2><table><tr><th>frames</th><th>state</th><th>count</th><th>first frame</th></tr>")
+        start = 0
+        for i in range(1, len(rows) + 1):
+            cur = _state(rows[i - 1], none_label)
+            if i == len(rows) or _state(rows[i], none_label) != cur:
+                thumb = _thumb(rows[start].path, 120)
+                img = f"<img src='{thumb}'>" if thumb else ""
+                parts.append(
+                    f"<tr><td>{start + 1}&ndash;{i}</td><td><i style='display:inline-block;width:12px;height:12px;"
+                    f"background:{colors.get(cur, '#888')}'></i> {esc(cur)}</td><td>{i - start}</td><td>{img}</td></tr>"
+                )
+                start = i
+        parts.append("</table>")
     wrong = [r for r in rows if r.label is not None and (r.result is None or (r.result.state or none_label) != r.label)]
     if wrong:
         parts.append(f"<h2>Errors ({len(wrong)})</h2><div class='errors'>")

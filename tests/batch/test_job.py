@@ -168,7 +168,9 @@ def test_flat_report_has_timeline(recording, tmp_path, tiny_options, ray_session
     BatchJob(_config(root, classes, tmp_path, tiny_options, report=tmp_path / "r.html")).run()
     html = (tmp_path / "r.html").read_text()
     assert "State timeline" in html and html.count("class='tip'") == 9
-    assert html.count("data:image/jpeg;base64") == 5  # a hover thumbnail for every readable frame
+    tips = [t.split("</span>")[0] for t in html.split("class='tip'")[1:]]
+    assert sum("data:image/jpeg;base64" in t for t in tips) == 5  # a hover thumbnail for every readable frame
+    assert "<h2>Segments</h2>" in html
 
 
 def test_layout_and_metrics_units(tmp_path):
