@@ -222,6 +222,7 @@ class BatchJob:
         if config.output is not None and config.output.suffix.lower() != ".csv":
             raise ScreenstateError(f"--output {config.output}: must be a .csv file")
         self.cache = FeatureCache(config.cache_dir or default_cache_dir())
+        self._fresh: dict[str, Any] = {}  # features encoded in this process during run()
         ClassSpec.from_json(config.classes)  # a bad class file fails here, before any work
         # models load in the background while run() lists and hashes frames and starts Ray
         self._loader = ThreadPoolExecutor(max_workers=1)
@@ -313,9 +314,9 @@ class BatchJob:
                     if e:
                         errors[str(batch["hash"][i])] = str(e)
                 if ok:
-                    self.classifier.encode_prepared(
-                        [str(batch["hash"][i]) for i in ok], [pickle.loads(batch["prepared"][i]) for i in ok]
-                    )
+                    hashes = [str(batch["hash"][i]) for i in ok]
+                    feats = self.classifier.encode_prepared(hashes, [pickle.loads(batch["prepared"][i]) for i in ok])
+                    self._fresh.update(zip(hashes, feats))  # no need to read them back from disk
                     encoded += len(ok)
                 progress.advance(len(batch["hash"]))
                 if cfg.on_encoded is not None:
@@ -344,7 +345,9 @@ class BatchJob:
         features: dict[str, Any] = dict(cached)
         for h in todo:
             if h not in decode_errors:
-                got = self.classifier.cached_features(h)
+                got = self._fresh.pop(h, None)
+                if got is None:  # encoded by actors: the disk cache has it
+                    got = self.classifier.cached_features(h)
                 if got is None:
                     decode_errors[h] = "features missing after encoding (cache not writable?)"
                 else:
