@@ -7,51 +7,9 @@ from __future__ import annotations
 
 import time
 
-import torch
 from common import DEV, recording_files
 from PIL import Image
 from run import result
-
-
-def _tiny_blip(tmp):
-    from transformers import BertTokenizerFast, BlipConfig, BlipForQuestionAnswering, BlipImageProcessor, BlipProcessor
-
-    from screenstate.vlm import VLM
-
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "what", "is", "the", "file", "selected"]
-    (tmp / "vocab.txt").write_text("\n".join(vocab))
-    proc = BlipProcessor(
-        image_processor=BlipImageProcessor(size={"height": 64, "width": 64}),
-        tokenizer=BertTokenizerFast(vocab_file=str(tmp / "vocab.txt")),
-    )
-    cfg = BlipConfig(
-        text_config={
-            "vocab_size": len(vocab),
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "max_position_embeddings": 64,
-            "bos_token_id": 5,
-            "pad_token_id": 0,
-            "sep_token_id": 3,
-            "eos_token_id": 3,
-            "encoder_hidden_size": 64,
-        },
-        vision_config={
-            "hidden_size": 64,
-            "intermediate_size": 128,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 64,
-            "patch_size": 16,
-        },
-        projection_dim=64,
-    )
-    torch.manual_seed(0)
-    return VLM(
-        model_obj=BlipForQuestionAnswering(cfg), processor=proc, device="cpu", precision="fp32", max_new_tokens=8
-    )
 
 
 def run(quick: bool) -> dict:
@@ -61,7 +19,7 @@ def run(quick: bool) -> dict:
     from screenstate import StateChecker
     from screenstate.ask import Asker
     from screenstate.embeddings.hub import local_snapshot
-    from screenstate.vlm import DEFAULT_VLM, VLM
+    from screenstate.vlm import DEFAULT_VLM, VLM, tiny_blip_vlm
 
     frames = recording_files()
     shots = {"login": frames[19], "error": frames[11], "files": frames[4]}
@@ -74,7 +32,7 @@ def run(quick: bool) -> dict:
     ]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        vlms = [("tiny BLIP (config)", _tiny_blip(Path(tmp)))]
+        vlms = [("tiny BLIP (config)", tiny_blip_vlm(Path(tmp), width=64, image_size=64, max_new_tokens=8))]
         if local_snapshot(DEFAULT_VLM) is not None:
             vlms.append((DEFAULT_VLM, VLM(DEFAULT_VLM)))
         for vlm_name, vlm in vlms:

@@ -160,21 +160,21 @@ class Asker:
             )
         return Answer(res.state or "none of the configured states", "classifier", evidence)
 
-    def _lines(self, img: Any) -> list[Any]:
-        return list(self.text.read_lines(self.text.prepare(img)))
-
     def _rank_lines(self, img: Any, phrase: str) -> list[tuple[Any, float]]:
+        """OCR lines (boxes in ``img`` pixels) ranked by similarity to ``phrase``; one OCR pass."""
+        from screenstate.embeddings.ocr import TextLine
         from screenstate.embeddings.regions import strip_roles
 
-        lines = [ln for ln in self._lines(img) if ln.text.strip()]
+        prepared = self.text.prepare(img)
+        lines = [ln for ln in self.text.read_lines(prepared) if ln.text.strip()]
         if not lines:
             return []
         enc = self.text.sentences
         emb = enc.encode([ln.text for ln in lines])
         sims = (enc.encode([phrase, strip_roles(phrase)]) @ emb.T).amax(0)
-        scale = img.size[0] / self.text.prepare(img).size[0]
+        scale = img.size[0] / prepared.size[0]
         ranked = sorted(zip(lines, sims.tolist()), key=lambda t: -t[1])
-        return [(ln.__class__(tuple(v * scale for v in ln.box), ln.text, ln.confidence), s) for ln, s in ranked]
+        return [(TextLine(tuple(v * scale for v in ln.box), ln.text, ln.confidence), s) for ln, s in ranked]  # type: ignore[arg-type]
 
     def _detector(self, img: Any, question: str) -> Answer | None:
         phrase = _target_phrase(question)
@@ -189,12 +189,11 @@ class Asker:
 
     def _ocr(self, img: Any, question: str) -> Answer | None:
         phrase = _target_phrase(question)
-        lines = [ln for ln in self._lines(img) if ln.text.strip()]
-        if not lines:
+        ranked = self._rank_lines(img, phrase)
+        if not ranked:
             return None
         key = _norm(phrase)
-        # "error message" / "title": the line after a matching heading, or the longest line of the best block
-        ranked = self._rank_lines(img, phrase)
+        # "error message" / "text": prefer the longest of the best lines near the best match
         best_line, best_score = ranked[0]
         if best_score < 0.3 and not any(w in key for w in ("message", "title", "text", "heading")):
             return None

@@ -251,14 +251,15 @@ class StateChecker:
             return list(self.detector.detect(image, what))
         if self._text is None:
             raise UnknownNameError("find backend", "none", ["a detector", "the text channel"])
-        img = resize_max_side(load_image(image), self.max_side)
+        original = load_image(image)
+        img = resize_max_side(original, self.max_side)
         lines = self._text.read_lines(img)  # type: ignore[attr-defined]
         if not lines:
             return []
         sent = self._text.sentences  # type: ignore[attr-defined]
         sims = (sent.encode([what]) @ sent.encode([ln.text for ln in lines]).T)[0]
         order = sims.argsort(descending=True)
-        scale = load_image(image).size[0] / img.size[0]
+        scale = original.size[0] / img.size[0]
         return [
             (tuple(v * scale for v in lines[i].box), lines[i].text, float(sims[i]))
             for i in order.tolist()

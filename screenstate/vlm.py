@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -109,3 +110,42 @@ class VLM:
         tok = getattr(self._processor, "tokenizer", self._processor)
         text = tok.decode(new, skip_special_tokens=True).strip()
         return VlmAnswer(text, time.perf_counter() - t0, int(new.numel()))
+
+
+def tiny_blip_vlm(workdir: Path, width: int = 32, image_size: int = 32, max_new_tokens: int = 4) -> VLM:
+    """A tiny random BLIP-VQA built from a config, with a 12-word vocabulary written to
+    ``workdir``: exercises the real VLM path offline (tests, benchmarks); answers are noise."""
+    from transformers import (  # type: ignore[attr-defined]
+        BertTokenizerFast,
+        BlipConfig,
+        BlipForQuestionAnswering,
+        BlipImageProcessor,
+        BlipProcessor,
+    )
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "what", "is", "the", "file", "selected", "report"]
+    (workdir / "vocab.txt").write_text("\n".join(vocab))
+    proc = BlipProcessor(
+        image_processor=BlipImageProcessor(size={"height": image_size, "width": image_size}),
+        tokenizer=BertTokenizerFast(vocab_file=str(workdir / "vocab.txt")),
+    )
+    layers = {"intermediate_size": 2 * width, "num_hidden_layers": 2, "num_attention_heads": 2}
+    cfg = BlipConfig(
+        text_config={
+            "vocab_size": len(vocab),
+            "hidden_size": width,
+            "max_position_embeddings": 64,
+            "bos_token_id": 5,
+            "pad_token_id": 0,
+            "sep_token_id": 3,
+            "eos_token_id": 3,
+            "encoder_hidden_size": width,
+            **layers,
+        },
+        vision_config={"hidden_size": width, "image_size": image_size, "patch_size": image_size // 4, **layers},
+        projection_dim=width,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = BlipForQuestionAnswering(cfg)
+    return VLM(model_obj=model, processor=proc, device="cpu", precision="fp32", max_new_tokens=max_new_tokens)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-import torch
 from PIL import Image
 
 from screenstate.ask import Answer, Asker, route
@@ -98,43 +97,9 @@ def test_unanswerable_question_needs_the_vlm_and_fails_fast(asker, data_dir):
 
 @pytest.fixture(scope="module")
 def tiny_blip(tmp_path_factory):
-    from transformers import BertTokenizerFast, BlipConfig, BlipForQuestionAnswering, BlipImageProcessor, BlipProcessor
+    from screenstate.vlm import tiny_blip_vlm
 
-    d = tmp_path_factory.mktemp("blip")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]", "what", "is", "the", "file", "selected", "report"]
-    (d / "vocab.txt").write_text("\n".join(vocab))
-    proc = BlipProcessor(
-        image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
-        tokenizer=BertTokenizerFast(vocab_file=str(d / "vocab.txt")),
-    )
-    cfg = BlipConfig(
-        text_config={
-            "vocab_size": len(vocab),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "max_position_embeddings": 64,
-            "bos_token_id": 5,
-            "pad_token_id": 0,
-            "sep_token_id": 3,
-            "eos_token_id": 3,
-            "encoder_hidden_size": 32,
-        },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 32,
-            "patch_size": 8,
-        },
-        projection_dim=32,
-    )
-    torch.manual_seed(0)
-    return VLM(
-        model_obj=BlipForQuestionAnswering(cfg), processor=proc, device="cpu", precision="fp32", max_new_tokens=4
-    )
+    return tiny_blip_vlm(tmp_path_factory.mktemp("blip"))
 
 
 def test_vlm_path_end_to_end_offline(tiny_blip, data_dir):
