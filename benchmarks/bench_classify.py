@@ -48,7 +48,6 @@ def run(quick: bool) -> dict:
         for c in json.loads((DEV / "classes.json").read_text())["classifier_configs"]
         for t in c["examples_to_include"]
     ]
-    torch.set_num_threads(torch.get_num_threads())
     base = plain_open_clip_loop(files, texts)
     rows = []
     for precision, views in (("fp32", "letterbox"), ("bf16", "letterbox"), ("bf16", "squash"), ("bf16", "tiles")):
