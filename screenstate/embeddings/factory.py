@@ -75,6 +75,8 @@ class EncoderOptions(BaseModel):
                 det_max_side=self.ocr_det_max_side,
                 min_rec_width=self.ocr_min_rec_width,
                 min_confidence=self.ocr_min_confidence,
+                # the OCR models run in bf16 or fp32 (openvino); fp16 is a GPU-only choice for CLIP
+                precision=self.precision if self.precision in ("fp32", "bf16") else "auto",
             ),
         )
 

@@ -97,7 +97,7 @@ class TextOptions:
 WORD_PRIOR = 2.0
 
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 2
+FEATURE_VERSION = 4
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
@@ -118,7 +118,7 @@ class TextChannel(Channel):
     def model_id(self) -> str:
         o = self.options.ocr
         return (
-            f"text:v{FEATURE_VERSION}:rapidocr-v4:det{o.det_max_side}:w{o.min_rec_width}:c{o.min_confidence}:"
+            f"text:v{FEATURE_VERSION}:rapidocr-v4:{self.ocr.engine_id}:det{o.det_max_side}:w{o.min_rec_width}:c{o.min_confidence}:"
             f"{self.options.max_side}:{self.options.sentence_model}"
         )
 

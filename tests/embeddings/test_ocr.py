@@ -1,0 +1,63 @@
+"""OCR engines and recogniser batching on a real screenshot."""
+
+from __future__ import annotations
+
+import pytest
+
+from screenstate.embeddings.images import load_image
+from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, bucket_width
+from screenstate.errors import UnknownNameError
+
+
+@pytest.fixture(scope="module")
+def login(data_dir):
+    return load_image(data_dir / "login_page.png")
+
+
+@pytest.mark.parametrize("engine, precision", [("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16")])
+def test_every_engine_reads_the_login_form(login, engine, precision):
+    ocr = ScreenOCR(OcrOptions(engine=engine, precision=precision))
+    lines = ocr(login)
+    text = " ".join(ln.text for ln in lines).lower()
+    assert "password" in text and "sign in" in text
+    assert ocr.engine_id.startswith(engine)
+    assert 8 <= len(lines) <= 20  # the form has 12 lines of text
+
+
+def test_engines_agree_in_fp32(login):
+    a = ScreenOCR(OcrOptions(engine="onnxruntime", precision="fp32"))(login)
+    b = ScreenOCR(OcrOptions(engine="openvino", precision="fp32"))(login)
+    same = len({ln.text for ln in a} & {ln.text for ln in b})
+    assert same >= 0.9 * max(len(a), len(b))
+
+
+def test_onnxruntime_ignores_bf16():
+    assert ScreenOCR(OcrOptions(engine="onnxruntime", precision="bf16")).precision == "fp32"
+
+
+@pytest.mark.parametrize("width", [1, 63, 64, 65, 96, 300, 1999, 2048, 2049, 5000])
+def test_width_buckets_cover_the_batch(width):
+    b = bucket_width(width)
+    assert b >= width and (b <= max(64, 1.25 * width) or b - width < 512)
+
+
+def test_bad_engine_and_precision_are_named():
+    with pytest.raises(UnknownNameError, match="OCR engine 'tesseract'"):
+        OcrOptions(engine="tesseract")
+    with pytest.raises(UnknownNameError, match="OCR precision 'int4'"):
+        OcrOptions(precision="int4")
+
+
+def test_recognize_keeps_order_and_count(login):
+    import numpy as np
+
+    ocr = ScreenOCR()
+    ocr(login)
+    full = np.asarray(login)[:, :, ::-1]
+    rects = ocr.detect(login)
+    crops = [np.ascontiguousarray(full[y0:y1, x0:x1]) for x0, y0, x1, y1 in rects]
+    # odd counts exercise the short batch; results line up with the crops given
+    for n in (1, 3, 9):
+        got = ocr.recognize(crops[:n])
+        assert len(got) == n
+        assert got == ocr.recognize(crops[:n])
