@@ -6,6 +6,7 @@ sentence-transformers-style model can be given as a local directory.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -90,6 +91,12 @@ class SentenceEncoder:
             self._model = AutoModel.from_pretrained(str(path), local_files_only=True).to(self.device).eval()
         except OSError as e:
             raise ModelNotAvailableError(f"cannot load sentence model from {path}: {e}") from e
+
+    @functools.cached_property
+    def words(self) -> frozenset[str]:
+        """Whole lower-case words in the model's vocabulary (for re-spacing OCR text)."""
+        self._load()
+        return frozenset(w for w in self._tok.get_vocab() if w.isalpha() and w.islower())
 
     @property
     def dim(self) -> int:

@@ -64,6 +64,47 @@ def _line_key(line: str) -> str:
     return re.sub(r"\d+", "0", " ".join(_WORD.findall(line.lower())))
 
 
+#: one- and two-letter words a merged OCR word may contain (other short vocabulary entries
+#: are mostly word pieces and abbreviations that would shred unknown words)
+_SHORT_WORDS = frozenset("a i an to of in on up me my no is it at by or do go we us be as if so".split())
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
+_LONG_WORD = re.compile(r"[A-Za-z]{6,}")
+
+
+def _split_word(word: str, vocab: frozenset[str]) -> str:
+    """``Updatecomplete`` -> ``Update complete``: the fewest dictionary words (longer ones
+    preferred) that spell a long word the dictionary does not know; unchanged otherwise."""
+    low = word.lower()
+    if low in vocab:
+        return word
+    n = len(low)
+    best: list[tuple[int, int, int] | None] = [None] * (n + 1)  # (pieces, -sum len^2, previous cut)
+    best[0] = (0, 0, -1)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - 20), end):
+            prev, piece = best[start], low[start:end]
+            if prev is None or piece not in vocab or (len(piece) < 3 and piece not in _SHORT_WORDS):
+                continue
+            cand = (prev[0] + 1, prev[1] - len(piece) ** 2, start)
+            if best[end] is None or cand[:2] < best[end][:2]:  # type: ignore[index]
+                best[end] = cand
+    last = best[n]
+    if last is None or last[0] < 2 or n / last[0] < 2.5:  # shredding into short pieces is a guess
+        return word
+    cuts, end = [], n
+    while end > 0:
+        start = best[end][2]  # type: ignore[index]
+        cuts.append(word[start:end])
+        end = start
+    return " ".join(reversed(cuts))
+
+
+def respace(text: str, vocab: frozenset[str]) -> str:
+    """Put back the spaces OCR drops between words on screens ("RememberMe", "Updatecomplete")."""
+    text = _CAMEL.sub(" ", text)
+    return _LONG_WORD.sub(lambda m: _split_word(m.group(0), vocab), text)
+
+
 def _is_text(line: str) -> bool:
     """At least two letters or digits: drops icon glyphs OCR reads as single characters."""
     return sum(ch.isalnum() for ch in line) >= 2
@@ -97,7 +138,7 @@ class TextOptions:
 WORD_PRIOR = 2.0
 
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 4
+FEATURE_VERSION = 5
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
@@ -133,8 +174,10 @@ class TextChannel(Channel):
         return self.ocr(img)
 
     def features_from_lines(self, lines: list[TextLine]) -> TextFeatures:
-        """Embed OCR lines (kept apart so callers can OCR only part of a screen)."""
-        kept = [ln for ln in lines if _is_text(ln.text)]
+        """Embed OCR lines (kept apart so callers can OCR only part of a screen); merged words
+        are re-spaced first, since UI fonts make OCR drop spaces ("RememberMe")."""
+        vocab = self.sentences.words
+        kept = [TextLine(ln.box, respace(ln.text, vocab), ln.confidence) for ln in lines if _is_text(ln.text)]
         texts = [ln.text for ln in kept]
         words = sorted({w for t in texts for w in _WORD.findall(t.lower()) if len(w) >= 2})
         dim = self.sentences.dim

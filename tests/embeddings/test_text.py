@@ -81,3 +81,21 @@ def test_fusion_errors():
         fuse({"clip": torch.zeros(1, 2), "text": torch.zeros(1, 3)})
     with pytest.raises(ValueError, match="at least one"):
         fuse({})
+
+
+@pytest.mark.parametrize(
+    "ocr, expected",
+    [
+        ("Updatecomplete", "Update complete"),
+        ("RememberMe", "Remember Me"),
+        ("Selectaphoto", "Select a photo"),
+        ("willbe kept back", "will be kept back"),
+        ("Password", "Password"),  # known words stay
+        ("devtmpfs drwxr-xr-x", "devtmpfs drwxr-xr-x"),  # no dictionary split: unchanged
+        ("Sign in using Google+", "Sign in using Google+"),
+    ],
+)
+def test_respace_restores_words_ocr_merged(text_encoder, ocr, expected):
+    from screenstate.embeddings.text import respace
+
+    assert respace(ocr, text_encoder.channels[0].sentences.words) == expected
