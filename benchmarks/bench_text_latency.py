@@ -43,7 +43,7 @@ def run(quick: bool) -> dict:
             "onnxruntime, no angle classifier, full-res det, pad 320",
             OcrOptions(engine="onnxruntime", det_max_side=4096, min_rec_width=320, rec_batch=6),
         ),
-        ("+ det on 1280 px copy", OcrOptions(engine="onnxruntime", min_rec_width=320, rec_batch=6)),
+        ("+ det on 1600 px copy", OcrOptions(engine="onnxruntime", min_rec_width=320, rec_batch=6)),
         ("+ pad crops to width buckets from 96 px", OcrOptions(engine="onnxruntime")),
         ("+ openvino fp32", OcrOptions(engine="openvino", precision="fp32")),
         (

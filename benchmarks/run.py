@@ -34,6 +34,7 @@ BENCHMARKS = {
     "classify_throughput": "bench_classify",
     "text_accuracy": "bench_text_accuracy",
     "text_channel_latency": "bench_text_latency",
+    "ocr_accuracy": "bench_ocr_accuracy",
     "batch_throughput": "bench_batch",
     "batch_rerun": "bench_batch_rerun",
     "state_latency": "bench_state",

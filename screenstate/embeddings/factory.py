@@ -50,7 +50,7 @@ class EncoderOptions(BaseModel):
     batch_size: int = Field(32, ge=1)
     allow_download: bool = Field(True, description="explicit clip encoders may download when the hub answers")
     sentence_model: str = DEFAULT_SENTENCE_MODEL
-    ocr_det_max_side: int = Field(1280, ge=64)
+    ocr_det_max_side: int = Field(OcrOptions.det_max_side, ge=64)
     ocr_min_rec_width: int = Field(96, ge=16)
     ocr_min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     weights: dict[str, float] | None = Field(None, description="fusion weights per channel")
