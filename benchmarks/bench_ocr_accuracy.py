@@ -130,6 +130,7 @@ def run(quick: bool) -> dict:
     for label, opts in (
         ("onnxruntime fp32 (baseline)", OcrOptions(engine="onnxruntime", precision="fp32")),
         ("openvino fp32", OcrOptions(engine="openvino", precision="fp32")),
+        ("openvino bf16, det on 1280 px (previous default)", OcrOptions(precision="bf16", det_max_side=1280)),
         ("openvino bf16", OcrOptions(engine="openvino", precision="bf16")),
     ):
         ocr = ScreenOCR(opts)

@@ -14,6 +14,9 @@ text_channel_latency``):
 - recognition crops come from the *full-resolution* image, so small text stays sharp;
 - text is horizontal on screens, so the angle classifier is skipped and crops are plain
   axis-aligned slices (no perspective warp);
+- crops are enlarged to the recogniser's 48 px with bicubic rather than linear
+  interpolation: character errors on small UI text drop from 1.0% to 0.34% (Lanczos:
+  0.29%, but 7x slower to resize) (``ocr_accuracy``);
 - crops are batched by width and padded only to the batch's width bucket (not
   rapidocr's 320 px); buckets bound the number of distinct input shapes, because
   OpenVINO pays ~40 ms the first time it sees a shape and nothing after.
@@ -249,7 +252,10 @@ class ScreenOCR:
             for row, i in enumerate(chunk):
                 c = crops[i]
                 rw = min(width, math.ceil(REC_HEIGHT * c.shape[1] / max(1, c.shape[0])))
-                resized = cv2.resize(c, (max(1, rw), REC_HEIGHT)).astype(np.float32)
+                # bicubic when enlarging (most UI text is under 48 px): thin strokes survive,
+                # which linear interpolation blurs away ("setings"); area when shrinking
+                interp = cv2.INTER_CUBIC if c.shape[0] < REC_HEIGHT else cv2.INTER_AREA
+                resized = cv2.resize(c, (max(1, rw), REC_HEIGHT), interpolation=interp).astype(np.float32)
                 batch[row, :, :, :rw] = resized.transpose(2, 0, 1) / 127.5 - 1.0
             preds = self._rec_session(batch)[: len(chunk)]
             for i, (text, conf, *_) in zip(chunk, self._decode(preds)):
