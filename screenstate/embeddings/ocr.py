@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import logging
 import math
 import threading
 from collections.abc import Callable
@@ -38,8 +37,6 @@ import numpy as np
 from PIL import Image
 
 from screenstate.errors import UnknownNameError
-
-log = logging.getLogger(__name__)
 
 ENGINES = ("auto", "openvino", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -113,7 +110,12 @@ def _cpu_has_native_bf16() -> bool:
 
 
 def _openvino_session(path: Path, precision: str, threads: int) -> Callable[[np.ndarray], np.ndarray]:
-    import openvino as ov
+    try:
+        import openvino as ov
+    except ImportError as e:
+        raise ImportError(
+            "OCR engine 'openvino' is not installed: pip install openvino, or use engine='onnxruntime'"
+        ) from e
 
     core = ov.Core()
     cfg: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
