@@ -161,4 +161,10 @@ def run(quick: bool) -> dict:
         baseline_word_recall=base["word_recall"],
     )
     out["table"] = rows
+    out["notes"] = (
+        "Synthetic 1920x1080 screens (seeded), 1-6 word UI phrases in DejaVu/Liberation at 11-24 px, "
+        "light and dark. CER = edit distance / truth characters, each truth line against the OCR text "
+        "whose boxes fall inside it; word recall counts exact words (merged words miss). Crops are "
+        "enlarged bicubic; with linear interpolation CER was 1.0% (word recall 0.91)."
+    )
     return out
