@@ -349,7 +349,10 @@ def models_list(
     try:
         import rapidocr_onnxruntime
 
-        typer.echo(f"ocr rapidocr: {Path(rapidocr_onnxruntime.__file__).parent / 'models'}")
+        from screenstate.embeddings.ocr import ScreenOCR
+
+        engine = ScreenOCR().engine_id
+        typer.echo(f"ocr rapidocr PP-OCRv4 on {engine}: {Path(rapidocr_onnxruntime.__file__).parent / 'models'}")
     except ImportError:
         typer.echo("ocr rapidocr: missing (pip install rapidocr_onnxruntime)")
 

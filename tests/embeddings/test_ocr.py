@@ -61,3 +61,15 @@ def test_recognize_keeps_order_and_count(login):
         got = ocr.recognize(crops[:n])
         assert len(got) == n
         assert got == ocr.recognize(crops[:n])
+
+
+@pytest.mark.parametrize("precision, expected", [("fp32", "fp32"), ("bf16", "bf16"), ("fp16", "auto")])
+def test_encoder_precision_reaches_the_ocr(precision, expected):
+    from screenstate.embeddings.factory import EncoderOptions
+
+    assert EncoderOptions(precision=precision).text_options().ocr.precision == expected
+
+
+def test_cache_key_names_the_engine(text_encoder):
+    ch = text_encoder.channels[0]
+    assert ch.ocr.engine_id in ch.model_id
