@@ -68,7 +68,7 @@ class OcrOptions:
     min_box_height: int = 6
     threads: int = 0  # 0 = the engine's default (all cores)
     engine: str = "auto"  # auto = openvino when installed, else onnxruntime
-    precision: str = "auto"  # auto = bf16 on CPUs with native bf16 (openvino only), else fp32
+    precision: str = "auto"  # auto|bf16 = bf16 where the CPU has native bf16 (openvino only), else fp32
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -165,9 +165,10 @@ class ScreenOCR:
     @property
     def precision(self) -> str:
         """The precision the models run in: ``auto`` resolved for this CPU and engine."""
-        if self.options.precision != "auto":
-            return self.options.precision if self.engine == "openvino" else "fp32"
-        return "bf16" if self.engine == "openvino" and _cpu_has_native_bf16() else "fp32"
+        if self.engine != "openvino" or self.options.precision == "fp32":
+            return "fp32"
+        # bf16 (asked for or auto) only where the CPU runs it natively; emulated it is slower
+        return "bf16" if _cpu_has_native_bf16() else "fp32"
 
     @property
     def engine_id(self) -> str:
