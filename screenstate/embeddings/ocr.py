@@ -63,7 +63,7 @@ class OcrOptions:
 
     det_max_side: int = 1600
     min_rec_width: int = 96
-    rec_batch: int = 8
+    rec_batch: int = 4  # small batches pad less; 4 measured fastest on 2 cores (8: +~10 ms per 1080p screen)
     min_confidence: float = 0.5
     min_box_height: int = 6
     threads: int = 0  # 0 = the engine's default (all cores)

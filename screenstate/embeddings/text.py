@@ -142,7 +142,7 @@ class TextOptions:
 WORD_PRIOR = 6.0
 
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 8
+FEATURE_VERSION = 9
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
