@@ -202,13 +202,24 @@ class ScreenOCR:
         self._det = det_run
 
     def __call__(self, img: Image.Image) -> list[TextLine]:
-        """Text lines of an RGB image, top-to-bottom then left-to-right."""
+        """Text lines of an image, top-to-bottom then left-to-right."""
         with self._lock:
             self._load()
-            return self._run(img)
+            return self._run(img if img.mode == "RGB" else img.convert("RGB"))
 
     def detect(self, img: Image.Image) -> list[tuple[int, int, int, int]]:
         """Axis-aligned boxes (x0, y0, x1, y1) of text lines, in ``img`` pixels."""
+        with self._lock:
+            self._load()
+            return self._detect(img if img.mode == "RGB" else img.convert("RGB"))
+
+    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+        """(text, confidence) for each BGR uint8 crop [h, w, 3], in order."""
+        with self._lock:
+            self._load()
+            return self._recognize(crops)
+
+    def _detect(self, img: Image.Image) -> list[tuple[int, int, int, int]]:
         import cv2
 
         o = self.options
@@ -234,8 +245,7 @@ class ScreenOCR:
                 rects.append((x0, y0, x1, y1))
         return rects
 
-    def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        """(text, confidence) for each BGR crop, in order."""
+    def _recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         import cv2
 
         o = self.options
@@ -267,14 +277,14 @@ class ScreenOCR:
 
     def _run(self, img: Image.Image) -> list[TextLine]:
         o = self.options
-        rects = self.detect(img)
+        rects = self._detect(img)
         if not rects:
             return []
         full = np.asarray(img, dtype=np.uint8)[:, :, ::-1]
         crops = [np.ascontiguousarray(full[y0:y1, x0:x1]) for x0, y0, x1, y1 in rects]
         lines = [
             TextLine(tuple(float(v) for v in r), text.strip(), conf)  # type: ignore[arg-type]
-            for r, (text, conf) in zip(rects, self.recognize(crops))
+            for r, (text, conf) in zip(rects, self._recognize(crops))
             if text.strip() and conf >= o.min_confidence
         ]
         lines.sort(key=lambda ln: (round(ln.box[1] / 8), ln.box[0]))

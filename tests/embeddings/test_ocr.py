@@ -51,8 +51,7 @@ def test_bad_engine_and_precision_are_named():
 def test_recognize_keeps_order_and_count(login):
     import numpy as np
 
-    ocr = ScreenOCR()
-    ocr(login)
+    ocr = ScreenOCR()  # detect/recognize load the models themselves
     full = np.asarray(login)[:, :, ::-1]
     rects = ocr.detect(login)
     crops = [np.ascontiguousarray(full[y0:y1, x0:x1]) for x0, y0, x1, y1 in rects]
@@ -73,3 +72,10 @@ def test_encoder_precision_reaches_the_ocr(precision, expected):
 def test_cache_key_names_the_engine(text_encoder):
     ch = text_encoder.channels[0]
     assert ch.ocr.engine_id in ch.model_id
+
+
+def test_grey_and_rgba_screens_are_read(login):
+    ocr = ScreenOCR()
+    for mode in ("L", "RGBA"):
+        text = " ".join(ln.text for ln in ocr(login.convert(mode))).lower()
+        assert "password" in text
