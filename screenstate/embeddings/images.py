@@ -144,6 +144,18 @@ def resize_max_side(img: Image.Image, max_side: int) -> Image.Image:
     return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
+def resize_screen_side(img: Image.Image, max_side: int, aspect: float = 16 / 9) -> Image.Image:
+    """Downscale so a screen-shaped window of the image (``aspect``:1) has its long side at
+    most ``max_side``: a 4K screen shrinks like with ``resize_max_side``, but a long
+    scrolling capture (1920x8000) keeps its text size instead of shrinking to a sliver."""
+    w, h = img.size
+    side = min(max(w, h), aspect * min(w, h))
+    s = max_side / side
+    if s >= 1.0:
+        return img
+    return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
 class ViewMode(str, Enum):
     """How a screenshot becomes square model inputs."""
 

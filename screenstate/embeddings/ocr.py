@@ -220,6 +220,28 @@ class ScreenOCR:
             return self._recognize(crops)
 
     def _detect(self, img: Image.Image) -> list[tuple[int, int, int, int]]:
+        """Long captures (one side over twice the other, and too long to detect at 3/4
+        scale or more) are read in overlapping screen-shaped strips, so their text is not
+        shrunk to fit ``det_max_side``: scrolling page captures, several monitors side by side."""
+        w, h = img.size
+        long_side, short_side = max(w, h), min(w, h)
+        if long_side <= 2 * short_side or long_side * 0.75 <= self.options.det_max_side:
+            return self._detect_window(img)
+        strip = max(32, int(short_side * 16 / 9))
+        overlap = strip // 4
+        rects: list[tuple[int, int, int, int]] = []
+        start = 0
+        while True:
+            end = min(long_side, start + strip)
+            box = (0, start, w, end) if h > w else (start, 0, end, h)
+            for x0, y0, x1, y1 in self._detect_window(img.crop(box)):
+                rects.append((x0 + box[0], y0 + box[1], x1 + box[0], y1 + box[1]))
+            if end >= long_side:
+                break
+            start = end - overlap
+        return _drop_contained(rects)
+
+    def _detect_window(self, img: Image.Image) -> list[tuple[int, int, int, int]]:
         import cv2
 
         o = self.options
@@ -289,6 +311,27 @@ class ScreenOCR:
         ]
         lines.sort(key=lambda ln: (round(ln.box[1] / 8), ln.box[0]))
         return lines
+
+
+def _drop_contained(rects: list[tuple[int, int, int, int]], frac: float = 0.6) -> list[tuple[int, int, int, int]]:
+    """Boxes found twice in overlapping strips: keep the larger of any pair whose overlap
+    covers ``frac`` of the smaller one (a line cut at a strip edge is seen whole in the next)."""
+    if len(rects) < 2:
+        return rects
+    b = np.asarray(rects, dtype=np.float64)
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    order = np.argsort(-area, kind="stable")
+    b, area = b[order], area[order]
+    iw = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
+    covered = (iw * ih) >= frac * np.minimum(area[:, None], area[None, :])
+    keep = np.ones(len(b), dtype=bool)
+    for i in range(len(b)):  # greedy over boxes sorted by area; few boxes overlap at all
+        if keep[i]:
+            later = covered[i].copy()
+            later[: i + 1] = False
+            keep &= ~later
+    return [rects[int(j)] for j in order[keep]]
 
 
 def _openvino_metadata(path: Path, key: str) -> str:

@@ -42,7 +42,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.images import load_image, resize_max_side
+from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
 from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, SentenceEncoder
 from screenstate.schema import Column
@@ -132,7 +132,7 @@ class TextOptions:
 
     sentence_model: str = DEFAULT_SENTENCE_MODEL
     ocr: OcrOptions = OcrOptions()
-    max_side: int = 2560  # screens larger than this are downscaled before OCR
+    max_side: int = 2560  # screens larger than this (16:9 window side) are downscaled before OCR
 
 
 #: pseudo-count (in idf units) shrinking the word score towards the page score. Measured on
@@ -142,7 +142,7 @@ class TextOptions:
 WORD_PRIOR = 6.0
 
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 9
+FEATURE_VERSION = 10
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
@@ -169,8 +169,9 @@ class TextChannel(Channel):
 
     # -- images ------------------------------------------------------------------
     def preparer(self) -> Callable[[Image.Image], Image.Image]:
-        """Downscale screens larger than ``max_side`` (OCR reads full-resolution crops)."""
-        return functools.partial(resize_max_side, max_side=self.options.max_side)
+        """Downscale screens larger than ``max_side`` (OCR reads full-resolution crops); long
+        scrolling captures keep their text size (see ``resize_screen_side``)."""
+        return functools.partial(resize_screen_side, max_side=self.options.max_side)
 
     def read_lines(self, img: Image.Image) -> list[TextLine]:
         """OCR lines of a prepared image (boxes in that image's pixels)."""

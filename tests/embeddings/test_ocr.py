@@ -79,3 +79,43 @@ def test_grey_and_rgba_screens_are_read(login):
     for mode in ("L", "RGBA"):
         text = " ".join(ln.text for ln in ocr(login.convert(mode))).lower()
         assert "password" in text
+
+
+def test_long_capture_is_read_in_strips_without_duplicates():
+    """A scrolling capture 10x taller than wide: every row is read once (not shrunk away)."""
+    import re
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from screenstate.embeddings.images import resize_screen_side
+
+    img = Image.new("RGB", (480, 4800), "white")
+    draw, font = ImageDraw.Draw(img), ImageFont.load_default(size=18)
+    rows = range(1, 4800 // 40 + 1)  # from 1: a lone "0" reads as "O"
+    for r in rows:
+        draw.text((30, 40 * r - 30), f"Invoice row {r} total", fill="black", font=font)
+    lines = ScreenOCR()(resize_screen_side(img, 2560))
+    seen = [int(n) for ln in lines for n in re.findall(r"row (\d+)", ln.text)]
+    assert sorted(seen) == list(rows)
+
+
+def test_screen_side_resize_keeps_long_captures_readable():
+    from PIL import Image
+
+    from screenstate.embeddings.images import resize_screen_side
+
+    assert resize_screen_side(Image.new("RGB", (3840, 2160)), 2560).size == (2560, 1440)
+    assert resize_screen_side(Image.new("RGB", (1920, 8000)), 2560).size == (1440, 6000)
+    assert resize_screen_side(Image.new("RGB", (1920, 1080)), 2560).size == (1920, 1080)
+
+
+def test_a_changed_row_is_detected_in_one_piece():
+    """Short wide regions (what StateChecker re-reads) are not cut into strips."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.new("RGB", (1900, 40), "white")
+    ImageDraw.Draw(img).text(
+        (20, 8), "Saved 12 files to the shared folder", fill="black", font=ImageFont.load_default(size=20)
+    )
+    ocr = ScreenOCR()
+    assert [ln.text for ln in ocr(img)] == ["Saved 12 files to the shared folder"]
