@@ -31,7 +31,7 @@ from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
-from screenstate.embeddings.ocr import TextLine
+from screenstate.embeddings.ocr import TextLine, reading_order
 from screenstate.errors import StateTimeoutError, UnknownNameError
 from screenstate.schema import ClassSpec
 
@@ -145,8 +145,7 @@ class StateChecker:
             for ln in self._text.read_lines(crop)  # type: ignore[attr-defined]
             for b in [ln.box]
         ]
-        lines = sorted([*keep, *new], key=lambda ln: (round(ln.box[1] / 8), ln.box[0]))
-        return self._text.features_from_lines(lines)  # type: ignore[attr-defined]
+        return self._text.features_from_lines(reading_order([*keep, *new]))  # type: ignore[attr-defined]
 
     def which(self, image: ImageInput) -> StateResult:
         """The state of one screenshot, or ``state=None`` for none of the above."""

@@ -71,11 +71,7 @@ def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
 
 def as_spec(spec: ClassSpec | str | os.PathLike | dict) -> ClassSpec:
     """Accept a ClassSpec, a JSON file path, or a parsed dict."""
-    if isinstance(spec, ClassSpec):
-        return spec
-    if isinstance(spec, dict):
-        return ClassSpec.from_dict(spec)
-    return ClassSpec.from_json(Path(spec))
+    return ClassSpec.coerce(spec)
 
 
 class ScreenClassifier:
@@ -148,10 +144,7 @@ class ScreenClassifier:
             prepared = (
                 list(pool.map(self.encoder.prepare, images)) if pool else [self.encoder.prepare(im) for im in images]
             )
-            feats = self.encoder.encode(prepared)
-            self.image_encodes += len(firsts)
-            for (h, idxs), f in zip(todo.items(), feats):
-                self._to_cache(h, f)
+            for idxs, f in zip(todo.values(), self.encode_prepared(list(todo), prepared)):
                 for i in idxs:
                     out[i] = f
         return out  # type: ignore[return-value]

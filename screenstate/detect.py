@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -53,14 +52,6 @@ class Detection:
         return {"tlbr": list(self.box), "score": self.score, "class": self.class_}
 
 
-def as_detector_spec(spec: DetectorSpec | str | os.PathLike | dict) -> DetectorSpec:
-    if isinstance(spec, DetectorSpec):
-        return spec
-    if isinstance(spec, dict):
-        return DetectorSpec.from_dict(spec)
-    return DetectorSpec.from_json(Path(spec))
-
-
 class ScreenDetector:
     """Zero-shot UI-element detection with positive and negative examples."""
 
@@ -74,7 +65,7 @@ class ScreenDetector:
     ) -> None:
         if regions not in REGION_SOURCES:
             raise UnknownNameError("region source", regions, REGION_SOURCES)
-        self.spec = as_detector_spec(spec)
+        self.spec = DetectorSpec.coerce(spec)
         self.options = options or EncoderOptions()
         self.names = self.spec.names
         self.columns = self.spec.columns()

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, ClassVar, Union
 
 from pydantic import (
     BaseModel,
@@ -177,6 +177,7 @@ class ExampleRef:
 
 
 class _SpecBase(BaseModel):
+    configs_field: ClassVar[str]  # the list of configs: classifier_configs / detector_configs
     _base_dir: Path | None = PrivateAttr(default=None)
 
     @property
@@ -229,14 +230,25 @@ class _SpecBase(BaseModel):
         return text
 
     def _configs(self) -> list[Any]:
-        raise NotImplementedError
+        return list(getattr(self, self.configs_field))
 
-    def _field(self) -> str:
-        raise NotImplementedError
+    @model_validator(mode="after")
+    def _unique(self) -> Any:
+        _unique_names(self._configs(), self.configs_field)
+        return self
+
+    @classmethod
+    def coerce(cls, spec: Any) -> Any:
+        """Accept a spec of this kind, a JSON file path, or a parsed dict."""
+        if isinstance(spec, cls):
+            return spec
+        if isinstance(spec, dict):
+            return cls.from_dict(spec)
+        return cls.from_json(Path(spec))
 
     def iter_examples(self) -> Iterator[ExampleRef]:
         """Examples in column order: per class, positives then negatives."""
-        field = self._field()
+        field = self.configs_field
         for ci, c in enumerate(self._configs()):
             for neg, key in ((False, "examples_to_include"), (True, "examples_to_exclude")):
                 for ei, ex in enumerate(getattr(c, key)):
@@ -285,17 +297,7 @@ class ClassSpec(_SpecBase):
     classifier_configs: list[ClassConfig] = Field(min_length=1)
     augment_examples: bool = Field(default=True, description="Prompt-ensemble text examples with templates.")
     deployed_id: str | None = Field(default=None, description="Reference-server field; used by `screenstate serve`.")
-
-    @model_validator(mode="after")
-    def _unique(self) -> ClassSpec:
-        _unique_names(self.classifier_configs, "classifier_configs")
-        return self
-
-    def _configs(self) -> list[Any]:
-        return list(self.classifier_configs)
-
-    def _field(self) -> str:
-        return "classifier_configs"
+    configs_field: ClassVar[str] = "classifier_configs"
 
     def min_scores(self, default: float | None = None) -> list[float | None]:
         """Per-class min_score, falling back to ``default``."""
@@ -311,17 +313,7 @@ class DetectorSpec(_SpecBase):
     class_agnostic_nms: bool = True
     augment_examples: bool = True
     deployed_id: str | None = None
-
-    @model_validator(mode="after")
-    def _unique(self) -> DetectorSpec:
-        _unique_names(self.detector_configs, "detector_configs")
-        return self
-
-    def _configs(self) -> list[Any]:
-        return list(self.detector_configs)
-
-    def _field(self) -> str:
-        return "detector_configs"
+    configs_field: ClassVar[str] = "detector_configs"
 
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:

@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.clip import resolve_device, resolve_dtype
-from screenstate.embeddings.hub import hub_reachable, local_snapshot
+from screenstate.embeddings.hub import model_source
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
 from screenstate.errors import ModelNotAvailableError
 
@@ -68,14 +68,13 @@ class VLM:
             return
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
-        local = local_snapshot(self.model_name)
-        if local is None and (not self.allow_download or not hub_reachable()):
-            raise ModelNotAvailableError(
-                f"VLM weights {self.model_name!r} are not available offline and the model hub is unreachable. "
-                "Fix: run `screenstate models pull --vlm` on a connected machine, or pass a local directory "
-                "with --vlm-model /path/to/model."
-            )
-        source = str(local) if local is not None else self.model_name
+        source = model_source(
+            self.model_name,
+            self.allow_download,
+            f"VLM weights {self.model_name!r} are not available offline and the model hub is unreachable. "
+            "Fix: run `screenstate models pull --vlm` on a connected machine, or pass a local directory "
+            "with --vlm-model /path/to/model.",
+        )
         try:
             self._processor = AutoProcessor.from_pretrained(source)
             self._model = AutoModelForImageTextToText.from_pretrained(source, torch_dtype=self.dtype)

@@ -17,6 +17,11 @@ runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def tiny_clip(data_dir: Path) -> list[str]:
+    """CLI flags for the tiny random-weight CLIP built from tests/data/tiny-clip.json."""
+    return ["--encoder", "clip", "--clip-model", str(data_dir / "tiny-clip.json"), "--clip-pretrained", "random"]
+
+
 def test_help_lists_commands():
     res = runner.invoke(app, ["--help"])
     assert res.exit_code == 0
@@ -39,12 +44,7 @@ def test_classify_json_with_tiny_clip(data_dir):
             "--classes",
             str(data_dir / "classes_small.json"),
             "--json",
-            "--encoder",
-            "clip",
-            "--clip-model",
-            str(data_dir / "tiny-clip.json"),
-            "--clip-pretrained",
-            "random",
+            *tiny_clip(data_dir),
             "--device",
             "cpu",
         ],
@@ -57,7 +57,7 @@ def test_classify_json_with_tiny_clip(data_dir):
 def test_classify_reports_bad_image_and_bad_spec(data_dir, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"xx")
-    args = ["--encoder", "clip", "--clip-model", str(data_dir / "tiny-clip.json"), "--clip-pretrained", "random"]
+    args = tiny_clip(data_dir)
     res = runner.invoke(app, ["classify", str(bad), "--classes", str(data_dir / "classes_small.json"), "--json", *args])
     assert res.exit_code == 1 and "not a recognised image format" in res.output
     spec = tmp_path / "c.json"
@@ -98,12 +98,7 @@ def test_classify_directory_reference_flags(data_dir, tmp_path, ray_session):
             str(data_dir / "classes_small.json"),
             "--output_file",
             str(out),
-            "--encoder",
-            "clip",
-            "--clip-model",
-            str(data_dir / "tiny-clip.json"),
-            "--clip-pretrained",
-            "random",
+            *tiny_clip(data_dir),
             "--cache",
             str(tmp_path / "cache"),
         ],

@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -360,7 +360,7 @@ class BatchJob:
                 err = decode_errors.get(h)
             res = results.get(h) if h is not None and err is None else None
             if res is not None:
-                res = ClassificationResult(res.pred, res.scores, res.raw_scores, res.state, str(f.path), res.channels)
+                res = replace(res, source=str(f.path))
             rows.append(FrameRow(str(f.path), f.label, h, res, err))
         metrics = self._metrics(rows) if layout == "labeled" else None
         outputs = self._write(rows, layout, metrics)

@@ -32,3 +32,17 @@ def local_snapshot(model: str) -> Path | None:
         return Path(snapshot_download(model, local_files_only=True))
     except Exception:  # noqa: BLE001 - not cached (or not a repo id)
         return None
+
+
+def model_source(model: str, allow_download: bool, missing: str) -> str:
+    """Where to load ``model`` from: a local directory when there is one, else the hub id
+    if downloads are allowed and the hub answers; otherwise ModelNotAvailableError with
+    ``missing`` (which says what to do) -- fast, never a retry loop."""
+    from screenstate.errors import ModelNotAvailableError
+
+    local = local_snapshot(model)
+    if local is not None:
+        return str(local)
+    if not allow_download or not hub_reachable():
+        raise ModelNotAvailableError(missing)
+    return model

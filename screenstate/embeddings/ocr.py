@@ -102,53 +102,72 @@ def resolve_engine(engine: str) -> str:
     return "openvino"
 
 
+_Run = Callable[[np.ndarray], np.ndarray]
+
+
 @functools.cache
-def _cpu_has_native_bf16() -> bool:
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-
-
-def _openvino_session(path: Path, precision: str, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+def _openvino_core() -> Any:
     try:
         import openvino as ov
     except ImportError as e:
         raise ImportError(
             "OCR engine 'openvino' is not installed: pip install openvino, or use engine='onnxruntime'"
         ) from e
+    return ov.Core()
 
-    core = ov.Core()
-    cfg: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY"}
-    if precision == "fp32":
-        cfg["INFERENCE_PRECISION_HINT"] = "f32"
-    elif precision == "bf16":
-        cfg["INFERENCE_PRECISION_HINT"] = "bf16"
+
+@functools.cache
+def _cpu_has_native_bf16() -> bool:
+    return "BF16" in _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def _openvino_models(det_path: Path, rec_path: Path, precision: str, threads: int) -> tuple[_Run, _Run, str]:
+    """(detector, recogniser, recogniser character list) compiled on OpenVINO's CPU plugin."""
+    core = _openvino_core()
+    cfg: dict[str, Any] = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+    }
     if threads:
         cfg["INFERENCE_NUM_THREADS"] = threads
-    compiled = core.compile_model(core.read_model(str(path)), "CPU", cfg)
-    request = compiled.create_infer_request()
 
-    def run(x: np.ndarray) -> np.ndarray:
-        # a view into the request's output: callers consume it before the next call
-        return request.infer({0: x})[0]
+    def compile_model(model: Any) -> _Run:
+        request = core.compile_model(model, "CPU", cfg).create_infer_request()
 
-    return run
+        def run(x: np.ndarray) -> np.ndarray:
+            # a view into the request's output: callers consume it before the next call
+            return request.infer({0: x})[0]
+
+        return run
+
+    rec = core.read_model(str(rec_path))
+    characters = str(rec.get_rt_info(["framework", "character"]).astype(str))
+    return compile_model(core.read_model(str(det_path))), compile_model(rec), characters
 
 
-def _onnxruntime_session(path: Path, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+def _onnxruntime_models(det_path: Path, rec_path: Path, threads: int) -> tuple[_Run, _Run, str]:
+    """(detector, recogniser, recogniser character list) on onnxruntime's CPU provider."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         so.intra_op_num_threads = threads
-    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    name = sess.get_inputs()[0].name
 
-    def run(x: np.ndarray) -> np.ndarray:
-        return sess.run(None, {name: x})[0]
+    def session(path: Path) -> Any:
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
-    return run
+    def runner(sess: Any) -> _Run:
+        name = sess.get_inputs()[0].name
+        return lambda x: sess.run(None, {name: x})[0]
+
+    det, rec = session(det_path), session(rec_path)
+    return runner(det), runner(rec), str(rec.get_modelmeta().custom_metadata_map["character"])
+
+
+def reading_order(lines: list[TextLine]) -> list[TextLine]:
+    """Lines top-to-bottom (8-px bands, so one row's boxes stay together), then left-to-right."""
+    return sorted(lines, key=lambda ln: (round(ln.box[1] / 8), ln.box[0]))
 
 
 class ScreenOCR:
@@ -159,7 +178,7 @@ class ScreenOCR:
         self.engine = resolve_engine(self.options.engine)
         self._lock = threading.Lock()
         self._det: Any = None
-        self._rec_session: Callable[[np.ndarray], np.ndarray] | None = None
+        self._rec_session: _Run | None = None
         self._decode: Any = None
 
     @property
@@ -188,12 +207,9 @@ class ScreenOCR:
         models = Path(rapidocr_onnxruntime.__file__).parent / "models"
         det_path, rec_path = models / "ch_PP-OCRv4_det_infer.onnx", models / "ch_PP-OCRv4_rec_infer.onnx"
         if self.engine == "openvino":
-            det_run = _openvino_session(det_path, self.precision, o.threads)
-            rec_run = _openvino_session(rec_path, self.precision, o.threads)
-            characters = _openvino_metadata(rec_path, "character")
+            det_run, rec_run, characters = _openvino_models(det_path, rec_path, self.precision, o.threads)
         else:
-            det_run, rec_run = _onnxruntime_session(det_path, o.threads), _onnxruntime_session(rec_path, o.threads)
-            characters = _onnxruntime_metadata(rec_path, "character")
+            det_run, rec_run, characters = _onnxruntime_models(det_path, rec_path, o.threads)
         self._det_post = DBPostProcess(
             thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6, use_dilation=True, score_mode="fast"
         )
@@ -309,8 +325,7 @@ class ScreenOCR:
             for r, (text, conf) in zip(rects, self._recognize(crops))
             if text.strip() and conf >= o.min_confidence
         ]
-        lines.sort(key=lambda ln: (round(ln.box[1] / 8), ln.box[0]))
-        return lines
+        return reading_order(lines)
 
 
 def _drop_contained(rects: list[tuple[int, int, int, int]], frac: float = 0.6) -> list[tuple[int, int, int, int]]:
@@ -332,17 +347,3 @@ def _drop_contained(rects: list[tuple[int, int, int, int]], frac: float = 0.6) -
             later[: i + 1] = False
             keep &= ~later
     return [rects[int(j)] for j in order[keep]]
-
-
-def _openvino_metadata(path: Path, key: str) -> str:
-    import openvino as ov
-
-    return str(ov.Core().read_model(str(path)).get_rt_info(["framework", key]).astype(str))
-
-
-def _onnxruntime_metadata(path: Path, key: str) -> str:
-    import onnxruntime as ort
-
-    return str(
-        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map[key]
-    )

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from screenstate.embeddings.hub import hub_reachable, local_snapshot
+from screenstate.embeddings.hub import local_snapshot, model_source
 from screenstate.embeddings.regions import Regions
 from screenstate.errors import ModelNotAvailableError
 from screenstate.schema import Column
@@ -68,17 +68,13 @@ class OwlRegions:
     def _load(model: str, allow_download: bool) -> tuple[Any, Any]:
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
-        local = local_snapshot(model)
-        if local is None:
-            if not allow_download or not hub_reachable():
-                raise ModelNotAvailableError(
-                    f"OWL weights {model!r} are not available offline and the model hub is unreachable. "
-                    f"Fix: run `screenstate models pull --owl` on a connected machine, pass a local directory, "
-                    "or use regions='text' (no download needed)."
-                )
-            source = model
-        else:
-            source = str(local)
+        source = model_source(
+            model,
+            allow_download,
+            f"OWL weights {model!r} are not available offline and the model hub is unreachable. "
+            "Fix: run `screenstate models pull --owl` on a connected machine, pass a local directory, "
+            "or use regions='text' (no download needed).",
+        )
         try:
             proc = AutoProcessor.from_pretrained(source)
             net = AutoModelForZeroShotObjectDetection.from_pretrained(source)
