@@ -4,22 +4,17 @@ choice on its own, and the warm path (features from the on-disk cache)."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
-import time
 
 import numpy as np
-from common import DEV, dev_files, p
+from common import DEV, dev_files, p, timed
 from PIL import Image
 from run import result
 
 
 def _lat(fn, items) -> list[float]:
-    out = []
-    for it in items:
-        t = time.perf_counter()
-        fn(it)
-        out.append(time.perf_counter() - t)
-    return out
+    return [timed(functools.partial(fn, it)) for it in items]
 
 
 def run(quick: bool) -> dict:
