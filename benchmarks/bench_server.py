@@ -92,7 +92,7 @@ def run(quick: bool) -> dict:
 
     for batching in (False, True):
         with tempfile.TemporaryDirectory() as tmp:
-            app = create_app(store=f"{tmp}/s.db", encoder=enc, batching=batching)
+            app = create_app(store=f"{tmp}/s.db", encoder=enc, batching=batching, memory_cache=0)  # measure encoding
             server, thread, base = _serve(app)
             try:
                 import httpx

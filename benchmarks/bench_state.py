@@ -42,7 +42,7 @@ def run(quick: bool) -> dict:
         for kind, v in lat.items():
             rows.append({"encoder": enc, "frame": kind, "p50_ms": 1000 * p(v, 50), "p95_ms": 1000 * p(v, 95)})
             summary[f"{enc} {kind}"] = 1000 * p(v, 50)
-    plain = ScreenClassifier(DEV / "classes.json", encoder="clip", options=opts)
+    plain = ScreenClassifier(DEV / "classes.json", encoder="clip", options=opts, memory_cache=0)  # encode every frame
     plain.classify(frames[0])
     base = []
     for fr in frames:

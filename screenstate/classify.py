@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from screenstate.classifier.two_stage import predict, softmax_scores, two_stage_scores
-from screenstate.embeddings.cache import FeatureCache
+from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
 from screenstate.embeddings.images import (
@@ -86,7 +86,11 @@ class ScreenClassifier:
         cache: FeatureCache | str | os.PathLike | None = None,
         min_score: float | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        memory_cache: int = 64,
     ) -> None:
+        """``cache``: disk cache directory (or None); ``memory_cache``: how many recent
+        screens keep their features in memory (0 turns it off), so a screen seen again
+        skips OCR and encoding even without a disk cache."""
         self.spec = as_spec(spec)
         if isinstance(encoder, Encoder):
             self.encoder = encoder
@@ -96,6 +100,7 @@ class ScreenClassifier:
                 opts = opts.model_copy(update={"device": device})
             self.encoder = create_encoder(encoder, opts)
         self.cache = FeatureCache(Path(cache)) if isinstance(cache, (str, os.PathLike)) else cache
+        self.memory = MemoryFeatureCache(memory_cache)
         for ch in self.encoder.channels:
             if hasattr(ch, "disk_cache") and self.cache is not None:
                 ch.disk_cache = self.cache  # text-example embeddings persist across runs too
@@ -158,21 +163,24 @@ class ScreenClassifier:
         return feats
 
     def cached_features(self, content_hash: str) -> dict[str, Any] | None:
-        """Features from the disk cache, or None."""
+        """Features from the memory or disk cache, or None."""
         return self._from_cache(content_hash)
 
     def _from_cache(self, h: str) -> dict[str, Any] | None:
-        if self.cache is None:
-            return None
+        hit = self.memory.get(h)
+        if hit is not None or self.cache is None:
+            return hit
         out = {}
         for ch in self.encoder.channels:
             data = self.cache.get(ch.model_id, h)
             if data is None:
                 return None
             out[ch.name] = ch.loads(data)
+        self.memory.put(h, out)
         return out
 
     def _to_cache(self, h: str, feats: dict[str, Any]) -> None:
+        self.memory.put(h, feats)
         if self.cache is None:
             return
         for ch in self.encoder.channels:

@@ -56,10 +56,13 @@ def test_every_input_type_gives_same_result(clf, tmp_path):
 
 def test_batch_equals_one_by_one_and_dedupes(clf):
     imgs = [_img((255, 0, 0)), _img((0, 0, 255)), _img((255, 0, 0)), _img((10, 250, 10))]
+    clf.memory.clear()  # earlier tests saw some of these screens
     before = clf.image_encodes
     batch = clf.classify_batch(imgs, batch_size=3)
     assert clf.image_encodes - before == 3  # the repeated red frame (same batch) is encoded once
-    single = [clf.classify(i) for i in imgs]
+    fresh = ScreenClassifier(ClassSpec.from_dict(SPEC), encoder=clf.encoder, memory_cache=0)
+    single = [fresh.classify(i) for i in imgs]  # each encoded again, alone
+    assert fresh.image_encodes == 4
     for a, b in zip(batch, single):
         assert a.pred == b.pred and a.raw_scores == pytest.approx(b.raw_scores, abs=1e-5)
 
@@ -85,8 +88,29 @@ def test_with_spec_reuses_models_and_cache(clf, tmp_path):
     cached.classify(_img((1, 2, 3)))
     edited = cached.with_spec({"classifier_configs": [{"name": "x", "examples_to_include": ["dark"]}]})
     n = edited.image_encodes
+    edited.memory.clear()
     assert edited.classify(_img((1, 2, 3))).pred == "x"
     assert edited.image_encodes == n  # features came from the disk cache
+    assert cached.cache.hits >= 1
+
+
+def test_screen_seen_again_is_not_encoded_again_without_disk_cache(clf):
+    mem = ScreenClassifier(ClassSpec.from_dict(SPEC), encoder=clf.encoder, memory_cache=2)
+    first = mem.classify(_img((9, 9, 9)))
+    assert mem.image_encodes == 1
+    again = mem.classify(_img((9, 9, 9)))
+    assert mem.image_encodes == 1 and mem.memory.hits >= 1
+    assert again.raw_scores == first.raw_scores
+    # bounded: two other screens push the first one out, so it is encoded anew
+    mem.classify(_img((8, 8, 8)))
+    mem.classify(_img((7, 7, 7)))
+    assert len(mem.memory) == 2
+    mem.classify(_img((9, 9, 9)))
+    assert mem.image_encodes == 4
+    off = ScreenClassifier(ClassSpec.from_dict(SPEC), encoder=clf.encoder, memory_cache=0)
+    off.classify(_img((9, 9, 9)))
+    off.classify(_img((9, 9, 9)))
+    assert off.image_encodes == 2 and len(off.memory) == 0
 
 
 def test_auto_falls_back_to_text_offline_without_network_wait(monkeypatch, caplog):

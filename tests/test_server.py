@@ -67,6 +67,20 @@ def test_classify_matches_python_api(client, tiny_clip_encoder):
     assert r["pred"] == local.pred and r["raw_scores"] == pytest.approx(local.raw_scores, abs=1e-5)
 
 
+def test_same_screen_again_is_answered_from_memory(client, tiny_clip_encoder):
+    did = _deploy(client)
+    memory = client.app.state.memory
+    img = _png((3, 4, 5))
+    first = client.post(f"/classify?deployed_id={did}", files={"data": ("a.png", img, "image/png")}).json()
+    assert memory.hits == 0 and len(memory) == 1
+    # another classifier over the same encoder reuses the features too
+    other = _deploy(client, {"classifier_configs": [{"name": "dark", "examples_to_include": ["a dark screen"]}]})
+    again = client.post(f"/classify?deployed_id={did}", files={"data": ("a.png", img, "image/png")}).json()
+    dark = client.post(f"/classify?deployed_id={other}", files={"data": ("b.png", img, "image/png")}).json()
+    assert memory.hits == 2 and len(memory) == 1
+    assert again == first and dark["pred"] == "dark"
+
+
 @pytest.mark.parametrize(
     "data, status, message",
     [

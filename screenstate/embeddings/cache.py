@@ -1,4 +1,5 @@
-"""On-disk cache of image features keyed by (content hash, channel model id).
+"""Caches of image features: on disk keyed by (content hash, channel model id), and a
+small in-memory LRU keyed by content hash in front of it.
 
 One file per entry under ``root/<model-id digest>/<hash[:2]>/<hash>.bin``, written
 atomically (temp file + rename), so concurrent workers and interrupted runs never leave
@@ -11,7 +12,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 
 def default_cache_dir() -> Path:
@@ -53,3 +57,47 @@ class FeatureCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+class MemoryFeatureCache:
+    """A bounded, thread-safe LRU of decoded features keyed by content hash.
+
+    In front of the disk cache: a replay loop or a service that sees the same screen
+    again gets its features back without OCR, decoding or even a disk read, and works
+    when no disk cache is configured. ``max_items=0`` turns it off.
+    """
+
+    def __init__(self, max_items: int = 64) -> None:
+        if max_items < 0:
+            raise ValueError(f"max_items: must be >= 0, got {max_items}")
+        self.max_items = max_items
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, content_hash: str) -> Any | None:
+        with self._lock:
+            item = self._items.get(content_hash)
+            if item is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(content_hash)
+            self.hits += 1
+            return item
+
+    def put(self, content_hash: str, item: Any) -> None:
+        if self.max_items == 0:
+            return
+        with self._lock:
+            self._items[content_hash] = item
+            self._items.move_to_end(content_hash)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from screenstate.classify import LoadedImage, ScreenClassifier, load_with_hash
+from screenstate.embeddings.cache import MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
 from screenstate.errors import InvalidImageError, ScreenstateError, SpecError
@@ -91,9 +92,12 @@ def create_app(
     api_key: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     batching: bool = True,
+    memory_cache: int = 256,
 ) -> FastAPI:
     """Build the service. ``store``: SQLite path (default ``./screenstate.db``), ``redis://`` URL
-    or a store object; ``api_key``: required ``X-API-Key`` header when set."""
+    or a store object; ``api_key``: required ``X-API-Key`` header when set; ``memory_cache``:
+    how many recent screens keep their features (a replay loop polling an unchanged screen
+    is answered without encoding it again; 0 turns it off)."""
     app = FastAPI(title="screenstate", version="0.1.0", description=__doc__)
     cfg_store: ConfigStore = (
         store if store is not None and not isinstance(store, (str, Path)) else open_store(store or "screenstate.db")
@@ -115,6 +119,15 @@ def create_app(
 
     batcher = _Batcher(encode_loaded)
     app.state.batcher = batcher
+    memory = MemoryFeatureCache(memory_cache)  # one encoder for every deployed classifier
+    app.state.memory = memory
+
+    async def features_of(img: LoadedImage) -> Any:
+        feats = memory.get(img.content_hash)
+        if feats is None:
+            feats = await batcher.submit(img) if batching else (await asyncio.to_thread(encode_loaded, [img]))[0]
+            memory.put(img.content_hash, feats)
+        return feats
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -218,8 +231,7 @@ def create_app(
         clf = await asyncio.to_thread(_classifier, deployed_id)
         img = await _read_image(data)
         try:
-            feats = await batcher.submit(img) if batching else (await asyncio.to_thread(encode_loaded, [img]))[0]
-            res = clf.classify_features([feats])[0]
+            res = clf.classify_features([await features_of(img)])[0]
         except ScreenstateError as e:
             raise HTTPException(500, str(e)) from e
         return {"scores": res.scores, "pred": res.pred, "raw_scores": res.raw_scores}
