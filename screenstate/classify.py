@@ -7,11 +7,11 @@ res.pred, res.scores, res.raw_scores, res.state
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,17 +34,40 @@ from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec
 
 
-@dataclass(frozen=True)
 class LoadedImage:
-    """A decoded RGB image with its content hash and a short name for messages."""
+    """An input's content hash, a short name for messages, and its RGB pixels.
 
-    image: Image.Image
-    content_hash: str
-    source: str
+    Pixels of files and bytes are decoded on first use of ``image``, so a screen whose
+    features are already cached (same bytes) is never decoded; a corrupt input raises
+    :class:`InvalidImageError` naming it at that point.
+    """
+
+    __slots__ = ("content_hash", "source", "_image", "_decode")
+
+    def __init__(
+        self,
+        image: Image.Image | None,
+        content_hash: str,
+        source: str,
+        decode: Callable[[], Image.Image] | None = None,
+    ) -> None:
+        if image is None and decode is None:
+            raise ValueError("LoadedImage: give the image or a way to decode it")
+        self.content_hash = content_hash
+        self.source = source
+        self._image = image
+        self._decode = decode
+
+    @property
+    def image(self) -> Image.Image:
+        if self._image is None:
+            self._image = self._decode()  # type: ignore[misc]
+        return self._image
 
 
-def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
-    """Decode any input and hash its content (file bytes for paths/bytes, pixels otherwise)."""
+def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS, lazy: bool = False) -> LoadedImage:
+    """Hash any input's content (file bytes for paths/bytes, pixels otherwise) and decode it;
+    ``lazy`` leaves decoding of files and bytes to the first use of ``.image``."""
     if isinstance(src, (str, os.PathLike)):
         p = Path(src)
         try:
@@ -57,16 +80,23 @@ def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loa
             raise InvalidImageError(f"{p}: cannot read ({e})") from e
         if not data:
             raise InvalidImageError(f"{p}: empty file (0 bytes)")
-        try:
-            img = load_image(data, max_pixels)
-        except InvalidImageError as e:
-            raise InvalidImageError(str(e).replace("image bytes", str(p), 1)) from e
-        return LoadedImage(img, bytes_hash(data), str(p))
+
+        def decode_file() -> Image.Image:
+            try:
+                return load_image(data, max_pixels)
+            except InvalidImageError as e:
+                raise InvalidImageError(str(e).replace("image bytes", str(p), 1)) from e
+
+        return _bytes_input(data, str(p), decode_file, lazy)
     if isinstance(src, (bytes, bytearray, memoryview)):
         data = bytes(src)
-        return LoadedImage(load_image(data, max_pixels), bytes_hash(data), f"{len(data)} bytes")
+        return _bytes_input(data, f"{len(data)} bytes", functools.partial(load_image, data, max_pixels), lazy)
     img = load_image(src, max_pixels)
     return LoadedImage(img, pixel_hash(img), f"{type(src).__name__} {img.size[0]}x{img.size[1]}")
+
+
+def _bytes_input(data: bytes, source: str, decode: Callable[[], Image.Image], lazy: bool) -> LoadedImage:
+    return LoadedImage(None if lazy else decode(), bytes_hash(data), source, decode)
 
 
 def as_spec(spec: ClassSpec | str | os.PathLike | dict) -> ClassSpec:
@@ -133,8 +163,9 @@ class ScreenClassifier:
 
     # -- features ----------------------------------------------------------------
     def features(self, loaded: Sequence[LoadedImage], pool: ThreadPoolExecutor | None = None) -> list[dict[str, Any]]:
-        """Image features per channel, from the disk cache where possible; identical
-        images in one call are encoded once. ``pool`` preprocesses in threads."""
+        """Image features per channel, from the memory or disk cache where possible;
+        identical images in one call are encoded once. ``pool`` decodes and preprocesses
+        the others in threads."""
         out: list[dict[str, Any] | None] = [None] * len(loaded)
         todo: dict[str, list[int]] = {}
         for i, li in enumerate(loaded):
@@ -144,11 +175,12 @@ class ScreenClassifier:
             else:
                 todo.setdefault(li.content_hash, []).append(i)
         if todo:
-            firsts = [idxs[0] for idxs in todo.values()]
-            images = [loaded[i].image for i in firsts]
-            prepared = (
-                list(pool.map(self.encoder.prepare, images)) if pool else [self.encoder.prepare(im) for im in images]
-            )
+            firsts = [loaded[idxs[0]] for idxs in todo.values()]
+
+            def prepare(li: LoadedImage) -> dict[str, Any]:
+                return self.encoder.prepare(li.image)  # decodes a lazily loaded input
+
+            prepared = list(pool.map(prepare, firsts)) if pool else [prepare(li) for li in firsts]
             for idxs, f in zip(todo.values(), self.encode_prepared(list(todo), prepared)):
                 for i in idxs:
                     out[i] = f
@@ -218,7 +250,8 @@ class ScreenClassifier:
 
     # -- public ----------------------------------------------------------------------
     def load(self, src: ImageInput) -> LoadedImage:
-        return load_with_hash(src, self.max_pixels)
+        """Hash an input; files and bytes are decoded only if their features are not cached."""
+        return load_with_hash(src, self.max_pixels, lazy=True)
 
     def classify(self, image: ImageInput) -> ClassificationResult:
         """Classify one image (path, bytes, PIL image or numpy array)."""

@@ -170,3 +170,20 @@ def test_public_api_names():
         assert getattr(screenstate, name) is not None
     with pytest.raises(AttributeError):
         screenstate.Nope  # noqa: B018
+
+
+def test_cached_file_is_not_decoded_again(clf, tmp_path, monkeypatch):
+    import screenstate.classify as classify_mod
+
+    path = tmp_path / "frame.png"
+    _img((40, 50, 60)).save(path)
+    first = clf.classify(path)
+    decodes = []
+    real = classify_mod.load_image
+    monkeypatch.setattr(classify_mod, "load_image", lambda *a, **k: decodes.append(1) or real(*a, **k))
+    assert clf.classify(path).raw_scores == first.raw_scores
+    assert clf.classify(path.read_bytes()).raw_scores == first.raw_scores
+    assert decodes == []  # same bytes: features from memory, pixels never decoded
+    (tmp_path / "other.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    with pytest.raises(InvalidImageError, match="other.png"):
+        clf.classify(tmp_path / "other.png")  # a new input is still decoded and checked

@@ -11,6 +11,7 @@ batch (see :class:`_Batcher`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import uuid
@@ -123,8 +124,10 @@ def create_app(
     app.state.memory = memory
 
     async def features_of(img: LoadedImage) -> Any:
+        """Features of an upload: from memory when these bytes were seen, else decoded and encoded."""
         feats = memory.get(img.content_hash)
         if feats is None:
+            img = await _decoded(img)
             feats = await batcher.submit(img) if batching else (await asyncio.to_thread(encode_loaded, [img]))[0]
             memory.put(img.content_hash, feats)
         return feats
@@ -180,14 +183,20 @@ def create_app(
         detectors.pop(deployed_id, None)
         return {"deployed_id": deployed_id, "message": message}
 
-    async def _read_image(data: UploadFile) -> LoadedImage:
+    async def _read_image(data: UploadFile, decode: bool = True) -> LoadedImage:
+        """The upload, hashed; decoded now unless ``decode`` is False (see ``_decoded``)."""
         raw = await data.read(max_upload_bytes + 1)
         if len(raw) > max_upload_bytes:
             raise HTTPException(413, f"upload is larger than {max_upload_bytes} bytes")
+        img = await asyncio.to_thread(functools.partial(load_with_hash, raw, lazy=True))  # hashing only
+        return await _decoded(img) if decode else img
+
+    async def _decoded(img: LoadedImage) -> LoadedImage:
         try:
-            return await asyncio.to_thread(load_with_hash, raw)
+            await asyncio.to_thread(getattr, img, "image")
         except InvalidImageError as e:
             raise HTTPException(422, INVALID_IMAGE) from e
+        return img
 
     def _classifier(deployed_id: str) -> ScreenClassifier:
         cfg = _config(deployed_id, "classifier")
@@ -229,7 +238,7 @@ def create_app(
     async def classify(deployed_id: str, data: UploadFile = File(...)) -> dict[str, Any]:
         """Scores, prediction and raw scores of one uploaded image."""
         clf = await asyncio.to_thread(_classifier, deployed_id)
-        img = await _read_image(data)
+        img = await _read_image(data, decode=False)
         try:
             res = clf.classify_features([await features_of(img)])[0]
         except ScreenstateError as e:
