@@ -33,6 +33,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 BENCHMARKS = {
     "classify_throughput": "bench_classify",
     "text_accuracy": "bench_text_accuracy",
+    "heldout_dialog_accuracy": "bench_heldout_dialogs",
     "text_channel_latency": "bench_text_latency",
     "ocr_accuracy": "bench_ocr_accuracy",
     "batch_throughput": "bench_batch",
