@@ -99,3 +99,20 @@ def test_respace_restores_words_ocr_merged(text_encoder, ocr, expected):
     from screenstate.embeddings.text import respace
 
     assert respace(ocr, text_encoder.channels[0].sentences.words) == expected
+
+
+def test_a_question_on_screen_counts_as_the_word_question(text_encoder):
+    from screenstate.embeddings.ocr import TextLine
+
+    ch = text_encoder.channels[0]
+    box = (0.0, 0.0, 100.0, 20.0)
+    asked = ch.features_from_lines([TextLine(box, "Delete 3 files?", 0.99), TextLine(box, "Yes", 0.99)])
+    told = ch.features_from_lines([TextLine(box, "Deleted 3 files.", 0.99), TextLine(box, "OK", 0.99)])
+    assert "question" in asked.words and "question" not in told.words
+    cols = [
+        Column(0, False, "a question dialog", None, "a"),
+        Column(1, False, "an error message", None, "b"),
+        Column(2, False, "a login page", None, "c"),
+    ]
+    ex = ch.encode_examples(cols)
+    assert float(ch.relevance([asked], ex)[0, 0]) > float(ch.relevance([told], ex)[0, 0])
