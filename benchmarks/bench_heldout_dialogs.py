@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from common import recall_table
 from run import DEV, HERE, result
 
 
@@ -40,14 +41,6 @@ def run(quick: bool) -> dict:
         dev_accuracy_same_states=dev_m["accuracy"],
         dataset="zenity dialogs rendered by benchmarks/render_heldout_dialogs.py (our texts), dev classes.json",
     )
-    out["table"] = [
-        {
-            "class": n,
-            "recall": m["per_class"][n]["recall"],
-            "dev_recall": dev_m["per_class"][n]["recall"],
-            "support": m["per_class"][n]["support"],
-        }
-        for n in states
-    ]
+    out["table"] = recall_table(states, recall=m, dev_recall=dev_m)
     out["errors"] = [{"image": f.name, "label": t, "pred": p} for f, t, p in zip(files, labels, preds) if t != p]
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from common import DEV, dev_files
+from common import DEV, dev_files, recall_table
 from run import HERE, result
 
 
@@ -36,14 +36,6 @@ def run(quick: bool) -> dict:
         accuracy_without_negatives=m_without["accuracy"],
         dataset="screens-dev labeled (classes.json)",
     )
-    out["table"] = [
-        {
-            "class": n,
-            "recall": m_with["per_class"][n]["recall"],
-            "recall_without_negatives": m_without["per_class"][n]["recall"],
-            "support": m_with["per_class"][n]["support"],
-        }
-        for n in spec.names
-    ]
+    out["table"] = recall_table(spec.names, recall=m_with, recall_without_negatives=m_without)
     out["confusion"] = m_with["confusion"]
     return out

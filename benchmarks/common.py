@@ -37,3 +37,17 @@ def p(values: list[float], q: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def recall_table(names: list[str], **runs: dict) -> list[dict]:
+    """Per-class rows ``{"class", <run>: recall..., "support"}`` from ``evaluate()`` metrics;
+    support is the first run's."""
+    first = next(iter(runs.values()))
+    return [
+        {
+            "class": n,
+            **{k: m["per_class"][n]["recall"] for k, m in runs.items()},
+            "support": first["per_class"][n]["support"],
+        }
+        for n in names
+    ]
