@@ -15,7 +15,7 @@ Relevance of a text example t to a screen v (documented calibration, in [0, 1]):
     d(t, v)     = (1 + (page + words) / 2) / 2
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
-the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). A line
+the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). A sentence
 ending in "?" adds the screen word "question" (punctuation is lost when text is split
 into words; measured: held-out question dialogs 3/8 -> 5/8 right, dev unchanged). ``idf``
 is computed over the class file itself (one document per class: its positive text
@@ -108,10 +108,14 @@ def respace(text: str, vocab: frozenset[str]) -> str:
     return _LONG_WORD.sub(lambda m: _split_word(m.group(0), vocab), text)
 
 
+#: a question mark that ends a sentence (not one inside a URL such as "page?id=3")
+_QUESTION = re.compile(r"[?？](?:\s|$)")
+
+
 def _symbol_words(texts: list[str]) -> set[str]:
-    """Words that punctuation on screen stands for and word splitting would lose: a line
-    ending in "?" asks the user something ("Delete 3 files?" -> "question")."""
-    return {"question"} if any(t.rstrip().endswith(("?", "？")) for t in texts) else set()
+    """Words that punctuation on screen stands for and word splitting would lose: a
+    sentence ending in "?" asks the user something ("Delete 3 files?" -> "question")."""
+    return {"question"} if any(_QUESTION.search(t) for t in texts) else set()
 
 
 def _is_text(line: str) -> bool:
@@ -150,7 +154,7 @@ class TextOptions:
 WORD_PRIOR = 6.0
 
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 11
+FEATURE_VERSION = 12
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3

@@ -109,6 +109,9 @@ def test_a_question_on_screen_counts_as_the_word_question(text_encoder):
     asked = ch.features_from_lines([TextLine(box, "Delete 3 files?", 0.99), TextLine(box, "Yes", 0.99)])
     told = ch.features_from_lines([TextLine(box, "Deleted 3 files.", 0.99), TextLine(box, "OK", 0.99)])
     assert "question" in asked.words and "question" not in told.words
+    merged = ch.features_from_lines([TextLine(box, "Close the mail client? 2 drafts are unsent.", 0.99)])
+    url = ch.features_from_lines([TextLine(box, "https://example.org/page?id=3", 0.99)])
+    assert "question" in merged.words and "question" not in url.words
     cols = [
         Column(0, False, "a question dialog", None, "a"),
         Column(1, False, "an error message", None, "b"),
