@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from common import recall_table
+from common import recall_table, without_negatives
 from run import DEV, HERE, result
 
 
@@ -29,6 +29,7 @@ def run(quick: bool) -> dict:
     labels = [f.parent.name for f in files]
     preds = [r.pred for r in clf.classify_batch(files)]
     m = evaluate(labels, preds, spec.names)
+    no_neg = [r.pred for r in clf.with_spec(without_negatives(spec)).classify_batch(files)]
     states = sorted(set(labels))
     dev_dialogs = [f for f in dev_files if f.parent.name in states]
     dev_m = evaluate([f.parent.name for f in dev_dialogs], [r.pred for r in clf.classify_batch(dev_dialogs)], states)
@@ -38,6 +39,7 @@ def run(quick: bool) -> dict:
         m["accuracy"],
         images=len(files),
         states=len(states),
+        accuracy_without_negatives=evaluate(labels, no_neg, spec.names)["accuracy"],
         dev_accuracy_same_states=dev_m["accuracy"],
         dataset="zenity dialogs rendered by benchmarks/render_heldout_dialogs.py (our texts), dev classes.json",
     )

@@ -1,11 +1,13 @@
 """text_accuracy: top-1 accuracy and per-class recall of encoder="text" on the labeled dev
-set (zero-shot, text examples only), with and without examples_to_exclude."""
+set (zero-shot, text examples only), with and without examples_to_exclude; also top-1 on
+the known-state frames of the dev recording, with and without them."""
 
 from __future__ import annotations
 
+import csv
 import os
 
-from common import DEV, dev_files, recall_table
+from common import DEV, dev_files, recall_table, recording_files, without_negatives
 from run import HERE, result
 
 
@@ -21,12 +23,18 @@ def run(quick: bool) -> dict:
     clf = ScreenClassifier(spec, encoder="text", cache=cache)
     labels = [f.parent.name for f in files]
     with_neg = [r.pred for r in clf.classify_batch(files)]
-    no_neg_spec = spec.model_dump()
-    for c in no_neg_spec["classifier_configs"]:
-        c["examples_to_exclude"] = []
-    without = [r.pred for r in clf.with_spec(ClassSpec.from_dict(no_neg_spec)).classify_batch(files)]
+    no_neg = clf.with_spec(without_negatives(spec))
+    without = [r.pred for r in no_neg.classify_batch(files)]
     m_with = evaluate(labels, with_neg, spec.names)
     m_without = evaluate(labels, without, spec.names)
+    rows = csv.DictReader((DEV / "recording" / "labels.csv").open())
+    rec_labels = {r["frame"]: r["state"] for r in rows}
+    frames = [f for f in recording_files() if rec_labels[f.name] != "unknown"]
+    frame_labels = [rec_labels[f.name] for f in frames]
+
+    def rec_accuracy(c: ScreenClassifier) -> float:
+        return sum(r.pred == t for r, t in zip(c.classify_batch(frames), frame_labels)) / len(frames)
+
     out = result(
         "text_accuracy",
         "top-1 accuracy",
@@ -34,7 +42,10 @@ def run(quick: bool) -> dict:
         images=len(files),
         classes=len(spec.names),
         accuracy_without_negatives=m_without["accuracy"],
-        dataset="screens-dev labeled (classes.json)",
+        recording_frames=len(frames),
+        recording_accuracy=rec_accuracy(clf),
+        recording_accuracy_without_negatives=rec_accuracy(no_neg),
+        dataset="screens-dev labeled (classes.json); recording: frames not labeled unknown",
     )
     out["table"] = recall_table(spec.names, recall=m_with, recall_without_negatives=m_without)
     out["confusion"] = m_with["confusion"]

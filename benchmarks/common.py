@@ -6,8 +6,12 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from run import DEV
+
+if TYPE_CHECKING:
+    from screenstate import ClassSpec
 
 
 def dev_files(limit: int | None = None, size: tuple[int, int] | None = None) -> list[Path]:
@@ -51,3 +55,13 @@ def recall_table(names: list[str], **runs: dict) -> list[dict]:
         }
         for n in names
     ]
+
+
+def without_negatives(spec: ClassSpec) -> ClassSpec:
+    """The same class file with every examples_to_exclude emptied."""
+    from screenstate import ClassSpec
+
+    data = spec.model_dump()
+    for c in data["classifier_configs"]:
+        c["examples_to_exclude"] = []
+    return ClassSpec.from_dict(data)
