@@ -15,9 +15,12 @@ Relevance of a text example t to a screen v (documented calibration, in [0, 1]):
     d(t, v)     = (1 + (page + words) / 2) / 2
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
-the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). A sentence
-ending in "?" adds the screen word "question" (punctuation is lost when text is split
-into words; measured: held-out question dialogs 3/8 -> 5/8 right, dev unchanged). ``idf``
+the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). Punctuation
+is lost when text is split into words, so two interface conventions add a screen word: a
+sentence ending in "?" adds "question" (held-out question dialogs 3/8 -> 5/8 right, dev
+unchanged) and a gerund-led line ending in an ellipsis ("Copying files...") adds
+"progress" (recording 42 -> 48 of 54 known frames, dev and held-out +1 each; it fired on
+15 of 260 labeled screens, all progress dialogs). ``idf``
 is computed over the class file itself (one document per class: its positive text
 examples), so words every class mentions ("dialog", "button") count little and words
 that tell classes apart count most. ``(1 + x) / 2`` keeps unrelated screens near 0.5,
@@ -74,11 +77,29 @@ _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
 _LONG_WORD = re.compile(r"[A-Za-z]{6,}")
 
 
+#: endings of inflected and derived forms: MiniLM's vocabulary lacks many of them as whole
+#: words ("downloading", "notifications"), which must not be taken for merged words
+_SUFFIXES = ("ing", "ings", "ed", "es", "s", "er", "ers", "ly", "ness", "ment", "ments", "able", "ation", "ations")
+
+
+def _inflected(low: str, vocab: frozenset[str]) -> bool:
+    """A known word with an ending (``downloading``, ``scanning``, ``notifications``)."""
+    for suf in _SUFFIXES:
+        stem = low[: -len(suf)]
+        if not low.endswith(suf) or len(stem) < 3:
+            continue
+        doubled = len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in vocab  # scann-ing
+        if stem in vocab or stem + "e" in vocab or doubled:  # download-ing, updat-ing
+            return True
+    return False
+
+
 def _split_word(word: str, vocab: frozenset[str]) -> str:
     """``Updatecomplete`` -> ``Update complete``: the fewest dictionary words (longer ones
-    preferred) that spell a long word the dictionary does not know; unchanged otherwise."""
+    preferred) that spell a long word the dictionary does not know; unchanged otherwise,
+    and for known words with an ending (``Downloading``)."""
     low = word.lower()
-    if low in vocab:
+    if low in vocab or _inflected(low, vocab):
         return word
     n = len(low)
     best: list[tuple[int, int, int] | None] = [None] * (n + 1)  # (pieces, -sum len^2, previous cut)
@@ -92,7 +113,7 @@ def _split_word(word: str, vocab: frozenset[str]) -> str:
             if best[end] is None or cand[:2] < best[end][:2]:  # type: ignore[index]
                 best[end] = cand
     last = best[n]
-    if last is None or last[0] < 2 or n / last[0] < 2.5:  # shredding into short pieces is a guess
+    if last is None or last[0] < 2 or n / last[0] < 3.0:  # shredding into short pieces is a guess
         return word
     cuts, end = [], n
     while end > 0:
@@ -110,12 +131,41 @@ def respace(text: str, vocab: frozenset[str]) -> str:
 
 #: a question mark that ends a sentence (not one inside a URL such as "page?id=3")
 _QUESTION = re.compile(r"[?？](?:\s|$)")
+#: a line led by a gerund and ending in an ellipsis: the GNOME and Apple interface
+#: guidelines' form for work under way ("Copying 3 files…"); menu items that open a
+#: dialog ("Save As…") and truncated previews ("Re: trying to find…") do not match
+_UNDER_WAY = re.compile(r"^\W*[A-Za-z]+ing\b[^.?!…]*(?:\.{2,}|…)\s*$")
 
 
 def _symbol_words(texts: list[str]) -> set[str]:
     """Words that punctuation on screen stands for and word splitting would lose: a
-    sentence ending in "?" asks the user something ("Delete 3 files?" -> "question")."""
-    return {"question"} if any(_QUESTION.search(t) for t in texts) else set()
+    sentence ending in "?" asks the user something ("Delete 3 files?" -> "question"),
+    "Copying files..." reports work in progress ("progress")."""
+    out = set()
+    if any(_QUESTION.search(t) for t in texts):
+        out.add("question")
+    if any(_UNDER_WAY.search(t) for t in texts):
+        out.add("progress")
+    return out
+
+
+#: short runs of CJK characters: on a Latin-script screen these are window buttons, check
+#: boxes and icons that the (Chinese + English) recogniser reads as 口, 回, 区 ...
+_CJK_RUN = re.compile(r"[\u2e80-\u303f\u3400-\u9fff\uf900-\ufaff]{1,3}")
+_CJK = re.compile(r"[\u2e80-\u303f\u3400-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def latin_screen(texts: list[str]) -> bool:
+    """At least three Latin letters per CJK character over the whole screen."""
+    cjk = sum(len(_CJK.findall(t)) for t in texts)
+    return sum(len(_LATIN.findall(t)) for t in texts) >= 3 * cjk
+
+
+def drop_icon_glyphs(text: str) -> str:
+    """``text`` without short CJK runs: on a Latin-script screen they are icons misread as
+    characters ("xclock回", "口回区"). Callers apply it only where ``latin_screen``."""
+    return " ".join(_CJK_RUN.sub(" ", text).split()) if _CJK.search(text) else text
 
 
 def _is_text(line: str) -> bool:
@@ -154,7 +204,7 @@ class TextOptions:
 WORD_PRIOR = 6.0
 
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 12
+FEATURE_VERSION = 14
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
@@ -194,7 +244,9 @@ class TextChannel(Channel):
         """Embed OCR lines (kept apart so callers can OCR only part of a screen); merged words
         are re-spaced first, since UI fonts make OCR drop spaces ("RememberMe")."""
         vocab = self.sentences.words
-        kept = [TextLine(ln.box, respace(ln.text, vocab), ln.confidence) for ln in lines if _is_text(ln.text)]
+        latin = latin_screen([ln.text for ln in lines])
+        cleaned = [(ln, drop_icon_glyphs(ln.text) if latin else ln.text) for ln in lines]
+        kept = [TextLine(ln.box, respace(t, vocab), ln.confidence) for ln, t in cleaned if _is_text(t)]
         texts = [ln.text for ln in kept]
         words = sorted({w for t in texts for w in _WORD.findall(t.lower()) if len(w) >= 2} | _symbol_words(texts))
         dim = self.sentences.dim

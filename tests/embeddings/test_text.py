@@ -91,6 +91,9 @@ def test_fusion_errors():
         ("Selectaphoto", "Select a photo"),
         ("willbe kept back", "will be kept back"),
         ("Password", "Password"),  # known words stay
+        ("Downloading", "Downloading"),  # known words with an ending stay
+        ("Notifications", "Notifications"),
+        ("Scanning", "Scanning"),
         ("devtmpfs drwxr-xr-x", "devtmpfs drwxr-xr-x"),  # no dictionary split: unchanged
         ("Sign in using Google+", "Sign in using Google+"),
     ],
@@ -119,3 +122,34 @@ def test_a_question_on_screen_counts_as_the_word_question(text_encoder):
     ]
     ex = ch.encode_examples(cols)
     assert float(ch.relevance([asked], ex)[0, 0]) > float(ch.relevance([told], ex)[0, 0])
+
+
+@pytest.mark.parametrize(
+    "line, under_way",
+    [
+        ("Copying 120 files to Backup...", True),
+        ("Sending 2 messages..", True),
+        ("Downloading updates…", True),
+        ("Save As...", False),  # a menu item that opens a dialog
+        ("Re: Trying to find a solution to this problem...", False),  # a truncated preview
+        ("Copying finished.", False),
+    ],
+)
+def test_work_under_way_counts_as_the_word_progress(text_encoder, line, under_way):
+    from screenstate.embeddings.ocr import TextLine
+
+    f = text_encoder.channels[0].features_from_lines([TextLine((0.0, 0.0, 100.0, 20.0), line, 0.99)])
+    assert ("progress" in f.words) == under_way
+
+
+def test_icons_misread_as_cjk_are_dropped_on_latin_screens_only(text_encoder):
+    from screenstate.embeddings.ocr import TextLine
+
+    ch = text_encoder.channels[0]
+    box = (0.0, 0.0, 100.0, 20.0)
+    latin = ch.features_from_lines(
+        [TextLine(box, t, 0.99) for t in ("xclock回", "口回区", "Sending 2 messages..", "Cancel")]
+    )
+    assert [ln.text for ln in latin.lines] == ["xclock", "Sending 2 messages..", "Cancel"]
+    chinese = ch.features_from_lines([TextLine(box, t, 0.99) for t in ("文件管理器", "打开", "取消 OK")])
+    assert [ln.text for ln in chinese.lines] == ["文件管理器", "打开", "取消 OK"]
