@@ -44,5 +44,9 @@ def run(quick: bool) -> dict:
         dataset="zenity dialogs rendered by benchmarks/render_heldout_dialogs.py (our texts), dev classes.json",
     )
     out["table"] = recall_table(states, recall=m, dev_recall=dev_m)
+    out["notes"] = (
+        "Texts written for this check (none from the dev set), zenity 3.44 under Xvfb + openbox, light and "
+        "dark Adwaita, 0-2 X11 programs behind; render with `python benchmarks/render_heldout_dialogs.py`."
+    )
     out["errors"] = [{"image": f.name, "label": t, "pred": p} for f, t, p in zip(files, labels, preds) if t != p]
     return out
