@@ -36,6 +36,10 @@ from screenstate.errors import StateTimeoutError, UnknownNameError
 from screenstate.schema import ClassSpec
 
 TILE = 32
+#: a partial re-read whose two best classes are closer than this (raw score) is confirmed
+#: by a full read: re-reading a crop can change a character ("messages.." vs "..."), which
+#: is enough to swap a near-tie, and which() must agree with batch classification
+CONFIRM_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,17 @@ class StateChecker:
         max_side: int = 1920,
         partial_ocr_below: float = 0.5,
         detector: Any = None,
+        confirm_margin: float | None = None,
     ) -> None:
+        """``partial_ocr_below``: re-read only the changed part of the screen when less than
+        this fraction changed; ``confirm_margin``: a partial read whose two best classes are
+        closer than this is confirmed by a full read (default ``CONFIRM_MARGIN``; 0 never
+        confirms, trading agreement with batch results for tail latency)."""
         self.classifier = ScreenClassifier(spec, encoder=encoder, options=options, min_score=min_score)
         self.names = self.classifier.names
         self.max_side = max_side
         self.partial_ocr_below = partial_ocr_below
+        self.confirm_margin = CONFIRM_MARGIN if confirm_margin is None else confirm_margin
         self.detector = detector
         self._prev_img: Image.Image | None = None
         self._prev_feats: dict[str, Any] | None = None
@@ -173,6 +183,10 @@ class StateChecker:
         else:
             feats = enc.encode([enc.prepare(img)])[0]
         res = self.classifier.classify_features([feats])[0]
+        if how == "partial" and _margin(res.raw_scores) < self.confirm_margin:
+            feats = enc.encode([enc.prepare(img)])[0]
+            res = self.classifier.classify_features([feats])[0]
+            how = "full"
         out = StateResult(
             state=res.state,
             best=res.pred,
@@ -264,3 +278,9 @@ class StateChecker:
             for i in order.tolist()
             if float(sims[i]) >= 0.5
         ]
+
+
+def _margin(raw_scores: dict[str, float]) -> float:
+    """Raw-score gap between the best and the second-best class."""
+    top = sorted(raw_scores.values(), reverse=True)
+    return top[0] - top[1] if len(top) > 1 else float("inf")

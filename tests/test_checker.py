@@ -89,6 +89,22 @@ def test_partial_ocr_reads_only_changed_tiles(text_encoder, small_spec, data_dir
     assert any("Backup" in ln.text for ln in lines) and any("Password" in ln.text for ln in lines)
 
 
+def test_near_tie_after_a_partial_read_is_confirmed_by_a_full_read(text_encoder, small_spec, data_dir):
+    base = Image.open(data_dir / "login_page.png").convert("RGB")
+    changed = base.copy()
+    ImageDraw.Draw(changed).text((40, 700), "Backup failed", fill=(0, 0, 0))
+    checker = StateChecker(small_spec, encoder=text_encoder)
+    checker.which(base)
+    clear = checker.which(changed)
+    assert clear.how == "partial"  # a clear decision keeps the cheap path
+    # any margin below the threshold counts as a tie: the frame is read in full
+    checker = StateChecker(small_spec, encoder=text_encoder, confirm_margin=1.0)
+    checker.which(base)
+    tie = checker.which(changed)
+    fresh = StateChecker(small_spec, encoder=text_encoder).which(changed)
+    assert tie.how == "full" and tie.raw_scores == pytest.approx(fresh.raw_scores, abs=1e-6)
+
+
 def test_find_text_on_screen(text_encoder, small_spec, data_dir):
     checker = StateChecker(small_spec, encoder=text_encoder)
     hits = checker.find(data_dir / "login_page.png", "Sign In")
