@@ -184,7 +184,9 @@ class StateChecker:
             feats = enc.encode([enc.prepare(img)])[0]
         res = self.classifier.classify_features([feats])[0]
         if how == "partial" and _margin(res.raw_scores) < self.confirm_margin:
-            feats = enc.encode([enc.prepare(img)])[0]
+            text = self._text
+            assert text is not None
+            feats["text"] = text.encode([text.prepare(img)])[0]  # the other channels read the whole frame already
             res = self.classifier.classify_features([feats])[0]
             how = "full"
         out = StateResult(

@@ -135,13 +135,17 @@ def bytes_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def resize_max_side(img: Image.Image, max_side: int) -> Image.Image:
-    """Downscale so the longer side is at most ``max_side`` (never upscales)."""
-    w, h = img.size
-    s = max_side / max(w, h)
+def _downscale(img: Image.Image, s: float) -> Image.Image:
+    """``img`` scaled by ``s`` when that shrinks it, else unchanged (never upscales)."""
     if s >= 1.0:
         return img
+    w, h = img.size
     return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+def resize_max_side(img: Image.Image, max_side: int) -> Image.Image:
+    """Downscale so the longer side is at most ``max_side`` (never upscales)."""
+    return _downscale(img, max_side / max(img.size))
 
 
 def resize_screen_side(img: Image.Image, max_side: int, aspect: float = 16 / 9) -> Image.Image:
@@ -149,11 +153,7 @@ def resize_screen_side(img: Image.Image, max_side: int, aspect: float = 16 / 9) 
     most ``max_side``: a 4K screen shrinks like with ``resize_max_side``, but a long
     scrolling capture (1920x8000) keeps its text size instead of shrinking to a sliver."""
     w, h = img.size
-    side = min(max(w, h), aspect * min(w, h))
-    s = max_side / side
-    if s >= 1.0:
-        return img
-    return img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return _downscale(img, max_side / min(max(w, h), aspect * min(w, h)))
 
 
 class ViewMode(str, Enum):
