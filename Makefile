@@ -6,7 +6,19 @@ PY := $(VENV)/bin/python
 TORCH_PINS := "torch==2.14.*" "torchvision==0.29.*"
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean sysdeps
+
+# Debian packages the test suite drives for real: Chromium (review page, via Playwright's
+# Python package; no browser download) and redis-server (the service's Redis store).
+# Installed when running as root and missing; otherwise those tests skip with a reason.
+SYS_PKGS := chromium redis-server
+sysdeps:
+	@missing=""; for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
+	    || echo "warning: could not install$$missing; tests that need them will skip"; \
+	elif [ -n "$$missing" ]; then echo "note: not installed:$$missing (tests that need them will skip)"; fi
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,7 +34,7 @@ demo: $(VENV)/.installed
 	  --classes configs/demo_states.json --output demo_out/predictions.csv \
 	  --report demo_out/report.html --cache demo_out/cache
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed sysdeps
 	$(PY) -m ruff check screenstate tests benchmarks
 	$(PY) -m mypy screenstate
 	$(PY) -m pytest -q
