@@ -24,6 +24,7 @@ from typing import Any
 from screenstate.batch.layout import discover_frames
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
+from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.evidence import ClassEvidence, explain
@@ -111,13 +112,14 @@ class ReviewSession:
         self,
         root: str | Path,
         classes: str | Path,
-        encoder: str = "auto",
+        encoder: str | Encoder = "auto",
         cache: str | Path | None = None,
         options: EncoderOptions | None = None,
         min_score: float | None = None,
         classifier: ScreenClassifier | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        found, self.layout = discover_frames(self.root)  # bad input fails before models load
         self.classfile = ClassFile(classes)
         self.cache = FeatureCache(Path(cache) if cache is not None else default_cache_dir())
         self.clf = classifier or ScreenClassifier(
@@ -125,7 +127,6 @@ class ReviewSession:
         )
         self._lock = threading.RLock()
         self.version = 0  # bumps on every re-score, so pages can tell they are current
-        found, self.layout = discover_frames(self.root)
         truth = read_truth(self.root)
         hashes: list[str | None] = []
         errors: list[str | None] = []

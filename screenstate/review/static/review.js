@@ -79,7 +79,9 @@ function renderSegments() {
   box.replaceChildren();
   for (const s of S.segments) {
     const first = S.frames[s.start];
-    const range = s.start_s === null ? `#${s.start}–${s.end}` : `${s.start_s.toFixed(1)}–${s.end_s.toFixed(1)} s`;
+    const range = s.start_s === null
+      ? (s.start === s.end ? `#${s.start}` : `#${s.start}–${s.end}`)
+      : `${s.start_s.toFixed(1)}–${s.end_s.toFixed(1)} s`;
     box.append(el("div", {
       class: "segment", "data-testid": "segment", dataset: { start: s.start, end: s.end, state: s.state },
       title: `${s.state}: ${s.n_frames} frame(s)`, onclick: () => openFrame(s.start),
@@ -137,6 +139,7 @@ async function openFrame(index, { keepMessage = false } = {}) {
   const sel = $("state-select");
   sel.value = f.corrected ? (f.correction || "") : (f.pred || "");
   $("neg-class").textContent = f.pred || "the predicted state";
+  if (!keepMessage) $("negative").checked = false;
   $("save-label").disabled = !!f.error;
   $("viewer").dataset.index = index;
   $("viewer").dataset.state = f.label;
