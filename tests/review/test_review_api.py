@@ -219,3 +219,41 @@ def test_review_cli_refuses_bad_root(tmp_path, data_dir):
         app, ["review", "--root", str(tmp_path / "nope"), "--classes", str(data_dir / "classes_small.json")]
     )
     assert r.exit_code == 2 and "not a directory" in r.output
+
+
+def test_review_command_serves_the_page(review_dirs, review_cache):
+    """The real command: classifies (from the warm cache), prints its URL, serves the API."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    rec, classes = review_dirs
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "screenstate", "review", "--root", str(rec), "--classes", str(classes)]
+    cmd += ["--cache", str(review_cache), "--encoder", "text", "--port", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "review page:" in line:
+                break
+        url = f"http://127.0.0.1:{port}/"
+        assert f"3 frames classified; review page: {url}" in "".join(lines), "".join(lines)
+        for _ in range(100):  # the URL is printed just before uvicorn binds
+            try:
+                frames = json.load(urllib.request.urlopen(url + "api/frames", timeout=5))
+                break
+            except OSError:
+                import time
+
+                time.sleep(0.1)
+        assert [f["pred"] for f in frames] == ["error_dialog", "file_chooser", "login_page"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
