@@ -289,7 +289,8 @@ def review(
         _fail(e)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"{len(session.frames)} frames classified; review page: http://{shown}:{port}/  (Ctrl+C to stop)")
-    uvicorn.run(create_review_app(session), host=host, port=port, log_level="warning")
+    hosts = None if host in ("0.0.0.0", "::") else [host, "127.0.0.1", "localhost"]
+    uvicorn.run(create_review_app(session, allowed_hosts=hosts), host=host, port=port, log_level="warning")
 
 
 index_app = typer.Typer(help="Exemplar index next to a class file.", no_args_is_help=True)

@@ -116,10 +116,16 @@ def _thumbnail(path: str, mtime: float, width: int) -> bytes:
     return buf.getvalue()
 
 
-def create_review_app(session: ReviewSession) -> FastAPI:
-    """The page and its API for one session (one recording, one class file)."""
+def create_review_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The page and its API for one session (one recording, one class file).
+    ``allowed_hosts`` rejects other Host headers (a web page cannot reach a loopback
+    server through DNS rebinding); None accepts any."""
     app = FastAPI(title="screenstate review", docs_url="/docs", redoc_url=None)
     app.state.session = session
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
     @app.middleware("http")
     async def _csp(request: Request, call_next: Any) -> Any:
