@@ -264,6 +264,35 @@ def serve(
     uvicorn.run(create_app(store=store, encoder=encoder, api_key=api_key), host=host, port=port)
 
 
+@app.command()
+def review(
+    root: Annotated[Path, typer.Option("--root", help="Recording directory (flat or ROOT/<label>/*).")],
+    classes: ClassesOpt,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")
+    ] = None,
+    encoder: EncoderOpt = "auto",
+    host: Annotated[str, typer.Option("--host", help="Bind address (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port.")] = 8765,
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Default min raw score.")] = None,
+) -> None:
+    """Open a classified recording in a browser page: see why, correct, re-score."""
+    import uvicorn
+
+    from screenstate.errors import ScreenstateError
+    from screenstate.review.app import create_review_app
+    from screenstate.review.session import ReviewSession
+
+    try:
+        session = ReviewSession(root, classes, encoder=encoder, cache=cache, min_score=min_score)
+    except ScreenstateError as e:
+        _fail(e)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    typer.echo(f"{len(session.frames)} frames classified; review page: http://{shown}:{port}/  (Ctrl+C to stop)")
+    hosts = None if host in ("0.0.0.0", "::") else [host, "127.0.0.1", "localhost"]
+    uvicorn.run(create_review_app(session, allowed_hosts=hosts), host=host, port=port, log_level="warning")
+
+
 index_app = typer.Typer(help="Exemplar index next to a class file.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 

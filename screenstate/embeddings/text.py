@@ -190,6 +190,15 @@ class TextFeatures:
 
 
 @dataclass(frozen=True)
+class LineMatch:
+    """An on-screen line that supports an example: its text, pixel box, similarity."""
+
+    text: str
+    box: tuple[float, float, float, float]
+    similarity: float
+
+
+@dataclass(frozen=True)
 class TextOptions:
     """Settings of the text channel."""
 
@@ -342,6 +351,40 @@ class TextChannel(Channel):
                 sims = examples["retrieval"].similarities(f, examples["exemplars"], self._screen_similarity)
                 out[i, ~is_text] = 0.5 + 0.5 * (sims - EXEMPLAR_FLOOR) / (1.0 - EXEMPLAR_FLOOR)
         return out.clamp_(0.0, 1.0)
+
+    # -- evidence ----------------------------------------------------------------
+    def matching_lines(
+        self, feature: TextFeatures, examples: dict[str, Any], column: int, k: int = 3, floor: float = 0.35
+    ) -> tuple[LineMatch, ...]:
+        """The on-screen lines that best match example ``column`` (its index among all
+        columns), best first, at most ``k`` with similarity >= ``floor``: for a text
+        example, a line scores its cosine with the example sentence or with one of the
+        example's content words (a word shown verbatim gives 1); for an image exemplar,
+        its best cosine with any of the exemplar's lines. Explains a score; the score
+        itself comes from :meth:`relevance`."""
+        is_text: torch.Tensor = examples["is_text"]
+        if not feature.lines or feature.line_emb.shape[0] == 0:
+            return ()
+        pos = int(is_text[:column].sum()) if bool(is_text[column]) else int((~is_text[:column]).sum())
+        if bool(is_text[column]):
+            sims = examples["sent"][pos] @ feature.line_emb.T  # [lines]
+            w = examples["weights"][pos] > 0
+            if examples["vocab_emb"] is not None and bool(w.any()):
+                sims = torch.maximum(sims, (examples["vocab_emb"][w] @ feature.line_emb.T).amax(0))
+                vocab = [v for v, keep in zip(examples["vocab"], w.tolist()) if keep]
+                exact = torch.tensor([bool(set(vocab) & set(content_words(ln.text))) for ln in feature.lines])
+                sims = torch.where(exact, torch.ones_like(sims), sims)
+        else:
+            ex: TextFeatures = examples["exemplars"][pos]
+            if ex.line_emb.shape[0] == 0:
+                return ()
+            sims = (feature.line_emb @ ex.line_emb.T).amax(1)
+        order = sims.argsort(descending=True).tolist()[:k]
+        return tuple(
+            LineMatch(feature.lines[i].text, feature.lines[i].box, round(float(sims[i]), 4))
+            for i in order
+            if float(sims[i]) >= floor
+        )
 
     # -- cache -------------------------------------------------------------------
     def dumps(self, feature: TextFeatures) -> bytes:

@@ -1,0 +1,334 @@
+"""A review session: one recording, one class file, features held in memory.
+
+Frames are encoded once (through the classifier's memory and disk caches); every later
+change to the class file — a corrected label, an edit, an undo — re-scores the whole
+recording from those features, with no OCR or image encoding::
+
+    s = ReviewSession("examples/recording", "configs/demo_states.json", cache="demo_out/cache")
+    s.frames[3].result.pred, s.queue(5), s.segments()
+    s.label(3, "login_page", negative=True)      # exemplar + re-score
+    s.undo()
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from screenstate.batch.layout import discover_frames
+from screenstate.classify import ScreenClassifier
+from screenstate.embeddings.cache import FeatureCache, default_cache_dir
+from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.factory import EncoderOptions
+from screenstate.errors import ScreenstateError, UnknownNameError
+from screenstate.evidence import ClassEvidence, explain
+from screenstate.results import ClassificationResult
+from screenstate.review.classfile import ClassFile, LabelChange, parse_spec_text
+
+#: what CSV exports and accuracy call a frame below every min_score
+NONE_LABEL = "unknown"
+
+
+@dataclass(frozen=True)
+class ReviewFrame:
+    """One frame of the recording and its current classification.
+
+    ``time_s`` is the frame's time in a video and None for image folders; ``truth`` comes
+    from a labeled layout or ``ROOT/labels.csv`` (``frame,state``) when there is one;
+    ``correction`` is the state the user saved for it in this session.
+    """
+
+    index: int
+    path: Path
+    time_s: float | None
+    content_hash: str | None
+    error: str | None
+    result: ClassificationResult | None
+    truth: str | None = None
+    correction: str | None = None  # None also when corrected to "none of the above"
+    corrected: bool = False
+
+    @property
+    def margin(self) -> float | None:
+        """Raw-score gap between the two best classes (small = uncertain)."""
+        if self.result is None:
+            return None
+        top = [v for _, v in self.result.top(2)]
+        return top[0] - top[1] if len(top) > 1 else 1.0
+
+    @property
+    def state_label(self) -> str:
+        if self.result is None:
+            return "<unreadable>"
+        return self.result.state or NONE_LABEL
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of consecutive frames in one state (unreadable frames form their own runs)."""
+
+    index: int
+    start: int
+    end: int  # inclusive
+    state: str
+    start_s: float | None
+    end_s: float | None
+
+    @property
+    def n_frames(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    """A saved correction and how re-scoring changed the recording."""
+
+    change: LabelChange
+    changed_frames: tuple[int, ...]
+
+
+def read_truth(root: Path) -> dict[str, str]:
+    """``ROOT/labels.csv`` (columns ``frame,state``) as {file name: state}; empty when absent."""
+    p = root / "labels.csv"
+    if not p.is_file():
+        return {}
+    with p.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if rows and not {"frame", "state"} <= set(rows[0]):
+        raise ScreenstateError(f"{p}: expected columns frame,state; got {sorted(rows[0])}")
+    return {r["frame"]: r["state"] for r in rows}
+
+
+class ReviewSession:
+    """Classifies a recording and applies the page's corrections (thread-safe)."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        classes: str | Path,
+        encoder: str | Encoder = "auto",
+        cache: str | Path | None = None,
+        options: EncoderOptions | None = None,
+        min_score: float | None = None,
+        classifier: ScreenClassifier | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        found, self.layout = discover_frames(self.root)  # bad input fails before models load
+        self.classfile = ClassFile(classes)
+        self.cache = FeatureCache(Path(cache) if cache is not None else default_cache_dir())
+        self.clf = classifier or ScreenClassifier(
+            self.classfile.spec(), encoder=encoder, options=options, cache=self.cache, min_score=min_score
+        )
+        self._lock = threading.RLock()
+        self.version = 0  # bumps on every re-score, so pages can tell they are current
+        truth = read_truth(self.root)
+        hashes: list[str | None] = []
+        errors: list[str | None] = []
+        loaded = []
+        for f in found:
+            try:
+                li = self.clf.load(f.path)
+                loaded.append(li)
+                hashes.append(li.content_hash)
+                errors.append(None)
+            except ScreenstateError as e:
+                hashes.append(None)
+                errors.append(str(e))
+        self.features: dict[str, dict[str, Any]] = {}
+        self._encode(loaded, hashes, errors)
+        self._paths = [f.path for f in found]
+        self._truth = [f.label if f.label is not None else truth.get(f.path.name) for f in found]
+        self.corrections: dict[int, str | None] = {}
+        #: per class-file change of this session: (frame, had a correction, its previous value), None for edits
+        self._history: list[tuple[int, bool, str | None] | None] = []
+        self.frames: list[ReviewFrame] = []
+        self._hashes, self._errors = hashes, errors
+        self.rescore()
+
+    def _encode(self, loaded: list[Any], hashes: list[str | None], errors: list[str | None]) -> None:
+        """Features of every distinct readable frame (cache first); a frame that fails to
+        decode gets an error, never disappears."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        distinct = list({li.content_hash: li for li in loaded}.values())
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            for start in range(0, len(distinct), 16):
+                chunk = distinct[start : start + 16]
+                feats: list[dict[str, Any] | None]
+                try:
+                    feats = list(self.clf.features(chunk, pool))
+                except ScreenstateError:  # find the bad frame(s): one at a time
+                    feats = []
+                    for li in chunk:
+                        try:
+                            feats.append(self.clf.features([li])[0])
+                        except ScreenstateError as e:
+                            feats.append(None)
+                            for i, hh in enumerate(hashes):
+                                if hh == li.content_hash:
+                                    hashes[i], errors[i] = None, str(e)
+                for li, f in zip(chunk, feats):
+                    if f is not None:
+                        self.features[li.content_hash] = f
+
+    # -- scoring -----------------------------------------------------------------------
+    def rescore(self) -> tuple[int, ...]:
+        """Re-read the class file and re-classify every frame from held features; returns
+        the indices whose state changed."""
+        with self._lock:
+            self.clf = self.clf.with_spec(self.classfile.spec())
+            order = list(self.features)
+            results = dict(zip(order, self.clf.classify_features([self.features[h] for h in order])))
+            old = {f.index: f.state_label for f in self.frames}
+            self.frames = [
+                ReviewFrame(
+                    index=i,
+                    path=p,
+                    time_s=None,
+                    content_hash=h,
+                    error=err,
+                    result=results.get(h) if h is not None else None,
+                    truth=t,
+                    correction=self.corrections.get(i),
+                    corrected=i in self.corrections,
+                )
+                for i, (p, h, err, t) in enumerate(zip(self._paths, self._hashes, self._errors, self._truth))
+            ]
+            self.version += 1
+            return tuple(f.index for f in self.frames if f.index in old and old[f.index] != f.state_label)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.clf.names)
+
+    def frame(self, index: int) -> ReviewFrame:
+        if not 0 <= index < len(self.frames):
+            raise IndexError(f"frame {index} does not exist; the recording has frames 0..{len(self.frames) - 1}")
+        return self.frames[index]
+
+    def evidence(self, index: int, k: int = 2) -> list[ClassEvidence]:
+        """Evidence for the ``k`` best classes of a frame (winner and runner-up)."""
+        f = self.frame(index)
+        if f.result is None or f.content_hash is None:
+            return []
+        with self._lock:
+            return explain(self.clf, self.features[f.content_hash], [n for n, _ in f.result.top(k)])
+
+    def try_image(self, data: bytes) -> tuple[ClassificationResult, list[ClassEvidence]]:
+        """Scores and evidence for an uploaded screenshot (not added to anything)."""
+        with self._lock:
+            li = self.clf.load(data)
+            feats = self.clf.features([li])[0]
+            res = self.clf.classify_features([feats], [li.source])[0]
+            return res, explain(self.clf, feats, [n for n, _ in res.top(2)])
+
+    # -- changes -----------------------------------------------------------------------
+    def label(self, index: int, state: str | None, negative: bool = False) -> LabelOutcome:
+        """Save ``state`` as the truth of frame ``index``: the frame becomes an exemplar of
+        ``state`` and, with ``negative``, a negative exemplar of the class it was wrongly
+        predicted as; then everything is re-scored. ``state`` None ("none of the above")
+        needs ``negative``."""
+        with self._lock:
+            f = self.frame(index)
+            if f.result is None:
+                raise ScreenstateError(f"frame {index} ({f.path.name}) is unreadable: {f.error}")
+            if state is not None and state not in self.names:
+                raise UnknownNameError("state", state, self.names)
+            wrong = f.result.pred if negative and f.result.pred != state else None
+            if state is None and wrong is None:
+                raise ScreenstateError(
+                    "'none of the above' adds no exemplar by itself: also tick 'negative' to add the frame "
+                    f"as a negative exemplar of {f.result.pred!r}"
+                )
+            change = self.classfile.add_label(f.path, state, wrong)
+            self._history.append((index, index in self.corrections, self.corrections.get(index)))
+            self.corrections[index] = state
+            return LabelOutcome(change, self.rescore())
+
+    def undo(self) -> str:
+        """Undo the last change to the class file (a label or an edit) and re-score."""
+        with self._lock:
+            what = self.classfile.undo()
+            undone = self._history.pop() if self._history else None
+            if undone is not None:  # a label: restore the frame's previous correction
+                index, had, prev = undone
+                if had:
+                    self.corrections[index] = prev
+                else:
+                    self.corrections.pop(index, None)
+            self.rescore()
+            return what
+
+    def replace_classes(self, text: str) -> None:
+        """Validate and save edited class-file text, then re-score; invalid text raises
+        :class:`~screenstate.errors.SpecError` and nothing is written."""
+        with self._lock:
+            parse_spec_text(text, self.classfile.path.parent)
+            if self.classfile.replace_text(text):
+                self._history.append(None)
+            self.rescore()
+
+    # -- views -------------------------------------------------------------------------
+    def queue(self, n: int = 20) -> list[ReviewFrame]:
+        """The ``n`` least certain readable frames (smallest margin first)."""
+        scored = [f for f in self.frames if f.margin is not None]
+        return sorted(scored, key=lambda f: (f.margin, f.index))[:n]
+
+    def segments(self) -> list[Segment]:
+        """Runs of consecutive frames with the same state."""
+        out: list[Segment] = []
+        for f in self.frames:
+            if out and out[-1].state == f.state_label:
+                last = out[-1]
+                out[-1] = Segment(last.index, last.start, f.index, last.state, last.start_s, f.time_s)
+            else:
+                out.append(Segment(len(out), f.index, f.index, f.state_label, f.time_s, f.time_s))
+        return out
+
+    def accuracy(self) -> tuple[int, int] | None:
+        """(correct, labeled) against the recording's known labels, or None without labels."""
+        known = [f for f in self.frames if f.truth is not None and f.result is not None]
+        if not known:
+            return None
+        return sum(f.state_label == f.truth for f in known), len(known)
+
+    def labels_csv(self) -> str:
+        """``frame,time_s,state,source``: the user's correction where one was saved, else
+        the prediction (``unknown`` below every min_score)."""
+        return _csv(
+            ["frame", "time_s", "state", "source"],
+            [
+                [
+                    f.path.name,
+                    _num(f.time_s),
+                    (f.correction or NONE_LABEL) if f.index in self.corrections else f.state_label,
+                    "corrected" if f.index in self.corrections else "predicted",
+                ]
+                for f in self.frames
+            ],
+        )
+
+    def segments_csv(self) -> str:
+        """``segment,start_frame,end_frame,n_frames,start_s,end_s,state``."""
+        return _csv(
+            ["segment", "start_frame", "end_frame", "n_frames", "start_s", "end_s", "state"],
+            [[s.index, s.start, s.end, s.n_frames, _num(s.start_s), _num(s.end_s), s.state] for s in self.segments()],
+        )
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else f"{v:.3f}"
+
+
+def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
