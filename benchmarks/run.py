@@ -38,6 +38,7 @@ BENCHMARKS = {
     "ocr_accuracy": "bench_ocr_accuracy",
     "batch_throughput": "bench_batch",
     "batch_rerun": "bench_batch_rerun",
+    "cluster_scaling": "bench_cluster",
     "state_latency": "bench_state",
     "state_agreement": "bench_state_agreement",
     "nms_speedup": "bench_nms",

@@ -120,7 +120,14 @@ def classify(
 
 @app.command("classify-directory")
 def classify_directory_cmd(
-    root: Annotated[Path, typer.Option("--root", help="Recording directory (flat or ROOT/<label>/*).")],
+    root: Annotated[
+        str,
+        typer.Option(
+            "--root",
+            help="Recording directory (flat or ROOT/<label>/*), or a URI every Ray node can read "
+            "(s3://..., gs://..., file:// on a shared mount).",
+        ),
+    ],
     classes: Annotated[Path, typer.Option("--classes", "--classifier_json_file", "-c", help="Class JSON file.")],
     output: Annotated[
         Path | None, typer.Option("--output", "--output_file", "-o", help="CSV output (path,pred[,label,is_correct]).")
@@ -143,6 +150,10 @@ def classify_directory_cmd(
         str | None, typer.Option("--ray-address", help="Existing Ray cluster.", envvar="RAY_ADDRESS")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per encoder batch.")] = 32,
+    cpus_per_actor: Annotated[
+        int,
+        typer.Option("--cpus-per-actor", min=1, help="Cluster: CPUs per encoding actor on CPU nodes (GPU nodes: one per GPU)."),
+    ] = 4,
     encoder: EncoderOpt = "auto",
     views: ViewsOpt = "letterbox",
     clip_model: ClipModelOpt = "ViT-B-32",
@@ -170,6 +181,7 @@ def classify_directory_cmd(
                 resume=resume,
                 ray_address=ray_address,
                 batch_size=batch_size,
+                cpus_per_actor=cpus_per_actor,
                 encoder=encoder,
                 options=_options(device, precision, views, clip_model, clip_pretrained),
                 min_score=min_score,

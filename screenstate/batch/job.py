@@ -2,10 +2,12 @@
 
 Stages:
 
-1. list frames (flat or labeled layout) and hash each file's bytes (threads; cheap);
+1. list frames (flat or labeled layout) and hash each file's bytes (threads here for a
+   local root; Ray tasks on the workers for a URI root);
 2. de-duplicate identical frames and skip those already in the embedding cache;
-3. Ray Data: decode + validate + preprocess in parallel tasks, encode in an actor pool
-   (batched); the actors write features to the on-disk cache (atomic per frame);
+3. Ray Data: read + decode + preprocess, encode in this process (one machine) or in an
+   autoscaling actor pool (a cluster; ``batch/encode.py``); features come back through
+   Ray and only this process writes them to the on-disk cache (atomic per frame);
 4. classify every distinct frame from cached features (milliseconds), fan results back
    out to every frame, write CSV / scores / metrics / report atomically.
 
@@ -30,15 +32,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from screenstate.batch.encode import encode_with_actors, hash_on_ray, init_ray, is_multi_node, prepared_for_driver
 from screenstate.batch.layout import discover_frames
 from screenstate.batch.metrics import evaluate
-from screenstate.batch.prepare import prepare_batch
+from screenstate.batch.sources import Root, discover_uri_frames, hash_frame
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
-from screenstate.embeddings.factory import EncoderOptions, create_encoder
-from screenstate.embeddings.images import bytes_hash
+from screenstate.embeddings.factory import EncoderOptions
 from screenstate.errors import ScreenstateError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec
@@ -50,7 +50,8 @@ log = logging.getLogger("screenstate")
 class JobConfig:
     """Everything a classify_directory run needs."""
 
-    root: Path
+    #: a local directory, or a URI every Ray node can read (s3://, gs://, file:// on a shared mount)
+    root: Path | str
     classes: Path
     output: Path | None = None
     scores_file: Path | None = None
@@ -69,6 +70,8 @@ class JobConfig:
     #: where images are encoded: "actors" (a Ray actor pool; what a cluster needs), "driver"
     #: (this process, fed by Ray preprocessing tasks), or "auto" (driver on a local Ray)
     encode_in: str = "auto"
+    #: CPUs (and torch threads) per encoding actor on CPU nodes (clamped to the largest node)
+    cpus_per_actor: int = 4
     #: test hook: called after each encoded batch with the running count of encoded frames
     on_encoded: Callable[[int], None] | None = None
 
@@ -102,6 +105,8 @@ class JobSummary:
     metrics: dict[str, Any] | None
     rows: list[FrameRow]
     outputs: list[str]
+    #: Ray node ids that encoded frames in this run (empty when everything came from the cache)
+    encode_nodes: tuple[str, ...] = ()
 
     @property
     def frames_per_second(self) -> float:
@@ -126,73 +131,10 @@ class JobSummary:
         return "\n".join(lines)
 
 
-# -- Ray stages (module-level so they pickle) ---------------------------------------
-class _EncodeWorker:
-    """Ray actor: owns the encoder, writes features to the disk cache."""
-
-    def __init__(self, encoder: str, options_json: str, cache_dir: str, threads: int) -> None:
-        import torch
-
-        torch.set_num_threads(max(1, threads))
-        os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
-        self.encoder = create_encoder(encoder, EncoderOptions.model_validate_json(options_json))
-        self.cache = FeatureCache(cache_dir)
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list[Any]]:
-        ok = [i for i, e in enumerate(batch["error"]) if not e]
-        if ok:
-            prepared = [pickle.loads(batch["prepared"][i]) for i in ok]
-            feats = self.encoder.encode(prepared)
-            for i, f in zip(ok, feats):
-                for ch in self.encoder.channels:
-                    self.cache.put(ch.model_id, str(batch["hash"][i]), ch.dumps(f[ch.name]))
-        return {
-            "hash": [str(h) for h in batch["hash"]],
-            "path": [str(p) for p in batch["path"]],
-            "error": [str(e) for e in batch["error"]],
-        }
-
-
-def init_ray(address: str | None = None) -> None:
-    """Connect to ``address`` (or RAY_ADDRESS), else start a quiet local Ray once."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
-    if address is None:
-        kwargs.update(include_dashboard=False, configure_logging=False)
-    ray.init(address=address, **kwargs)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    try:
-        ctx.print_on_execution_start = False
-    except AttributeError:  # older Ray
-        pass
-
-
 def _ray_started() -> bool:
     import ray
 
     return bool(ray.is_initialized())
-
-
-def _is_local_ray() -> bool:
-    import ray
-
-    nodes = [n for n in ray.nodes() if n.get("Alive")]
-    return len(nodes) <= 1
-
-
-def _hash_file(path: Path) -> tuple[str | None, str | None]:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        return None, f"{path}: cannot read ({e.strerror or e})"
-    if not data:
-        return None, f"{path}: empty file (0 bytes)"
-    return bytes_hash(data), None
 
 
 def _atomic_write(path: Path, write: Callable[[Any], object], mode: str = "w") -> None:
@@ -222,7 +164,9 @@ class BatchJob:
         if config.output is not None and config.output.suffix.lower() != ".csv":
             raise ScreenstateError(f"--output {config.output}: must be a .csv file")
         self.cache = FeatureCache(config.cache_dir or default_cache_dir())
-        self._fresh: dict[str, Any] = {}  # features encoded in this process during run()
+        self.root = Root.of(config.root)
+        self._fresh: dict[str, Any] = {}  # features encoded during run(), by content hash
+        self.encode_nodes: set[str] = set()
         ClassSpec.from_json(config.classes)  # a bad class file fails here, before any work
         # models load in the background while run() lists and hashes frames and starts Ray
         self._loader = ThreadPoolExecutor(max_workers=1)
@@ -254,83 +198,74 @@ class BatchJob:
         """Encode distinct uncached frames on Ray; returns (encoded count, hash -> error)."""
         if not todo:
             return 0, {}
-        import ray
-
         cfg = self.config
         init_ray(cfg.ray_address)
-        enc = self.classifier.encoder
-        items = [{"hash": h, "path": p} for h, p in todo.items()]
-        threads = max(1, int(ray.cluster_resources().get("CPU", os.cpu_count() or 1)))
-        ds: Any = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * threads)))
-        ds = ds.map_batches(
-            prepare_batch,
-            fn_kwargs={"preparer": enc.preparer(), "max_pixels": self.classifier.max_pixels},
-            batch_size=4,
-            batch_format="numpy",
-            num_cpus=0.5,
-        )
-        driver = cfg.encode_in == "driver" or (cfg.encode_in == "auto" and _is_local_ray())
+        driver = cfg.encode_in == "driver" or (cfg.encode_in == "auto" and not is_multi_node())
+        clf = self.classifier
         if driver:
-            return self._encode_in_driver(ds, len(items))
-        ds = ds.map_batches(
-            _EncodeWorker,
-            fn_constructor_kwargs={
-                "encoder": enc.name,
-                "options_json": cfg.options.model_dump_json(),
-                "cache_dir": str(self.cache.root),
-                "threads": threads,
-            },
-            batch_size=cfg.batch_size,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=1),
-            num_cpus=1,
-        )
+            import ray
+
+            self.encode_nodes.add(ray.get_runtime_context().get_node_id())
+            blocks = prepared_for_driver(self.root, todo, clf.encoder.preparer(), clf.max_pixels)
+        else:
+            blocks = encode_with_actors(
+                self.root, todo, clf.encoder.name, cfg.options, clf.max_pixels, cfg.batch_size, cfg.cpus_per_actor
+            )
         errors: dict[str, str] = {}
-        encoded = 0
-        progress = _Progress(len(items), enabled=cfg.progress)
-        with progress:
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+        with _Progress(len(todo), enabled=cfg.progress) as progress:
+            # whole blocks as they finish (a few frames each): the first result comes early
+            for batch in blocks:
                 for h, e in zip(batch["hash"], batch["error"]):
                     if e:
                         errors[str(h)] = str(e)
-                    else:
-                        encoded += 1
-                progress.advance(len(batch["hash"]))
-                if cfg.on_encoded is not None:
-                    cfg.on_encoded(encoded)
-        return encoded, errors
-
-    def _encode_in_driver(self, ds: Any, total: int) -> tuple[int, dict[str, str]]:
-        """Ray tasks decode and preprocess; this process encodes, streaming batch by batch
-        (on one machine an actor would only add a second model load and a copy)."""
-        cfg = self.config
-        errors: dict[str, str] = {}
-        encoded = 0
-        with _Progress(total, enabled=cfg.progress) as progress:
-            # whole blocks as they finish (a few frames each): the first result comes early
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 ok = [i for i, e in enumerate(batch["error"]) if not e]
-                for i, e in enumerate(batch["error"]):
-                    if e:
-                        errors[str(batch["hash"][i])] = str(e)
-                if ok:
+                if ok and driver:
                     hashes = [str(batch["hash"][i]) for i in ok]
-                    feats = self.classifier.encode_prepared(hashes, [pickle.loads(batch["prepared"][i]) for i in ok])
+                    feats = clf.encode_prepared(hashes, [pickle.loads(batch["prepared"][i]) for i in ok])
                     self._fresh.update(zip(hashes, feats))  # no need to read them back from disk
-                    encoded += len(ok)
+                elif ok:
+                    self._store_from_actors(batch, ok)
                 progress.advance(len(batch["hash"]))
                 if cfg.on_encoded is not None:
-                    cfg.on_encoded(encoded)
-        return encoded, errors
+                    cfg.on_encoded(len(self._fresh))
+        return len(self._fresh), errors
+
+    def _store_from_actors(self, batch: dict[str, Any], ok: list[int]) -> None:
+        """Features that came back from the actors: into the disk cache (written here, by the
+        driver only) and into memory for this run. Keyed by hash: a retried batch that
+        arrives twice changes nothing."""
+        channels = self.classifier.encoder.channels
+        ids = "\n".join(ch.model_id for ch in channels)
+        for i in ok:
+            if str(batch["model_ids"][i]) != ids:
+                raise ScreenstateError(
+                    f"encoding actors produced features of {batch['model_ids'][i]!r}, the driver expects {ids!r}: "
+                    "install the same screenstate version and model weights on every node"
+                )
+            h = str(batch["hash"][i])
+            feats = {}
+            for c, ch in enumerate(channels):
+                blob = bytes(batch[f"feat_{c}"][i])
+                self.cache.put(ch.model_id, h, blob)
+                feats[ch.name] = ch.loads(blob)
+            self._fresh[h] = feats
+            self.encode_nodes.add(str(batch["node"][i]))
 
     def run(self) -> JobSummary:
         cfg = self.config
         t0 = time.perf_counter()
-        frames, layout = discover_frames(cfg.root)
+        root = self.root
+        if root.uri is None:
+            frames, layout = discover_frames(cfg.root)
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                hashed = list(pool.map(lambda f: hash_frame(root, str(f.path)), frames))
+        else:  # listed here, read and hashed on the workers
+            frames, layout = discover_uri_frames(root)
+            init_ray(cfg.ray_address)
+            by_path = hash_on_ray(root, [str(f.path) for f in frames])
+            hashed = [by_path[str(f.path)] for f in frames]
         if cfg.eval_only and layout != "labeled":
             raise ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is flat")
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            hashed = list(pool.map(lambda f: _hash_file(f.path), frames))
         distinct: dict[str, str] = {}
         for f, (h, _) in zip(frames, hashed):
             if h is not None:
@@ -346,10 +281,8 @@ class BatchJob:
         for h in todo:
             if h not in decode_errors:
                 got = self._fresh.pop(h, None)
-                if got is None:  # encoded by actors: the disk cache has it
-                    got = self.classifier.cached_features(h)
-                if got is None:
-                    decode_errors[h] = "features missing after encoding (cache not writable?)"
+                if got is None:  # a bug, never a silent drop
+                    decode_errors[h] = "features missing after encoding (internal error; please report)"
                 else:
                     features[h] = got
         ok_hashes = list(features)
@@ -360,8 +293,8 @@ class BatchJob:
                 err = decode_errors.get(h)
             res = results.get(h) if h is not None and err is None else None
             if res is not None:
-                res = replace(res, source=str(f.path))
-            rows.append(FrameRow(str(f.path), f.label, h, res, err))
+                res = replace(res, source=root.display(f.path))
+            rows.append(FrameRow(root.display(f.path), f.label, h, res, err))
         metrics = self._metrics(rows) if layout == "labeled" else None
         outputs = self._write(rows, layout, metrics)
         return JobSummary(
@@ -375,6 +308,7 @@ class BatchJob:
             metrics=metrics,
             rows=rows,
             outputs=outputs,
+            encode_nodes=tuple(sorted(self.encode_nodes)),
         )
 
     # -- outputs ------------------------------------------------------------------------

@@ -1,10 +1,9 @@
-"""The Ray Data preprocessing stage: read, validate, decode and prepare frames. Kept free
-of torch so worker processes start fast."""
+"""The Ray Data preprocessing stage: validate, decode and prepare frames from their bytes.
+Kept free of torch so worker processes start fast."""
 
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,13 +13,18 @@ from screenstate.errors import InvalidImageError
 
 
 def prepare_batch(batch: dict[str, np.ndarray], preparer: Any, max_pixels: int) -> dict[str, list[Any]]:
-    """Rows {hash, path} -> {hash, path, prepared (pickled), error}; a bad file is an error row."""
+    """Rows {hash, path, data, error} (from ``sources.fetch_batch``) -> {hash, path,
+    prepared (pickled), error}; a bad file is an error row, a fetch error passes through."""
     out: dict[str, list[Any]] = {"hash": [], "path": [], "prepared": [], "error": []}
-    for h, p in zip(batch["hash"], batch["path"]):
+    for h, p, data, err in zip(batch["hash"], batch["path"], batch["data"], batch["error"]):
         out["hash"].append(str(h))
         out["path"].append(str(p))
+        if err:
+            out["prepared"].append(b"")
+            out["error"].append(str(err))
+            continue
         try:
-            img = load_image(Path(str(p)).read_bytes(), max_pixels)
+            img = load_image(bytes(data), max_pixels)
             out["prepared"].append(pickle.dumps(preparer(img), protocol=5))
             out["error"].append("")
         except (InvalidImageError, OSError) as e:
