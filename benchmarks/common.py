@@ -65,3 +65,16 @@ def without_negatives(spec: ClassSpec) -> ClassSpec:
     for c in data["classifier_configs"]:
         c["examples_to_exclude"] = []
     return ClassSpec.from_dict(data)
+
+
+HELDOUT = Path(__file__).resolve().parent / "heldout"
+
+
+def heldout_sets() -> dict[str, list[Path]]:
+    """Held-out sets of other software (``benchmarks/heldout/<set>/<state>/*.png``), by set
+    name; see each set's PROVENANCE.md. Evaluation only: nothing is tuned on them."""
+    return {
+        d.name: sorted(d.glob("*/*.png"))
+        for d in sorted(HELDOUT.iterdir())
+        if d.is_dir() and not d.name.startswith(".") and any(d.glob("*/*.png"))
+    }
