@@ -9,11 +9,13 @@ it, and its edges end on the front window's border. So:
    (brightness steps between neighbouring rows / columns);
 2. complete rectangles: a top and a bottom edge with the same ends, joined by a left
    and a right edge; those inside another complete rectangle are parts of a window;
-3. of the outermost rectangles, the one on whose border most other edges end is in
-   front; with no such evidence, a single window-sized rectangle is the foreground.
+3. of the outermost rectangles, the one on whose border most other edges end (at least
+   two: a partly covered outline crosses the covering border twice) is in front.
 
-Returns None when no rectangle is window-sized (a browser page, a bare desktop) or
-when several windows are equally plausible: callers then use the whole screen.
+Returns None when no window covers another: a browser page (its cards are complete
+rectangles too, but cover nothing), a lone dialog on a bare desktop (the whole screen
+then says the same), or several windows equally plausible. Callers then use the whole
+screen.
 
     >>> box = find_foreground(Image.open("dialog_over_editor.png"))   # doctest: +SKIP
     >>> box.x0, box.y0, box.x1, box.y1
@@ -30,6 +32,8 @@ from PIL import Image
 EDGE_STEP = 12
 #: slack in pixels when matching edge ends and corners
 SLACK = 3
+#: an outline partly covered by a rectangle crosses its border at least twice
+MIN_CUT_ENDS = 2
 
 
 @dataclass(frozen=True)
@@ -135,16 +139,11 @@ def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
     for r in rects:  # largest first: a rectangle inside a kept one is part of that window
         if not any(o.contains(r) for o in outer):
             outer.append(r)
-    if not outer:
+    votes = [_ends_on_border(r, h, v) for r in outer]
+    top = max(votes, default=0)
+    if top < MIN_CUT_ENDS or votes.count(top) > 1:
         return None
-    if len(outer) == 1:
-        best = outer[0]
-    else:
-        votes = [_ends_on_border(r, h, v) for r in outer]
-        top = max(votes)
-        if top == 0 or votes.count(top) > 1:
-            return None
-        best = outer[votes.index(top)]
+    best = outer[votes.index(top)]
     inv = 1.0 / scale
     return Box(
         int(best.x0 * inv),
