@@ -6,8 +6,10 @@ evaluation sets: no constant, word list or threshold is chosen on them."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import Any
 
-from common import DEV, dev_files, heldout_sets
+from common import DEV, dev_files, heldout_sets, raw_lines
 from run import HERE, result
 
 
@@ -20,6 +22,17 @@ def offline_encoders() -> tuple[list[str], dict[str, str]]:
     if clip_available(opts.clip_model, opts.clip_pretrained):
         return ["text", "clip", "clip+text"], {}
     return ["text"], {"clip": f"no offline weights for {opts.clip_model}/{opts.clip_pretrained}"}
+
+
+def predictions(clf: Any, encoder: str, files: list[Path]) -> list[str]:
+    """Predicted states. The text encoder reads each screen once for this benchmark and
+    text_ablation (raw OCR lines cached by content hash) and then takes classify_batch's
+    own path: prepare -> OCR -> features_from_lines -> two-stage rule."""
+    if encoder != "text":
+        return [r.pred for r in clf.classify_batch(files)]
+    channel = clf.encoder.channels[0]
+    lines = raw_lines(channel, files)
+    return [r.pred for r in clf.classify_features([{"text": channel.features_from_lines(lines[str(f)])} for f in files])]
 
 
 def run(quick: bool) -> dict:
@@ -38,7 +51,7 @@ def run(quick: bool) -> dict:
         row: dict[str, object] = {"encoder": enc}
         for name, files in sets.items():
             labels = [f.parent.name for f in files]
-            m = evaluate(labels, [r.pred for r in clf.classify_batch(files)], spec.names)
+            m = evaluate(labels, predictions(clf, enc, files), spec.names)
             row[name] = m["accuracy"]
             per_class[f"{enc}/{name}"] = {c: v["recall"] for c, v in m["per_class"].items() if v["support"]}
         held = [float(row[n]) for n in sets if n != "screens-dev"]  # type: ignore[arg-type]

@@ -6,15 +6,13 @@ the lines and re-scores. A rule earns its place when held-out sets agree with de
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common import DEV, dev_files, heldout_sets, without_negatives
-from run import HERE, result
+from common import DEV, dev_files, heldout_sets, raw_lines, without_negatives
+from run import result
 
 _NEVER = re.compile(r"(?!)")
 
@@ -51,26 +49,6 @@ def patched(module: Any, attrs: dict[str, Any]) -> Iterator[None]:
             setattr(module, k, v)
 
 
-def raw_lines(channel: Any, files: list[Path], cache_path: Path) -> dict[str, list[Any]]:
-    """Raw OCR lines per file (before any text-channel rule), cached by content hash."""
-    from screenstate.embeddings.images import load_image
-    from screenstate.embeddings.ocr import TextLine
-
-    key = channel.model_id.split(":", 2)[2]  # OCR + preparation settings, not FEATURE_VERSION
-    store: dict[str, Any] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    table = store.setdefault(key, {})
-    out = {}
-    for f in files:
-        h = hashlib.sha256(f.read_bytes()).hexdigest()
-        if h not in table:
-            lines = channel.read_lines(channel.prepare(load_image(str(f))))
-            table[h] = [[list(ln.box), ln.text, ln.confidence] for ln in lines]
-        out[str(f)] = [TextLine(tuple(b), t, c) for b, t, c in table[h]]
-    cache_path.parent.mkdir(parents=True, exist_ok=True)
-    cache_path.write_text(json.dumps(store))
-    return out
-
-
 def foreground_lines(files: list[Path], lines: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """Lines whose centre lies in the foreground window (find_foreground), where it holds at
     least two lines; all lines otherwise (no window found, or an empty one such as a clock)."""
@@ -101,7 +79,7 @@ def run(quick: bool) -> dict:
     clf = ScreenClassifier(spec, encoder="text", cache=None)
     no_neg = clf.with_spec(without_negatives(spec))
     channel = clf.encoder.channels[0]
-    lines = raw_lines(channel, [f for fs in sets.values() for f in fs], HERE / ".cache" / "ocr_lines.json")
+    lines = raw_lines(channel, [f for fs in sets.values() for f in fs])
     all_files = [f for fs in sets.values() for f in fs]
     fg_lines = foreground_lines(all_files, lines)
     rows = []
