@@ -109,7 +109,9 @@ def run(quick: bool) -> dict:
     )
     out["table"] = rows
     out["notes"] = (
-        "delta = variant minus as shipped (negative: the rule helps). Near-tie confirmation "
+        "delta = variant minus as shipped (negative: the rule helps). Decision rule, fixed before "
+        "the first run: a rule stays only if switching it off lowers the held-out mean; a dev-chosen "
+        "constant stays only if no other tested value is better on held-out. Near-tie confirmation "
         "(StateChecker confirm_margin) only decides when a partial re-read is redone in full; "
         "on whole screens it changes nothing, so it is measured by state_agreement, not here."
     )
