@@ -32,7 +32,9 @@ def predictions(clf: Any, encoder: str, files: list[Path]) -> list[str]:
         return [r.pred for r in clf.classify_batch(files)]
     channel = clf.encoder.channels[0]
     lines = raw_lines(channel, files)
-    return [r.pred for r in clf.classify_features([{"text": channel.features_from_lines(lines[str(f)])} for f in files])]
+    return [
+        r.pred for r in clf.classify_features([{"text": channel.features_from_lines(lines[str(f)])} for f in files])
+    ]
 
 
 def run(quick: bool) -> dict:
