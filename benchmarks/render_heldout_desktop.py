@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from render_heldout_dialogs import stop  # noqa: E402
 
 TEXTS: dict[str, list[tuple[str | None, str | None]]] = {
     "error_dialog": [
@@ -218,10 +220,7 @@ def render(out: Path, seed: int = 17) -> int:
                 subprocess.run(["import", "-window", "root", str(dest)], env=env, check=True)
                 n += 1
             finally:
-                for p in reversed(procs):
-                    p.kill()
-                for p in procs:
-                    p.wait()
+                stop(procs)
     shutil.rmtree(scratch, ignore_errors=True)
     return n
 
