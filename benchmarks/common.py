@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from run import DEV
 
@@ -65,3 +67,37 @@ def without_negatives(spec: ClassSpec) -> ClassSpec:
     for c in data["classifier_configs"]:
         c["examples_to_exclude"] = []
     return ClassSpec.from_dict(data)
+
+
+HELDOUT = Path(__file__).resolve().parent / "heldout"
+
+
+def heldout_sets() -> dict[str, list[Path]]:
+    """Held-out sets of other software (``benchmarks/heldout/<set>/<state>/*.png``), by set
+    name; see each set's PROVENANCE.md. Evaluation only: nothing is tuned on them."""
+    return {
+        d.name: sorted(d.glob("*/*.png"))
+        for d in sorted(HELDOUT.iterdir())
+        if d.is_dir() and not d.name.startswith(".") and any(d.glob("*/*.png"))
+    }
+
+
+def raw_lines(channel: Any, files: list[Path], cache_path: Path | None = None) -> dict[str, list[Any]]:
+    """Raw OCR lines per file (before any text-channel rule), cached by content hash."""
+    from screenstate.embeddings.images import load_image
+    from screenstate.embeddings.ocr import TextLine
+
+    cache_path = cache_path or Path(__file__).resolve().parent / ".cache" / "ocr_lines.json"
+    key = channel.model_id.split(":", 2)[2]  # OCR + preparation settings, not FEATURE_VERSION
+    store: dict[str, Any] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    table = store.setdefault(key, {})
+    out = {}
+    for f in files:
+        h = hashlib.sha256(f.read_bytes()).hexdigest()
+        if h not in table:
+            lines = channel.read_lines(channel.prepare(load_image(str(f))))
+            table[h] = [[list(ln.box), ln.text, ln.confidence] for ln in lines]
+        out[str(f)] = [TextLine(tuple(b), t, c) for b, t, c in table[h]]
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache_path.write_text(json.dumps(store))
+    return out

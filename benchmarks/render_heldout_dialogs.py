@@ -139,6 +139,14 @@ def _fake_home(root: Path) -> Path:
     return home
 
 
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Kill the programs of one shot (last started first) and reap them."""
+    for p in reversed(procs):
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
 def render(out: Path, seed: int = 7) -> int:
     for tool in ("Xvfb", "zenity", "openbox", "import"):
         if shutil.which(tool) is None:
@@ -186,10 +194,7 @@ def render(out: Path, seed: int = 7) -> int:
                 subprocess.run(["import", "-window", "root", str(dest)], env=env, check=True)
                 n += 1
             finally:
-                for p in reversed(procs):
-                    p.kill()
-                for p in procs:
-                    p.wait()
+                stop(procs)
     shutil.rmtree(out / ".scratch", ignore_errors=True)
     return n
 

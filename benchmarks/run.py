@@ -34,6 +34,8 @@ BENCHMARKS = {
     "classify_throughput": "bench_classify",
     "text_accuracy": "bench_text_accuracy",
     "heldout_dialog_accuracy": "bench_heldout_dialogs",
+    "generalization": "bench_generalization",
+    "text_ablation": "bench_text_ablation",
     "text_channel_latency": "bench_text_latency",
     "ocr_accuracy": "bench_ocr_accuracy",
     "batch_throughput": "bench_batch",

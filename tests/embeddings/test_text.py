@@ -104,52 +104,13 @@ def test_respace_restores_words_ocr_merged(text_encoder, ocr, expected):
     assert respace(ocr, text_encoder.channels[0].sentences.words) == expected
 
 
-def test_a_question_on_screen_counts_as_the_word_question(text_encoder):
+def test_screen_words_are_only_what_the_screen_shows(text_encoder):
+    """No word is added for punctuation ("?" -> "question", "Copying..." -> "progress"):
+    such class-naming rules helped the dev set only (benchmarks: text_ablation)."""
     from screenstate.embeddings.ocr import TextLine
 
     ch = text_encoder.channels[0]
     box = (0.0, 0.0, 100.0, 20.0)
-    asked = ch.features_from_lines([TextLine(box, "Delete 3 files?", 0.99), TextLine(box, "Yes", 0.99)])
-    told = ch.features_from_lines([TextLine(box, "Deleted 3 files.", 0.99), TextLine(box, "OK", 0.99)])
-    assert "question" in asked.words and "question" not in told.words
-    merged = ch.features_from_lines([TextLine(box, "Close the mail client? 2 drafts are unsent.", 0.99)])
-    url = ch.features_from_lines([TextLine(box, "https://example.org/page?id=3", 0.99)])
-    assert "question" in merged.words and "question" not in url.words
-    cols = [
-        Column(0, False, "a question dialog", None, "a"),
-        Column(1, False, "an error message", None, "b"),
-        Column(2, False, "a login page", None, "c"),
-    ]
-    ex = ch.encode_examples(cols)
-    assert float(ch.relevance([asked], ex)[0, 0]) > float(ch.relevance([told], ex)[0, 0])
-
-
-@pytest.mark.parametrize(
-    "line, under_way",
-    [
-        ("Copying 120 files to Backup...", True),
-        ("Sending 2 messages..", True),
-        ("Downloading updates…", True),
-        ("Save As...", False),  # a menu item that opens a dialog
-        ("Re: Trying to find a solution to this problem...", False),  # a truncated preview
-        ("Copying finished.", False),
-    ],
-)
-def test_work_under_way_counts_as_the_word_progress(text_encoder, line, under_way):
-    from screenstate.embeddings.ocr import TextLine
-
-    f = text_encoder.channels[0].features_from_lines([TextLine((0.0, 0.0, 100.0, 20.0), line, 0.99)])
-    assert ("progress" in f.words) == under_way
-
-
-def test_icons_misread_as_cjk_are_dropped_on_latin_screens_only(text_encoder):
-    from screenstate.embeddings.ocr import TextLine
-
-    ch = text_encoder.channels[0]
-    box = (0.0, 0.0, 100.0, 20.0)
-    latin = ch.features_from_lines(
-        [TextLine(box, t, 0.99) for t in ("xclock回", "口回区", "Sending 2 messages..", "Cancel")]
-    )
-    assert [ln.text for ln in latin.lines] == ["xclock", "Sending 2 messages..", "Cancel"]
-    chinese = ch.features_from_lines([TextLine(box, t, 0.99) for t in ("文件管理器", "打开", "取消 OK")])
-    assert [ln.text for ln in chinese.lines] == ["文件管理器", "打开", "取消 OK"]
+    f = ch.features_from_lines([TextLine(box, t, 0.99) for t in ("Delete 3 files?", "Copying photos...", "x", " ")])
+    assert set(f.words) == {"delete", "files", "copying", "photos"}
+    assert [ln.text for ln in f.lines] == ["Delete 3 files?", "Copying photos...", "x"]  # only empty lines go

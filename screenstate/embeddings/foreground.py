@@ -1,0 +1,153 @@
+"""Find the foreground window of a desktop screenshot from pixels alone.
+
+The state of an application is its topmost window: a dialog in front of an editor or a
+terminal. A window that nothing covers shows its whole outline (four straight edges meeting
+at the corners); a window behind it has its outline cut where the front window covers
+it, and its edges end on the front window's border. So:
+
+1. straight horizontal and vertical edges at least ``min_edge`` pixels long
+   (brightness steps between neighbouring rows / columns);
+2. complete rectangles: a top and a bottom edge with the same ends, joined by a left
+   and a right edge; those inside another complete rectangle are parts of a window;
+3. of the outermost rectangles, the one on whose border most other edges end (at least
+   two: a partly covered outline crosses the covering border twice) is in front.
+
+Returns None when no window covers another: a browser page (its cards are complete
+rectangles too, but cover nothing), a lone dialog on a bare desktop (the whole screen
+then says the same), or several windows equally plausible. Callers then use the whole
+screen.
+
+    >>> box = find_foreground(Image.open("dialog_over_editor.png"))   # doctest: +SKIP
+    >>> box.x0, box.y0, box.x1, box.y1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+#: brightness step (0-255) that counts as an edge between neighbouring pixels
+EDGE_STEP = 12
+#: slack in pixels when matching edge ends and corners
+SLACK = 3
+#: an outline partly covered by a rectangle crosses its border at least twice
+MIN_CUT_ENDS = 2
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in image pixels, x1/y1 exclusive."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def area(self) -> int:
+        return (self.x1 - self.x0) * (self.y1 - self.y0)
+
+    def contains(self, other: Box, slack: int = SLACK) -> bool:
+        return (
+            self.x0 - slack <= other.x0
+            and self.y0 - slack <= other.y0
+            and other.x1 <= self.x1 + slack
+            and other.y1 <= self.y1 + slack
+        )
+
+    def contains_point(self, x: float, y: float) -> bool:
+        return self.x0 <= x < self.x1 and self.y0 <= y < self.y1
+
+
+def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int, int]]:
+    """(row, start, end) of runs of True at least ``min_len`` long in each row of ``mask``."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded, axis=1)
+    rows_s, starts = np.nonzero(d == 1)
+    rows_e, ends = np.nonzero(d == -1)
+    keep = ends - starts >= min_len  # starts and ends pair up in row-major order
+    return list(zip(rows_s[keep].tolist(), starts[keep].tolist(), ends[keep].tolist()))
+
+
+def _edges(gray: np.ndarray, min_h: int, min_v: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+    """Long horizontal edges (y, x0, x1) and vertical edges (x, y0, y1)."""
+    horiz = np.abs(np.diff(gray, axis=0)) >= EDGE_STEP  # between row y and y+1
+    vert = np.abs(np.diff(gray, axis=1)) >= EDGE_STEP  # between column x and x+1
+    h = [(y + 1, x0, x1) for y, x0, x1 in _runs(horiz, min_h)]
+    v = [(x + 1, y0, y1) for x, y0, y1 in _runs(vert.T, min_v)]
+    return h, v
+
+
+def _covered(v_at: dict[int, list[tuple[int, int]]], x: int, y0: int, y1: int) -> bool:
+    """A vertical edge near column ``x`` spans ``y0..y1`` (within the slack)."""
+    for xx in range(x - SLACK, x + SLACK + 1):
+        for a, b in v_at.get(xx, ()):
+            if a <= y0 + SLACK and b >= y1 - SLACK:
+                return True
+    return False
+
+
+def _rectangles(h: list[tuple[int, int, int]], v: list[tuple[int, int, int]], min_side: int) -> list[Box]:
+    v_at: dict[int, list[tuple[int, int]]] = {}
+    for x, y0, y1 in v:
+        v_at.setdefault(x, []).append((y0, y1))
+    by_ends: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    for seg in h:
+        by_ends.setdefault((seg[1] // 8, seg[2] // 8), []).append(seg)
+    out = set()
+    for (a, b), segs in by_ends.items():
+        near = [s for da in (-1, 0, 1) for db in (-1, 0, 1) for s in by_ends.get((a + da, b + db), ())]
+        for top in segs:
+            for bot in near:
+                if bot[0] - top[0] < min_side or abs(bot[1] - top[1]) > SLACK or abs(bot[2] - top[2]) > SLACK:
+                    continue
+                x0, x1 = min(top[1], bot[1]), max(top[2], bot[2])
+                if _covered(v_at, x0, top[0], bot[0]) and _covered(v_at, x1, top[0], bot[0]):
+                    out.add(Box(x0, top[0], x1, bot[0]))
+    return sorted(out, key=lambda r: -r.area)
+
+
+def _ends_on_border(box: Box, h: list[tuple[int, int, int]], v: list[tuple[int, int, int]]) -> int:
+    """Edges outside ``box`` that stop at its border: outlines of what it covers."""
+    n = 0
+    for y, x0, x1 in h:
+        if box.y0 <= y < box.y1 and not (box.x0 - SLACK <= x0 and x1 <= box.x1 + SLACK):
+            n += int(abs(x1 - box.x0) <= SLACK or abs(x0 - box.x1) <= SLACK)
+    for x, y0, y1 in v:
+        if box.x0 <= x < box.x1 and not (box.y0 - SLACK <= y0 and y1 <= box.y1 + SLACK):
+            n += int(abs(y1 - box.y0) <= SLACK or abs(y0 - box.y1) <= SLACK)
+    return n
+
+
+def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
+    """The topmost window's box in ``image`` pixels, or None (see the module docstring).
+
+    Works on a copy downscaled to ``max_side`` (box corners are scaled back). A window is
+    at least 1/12 of the screen's shorter side on each side and at most 90 % of its area.
+    """
+    scale = min(1.0, max_side / max(image.size))
+    small = image if scale == 1.0 else image.resize((round(image.width * scale), round(image.height * scale)))
+    gray = np.asarray(small.convert("L"), dtype=np.int16)
+    hgt, wid = gray.shape
+    min_side = max(24, min(wid, hgt) // 12)
+    h, v = _edges(gray, min_h=min_side, min_v=min_side // 2)
+    rects = [r for r in _rectangles(h, v, min_side) if r.area <= 0.9 * wid * hgt and r.x1 - r.x0 >= min_side]
+    outer: list[Box] = []
+    for r in rects:  # largest first: a rectangle inside a kept one is part of that window
+        if not any(o.contains(r) for o in outer):
+            outer.append(r)
+    votes = [_ends_on_border(r, h, v) for r in outer]
+    top = max(votes, default=0)
+    if top < MIN_CUT_ENDS or votes.count(top) > 1:
+        return None
+    best = outer[votes.index(top)]
+    inv = 1.0 / scale
+    return Box(
+        int(best.x0 * inv),
+        int(best.y0 * inv),
+        min(image.width, int(best.x1 * inv)),
+        min(image.height, int(best.y1 * inv)),
+    )

@@ -1,0 +1,77 @@
+"""find_foreground: the topmost window of a synthetic desktop, or None when there is none."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image, ImageDraw
+
+from screenstate.embeddings.foreground import Box, find_foreground
+
+
+def _window(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], body: str, title: str) -> None:
+    x0, y0, x1, y1 = box
+    draw.rectangle(box, fill=body, outline="#202020")
+    draw.rectangle((x0, y0, x1, y0 + 22), fill=title, outline="#202020")
+    for i in range(3):  # a few text-like strokes inside, which are not windows
+        draw.rectangle((x0 + 12, y0 + 40 + 18 * i, x0 + 12 + (x1 - x0) // 3, y0 + 46 + 18 * i), fill="#333333")
+
+
+def _desktop(windows: list[tuple[tuple[int, int, int, int], str, str]], size=(1024, 768)) -> Image.Image:
+    img = Image.new("RGB", size, "#3b5b7b")
+    draw = ImageDraw.Draw(img)
+    for box, body, title in windows:  # back to front
+        _window(draw, box, body, title)
+    return img
+
+
+def _close(found: Box | None, box: tuple[int, int, int, int], tol: int = 4) -> bool:
+    return found is not None and all(abs(a - b) <= tol for a, b in zip((found.x0, found.y0, found.x1, found.y1), box))
+
+
+@pytest.mark.parametrize(
+    "windows, front",
+    [
+        # a dialog covering part of an editor: the dialog is in front
+        (
+            [((60, 60, 700, 560), "#ffffff", "#8899aa"), ((400, 300, 820, 460), "#e8e8e8", "#4466aa")],
+            (400, 300, 820, 460),
+        ),
+        # the same with a terminal behind on the other side
+        (
+            [((500, 40, 1000, 420), "#101010", "#777777"), ((300, 250, 640, 420), "#f0f0f0", "#aa4444")],
+            (300, 250, 640, 420),
+        ),
+        # a clock off to the side and a dialog covering an editor: the outlines the dialog cuts say it is in front
+        (
+            [
+                ((40, 40, 200, 200), "#ffffff", "#777777"),
+                ((300, 60, 900, 600), "#ffffff", "#8899aa"),
+                ((600, 350, 1000, 520), "#e8e8e8", "#4466aa"),
+            ],
+            (600, 350, 1000, 520),
+        ),
+    ],
+)
+def test_the_window_in_front_is_found(windows, front):
+    assert _close(find_foreground(_desktop(windows)), front)
+
+
+def test_a_large_screen_is_searched_downscaled_and_boxes_come_back_in_its_pixels():
+    img = _desktop(
+        [((100, 100, 1300, 900), "#ffffff", "#8899aa"), ((800, 500, 1600, 800), "#e8e8e8", "#4466aa")], (1920, 1080)
+    )
+    assert _close(find_foreground(img), (800, 500, 1600, 800), tol=6)
+
+
+@pytest.mark.parametrize(
+    "img",
+    [
+        Image.new("RGB", (1024, 768), "#ffffff"),  # a blank page
+        # a lone dialog covers nothing: like a card on a web page, it is not told apart
+        _desktop([((300, 250, 700, 420), "#eeeeee", "#336699")]),
+        # two windows side by side, neither covering the other: no evidence which is in front
+        _desktop([((40, 40, 400, 400), "#ffffff", "#8899aa"), ((600, 300, 980, 700), "#eeeeee", "#4466aa")]),
+    ],
+)
+def test_no_window_or_no_evidence_gives_none(img):
+    assert find_foreground(img) is None
