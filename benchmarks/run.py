@@ -42,6 +42,8 @@ BENCHMARKS = {
     "state_agreement": "bench_state_agreement",
     "nms_speedup": "bench_nms",
     "fewshot_accuracy": "bench_fewshot",
+    "visual_latency": "bench_visual_latency",
+    "suggest_clustering": "bench_suggest",
     "retrieval_scaling": "bench_retrieval",
     "server_load": "bench_server",
     "vlm_latency": "bench_vlm",
