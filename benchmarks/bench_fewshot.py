@@ -2,7 +2,8 @@
 (text, visual) and fused (visual+text), exemplars alone and with the class file's text
 prompts, on screens-dev and on every held-out set of other software found under
 ``SCREENSTATE_HELDOUT_SETS`` (default ``benchmarks/heldout/``: ``<set>/<state>/*.png``, an
-optional ``<set>/classes.json`` with the text prompts).
+optional ``<set>/classes.json`` with the text prompts, else the dev class file's prompts of
+the set's states).
 
 Exemplars are k screenshots of each class, taken in turn from each class's sorted files
 (split s uses files s*k .. s*k+k-1; up to ``SPLITS`` splits, averaged); every other
@@ -47,10 +48,13 @@ def evaluate_set(clf, root: Path, quick: bool) -> list[dict]:  # type: ignore[no
     from screenstate.embeddings.encoder import fuse
 
     by_class = _set_files(root)
-    prompts: dict[str, dict] = {}
-    if (root / "classes.json").is_file():
-        prompts = {c["name"]: c for c in json.loads((root / "classes.json").read_text())["classifier_configs"]}
     names = sorted(by_class)
+    # text prompts: the set's own classes.json, else the dev class file's (held-out sets are
+    # labeled with dev state names and are meant to be classified with its descriptions)
+    prompt_file = root / "classes.json" if (root / "classes.json").is_file() else DEV / "classes.json"
+    prompts = {
+        c["name"]: c for c in json.loads(prompt_file.read_text())["classifier_configs"] if c["name"] in names
+    }
     files = [f for n in names for f in by_class[n]]
     feats = clf.features([clf.load(f) for f in files])
     pos = {f: i for i, f in enumerate(files)}

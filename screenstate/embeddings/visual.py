@@ -55,7 +55,7 @@ HUES = 12
 #: working size of a region before description (width, height)
 WORK = (GRID[0] * 8, GRID[1] * 8)
 #: weights of (whole shape, whole colour, foreground shape, foreground colour)
-PART_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
+PART_WEIGHTS = (0.25, 0.5, 1.0, 1.0)
 #: cosine of unrelated screens (maps to relevance 0.5)
 FLOOR = 0.8
 #: exemplar count above which relevance uses FAISS top-k retrieval instead of a full product
