@@ -111,13 +111,21 @@ def find_foreground(image: np.ndarray) -> Box:
     if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"find_foreground: expected an image [H, W] or [H, W, 3], got shape {image.shape}")
     h, w = image.shape[:2]
-    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     s = min(1.0, WORK_SIDE / max(h, w))
-    small = cv2.resize(gray, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    boxes = window_boxes(small)
+    small = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    gray = small if small.ndim == 2 else cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    return foreground_in_small(gray, (w, h))
+
+
+def foreground_in_small(gray: np.ndarray, size: tuple[int, int]) -> Box:
+    """:func:`find_foreground` on a grey copy already downscaled (longest side about
+    ``WORK_SIDE``) of a screen of ``size`` (width, height); the box is in full-size pixels."""
+    w, h = size
+    sh, sw = gray.shape
+    sx, sy = sw / w, sh / h
+    boxes = window_boxes(gray)
     if not boxes:
         return Box(0, 0, w, h, whole=True)
-    sh, sw = small.shape
     cx, cy = sw / 2, sh / 2
     diag = float(np.hypot(sw, sh))
 
@@ -129,8 +137,8 @@ def find_foreground(image: np.ndarray) -> Box:
 
     best = max(boxes, key=score)
     return Box(
-        max(0, int(best[0] / s)),
-        max(0, int(best[1] / s)),
-        min(w, int(np.ceil(best[2] / s))),
-        min(h, int(np.ceil(best[3] / s))),
+        max(0, int(best[0] / sx)),
+        max(0, int(best[1] / sy)),
+        min(w, int(np.ceil(best[2] / sx))),
+        min(h, int(np.ceil(best[3] / sy))),
     )

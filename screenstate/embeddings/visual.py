@@ -38,12 +38,12 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.foreground import find_foreground
+from screenstate.embeddings.foreground import WORK_SIDE, foreground_in_small
 from screenstate.embeddings.images import load_image
 from screenstate.schema import Column
 
 #: version of the descriptor (part of the cache key)
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 #: shape grid (columns, rows) and orientation bins
 GRID = (12, 8)
 PYRAMID = ((1, 1), (3, 2), GRID)
@@ -123,13 +123,24 @@ class VisualFeatures:
 
 
 def describe(img: Image.Image) -> VisualFeatures:
-    """Appearance vector of one RGB screen (whole screen + foreground window)."""
-    arr = np.asarray(img.convert("RGB"))
-    box = find_foreground(arr)
+    """Appearance vector of one RGB screen (whole screen + foreground window). The whole
+    screen is described from one downscaled copy (longest side ``WORK_SIDE``), which also
+    serves the foreground finder; the foreground is cropped from full resolution."""
+    arr = np.asarray(img if img.mode == "RGB" else img.convert("RGB"))
+    h, w = arr.shape[:2]
+    s = min(1.0, WORK_SIDE / max(h, w))
+    small = cv2.resize(arr, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    box = foreground_in_small(gray, (w, h))
     fg = arr[box.y0 : box.y1, box.x0 : box.x1]
-    parts = (shape_descriptor(arr), colour_descriptor(arr), shape_descriptor(fg), colour_descriptor(fg, FG_COLOUR_GRID))
-    vec = np.concatenate([np.sqrt(w) * p for w, p in zip(PART_WEIGHTS, parts)])
-    return VisualFeatures(_unit(vec).astype(np.float32), (box.x0, box.y0, box.x1, box.y1), (arr.shape[1], arr.shape[0]))
+    parts = (
+        shape_descriptor(gray),
+        colour_descriptor(small),
+        shape_descriptor(fg),
+        colour_descriptor(fg, FG_COLOUR_GRID),
+    )
+    vec = np.concatenate([np.sqrt(wt) * p for wt, p in zip(PART_WEIGHTS, parts)])
+    return VisualFeatures(_unit(vec).astype(np.float32), (box.x0, box.y0, box.x1, box.y1), (w, h))
 
 
 def _identity(img: Image.Image) -> Image.Image:
