@@ -70,3 +70,22 @@ def test_explicit_encoder_is_never_changed(text_encoder, data_dir, tmp_path):
     clf2 = ScreenClassifier(_spec(data_dir, tmp_path, images=True), encoder=enc)
     # visual alone scores only exemplars; text examples get no opinion (fused 0), exemplars decide
     assert clf2.classify(data_dir / "file_chooser.png").pred == "file_chooser"
+
+
+def test_evidence_leaves_out_channels_without_an_opinion(text_encoder, data_dir, tmp_path):
+    """explain() on visual+text: a text example's evidence names only the text channel, an
+    exemplar's both, and the fused relevance is their mean (the fusion rule)."""
+    from screenstate.evidence import explain
+
+    enc = Encoder("visual+text", [VisualChannel(), text_encoder.channels[0]])
+    clf = ScreenClassifier(_spec(data_dir, tmp_path, images=True), encoder=enc)
+    feats = clf.features([clf.load(data_dir / "login_page.png")])[0]
+    kinds = set()
+    for ev in explain(clf, feats, clf.names):
+        if ev.example_text is not None:
+            assert set(ev.channel_relevance) == {"text"}
+        else:
+            assert set(ev.channel_relevance) == {"visual", "text"}
+            assert ev.relevance == pytest.approx(sum(ev.channel_relevance.values()) / 2, abs=1e-5)
+        kinds.add(ev.example_text is None)
+    assert kinds == {True, False}  # both kinds of example decided some class
