@@ -145,7 +145,7 @@ def markdown() -> str:
         if table:
             cols = list(table[0])
             lines += ["", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
-            lines += ["| " + " | ".join(_fmt(row[c]) for c in cols) + " |" for row in table]
+            lines += ["| " + " | ".join(_fmt(row.get(c, "")) for c in cols) + " |" for row in table]
         notes = r.get("notes")
         if notes:
             lines += ["", notes]
