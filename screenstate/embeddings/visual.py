@@ -1,7 +1,7 @@
 """The ``visual`` channel: how a screen *looks*, compared with image exemplars. No weights.
 
 A screen's appearance is described twice, from the whole screen and from its foreground
-window (:func:`~screenstate.embeddings.foreground.find_foreground`), each by:
+window (:func:`~screenstate.embeddings.windows.find_foreground`), each by:
 
 - ``shape``: a grid of unsigned gradient-orientation histograms (HOG-like) of the region
   resized to ``GRID`` cells: layout, controls, icon outlines. Unsigned orientations and
@@ -44,8 +44,8 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.foreground import WORK_SIDE, foreground_in_small
 from screenstate.embeddings.images import load_image
+from screenstate.embeddings.windows import WORK_SIDE, foreground_in_small
 from screenstate.schema import Column
 
 #: version of the descriptor (part of the cache key)

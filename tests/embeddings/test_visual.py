@@ -14,8 +14,8 @@ from drawn import dialog_screen  # tests/drawn.py
 
 from screenstate.classifier.two_stage import two_stage_scores
 from screenstate.embeddings.encoder import fuse
-from screenstate.embeddings.foreground import Box, find_foreground
 from screenstate.embeddings.visual import INDEX_TOP, VisualChannel, VisualFeatures
+from screenstate.embeddings.windows import Box, find_foreground
 from screenstate.schema import Column
 
 ICONS = ("error", "warning", "question")

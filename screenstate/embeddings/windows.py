@@ -13,7 +13,11 @@ window behind another has part of its border hidden. So the finder:
    with a bonus for boxes that cut through the borders of others (they lie on top).
 
 A screen with no such box (a full-screen browser page, an application maximised) is its
-own foreground: the whole image. ``find_foreground`` returns a :class:`Box` in the
+own foreground: the whole image. Unlike ``embeddings/foreground.py`` (#17, branch
+``heldout``), which answers only when one window visibly covers another and returns None
+otherwise, this finder always names a region, because the visual channel needs one to
+describe (a lone dialog on a desktop is still the thing to compare); unifying the two is
+left to a measurement on the held-out sets. ``find_foreground`` returns a :class:`Box` in the
 input's pixels.
 
     >>> box = find_foreground(np.zeros((600, 800, 3), np.uint8))
