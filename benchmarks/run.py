@@ -45,6 +45,8 @@ BENCHMARKS = {
     "state_agreement": "bench_state_agreement",
     "nms_speedup": "bench_nms",
     "fewshot_accuracy": "bench_fewshot",
+    "visual_latency": "bench_visual_latency",
+    "suggest_clustering": "bench_suggest",
     "retrieval_scaling": "bench_retrieval",
     "server_load": "bench_server",
     "vlm_latency": "bench_vlm",
@@ -146,7 +148,7 @@ def markdown() -> str:
         if table:
             cols = list(table[0])
             lines += ["", "| " + " | ".join(cols) + " |", "|" + " --- |" * len(cols)]
-            lines += ["| " + " | ".join(_fmt(row[c]) for c in cols) + " |" for row in table]
+            lines += ["| " + " | ".join(_fmt(row.get(c, "")) for c in cols) + " |" for row in table]
         notes = r.get("notes")
         if notes:
             lines += ["", notes]

@@ -21,7 +21,7 @@ from PIL import Image
 from screenstate.classifier.two_stage import predict, softmax_scores, two_stage_scores
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
-from screenstate.embeddings.factory import EncoderOptions, create_encoder
+from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
 from screenstate.embeddings.images import (
     DEFAULT_MAX_PIXELS,
     ImageInput,
@@ -99,6 +99,11 @@ def _bytes_input(data: bytes, source: str, decode: Callable[[], Image.Image], la
     return LoadedImage(None if lazy else decode(), bytes_hash(data), source, decode)
 
 
+def _has_images(spec: ClassSpec) -> bool:
+    """Whether a class file has screenshot exemplars (positive or negative)."""
+    return any(c.image is not None for c in spec.columns())
+
+
 def as_spec(spec: ClassSpec | str | os.PathLike | dict) -> ClassSpec:
     """Accept a ClassSpec, a JSON file path, or a parsed dict."""
     return ClassSpec.coerce(spec)
@@ -122,13 +127,15 @@ class ScreenClassifier:
         screens keep their features in memory (0 turns it off), so a screen seen again
         skips OCR and encoding even without a disk cache."""
         self.spec = as_spec(spec)
+        self._auto: EncoderOptions | None = None  # options of an encoder="auto" (it may gain channels)
         if isinstance(encoder, Encoder):
             self.encoder = encoder
         else:
             opts = options or EncoderOptions(device=device)
             if options is not None and device != "auto":
                 opts = opts.model_copy(update={"device": device})
-            self.encoder = create_encoder(encoder, opts)
+            self.encoder = create_encoder(encoder, opts, image_exemplars=_has_images(self.spec))
+            self._auto = opts if encoder == "auto" else None
         self.cache = FeatureCache(Path(cache)) if isinstance(cache, (str, os.PathLike)) else cache
         self.memory = MemoryFeatureCache(memory_cache)
         for ch in self.encoder.channels:
@@ -141,6 +148,10 @@ class ScreenClassifier:
 
     # -- spec ------------------------------------------------------------------
     def _set_spec(self, spec: ClassSpec) -> None:
+        if self._auto is not None and _has_images(spec) and "visual" not in self.encoder.channel_names:
+            # encoder="auto" with screenshot exemplars: the visual channel joins (no weights to load)
+            self.encoder = with_visual(self.encoder, self._auto)
+            self.memory = MemoryFeatureCache(self.memory.max_items)
         self.spec = spec
         self.names = spec.names
         self.columns = spec.columns()
@@ -164,27 +175,51 @@ class ScreenClassifier:
     # -- features ----------------------------------------------------------------
     def features(self, loaded: Sequence[LoadedImage], pool: ThreadPoolExecutor | None = None) -> list[dict[str, Any]]:
         """Image features per channel, from the memory or disk cache where possible;
-        identical images in one call are encoded once. ``pool`` decodes and preprocesses
-        the others in threads."""
+        identical images in one call are encoded once, and only by the channels whose
+        features are not cached (adding a channel does not re-run OCR). ``pool`` decodes
+        and preprocesses the others in threads."""
         out: list[dict[str, Any] | None] = [None] * len(loaded)
         todo: dict[str, list[int]] = {}
+        partial: dict[str, dict[str, Any]] = {}
         for i, li in enumerate(loaded):
             cached = self._from_cache(li.content_hash)
             if cached is not None:
                 out[i] = cached
             else:
+                if li.content_hash not in todo:
+                    partial[li.content_hash] = self._partial_from_disk(li.content_hash)
                 todo.setdefault(li.content_hash, []).append(i)
-        if todo:
-            firsts = [loaded[idxs[0]] for idxs in todo.values()]
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for h in todo:
+            missing = tuple(n for n in self.encoder.channel_names if n not in partial[h])
+            groups.setdefault(missing, []).append(h)
+        for missing, hashes in groups.items():
+            sub = self.encoder if len(missing) == len(self.encoder.channels) else self.encoder.subset(missing)
 
-            def prepare(li: LoadedImage) -> dict[str, Any]:
-                return self.encoder.prepare(li.image)  # decodes a lazily loaded input
+            def prepare(li: LoadedImage, sub: Encoder = sub) -> dict[str, Any]:
+                return sub.prepare(li.image)  # decodes a lazily loaded input
 
+            firsts = [loaded[todo[h][0]] for h in hashes]
             prepared = list(pool.map(prepare, firsts)) if pool else [prepare(li) for li in firsts]
-            for idxs, f in zip(todo.values(), self.encode_prepared(list(todo), prepared)):
-                for i in idxs:
-                    out[i] = f
+            feats = sub.encode(prepared)
+            self.image_encodes += len(feats)
+            for h, f in zip(hashes, feats):
+                full = {**partial[h], **f}
+                self._to_cache(h, full, only=missing)
+                for i in todo[h]:
+                    out[i] = full
         return out  # type: ignore[return-value]
+
+    def _partial_from_disk(self, h: str) -> dict[str, Any]:
+        """The channels whose features of screen ``h`` are on disk (a channel added later is not)."""
+        if self.cache is None:
+            return {}
+        out = {}
+        for ch in self.encoder.channels:
+            data = self.cache.get(ch.model_id, h)
+            if data is not None:
+                out[ch.name] = ch.loads(data)
+        return out
 
     def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         """Encode already-prepared images (batch jobs prepare in parallel tasks) and cache them."""
@@ -211,12 +246,13 @@ class ScreenClassifier:
         self.memory.put(h, out)
         return out
 
-    def _to_cache(self, h: str, feats: dict[str, Any]) -> None:
+    def _to_cache(self, h: str, feats: dict[str, Any], only: Sequence[str] | None = None) -> None:
         self.memory.put(h, feats)
         if self.cache is None:
             return
         for ch in self.encoder.channels:
-            self.cache.put(ch.model_id, h, ch.dumps(feats[ch.name]))
+            if only is None or ch.name in only:
+                self.cache.put(ch.model_id, h, ch.dumps(feats[ch.name]))
 
     # -- decisions -----------------------------------------------------------------
     def raw_scores(self, features: Sequence[dict[str, Any]]) -> torch.Tensor:

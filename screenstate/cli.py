@@ -27,7 +27,7 @@ app.add_typer(models_app, name="models")
 
 ClassesOpt = Annotated[Path, typer.Option("--classes", "-c", help="Class JSON file.", envvar="SCREENSTATE_CLASSES")]
 EncoderOpt = Annotated[
-    str, typer.Option("--encoder", "-e", help="auto | clip | text | clip+text", envvar="SCREENSTATE_ENCODER")
+    str, typer.Option("--encoder", "-e", help="auto | clip | text | visual | clip+text | visual+text | clip+visual+text", envvar="SCREENSTATE_ENCODER")
 ]
 ViewsOpt = Annotated[str, typer.Option("--views", help="CLIP views: squash | letterbox | tiles")]
 ClipModelOpt = Annotated[str, typer.Option("--clip-model", help="open_clip architecture name.")]
@@ -334,25 +334,68 @@ def index_build(
 
 @app.command()
 def label(
-    frame: Annotated[Path, typer.Argument(help="Frame to add as an exemplar.")],
-    class_name: Annotated[str, typer.Option("--class", help="Class it is an example of.")],
     classes: ClassesOpt,
+    class_name: Annotated[str, typer.Option("--class", help="Class it is an example of.")],
+    frame: Annotated[Path | None, typer.Argument(help="Frame to add as an exemplar.")] = None,
+    cluster: Annotated[
+        Path | None,
+        typer.Option("--cluster", help="A cluster folder from `screenstate suggest`: add its exemplars (creates the class)."),
+    ] = None,
+    describe: Annotated[
+        str | None, typer.Option("--describe", help="With --cluster: also add this text example to a new class.")
+    ] = None,
     negative: Annotated[bool, typer.Option("--negative", help="Add to examples_to_exclude.")] = False,
     encoder: EncoderOpt = "auto",
 ) -> None:
-    """Copy a frame next to the class file as an exemplar, update the JSON and the index."""
+    """Copy a frame (or a suggested cluster's exemplars) next to the class file as
+    exemplars, update the JSON and the index."""
     from screenstate.classify import ScreenClassifier
     from screenstate.embeddings.cache import FeatureCache
     from screenstate.errors import ScreenstateError
     from screenstate.exemplars import add_exemplar, build_exemplar_index
+    from screenstate.suggest import label_cluster
 
+    if (frame is None) == (cluster is None):
+        _fail(ValueError("give either a FRAME or --cluster DIR (one of them)"))
     try:
-        dest = add_exemplar(classes, frame, class_name, negative)
+        if cluster is not None:
+            dests = label_cluster(classes, cluster, class_name, negative=negative, describe=describe)
+        else:
+            dests = [add_exemplar(classes, frame, class_name, negative)]  # type: ignore[arg-type]
         rep = build_exemplar_index(ScreenClassifier(classes, encoder=encoder, cache=FeatureCache()), classes)
     except ScreenstateError as e:
         _fail(e)
     kind = "negative" if negative else "positive"
-    typer.echo(f"added {dest} as a {kind} exemplar of {class_name}; index: {rep.exemplars} exemplars")
+    what = dests[0] if len(dests) == 1 else f"{len(dests)} frames of {cluster}"
+    typer.echo(f"added {what} as {kind} exemplar(s) of {class_name}; index: {rep.exemplars} exemplars")
+
+
+@app.command()
+def suggest(
+    root: Annotated[Path, typer.Option("--root", help="Recording: a folder of frames (or <state>/ folders).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Where to write the clusters (default: ROOT.states next to ROOT).")
+    ] = None,
+    max_states: Annotated[int | None, typer.Option("--max-states", help="At most this many clusters.")] = None,
+    cache: Annotated[
+        Path | None, typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")
+    ] = None,
+) -> None:
+    """Cluster a recording's frames into candidate states (looks + on-screen text) and write
+    each cluster's frames, a thumbnail and its distinctive words, ready for `label --cluster`."""
+    from screenstate.errors import ScreenstateError
+    from screenstate.suggest import suggest_states, write_suggestions
+
+    try:
+        s = suggest_states(root, max_states=max_states, cache=cache)
+        dest = out or root.with_name(root.name + ".states")
+        summary = write_suggestions(s, dest)
+    except ScreenstateError as e:
+        _fail(e)
+    typer.echo(f"{sum(len(c.frames) for c in s.clusters)} frames -> {len(s.clusters)} suggested states in {dest}")
+    for c in s.clusters:
+        typer.echo(f"  cluster_{c.id:02d}  {len(c.frames):4d} frames  {' '.join(c.words)}")
+    typer.echo(f"summary: {summary}; name one with: screenstate label --cluster {dest}/cluster_00 --class NAME -c CLASSES.json")
 
 
 @app.command()

@@ -11,6 +11,7 @@ relevance and, for the text channel, the on-screen lines that matched it::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,8 @@ def explain(
                 example_text=col.text,
                 example_image=col.image,
                 relevance=min(1.0, max(0.0, d)),
-                channel_relevance={k: float(v[0, best]) for k, v in per_channel.items()},
+                # channels with no opinion on this example (visual on a text example) are left out
+                channel_relevance={k: float(v[0, best]) for k, v in per_channel.items() if not math.isnan(v[0, best])},
                 lines=lines,
             )
         )

@@ -42,6 +42,20 @@ def add_exemplar(classes: str | Path, frame: str | Path, class_name: str, negati
     spec = ClassSpec.from_json(classes)
     if class_name not in spec.names:
         raise UnknownNameError("class", class_name, spec.names)
+    dest = _copy_exemplar(classes, frame, class_name)
+    data = json.loads(classes.read_text())
+    key = "examples_to_exclude" if negative else "examples_to_include"
+    entry = {"image": dest.relative_to(classes.parent).as_posix()}
+    for cfg in data["classifier_configs"]:
+        if cfg["name"] == class_name:
+            if entry not in cfg.setdefault(key, []):
+                cfg[key].append(entry)
+    _write_validated(classes, data)
+    return dest
+
+
+def _copy_exemplar(classes: Path, frame: Path, class_name: str) -> Path:
+    """Copy ``frame`` to ``exemplars/<class>/`` next to the class file (same content: same file)."""
     load_image(frame)  # refuse unreadable frames before touching anything
     dest_dir = classes.parent / "exemplars" / class_name
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -51,18 +65,31 @@ def add_exemplar(classes: str | Path, frame: str | Path, class_name: str, negati
         dest = dest_dir / f"{frame.stem}_{i}{frame.suffix}"
         i += 1
     shutil.copyfile(frame, dest)
-    data = json.loads(classes.read_text())
-    key = "examples_to_exclude" if negative else "examples_to_include"
-    entry = {"image": dest.relative_to(classes.parent).as_posix()}
-    for cfg in data["classifier_configs"]:
-        if cfg["name"] == class_name:
-            if entry not in cfg.setdefault(key, []):
-                cfg[key].append(entry)
+    return dest
+
+
+def _write_validated(classes: Path, data: dict) -> None:  # type: ignore[type-arg]
     ClassSpec.from_dict(data, base_dir=classes.parent)  # validate before writing
     tmp = classes.with_name(f".{classes.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(classes)
-    return dest
+
+
+def ensure_class(classes: str | Path, class_name: str, first_exemplar: str | Path, describe: str | None = None) -> bool:
+    """Make sure ``class_name`` exists in the class file (creating the file if needed), with
+    ``first_exemplar`` (and ``describe``, a text example) as its first positive examples.
+    Returns True when the class was added."""
+    classes = Path(classes)
+    data = json.loads(classes.read_text()) if classes.exists() else {"classifier_configs": []}
+    if any(c.get("name") == class_name for c in data.get("classifier_configs", [])):
+        return False
+    classes.parent.mkdir(parents=True, exist_ok=True)
+    dest = _copy_exemplar(classes, Path(first_exemplar), class_name)
+    examples: list[object] = [describe] if describe else []
+    examples.append({"image": dest.relative_to(classes.parent).as_posix()})
+    data.setdefault("classifier_configs", []).append({"name": class_name, "examples_to_include": examples})
+    _write_validated(classes, data)
+    return True
 
 
 def build_exemplar_index(classifier: ScreenClassifier, classes: str | Path) -> IndexReport:
@@ -86,6 +113,8 @@ def build_exemplar_index(classifier: ScreenClassifier, classes: str | Path) -> I
         ex = classifier.examples[ch.name]
         if ch.name == "clip":
             vecs = ex["image"].numpy() if ex.get("image") is not None else np.zeros((0, 1), np.float32)
+        elif ch.name == "visual":
+            vecs = ex.vectors
         else:
             vecs = (
                 np.stack([f.page_emb.numpy() for f in ex["exemplars"]])

@@ -4,6 +4,8 @@ Fusion rule (documented and tested): the fused relevance of an example is the we
 mean of the channels' calibrated relevances, ``R = sum_c w_c R_c / sum_c w_c``. Every
 channel is calibrated so 0.5 means "unrelated" and 1 "matches", so a mean keeps that
 scale, and one channel's confident match is damped, not vetoed, by another's silence.
+A channel with no opinion on an example (the ``visual`` channel on text examples) gives
+NaN there and is left out of that example's mean; an example no channel scores gets 0.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ class Encoder:
     @property
     def model_id(self) -> str:
         return "+".join(c.model_id for c in self.channels)
+
+    def subset(self, names: tuple[str, ...] | list[str]) -> Encoder:
+        """The same loaded channels, only those named (to encode what a cache lacks)."""
+        return Encoder(self.name, [c for c in self.channels if c.name in names], self.weights)
 
     def preparer(self) -> Preparer:
         """Picklable per-channel preprocessing (no model inside), for worker processes."""
@@ -78,6 +84,8 @@ def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None =
 
     >>> fuse({"clip": torch.tensor([[0.6]]), "text": torch.tensor([[0.9]])})
     tensor([[0.7500]])
+    >>> fuse({"visual": torch.tensor([[float("nan"), 0.8]]), "text": torch.tensor([[0.9, 0.6]])})
+    tensor([[0.9000, 0.7000]])
     """
     if not relevances:
         raise ValueError("fuse: at least one channel relevance is required")
@@ -87,8 +95,12 @@ def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None =
         raise ValueError(
             f"fuse: channel relevance shapes differ: { {k: tuple(v.shape) for k, v in relevances.items()} }"
         )
-    total = sum(weights.get(k, 1.0) for k in relevances)
-    if total <= 0:
+    if sum(weights.get(k, 1.0) for k in relevances) <= 0:
         raise ValueError(f"fuse: weights must sum to a positive number, got {weights}")
-    out = sum(weights.get(k, 1.0) * r for k, r in relevances.items())
-    return out / total  # type: ignore[return-value]
+    num = torch.zeros_like(next(iter(relevances.values())))
+    den = torch.zeros_like(num)
+    for k, r in relevances.items():
+        has = ~torch.isnan(r)
+        num = num + torch.where(has, weights.get(k, 1.0) * r, 0.0)
+        den = den + has * weights.get(k, 1.0)
+    return torch.where(den > 0, num / den.clamp(min=1e-12), 0.0)

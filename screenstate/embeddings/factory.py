@@ -2,7 +2,9 @@
 
 ``create_encoder("auto")`` uses ``clip+text`` when CLIP weights are available without the
 network (a local file, the hub cache, or ``clip_pretrained="random"``), and ``text``
-alone otherwise, saying so once. Overrides travel in one :class:`EncoderOptions`.
+alone otherwise, saying so once. When the class file has image exemplars
+(``image_exemplars=True``) the weight-free ``visual`` channel joins: ``visual+text`` or
+``clip+visual+text``. Overrides travel in one :class:`EncoderOptions`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.ocr import OcrOptions
 from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL
 from screenstate.embeddings.text import TextChannel, TextOptions
+from screenstate.embeddings.visual import VisualChannel
 from screenstate.errors import UnknownNameError
 
 log = logging.getLogger("screenstate")
@@ -91,15 +94,18 @@ def list_encoders() -> list[str]:
     return ["auto", *_registry()]
 
 
-def resolve_encoder_name(name: str, options: EncoderOptions) -> str:
-    """Turn ``auto`` into a concrete name without touching the network."""
+def resolve_encoder_name(name: str, options: EncoderOptions, image_exemplars: bool = False) -> str:
+    """Turn ``auto`` into a concrete name without touching the network; ``image_exemplars``
+    (the class file has screenshot examples) adds the ``visual`` channel."""
     global _NOTICE_SHOWN
     if name != "auto":
         if name not in _registry():
             raise UnknownNameError("encoder", name, list_encoders())
         return name
     if clip_available(options.clip_model, options.clip_pretrained):
-        return "clip+text"
+        return "clip+visual+text" if image_exemplars else "clip+text"
+    if image_exemplars:
+        return "visual+text"
     if not _NOTICE_SHOWN:
         log.warning(
             "encoder=auto: CLIP weights %s/%s are not available offline; using the text channel "
@@ -111,10 +117,11 @@ def resolve_encoder_name(name: str, options: EncoderOptions) -> str:
     return "text"
 
 
-def create_encoder(name: str = "auto", options: EncoderOptions | None = None) -> Encoder:
-    """Build an encoder by registry name (``auto``, ``clip``, ``text``, ``clip+text``)."""
+def create_encoder(name: str = "auto", options: EncoderOptions | None = None, image_exemplars: bool = False) -> Encoder:
+    """Build an encoder by registry name (``auto``, ``clip``, ``text``, ``visual``,
+    ``clip+text``, ``visual+text``, ``clip+visual+text``)."""
     options = options or EncoderOptions()
-    resolved = resolve_encoder_name(name, options)
+    resolved = resolve_encoder_name(name, options, image_exemplars)
     cfg = _registry()[resolved]
     channels: list[Channel] = []
     for ch in cfg["channels"]:
@@ -123,8 +130,24 @@ def create_encoder(name: str = "auto", options: EncoderOptions | None = None) ->
         elif ch == "text":
             dev = "cuda" if options.device.startswith("cuda") else "cpu"
             channels.append(TextChannel(options.text_options(), device=dev))
+        elif ch == "visual":
+            channels.append(VisualChannel())
         else:  # pragma: no cover - registry files are ours
-            raise UnknownNameError("channel", ch, ["clip", "text"])
+            raise UnknownNameError("channel", ch, ["clip", "text", "visual"])
     weights = dict(cfg.get("weights", {}))
     weights.update(options.weights or {})
     return Encoder(resolved, channels, weights)
+
+
+def with_visual(encoder: Encoder, options: EncoderOptions | None = None) -> Encoder:
+    """``encoder`` plus the ``visual`` channel, sharing its loaded channels (what ``auto``
+    becomes when a class file gains image exemplars); unchanged if it already has it."""
+    if "visual" in encoder.channel_names:
+        return encoder
+    name = "clip+visual+text" if "clip" in encoder.channel_names else "visual+text"
+    cfg = _registry()[name]
+    channels = {c.name: c for c in encoder.channels}
+    channels["visual"] = VisualChannel()
+    weights = dict(cfg.get("weights", {}))
+    weights.update((options.weights if options else None) or {})
+    return Encoder(name, [channels[n] for n in cfg["channels"] if n in channels], weights)

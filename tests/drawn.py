@@ -1,0 +1,74 @@
+"""Drawn desktop screens for tests: a wallpaper, maybe a window behind, and a dialog whose
+only distinctive part is its icon, placed, sized and themed as asked."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def _wallpaper(size: tuple[int, int], seed: int) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    w, h = size
+    c0, c1 = rng.integers(20, 235, 3), rng.integers(20, 235, 3)
+    t = np.linspace(0, 1, h)[:, None, None]
+    grad = (c0 * (1 - t) + c1 * t).astype(np.uint8)
+    return Image.fromarray(np.broadcast_to(grad, (h, w, 3)).copy())
+
+
+def _window(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], dark: bool, title: tuple[int, int, int]) -> None:
+    x0, y0, x1, y1 = box
+    draw.rectangle(box, fill=(45, 45, 45) if dark else (242, 241, 240), outline=(20, 20, 20), width=2)
+    draw.rectangle((x0, y0, x1, y0 + max(8, (y1 - y0) // 8)), fill=title, outline=(20, 20, 20), width=2)
+
+
+def dialog_screen(
+    icon: str,
+    size: tuple[int, int] = (1280, 800),
+    at: tuple[int, int] = (400, 300),
+    scale: float = 1.0,
+    dark: bool = False,
+    seed: int = 0,
+    behind: bool = True,
+) -> Image.Image:
+    """A desktop with a wallpaper, maybe a window behind, and a dialog with ``icon`` on top."""
+    img = _wallpaper(size, seed)
+    d = ImageDraw.Draw(img)
+    rng = np.random.default_rng(seed + 100)
+    if behind:  # a terminal-like window the dialog partly covers
+        bx, by = at[0] - int(rng.integers(60, 200)), at[1] - int(rng.integers(40, 150))
+        _window(d, (bx, by, bx + 420, by + 300), dark=not dark, title=(90, 90, 90))
+        for i in range(8):
+            d.rectangle(
+                (bx + 12, by + 50 + 28 * i, bx + 12 + int(rng.integers(80, 380)), by + 58 + 28 * i), fill=(0, 160, 0)
+            )
+    w, h = int(440 * scale), int(150 * scale)
+    x0, y0 = at
+    _window(d, (x0, y0, x0 + w, y0 + h), dark, title=(60, 60, 70))
+    ix, iy, r = x0 + int(45 * scale), y0 + int(70 * scale), int(22 * scale)
+    if icon == "error":
+        d.ellipse((ix - r, iy - r, ix + r, iy + r), fill=(205, 30, 30))
+        d.rectangle((ix - r // 2, iy - r // 6, ix + r // 2, iy + r // 6), fill=(255, 255, 255))
+    elif icon == "warning":
+        d.polygon([(ix, iy - r), (ix - r, iy + r), (ix + r, iy + r)], fill=(240, 170, 20))
+        d.rectangle((ix - 2, iy - r // 3, ix + 2, iy + r // 2), fill=(30, 30, 30))
+    else:
+        d.polygon([(ix, iy - r), (ix + r, iy), (ix, iy + r), (ix - r, iy)], fill=(40, 100, 215))
+        d.ellipse((ix - r // 4, iy - r // 4, ix + r // 4, iy + r // 4), fill=(255, 255, 255))
+    fg = (220, 220, 220) if dark else (40, 40, 40)
+    for i in range(2):  # two lines of "text"
+        d.rectangle(
+            (
+                x0 + int(90 * scale),
+                y0 + int((50 + 18 * i) * scale),
+                x0 + int(380 * scale),
+                y0 + int((58 + 18 * i) * scale),
+            ),
+            fill=fg,
+        )
+    d.rectangle(
+        (x0 + w - int(80 * scale), y0 + h - int(35 * scale), x0 + w - int(15 * scale), y0 + h - int(10 * scale)),
+        outline=fg,
+        width=2,
+    )
+    return img
