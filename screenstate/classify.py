@@ -29,9 +29,9 @@ from screenstate.embeddings.images import (
     load_image,
     pixel_hash,
 )
-from screenstate.errors import InvalidImageError
+from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
-from screenstate.schema import ClassSpec
+from screenstate.schema import ClassSpec, Column
 
 
 class LoadedImage:
@@ -144,8 +144,8 @@ class ScreenClassifier:
         self.spec = spec
         self.names = spec.names
         self.columns = spec.columns()
-        image_cols = [c.image for c in self.columns if c.image is not None]
-        image_feats = self.features([self.load(p) for p in image_cols]) if image_cols else None
+        image_cols = [c for c in self.columns if c.image is not None]
+        image_feats = self.features([self._load_exemplar(spec, c) for c in image_cols]) if image_cols else None
         self.examples = self.encoder.encode_examples(
             self.columns, augment=spec.augment_examples, image_features=image_feats
         )
@@ -153,6 +153,18 @@ class ScreenClassifier:
         self.example_is_negative = torch.tensor([c.is_negative for c in self.columns], dtype=torch.bool)
         mins = spec.min_scores(self.default_min_score)
         self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
+
+    def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
+        """An image exemplar, decoded now unless cached, so that a file that is not an image
+        fails here with the class file and the JSON path of the example."""
+        try:
+            li = self.load(column.image)  # type: ignore[arg-type]
+            if self._from_cache(li.content_hash) is None:
+                li.image  # noqa: B018 - decode now
+        except InvalidImageError as e:
+            where = f"{spec.source}: " if spec.source is not None else ""
+            raise SpecError(f"{where}{column.json_path}: exemplar cannot be decoded: {e}") from e
+        return li
 
     def with_spec(self, spec: ClassSpec | str | os.PathLike | dict) -> ScreenClassifier:
         """A classifier for another class file sharing this one's loaded models and cache."""

@@ -229,7 +229,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Answer a question: from the classifier, the detector, OCR text, or (only if needed) a small VLM."""
-    from screenstate.ask import Asker
+    from screenstate.asking import Asker
     from screenstate.errors import ScreenstateError
     from screenstate.vlm import VLM
 

@@ -266,7 +266,7 @@ def create_app(
         question: str = Form(...), data: UploadFile = File(...), deployed_id: str | None = None
     ) -> dict[str, Any]:
         """Answer a question about an image (classifier, detector, OCR, or the VLM)."""
-        from screenstate.ask import Asker
+        from screenstate.asking import Asker
         from screenstate.checker import StateChecker
 
         img = await _read_image(data)
