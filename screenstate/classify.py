@@ -216,10 +216,10 @@ class ScreenClassifier:
             return hit
         out = {}
         for ch in self.encoder.channels:
-            data = self.cache.get(ch.model_id, h)
-            if data is None:
+            feat = self.cache.load(ch.model_id, h, ch.loads)  # a damaged entry is a miss
+            if feat is None:
                 return None
-            out[ch.name] = ch.loads(data)
+            out[ch.name] = feat
         self.memory.put(h, out)
         return out
 
