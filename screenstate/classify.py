@@ -28,6 +28,7 @@ from screenstate.embeddings.images import (
     bytes_hash,
     load_image,
     pixel_hash,
+    read_image_file,
 )
 from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
@@ -70,16 +71,7 @@ def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS, lazy: 
     ``lazy`` leaves decoding of files and bytes to the first use of ``.image``."""
     if isinstance(src, (str, os.PathLike)):
         p = Path(src)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError as e:
-            raise InvalidImageError(f"{p}: file not found") from e
-        except IsADirectoryError as e:
-            raise InvalidImageError(f"{p}: is a directory, not an image file") from e
-        except OSError as e:
-            raise InvalidImageError(f"{p}: cannot read ({e})") from e
-        if not data:
-            raise InvalidImageError(f"{p}: empty file (0 bytes)")
+        data = read_image_file(p)  # one read: the hashed bytes are the decoded bytes
 
         def decode_file() -> Image.Image:
             try:

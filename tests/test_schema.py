@@ -126,7 +126,10 @@ def test_json_schema_lists_fields():
     "data, message",
     [
         ({"classifier_configs": [_cfg(min_score=True)]}, "classifier_configs[0].min_score: must be a number, got true"),
-        ({"classifier_configs": [_cfg(min_score="0.5")]}, 'classifier_configs[0].min_score: must be a number, got "0.5"'),
+        (
+            {"classifier_configs": [_cfg(min_score="0.5")]},
+            'classifier_configs[0].min_score: must be a number, got "0.5"',
+        ),
         ({**GOOD, "augment_examples": "yes"}, 'augment_examples: must be true or false, got "yes"'),
         ({**GOOD, "augment_examples": 1}, "augment_examples: must be true or false, got 1"),
     ],

@@ -32,14 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from screenstate.batch.layout import discover_frames
+from screenstate.batch.layout import Frame, scan_root
+from screenstate.batch.listing import printable
 from screenstate.batch.metrics import evaluate
 from screenstate.batch.prepare import prepare_batch
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
-from screenstate.embeddings.images import bytes_hash
-from screenstate.errors import ScreenstateError
+from screenstate.embeddings.images import bytes_hash, read_image_file
+from screenstate.errors import InvalidImageError, ScreenstateError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec
 
@@ -102,6 +103,8 @@ class JobSummary:
     metrics: dict[str, Any] | None
     rows: list[FrameRow]
     outputs: list[str]
+    #: directory entries that were not read, each with the reason (also logged as warnings)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
@@ -115,7 +118,8 @@ class JobSummary:
         ]
         for r in self.rows:
             if r.error:
-                lines.append(f"  unreadable: {r.path}: {r.error}")
+                lines.append(f"  unreadable: {printable(r.path)}: {printable(r.error)}")
+        lines += [f"  not read: {s}" for s in self.skipped]
         if self.metrics:
             lines.append(f"accuracy {self.metrics['accuracy']:.3f} on {self.metrics['n']} frames")
             for name, m in self.metrics["per_class"].items():
@@ -185,13 +189,13 @@ def _is_local_ray() -> bool:
     return len(nodes) <= 1
 
 
-def _hash_file(path: Path) -> tuple[str | None, str | None]:
+def _hash_file(frame: Frame) -> tuple[str | None, str | None]:
+    if frame.error is not None:  # a broken link, a FIFO: known from listing, never opened
+        return None, f"{frame.path}: {frame.error}"
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        return None, f"{path}: cannot read ({e.strerror or e})"
-    if not data:
-        return None, f"{path}: empty file (0 bytes)"
+        data = read_image_file(frame.path)
+    except InvalidImageError as e:
+        return None, str(e)
     return bytes_hash(data), None
 
 
@@ -326,11 +330,12 @@ class BatchJob:
     def run(self) -> JobSummary:
         cfg = self.config
         t0 = time.perf_counter()
-        frames, layout = discover_frames(cfg.root)
+        listing = scan_root(cfg.root)
+        frames, layout = listing.frames, listing.layout
         if cfg.eval_only and layout != "labeled":
             raise ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is flat")
         with ThreadPoolExecutor(max_workers=8) as pool:
-            hashed = list(pool.map(lambda f: _hash_file(f.path), frames))
+            hashed = list(pool.map(_hash_file, frames))
         distinct: dict[str, str] = {}
         for f, (h, _) in zip(frames, hashed):
             if h is not None:
@@ -375,6 +380,7 @@ class BatchJob:
             metrics=metrics,
             rows=rows,
             outputs=outputs,
+            skipped=[s.describe() for s in listing.skipped],
         )
 
     # -- outputs ------------------------------------------------------------------------
@@ -403,12 +409,12 @@ class BatchJob:
                 for r in rows:
                     pred = r.result.pred if r.result else ""
                     state = (r.result.state or "") if r.result else ""
-                    line = [r.path]
+                    line = [printable(r.path)]
                     if labeled:
-                        line += [r.label or "", pred, str(self._eval_pred(r) == r.label)]
+                        line += [printable(r.label or ""), pred, str(self._eval_pred(r) == r.label)]
                     else:
                         line += [pred]
-                    w.writerow(line + [state, r.error or ""])
+                    w.writerow(line + [state, printable(r.error or "")])
 
             _atomic_write(cfg.output, write_csv)
             written.append(str(cfg.output))
@@ -421,7 +427,8 @@ class BatchJob:
         if cfg.report is not None:
             from screenstate.batch.report import render_report
 
-            html = render_report(rows, layout, metrics, self.classifier.names, self.config.none_label)
+            # non-UTF-8 file names and labels are written with backslash escapes
+            html = printable(render_report(rows, layout, metrics, self.classifier.names, self.config.none_label))
             _atomic_write(cfg.report, lambda f: f.write(html))
             written.append(str(cfg.report))
         return written
@@ -429,11 +436,11 @@ class BatchJob:
     def _write_scores(self, path: Path, rows: list[FrameRow]) -> None:
         records: list[dict[str, Any]] = [
             {
-                "path": r.path,
-                "label": r.label,
+                "path": printable(r.path),
+                "label": None if r.label is None else printable(r.label),
                 "pred": r.result.pred if r.result else None,
                 "state": r.result.state if r.result else None,
-                "error": r.error,
+                "error": None if r.error is None else printable(r.error),
                 "scores": r.result.scores if r.result else None,
                 "raw_scores": r.result.raw_scores if r.result else None,
             }
