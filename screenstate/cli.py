@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -256,12 +257,20 @@ def serve(
         str | None, typer.Option("--api-key", help="Require this X-API-Key header.", envvar="SCREENSTATE_API_KEY")
     ] = None,
 ) -> None:
-    """Run the HTTP service (reference-server compatible endpoints + /ask, /healthz, /docs)."""
+    """Run the HTTP service (reference-server compatible endpoints + /ask, /healthz, /docs).
+    Request limits come from SCREENSTATE_MAX_* variables (README: "Service limits")."""
     import uvicorn
 
+    from screenstate.errors import ScreenstateError
     from screenstate.server import create_app
 
-    uvicorn.run(create_app(store=store, encoder=encoder, api_key=api_key), host=host, port=port)
+    try:
+        app_ = create_app(store=store, encoder=encoder, api_key=api_key)
+    except (ScreenstateError, ValueError) as e:
+        _fail(e)
+    if host not in ("127.0.0.1", "localhost", "::1") and not (api_key or os.environ.get("SCREENSTATE_API_KEY")):
+        typer.echo(f"warning: serving on {host} without an API key; anyone who can reach it can use it", err=True)
+    uvicorn.run(app_, host=host, port=port)
 
 
 @app.command()
