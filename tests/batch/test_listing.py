@@ -3,7 +3,6 @@ files that change under the job, a damaged cache. Every entry is a row or a name
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -11,9 +10,11 @@ import socket
 
 import pytest
 from PIL import Image
+from test_job import _config as _job_config  # same job settings as the main batch tests
+from test_job import _rows
 
 from screenstate.batch import job as job_module
-from screenstate.batch.job import BatchJob, JobConfig
+from screenstate.batch.job import BatchJob
 from screenstate.batch.layout import scan_root
 from screenstate.batch.listing import printable
 from screenstate.batch.prepare import prepare_batch
@@ -36,22 +37,7 @@ def _png(color, size=(64, 48)) -> bytes:
 def _config(root, tmp_path, tiny_options, **kw):
     classes = tmp_path / "classes.json"
     classes.write_text(json.dumps(CLASSES))
-    kw.setdefault("output", tmp_path / "out.csv")
-    return JobConfig(
-        root=root,
-        classes=classes,
-        cache_dir=tmp_path / "cache",
-        encoder="clip",
-        options=tiny_options,
-        batch_size=2,
-        progress=False,
-        **kw,
-    )
-
-
-def _rows(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    return _job_config(root, classes, tmp_path, tiny_options, **kw)
 
 
 def test_non_utf8_file_name_is_classified_and_written_with_backslash_escapes(tmp_path, tiny_options, ray_session):
