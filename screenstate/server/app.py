@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Awaitable
 from pathlib import Path
@@ -99,9 +100,12 @@ def create_app(
     app.state.limits = limits
     app.state.loaded = {"classifiers": classifiers, "detectors": detectors, "askers": askers}
 
+    encoder_lock = threading.Lock()  # batches, /detect and /ask run in threads: load the models once
+
     def get_encoder() -> Encoder:
-        if shared["encoder"] is None:
-            shared["encoder"] = create_encoder(str(encoder), options or EncoderOptions())
+        with encoder_lock:
+            if shared["encoder"] is None:
+                shared["encoder"] = create_encoder(str(encoder), options or EncoderOptions())
         return shared["encoder"]  # type: ignore[no-any-return]
 
     def encode_loaded(images: list[LoadedImage]) -> list[Any]:
