@@ -17,7 +17,7 @@ def run(quick: bool) -> dict:
     from pathlib import Path
 
     from screenstate import StateChecker
-    from screenstate.ask import Asker
+    from screenstate.asking import Asker
     from screenstate.embeddings.hub import local_snapshot
     from screenstate.vlm import DEFAULT_VLM, VLM, tiny_blip_vlm
 

@@ -33,12 +33,12 @@ _LAZY = {
     "StateResult": "screenstate.checker",
     "ScreenDetector": "screenstate.detect",
     "Detection": "screenstate.detect",
-    "ask": "screenstate.ask",
-    "Answer": "screenstate.ask",
+    "ask": "screenstate.asking",
+    "Answer": "screenstate.asking",
 }
 
 if TYPE_CHECKING:
-    from screenstate.ask import Answer, ask
+    from screenstate.asking import Answer, ask
     from screenstate.checker import StateChecker, StateResult
     from screenstate.classify import ScreenClassifier
     from screenstate.detect import Detection, ScreenDetector

@@ -28,10 +28,11 @@ from screenstate.embeddings.images import (
     bytes_hash,
     load_image,
     pixel_hash,
+    read_image_file,
 )
-from screenstate.errors import InvalidImageError
+from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
-from screenstate.schema import ClassSpec
+from screenstate.schema import ClassSpec, Column
 
 
 class LoadedImage:
@@ -70,16 +71,7 @@ def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS, lazy: 
     ``lazy`` leaves decoding of files and bytes to the first use of ``.image``."""
     if isinstance(src, (str, os.PathLike)):
         p = Path(src)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError as e:
-            raise InvalidImageError(f"{p}: file not found") from e
-        except IsADirectoryError as e:
-            raise InvalidImageError(f"{p}: is a directory, not an image file") from e
-        except OSError as e:
-            raise InvalidImageError(f"{p}: cannot read ({e})") from e
-        if not data:
-            raise InvalidImageError(f"{p}: empty file (0 bytes)")
+        data = read_image_file(p)  # one read: the hashed bytes are the decoded bytes
 
         def decode_file() -> Image.Image:
             try:
@@ -155,8 +147,8 @@ class ScreenClassifier:
         self.spec = spec
         self.names = spec.names
         self.columns = spec.columns()
-        image_cols = [c.image for c in self.columns if c.image is not None]
-        image_feats = self.features([self.load(p) for p in image_cols]) if image_cols else None
+        image_cols = [c for c in self.columns if c.image is not None]
+        image_feats = self.features([self._load_exemplar(spec, c) for c in image_cols]) if image_cols else None
         self.examples = self.encoder.encode_examples(
             self.columns, augment=spec.augment_examples, image_features=image_feats
         )
@@ -164,6 +156,18 @@ class ScreenClassifier:
         self.example_is_negative = torch.tensor([c.is_negative for c in self.columns], dtype=torch.bool)
         mins = spec.min_scores(self.default_min_score)
         self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
+
+    def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
+        """An image exemplar, decoded now unless cached, so that a file that is not an image
+        fails here with the class file and the JSON path of the example."""
+        try:
+            li = self.load(column.image)  # type: ignore[arg-type]
+            if self._from_cache(li.content_hash) is None:
+                li.image  # noqa: B018 - decode now
+        except InvalidImageError as e:
+            where = f"{spec.source}: " if spec.source is not None else ""
+            raise SpecError(f"{where}{column.json_path}: exemplar cannot be decoded: {e}") from e
+        return li
 
     def with_spec(self, spec: ClassSpec | str | os.PathLike | dict) -> ScreenClassifier:
         """A classifier for another class file sharing this one's loaded models and cache."""
@@ -239,10 +243,10 @@ class ScreenClassifier:
             return hit
         out = {}
         for ch in self.encoder.channels:
-            data = self.cache.get(ch.model_id, h)
-            if data is None:
+            feat = self.cache.load(ch.model_id, h, ch.loads)  # a damaged entry is a miss
+            if feat is None:
                 return None
-            out[ch.name] = ch.loads(data)
+            out[ch.name] = feat
         self.memory.put(h, out)
         return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -27,7 +28,13 @@ app.add_typer(models_app, name="models")
 
 ClassesOpt = Annotated[Path, typer.Option("--classes", "-c", help="Class JSON file.", envvar="SCREENSTATE_CLASSES")]
 EncoderOpt = Annotated[
-    str, typer.Option("--encoder", "-e", help="auto | clip | text | visual | clip+text | visual+text | clip+visual+text", envvar="SCREENSTATE_ENCODER")
+    str,
+    typer.Option(
+        "--encoder",
+        "-e",
+        help="auto | clip | text | visual | clip+text | visual+text | clip+visual+text",
+        envvar="SCREENSTATE_ENCODER",
+    ),
 ]
 ViewsOpt = Annotated[str, typer.Option("--views", help="CLIP views: squash | letterbox | tiles")]
 ClipModelOpt = Annotated[str, typer.Option("--clip-model", help="open_clip architecture name.")]
@@ -152,7 +159,9 @@ def classify_directory_cmd(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per encoder batch.")] = 32,
     cpus_per_actor: Annotated[
         int,
-        typer.Option("--cpus-per-actor", min=1, help="Cluster: CPUs per encoding actor on CPU nodes (GPU nodes: one per GPU)."),
+        typer.Option(
+            "--cpus-per-actor", min=1, help="Cluster: CPUs per encoding actor on CPU nodes (GPU nodes: one per GPU)."
+        ),
     ] = 4,
     encoder: EncoderOpt = "auto",
     views: ViewsOpt = "letterbox",
@@ -241,7 +250,7 @@ def ask(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Answer a question: from the classifier, the detector, OCR text, or (only if needed) a small VLM."""
-    from screenstate.ask import Asker
+    from screenstate.asking import Asker
     from screenstate.errors import ScreenstateError
     from screenstate.vlm import VLM
 
@@ -268,12 +277,20 @@ def serve(
         str | None, typer.Option("--api-key", help="Require this X-API-Key header.", envvar="SCREENSTATE_API_KEY")
     ] = None,
 ) -> None:
-    """Run the HTTP service (reference-server compatible endpoints + /ask, /healthz, /docs)."""
+    """Run the HTTP service (reference-server compatible endpoints + /ask, /healthz, /docs).
+    Request limits come from SCREENSTATE_MAX_* variables (README: "Service limits")."""
     import uvicorn
 
+    from screenstate.errors import ScreenstateError
     from screenstate.server import create_app
 
-    uvicorn.run(create_app(store=store, encoder=encoder, api_key=api_key), host=host, port=port)
+    try:
+        app_ = create_app(store=store, encoder=encoder, api_key=api_key)
+    except (ScreenstateError, ValueError) as e:
+        _fail(e)
+    if host not in ("127.0.0.1", "localhost", "::1") and not (api_key or os.environ.get("SCREENSTATE_API_KEY")):
+        typer.echo(f"warning: serving on {host} without an API key; anyone who can reach it can use it", err=True)
+    uvicorn.run(app_, host=host, port=port)
 
 
 @app.command()
@@ -339,7 +356,9 @@ def label(
     frame: Annotated[Path | None, typer.Argument(help="Frame to add as an exemplar.")] = None,
     cluster: Annotated[
         Path | None,
-        typer.Option("--cluster", help="A cluster folder from `screenstate suggest`: add its exemplars (creates the class)."),
+        typer.Option(
+            "--cluster", help="A cluster folder from `screenstate suggest`: add its exemplars (creates the class)."
+        ),
     ] = None,
     describe: Annotated[
         str | None, typer.Option("--describe", help="With --cluster: also add this text example to a new class.")
@@ -374,7 +393,8 @@ def label(
 def suggest(
     root: Annotated[Path, typer.Option("--root", help="Recording: a folder of frames (or <state>/ folders).")],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Where to write the clusters (default: ROOT.states next to ROOT).")
+        Path | None,
+        typer.Option("--out", "-o", help="Where to write the clusters (default: ROOT.states next to ROOT)."),
     ] = None,
     max_states: Annotated[int | None, typer.Option("--max-states", help="At most this many clusters.")] = None,
     cache: Annotated[
@@ -395,7 +415,9 @@ def suggest(
     typer.echo(f"{sum(len(c.frames) for c in s.clusters)} frames -> {len(s.clusters)} suggested states in {dest}")
     for c in s.clusters:
         typer.echo(f"  cluster_{c.id:02d}  {len(c.frames):4d} frames  {' '.join(c.words)}")
-    typer.echo(f"summary: {summary}; name one with: screenstate label --cluster {dest}/cluster_00 --class NAME -c CLASSES.json")
+    typer.echo(
+        f"summary: {summary}; name one with: screenstate label --cluster {dest}/cluster_00 --class NAME -c CLASSES.json"
+    )
 
 
 @app.command()

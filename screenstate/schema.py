@@ -47,6 +47,12 @@ def natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(path))]
 
 
+#: JSON numbers and booleans are taken as written: ``true`` is not 1.0 and ``"0.5"`` is not
+#: 0.5 (a coerced ``"min_score": true`` would make every frame "none of the above")
+StrictUnit = Annotated[float, Field(strict=True, ge=0.0, le=1.0)]
+StrictBool = Annotated[bool, Field(strict=True)]
+
+
 def list_images(directory: Path) -> list[Path]:
     """Image files under ``directory`` (recursively), in natural order."""
     return sorted(
@@ -125,10 +131,8 @@ class _ExamplesConfig(BaseModel):
 class ClassConfig(_ExamplesConfig):
     """One state: positive examples, optional negative examples, optional min_score."""
 
-    min_score: float | None = Field(
+    min_score: StrictUnit | None = Field(
         default=None,
-        ge=0.0,
-        le=1.0,
         description="Minimum raw score (calibrated relevance) for this state to be reported; "
         "below it the answer is 'none of the above'.",
     )
@@ -137,7 +141,7 @@ class ClassConfig(_ExamplesConfig):
 class DetectorConfig(_ExamplesConfig):
     """One UI element to detect (reference server format)."""
 
-    detection_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+    detection_threshold: StrictUnit = 0.1
 
 
 def _unique_names(configs: list[Any], field: str) -> None:
@@ -179,6 +183,12 @@ class ExampleRef:
 class _SpecBase(BaseModel):
     configs_field: ClassVar[str]  # the list of configs: classifier_configs / detector_configs
     _base_dir: Path | None = PrivateAttr(default=None)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The JSON file this spec was read from (None for a dict); errors name it."""
+        return self._source
 
     @property
     def base_dir(self) -> Path | None:
@@ -193,14 +203,16 @@ class _SpecBase(BaseModel):
         return p
 
     @classmethod
-    def from_dict(cls, data: Any, base_dir: str | Path | None = None) -> Any:
-        """Validate a parsed JSON object; image paths resolve against ``base_dir``."""
+    def from_dict(cls, data: Any, base_dir: str | Path | None = None, check_files: bool = True) -> Any:
+        """Validate a parsed JSON object; image paths resolve against ``base_dir``.
+        ``check_files=False`` touches no file (the service refuses image examples itself)."""
         try:
             spec = cls.model_validate(data)
         except ValidationError as e:
             raise SpecError(format_validation_error(e, cls.__name__)) from e
         spec._base_dir = Path(base_dir).resolve() if base_dir is not None else None
-        spec._check_files()
+        if check_files:
+            spec._check_files()
         return spec
 
     @classmethod
@@ -218,9 +230,11 @@ class _SpecBase(BaseModel):
         except json.JSONDecodeError as e:
             raise SpecError(f"{p}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
         try:
-            return cls.from_dict(data, base_dir=p.parent)
+            spec = cls.from_dict(data, base_dir=p.parent)
         except SpecError as e:
             raise SpecError(f"{p}: {e}") from e
+        spec._source = p
+        return spec
 
     def to_json(self, path: str | Path | None = None) -> str:
         """Serialise (paths stay as written); write to ``path`` when given."""
@@ -295,7 +309,7 @@ class ClassSpec(_SpecBase):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="screenstate classes")
     classifier_configs: list[ClassConfig] = Field(min_length=1)
-    augment_examples: bool = Field(default=True, description="Prompt-ensemble text examples with templates.")
+    augment_examples: StrictBool = Field(default=True, description="Prompt-ensemble text examples with templates.")
     deployed_id: str | None = Field(default=None, description="Reference-server field; used by `screenstate serve`.")
     configs_field: ClassVar[str] = "classifier_configs"
 
@@ -309,9 +323,9 @@ class DetectorSpec(_SpecBase):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="screenstate detectors")
     detector_configs: list[DetectorConfig] = Field(min_length=1)
-    nms_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
-    class_agnostic_nms: bool = True
-    augment_examples: bool = True
+    nms_threshold: StrictUnit = 0.4
+    class_agnostic_nms: StrictBool = True
+    augment_examples: StrictBool = True
     deployed_id: str | None = None
     configs_field: ClassVar[str] = "detector_configs"
 
@@ -337,6 +351,14 @@ _FRIENDLY = {
 }
 
 
+def _json_repr(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def format_validation_error(e: ValidationError, title: str = "spec") -> str:
     """Turn a pydantic error into lines of ``json.path: message``."""
     lines = []
@@ -349,6 +371,8 @@ def format_validation_error(e: ValidationError, title: str = "spec") -> str:
             msg = str(err.get("ctx", {}).get("error", err["msg"]))
         elif typ == "too_short" and loc.endswith("examples_to_include"):
             msg = "at least one example is required"
+        elif typ in ("bool_type", "float_type", "string_type"):
+            msg = f"{_FRIENDLY[typ]}, got {_json_repr(err.get('input'))}"
         else:
             msg = _FRIENDLY.get(typ, err["msg"])
         # duplicate-name errors carry their own path

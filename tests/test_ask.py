@@ -7,7 +7,7 @@ import os
 import pytest
 from PIL import Image
 
-from screenstate.ask import Answer, Asker, route
+from screenstate.asking import Answer, Asker, route
 from screenstate.errors import ModelNotAvailableError
 from screenstate.vlm import VLM
 

@@ -150,7 +150,9 @@ def test_text_encoder_classifies_real_screens(text_encoder, small_spec, data_dir
 def test_unknown_encoder_lists_choices(small_spec):
     from screenstate.errors import UnknownNameError
 
-    with pytest.raises(UnknownNameError, match="auto, clip\\+text, clip\\+visual\\+text, clip, text, visual\\+text, visual"):
+    with pytest.raises(
+        UnknownNameError, match="auto, clip\\+text, clip\\+visual\\+text, clip, text, visual\\+text, visual"
+    ):
         ScreenClassifier(small_spec, encoder="vit")
 
 

@@ -120,3 +120,60 @@ def test_json_schema_lists_fields():
     assert "classifier_configs" in s["properties"]
     assert "min_score" in json.dumps(s)
     assert "detector_configs" in json_schema("detectors")["properties"]
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"classifier_configs": [_cfg(min_score=True)]}, "classifier_configs[0].min_score: must be a number, got true"),
+        (
+            {"classifier_configs": [_cfg(min_score="0.5")]},
+            'classifier_configs[0].min_score: must be a number, got "0.5"',
+        ),
+        ({**GOOD, "augment_examples": "yes"}, 'augment_examples: must be true or false, got "yes"'),
+        ({**GOOD, "augment_examples": 1}, "augment_examples: must be true or false, got 1"),
+    ],
+)
+def test_numbers_and_booleans_are_not_coerced(data, message):
+    """`"min_score": true` once became 1.0 (every frame "none of the above")."""
+    with pytest.raises(SpecError) as e:
+        ClassSpec.from_dict(data)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize(
+    "data, field",
+    [
+        ({"detector_configs": [_cfg(detection_threshold=False)]}, "detector_configs[0].detection_threshold"),
+        ({"detector_configs": [_cfg()], "nms_threshold": "0.4"}, "nms_threshold"),
+        ({"detector_configs": [_cfg()], "class_agnostic_nms": "false"}, "class_agnostic_nms"),
+    ],
+)
+def test_detector_numbers_and_booleans_are_strict(data, field):
+    with pytest.raises(SpecError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        DetectorSpec.from_dict(data)
+
+
+def test_integer_min_score_is_still_a_number():
+    assert ClassSpec.from_dict({"classifier_configs": [_cfg(min_score=1)]}).min_scores() == [1.0]
+
+
+def test_undecodable_exemplar_names_class_file_and_json_path(tmp_path, tiny_clip_encoder):
+    from screenstate import ScreenClassifier
+
+    (tmp_path / "not_an_image.png").write_bytes(b"this is text, not a PNG")
+    path = tmp_path / "classes.json"
+    path.write_text(
+        json.dumps(
+            {
+                "classifier_configs": [
+                    {"name": "a", "examples_to_include": ["x"]},
+                    {"name": "b", "examples_to_include": ["y", {"image": "not_an_image.png"}]},
+                ]
+            }
+        )
+    )
+    with pytest.raises(SpecError) as e:
+        ScreenClassifier(path, encoder=tiny_clip_encoder, memory_cache=0)
+    assert str(path) in str(e.value) and "classifier_configs[1].examples_to_include[1]" in str(e.value)
+    assert "not_an_image.png" in str(e.value)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from screenstate.batch.prepare import prepare_batch
-from screenstate.batch.sources import Root, fetch_batch, hash_batch
+from screenstate.batch.sources import Root, fetch_batch, hash_batch, wire_path
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
 from screenstate.errors import ScreenstateError
 
@@ -152,7 +152,7 @@ def _chunked(todo: list[tuple[str, str]], per_block: int) -> Any:
 
     step = max(1, per_block)
     tables = [
-        pa.table({"hash": [h for h, _ in todo[i : i + step]], "path": [p for _, p in todo[i : i + step]]})
+        pa.table({"hash": [h for h, _ in todo[i : i + step]], "path": [wire_path(p) for _, p in todo[i : i + step]]})
         for i in range(0, len(todo), step)
     ]
     return ray.data.from_arrow(tables)

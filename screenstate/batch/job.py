@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from screenstate.batch.encode import encode_with_actors, hash_on_ray, init_ray, is_multi_node, prepared_for_driver
-from screenstate.batch.layout import discover_frames
+from screenstate.batch.layout import Frame, scan_root
+from screenstate.batch.listing import printable
 from screenstate.batch.metrics import evaluate
 from screenstate.batch.sources import Root, discover_uri_frames, hash_frame
 from screenstate.classify import ScreenClassifier
@@ -107,6 +108,8 @@ class JobSummary:
     outputs: list[str]
     #: Ray node ids that encoded frames in this run (empty when everything came from the cache)
     encode_nodes: tuple[str, ...] = ()
+    #: directory entries that were not read, each with the reason (also logged as warnings)
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def frames_per_second(self) -> float:
@@ -120,7 +123,8 @@ class JobSummary:
         ]
         for r in self.rows:
             if r.error:
-                lines.append(f"  unreadable: {r.path}: {r.error}")
+                lines.append(f"  unreadable: {printable(r.path)}: {printable(r.error)}")
+        lines += [f"  not read: {s}" for s in self.skipped]
         if self.metrics:
             lines.append(f"accuracy {self.metrics['accuracy']:.3f} on {self.metrics['n']} frames")
             for name, m in self.metrics["per_class"].items():
@@ -135,6 +139,12 @@ def _ray_started() -> bool:
     import ray
 
     return bool(ray.is_initialized())
+
+
+def _hash_file(frame: Frame, root: Root) -> tuple[str | None, str | None]:
+    if frame.error is not None:  # a broken link, a FIFO: known from listing, never opened
+        return None, f"{printable(frame.path)}: {frame.error}"
+    return hash_frame(root, str(frame.path))
 
 
 def _atomic_write(path: Path, write: Callable[[Any], object], mode: str = "w") -> None:
@@ -255,10 +265,13 @@ class BatchJob:
         cfg = self.config
         t0 = time.perf_counter()
         root = self.root
+        skipped: list[str] = []
         if root.uri is None:
-            frames, layout = discover_frames(cfg.root)
+            listing = scan_root(cfg.root)
+            frames, layout = listing.frames, listing.layout
+            skipped = [s.describe() for s in listing.skipped]
             with ThreadPoolExecutor(max_workers=8) as pool:
-                hashed = list(pool.map(lambda f: hash_frame(root, str(f.path)), frames))
+                hashed = list(pool.map(lambda f: _hash_file(f, root), frames))
         else:  # listed here, read and hashed on the workers
             frames, layout = discover_uri_frames(root)
             init_ray(cfg.ray_address)
@@ -309,6 +322,7 @@ class BatchJob:
             rows=rows,
             outputs=outputs,
             encode_nodes=tuple(sorted(self.encode_nodes)),
+            skipped=skipped,
         )
 
     # -- outputs ------------------------------------------------------------------------
@@ -337,12 +351,12 @@ class BatchJob:
                 for r in rows:
                     pred = r.result.pred if r.result else ""
                     state = (r.result.state or "") if r.result else ""
-                    line = [r.path]
+                    line = [printable(r.path)]
                     if labeled:
-                        line += [r.label or "", pred, str(self._eval_pred(r) == r.label)]
+                        line += [printable(r.label or ""), pred, str(self._eval_pred(r) == r.label)]
                     else:
                         line += [pred]
-                    w.writerow(line + [state, r.error or ""])
+                    w.writerow(line + [state, printable(r.error or "")])
 
             _atomic_write(cfg.output, write_csv)
             written.append(str(cfg.output))
@@ -355,7 +369,8 @@ class BatchJob:
         if cfg.report is not None:
             from screenstate.batch.report import render_report
 
-            html = render_report(rows, layout, metrics, self.classifier.names, self.config.none_label)
+            # non-UTF-8 file names and labels are written with backslash escapes
+            html = printable(render_report(rows, layout, metrics, self.classifier.names, self.config.none_label))
             _atomic_write(cfg.report, lambda f: f.write(html))
             written.append(str(cfg.report))
         return written
@@ -363,11 +378,11 @@ class BatchJob:
     def _write_scores(self, path: Path, rows: list[FrameRow]) -> None:
         records: list[dict[str, Any]] = [
             {
-                "path": r.path,
-                "label": r.label,
+                "path": printable(r.path),
+                "label": None if r.label is None else printable(r.label),
                 "pred": r.result.pred if r.result else None,
                 "state": r.result.state if r.result else None,
-                "error": r.error,
+                "error": None if r.error is None else printable(r.error),
                 "scores": r.result.scores if r.result else None,
                 "raw_scores": r.result.raw_scores if r.result else None,
             }

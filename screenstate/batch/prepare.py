@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from screenstate.batch.listing import printable
+from screenstate.batch.sources import unwire_path
 from screenstate.embeddings.images import load_image
 from screenstate.errors import InvalidImageError
 
@@ -18,7 +20,7 @@ def prepare_batch(batch: dict[str, np.ndarray], preparer: Any, max_pixels: int) 
     out: dict[str, list[Any]] = {"hash": [], "path": [], "prepared": [], "error": []}
     for h, p, data, err in zip(batch["hash"], batch["path"], batch["data"], batch["error"]):
         out["hash"].append(str(h))
-        out["path"].append(str(p))
+        out["path"].append(p)  # bytes (sources.wire_path), passed through
         if err:
             out["prepared"].append(b"")
             out["error"].append(str(err))
@@ -29,5 +31,5 @@ def prepare_batch(batch: dict[str, np.ndarray], preparer: Any, max_pixels: int) 
             out["error"].append("")
         except (InvalidImageError, OSError) as e:
             out["prepared"].append(b"")
-            out["error"].append(str(e).replace("image bytes", str(p), 1))
+            out["error"].append(printable(str(e).replace("image bytes", printable(unwire_path(p)), 1)))
     return out

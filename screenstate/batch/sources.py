@@ -10,15 +10,17 @@ These functions run inside Ray tasks, so they import neither torch nor the model
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from screenstate.batch.layout import _IGNORED_NAMES, _SIDE_FILES, Frame
-from screenstate.embeddings.images import bytes_hash
-from screenstate.errors import ScreenstateError
+from screenstate.batch.layout import Frame
+from screenstate.batch.listing import IGNORED_NAMES, SIDE_FILES, printable
+from screenstate.embeddings.images import bytes_hash, read_image_file
+from screenstate.errors import InvalidImageError, ScreenstateError
 from screenstate.schema import IMAGE_SUFFIXES, natural_key
 
 
@@ -72,9 +74,9 @@ def _filesystem(uri: str) -> tuple[Any, str]:
 
 
 def _candidate(name: str) -> bool:
-    if name.startswith(".") or name.lower() in _IGNORED_NAMES:
+    if name.startswith(".") or name.lower() in IGNORED_NAMES:
         return False
-    return Path(name).suffix.lower() not in _SIDE_FILES
+    return Path(name).suffix.lower() not in SIDE_FILES
 
 
 def discover_uri_frames(root: Root) -> tuple[list[Frame], str]:
@@ -116,12 +118,14 @@ def discover_uri_frames(root: Root) -> tuple[list[Frame], str]:
 def read_frame(root: Root, path: str) -> tuple[bytes | None, str | None]:
     """(bytes, None) or (None, error naming the frame)."""
     name = root.display(path)
+    if root.uri is None:  # never blocks on a FIFO; names broken links and loops
+        try:
+            return read_image_file(path), None
+        except InvalidImageError as e:
+            return None, str(e)
     try:
-        if root.uri is None:
-            data = Path(path).read_bytes()
-        else:
-            with _filesystem(root.uri)[0].open_input_stream(path) as f:
-                data = f.read()
+        with _filesystem(root.uri)[0].open_input_stream(path) as f:
+            data = f.read()
     except OSError as e:
         return None, f"{name}: cannot read ({getattr(e, 'strerror', None) or e})"
     if not data:
@@ -146,17 +150,35 @@ def hash_batch(batch: dict[str, np.ndarray], root: Root) -> dict[str, list[str]]
     return out
 
 
+def wire_path(path: str) -> bytes:
+    """A path as it travels in Ray blocks: its bytes (Arrow strings must be valid UTF-8,
+    file names need not be)."""
+    return os.fsencode(path)
+
+
+def unwire_path(value: Any) -> str:
+    """Inverse of :func:`wire_path` (a ``str`` passes through)."""
+    return os.fsdecode(bytes(value)) if isinstance(value, (bytes, np.bytes_)) else str(value)
+
+
 def fetch_batch(batch: dict[str, np.ndarray], root: Root) -> dict[str, list[Any]]:
     """Ray stage: {hash, path} -> {hash, path (as displayed), data, error}. A file whose bytes no longer
     match the hash taken at listing time is an error (its features would be filed under
-    another frame's hash)."""
+    another frame's hash). Paths travel as bytes, errors as printable text."""
     out: dict[str, list[Any]] = {"hash": [], "path": [], "data": [], "error": []}
-    for h, p in zip(batch["hash"], batch["path"]):
-        data, err = read_frame(root, str(p))
+    for h, raw in zip(batch["hash"], batch["path"]):
+        p = unwire_path(raw)
+        data, err = read_frame(root, p)
         if data is not None and bytes_hash(data) != str(h):
-            data, err = None, f"{root.display(str(p))}: file changed while the job ran; run it again"
+            data, err = (
+                None,
+                (
+                    f"{root.display(p)}: file changed while the job was reading it (its content no longer matches "
+                    "the hash taken when the job listed it); nothing was cached for it, rerun to classify it"
+                ),
+            )
         out["hash"].append(str(h))
-        out["path"].append(root.display(str(p)))
+        out["path"].append(wire_path(root.display(p)))
         out["data"].append(data or b"")
-        out["error"].append(err or "")
+        out["error"].append(printable(err or ""))
     return out

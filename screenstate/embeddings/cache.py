@@ -2,20 +2,29 @@
 small in-memory LRU keyed by content hash in front of it.
 
 One file per entry under ``root/<model-id digest>/<hash[:2]>/<hash>.bin``, written
-atomically (temp file + rename), so concurrent workers and interrupted runs never leave
-a half-written entry. Changing class definitions never invalidates it: only the image
-content and the channel's weights/settings (its ``model_id``) are in the key.
+atomically (temp file, fsync, rename; mode 0644 so other users and containers can read a
+shared cache), so concurrent workers and interrupted runs never leave a half-written
+entry. An entry that is damaged anyway (a truncated copy, a full disk, a zero-length
+file) heals: :meth:`FeatureCache.load` treats it as a miss, deletes it and logs once, and
+the caller encodes the image again. Changing class definitions never invalidates the
+cache: only the image content and the channel's weights/settings (its ``model_id``) are
+in the key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+log = logging.getLogger("screenstate")
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -32,6 +41,8 @@ class FeatureCache:
         self.root = Path(root) if root is not None else default_cache_dir()
         self.hits = 0
         self.misses = 0
+        self.healed = 0  # damaged entries deleted by load()
+        self._warned = False
 
     def _path(self, model_id: str, content_hash: str) -> Path:
         mid = hashlib.blake2b(model_id.encode(), digest_size=8).hexdigest()
@@ -46,6 +57,31 @@ class FeatureCache:
         self.hits += 1
         return data
 
+    def load(self, model_id: str, content_hash: str, loads: Callable[[bytes], T]) -> T | None:
+        """The entry deserialised by ``loads``, or None. An entry that fails to load is a
+        miss: it is deleted (the next ``put`` rewrites it) and the first such entry is logged."""
+        data = self.get(model_id, content_hash)
+        if data is None:
+            return None
+        try:
+            return loads(data)
+        except Exception as e:  # noqa: BLE001 - any damage (BadZipFile, EOFError, ...) is a miss
+            path = self._path(model_id, content_hash)
+            path.unlink(missing_ok=True)
+            self.hits -= 1
+            self.misses += 1
+            self.healed += 1
+            if not self._warned:
+                self._warned = True
+                log.warning(
+                    "feature cache: damaged entry %s (%s: %s) deleted; it is encoded again "
+                    "(further damaged entries are healed silently)",
+                    path,
+                    type(e).__name__,
+                    e,
+                )
+            return None
+
     def put(self, model_id: str, content_hash: str, data: bytes) -> None:
         path = self._path(model_id, content_hash)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,6 +89,9 @@ class FeatureCache:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared cache must be readable
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -294,9 +294,9 @@ class ClipChannel(Channel):
         if self.disk_cache is None:
             return
         for t in texts:
-            data = self.disk_cache.get(self._text_model_id, self._text_key(t, augment))
-            if data is not None:
-                self._text_cache[key_of[t]] = self.loads(data)
+            feat = self.disk_cache.load(self._text_model_id, self._text_key(t, augment), self.loads)
+            if feat is not None:
+                self._text_cache[key_of[t]] = feat
 
     def _encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """encode_text on tokens trimmed to the longest prompt: with a causal mask the

@@ -12,10 +12,12 @@ small text survives.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import math
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -93,20 +95,59 @@ def load_image(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.I
         return _decode(bytes(src), "image bytes", max_pixels)
     if isinstance(src, (str, os.PathLike)):
         p = Path(src)
-        if not p.exists():
-            raise InvalidImageError(f"{p}: file not found")
-        if p.is_dir():
-            raise InvalidImageError(f"{p}: is a directory, not an image file")
-        try:
-            if p.stat().st_size == 0:
-                raise InvalidImageError(f"{p}: empty file (0 bytes)")
-        except OSError as e:
-            raise InvalidImageError(f"{p}: cannot read ({e})") from e
-        return _decode(p, str(p), max_pixels)
+        return _decode(read_image_file(p), str(p), max_pixels)
     raise InvalidImageError(
         f"unsupported image input of type {type(src).__name__}; "
         "pass a path, bytes, a PIL.Image.Image or a numpy uint8 array"
     )
+
+
+def special_file_kind(mode: int) -> str | None:
+    """What a non-regular, non-directory file is ("a named pipe (FIFO)", ...), or None."""
+    for test, kind in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return None
+
+
+def read_image_file(path: str | os.PathLike) -> bytes:
+    """All bytes of a regular file, read once (hash and decode these same bytes).
+
+    Opens without blocking and checks the opened file, so a FIFO, socket or device never
+    hangs a job; broken symbolic links and link loops get their own message."""
+    p = Path(path)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError as e:
+        if p.is_symlink():
+            raise InvalidImageError(f"{p}: broken symbolic link (target {os.readlink(p)} does not exist)") from e
+        raise InvalidImageError(f"{p}: file not found") from e
+    except IsADirectoryError as e:
+        raise InvalidImageError(f"{p}: is a directory, not an image file") from e
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InvalidImageError(f"{p}: symbolic link loop") from e
+        raise InvalidImageError(f"{p}: cannot read ({e.strerror or e})") from e
+    st = os.fstat(fd)
+    kind = "a directory" if stat.S_ISDIR(st.st_mode) else special_file_kind(st.st_mode)
+    if kind is not None:
+        os.close(fd)
+        if kind == "a directory":
+            raise InvalidImageError(f"{p}: is a directory, not an image file")
+        raise InvalidImageError(f"{p}: {kind}, not a regular file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read()
+        except OSError as e:
+            raise InvalidImageError(f"{p}: cannot read ({e.strerror or e})") from e
+    if not data:
+        raise InvalidImageError(f"{p}: empty file (0 bytes)")
+    return data
 
 
 def _from_array(arr: np.ndarray, max_pixels: int) -> Image.Image:

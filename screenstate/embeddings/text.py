@@ -246,17 +246,29 @@ class TextChannel(Channel):
         vocab = sorted({w for t in texts for w in content_words(t)})
         vocab_emb = self.sentences.encode(vocab) if vocab else None
         vidx = {w: i for i, w in enumerate(vocab)}
-        # weights[e, v]: idf weight of vocab word v in text example e
-        weights = torch.zeros(len(texts), max(1, len(vocab)))
+        # weights[e, v]: idf weight of vocab word v in text example e, sparse (a few words per
+        # example): a dense [examples, vocabulary] matrix grows with classes squared
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
         for e, t in enumerate(texts):
             for w in content_words(t):
-                weights[e, vidx[w]] += math.log((n_docs + 1) / (df.get(w, 0) + 0.5))
+                rows.append(e)
+                cols.append(vidx[w])
+                vals.append(math.log((n_docs + 1) / (df.get(w, 0) + 0.5)))
+        weights = torch.sparse_coo_tensor(
+            torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
+            torch.tensor(vals, dtype=torch.float32),
+            (len(texts), max(1, len(vocab))),
+            check_invariants=True,
+        ).coalesce()  # repeated words add up, as the dense += did
+        weight_sums = torch.sparse.sum(weights, 1).to_dense() if len(texts) else torch.zeros(0)
         image_cols = [c for c in columns if c.image is not None]
         if image_features is None:
             image_features = [self.encode([self.prepare(load_image(c.image))])[0] for c in image_cols]  # type: ignore[arg-type]
         exemplars = list(image_features)
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
-        has_words = weights.sum(1) > 0
+        has_words = weight_sums > 0
         return {
             "retrieval": _ExemplarRetrieval.build(image_cols, exemplars, self.model_id),
             "is_text": is_text,
@@ -264,6 +276,7 @@ class TextChannel(Channel):
             "vocab": vocab,
             "vocab_emb": vocab_emb,
             "weights": weights,
+            "weight_sums": weight_sums,
             "has_words": has_words,
             "exemplars": exemplars,
         }
@@ -281,7 +294,8 @@ class TextChannel(Channel):
             # idf-weighted mean of word matches, shrunk towards the page score with a prior
             # of WORD_PRIOR idf units: one or two matched words are weak evidence on their own
             w = ex["weights"]
-            words = (w @ best + WORD_PRIOR * page) / (w.sum(1) + WORD_PRIOR)
+            matched = torch.sparse.mm(w, best.unsqueeze(1)).squeeze(1)
+            words = (matched + WORD_PRIOR * page) / (ex["weight_sums"] + WORD_PRIOR)
             words = torch.where(ex["has_words"], words, page)
         else:
             words = page
@@ -330,7 +344,7 @@ class TextChannel(Channel):
         pos = int(is_text[:column].sum()) if bool(is_text[column]) else int((~is_text[:column]).sum())
         if bool(is_text[column]):
             sims = examples["sent"][pos] @ feature.line_emb.T  # [lines]
-            w = examples["weights"][pos] > 0
+            w = examples["weights"].index_select(0, torch.tensor([pos])).to_dense()[0] > 0
             if examples["vocab_emb"] is not None and bool(w.any()):
                 sims = torch.maximum(sims, (examples["vocab_emb"][w] @ feature.line_emb.T).amax(0))
                 vocab = [v for v, keep in zip(examples["vocab"], w.tolist()) if keep]

@@ -1,5 +1,6 @@
 """HTTP service compatible with the reference server (FastAPI)."""
 
 from screenstate.server.app import create_app
+from screenstate.server.limits import ServiceLimits
 
-__all__ = ["create_app"]
+__all__ = ["ServiceLimits", "create_app"]

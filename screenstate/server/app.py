@@ -3,87 +3,59 @@
 Endpoints: ``POST /deploy_classifier``, ``POST /classify?deployed_id=`` (multipart
 ``data``), ``POST /deploy_detector``, ``POST /detect?deployed_id=``,
 ``GET /model_config?deployed_id=``, plus ``POST /ask`` and ``GET /healthz``. Errors are
-``{"status_code", "message", "data"}``. Models load once per process and are shared by
-every deployed config; concurrent ``/classify`` requests are encoded together in one
-batch (see :class:`_Batcher`).
+``{"status_code", "message", "data"}``, for every error the service returns. Models load
+once per process and are shared by every deployed config; concurrent ``/classify``
+requests are encoded together (see :class:`~screenstate.server.batching.Batcher`).
+Every request is bounded: body and upload size (checked from ``Content-Length`` before
+reading), classes, examples and example length of a deploy, image side and pixels, and a
+time budget (see :mod:`screenstate.server.limits`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
+import hmac
 import json
+import logging
 import os
+import threading
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from screenstate.classify import LoadedImage, ScreenClassifier, load_with_hash
 from screenstate.embeddings.cache import MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
 from screenstate.errors import InvalidImageError, ScreenstateError, SpecError
-from screenstate.schema import ClassSpec, DetectorSpec
+from screenstate.schema import ClassSpec, DetectorSpec, ExemplarsExample, ImageExample
+from screenstate.server.batching import Batcher
+from screenstate.server.limits import BodyLimitMiddleware, ServiceLimits
+from screenstate.server.registry import LoadedModels
 from screenstate.server.store import ConfigStore, open_store
 
 INVALID_IMAGE = InvalidImageError.REFERENCE_MESSAGE
-DEFAULT_MAX_UPLOAD = 32 * 1024 * 1024
+DEFAULT_MAX_UPLOAD = ServiceLimits.max_upload_bytes
+#: one answer for every image example in a deployed config, whatever its path: the
+#: service never looks at its own filesystem for a client's config
+NO_IMAGE_EXAMPLES = (
+    'the service accepts text examples only: image exemplars ({"image": ...} or {"exemplars": ...}) '
+    "need a local class file (use the Python API, classify-directory or the review page)"
+)
+log = logging.getLogger("screenstate")
+T = TypeVar("T")
 
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(status_code=status, content={"status_code": status, "message": message, "data": None})
-
-
-class _Batcher:
-    """Collects concurrent classify requests for a few milliseconds and encodes them as
-    one batch in a worker thread (the encoder is the expensive, batch-friendly part)."""
-
-    def __init__(self, encode: Callable[[list[LoadedImage]], list[Any]], max_batch: int = 32, wait_s: float = 0.004):
-        self.encode, self.max_batch, self.wait_s = encode, max_batch, wait_s
-        self.queue: asyncio.Queue[tuple[LoadedImage, asyncio.Future[Any]]] | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.batches = 0
-        self.items = 0
-
-    async def submit(self, img: LoadedImage) -> Any:
-        loop = asyncio.get_running_loop()
-        if self.queue is None or self.loop is not loop:  # first call, or a new event loop
-            self.loop, self.queue = loop, asyncio.Queue()
-            loop.create_task(self._run(self.queue))
-        fut: asyncio.Future[Any] = loop.create_future()
-        await self.queue.put((img, fut))
-        return await fut
-
-    async def _run(self, queue: asyncio.Queue[tuple[LoadedImage, asyncio.Future[Any]]]) -> None:
-        while True:
-            first = await queue.get()
-            batch = [first]
-            deadline = asyncio.get_running_loop().time() + self.wait_s
-            while len(batch) < self.max_batch:
-                timeout = deadline - asyncio.get_running_loop().time()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), timeout))
-                except asyncio.TimeoutError:
-                    break
-            try:
-                feats = await asyncio.to_thread(self.encode, [b[0] for b in batch])
-                for (_, fut), f in zip(batch, feats):
-                    if not fut.done():
-                        fut.set_result(f)
-            except Exception as e:  # noqa: BLE001 - delivered to every waiter
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(e)
-            self.batches += 1
-            self.items += len(batch)
 
 
 def create_app(
@@ -91,34 +63,56 @@ def create_app(
     encoder: str | Encoder = "auto",
     options: EncoderOptions | None = None,
     api_key: str | None = None,
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+    max_upload_bytes: int | None = None,
     batching: bool = True,
     memory_cache: int = 256,
+    limits: ServiceLimits | None = None,
+    vlm: Any = None,
 ) -> FastAPI:
     """Build the service. ``store``: SQLite path (default ``./screenstate.db``), ``redis://`` URL
-    or a store object; ``api_key``: required ``X-API-Key`` header when set; ``memory_cache``:
-    how many recent screens keep their features (a replay loop polling an unchanged screen
-    is answered without encoding it again; 0 turns it off)."""
+    or a store object; ``api_key``: required ``X-API-Key`` header when set (default
+    ``SCREENSTATE_API_KEY``; an empty key is refused, never taken as "no auth");
+    ``memory_cache``: how many recent screens keep their features (a replay loop polling an
+    unchanged screen is answered without encoding it again; 0 turns it off); ``limits``:
+    per-request limits (default :meth:`ServiceLimits.from_env`; ``max_upload_bytes``
+    overrides its upload limit); ``vlm``: the VLM behind free-form ``/ask`` questions
+    (default: SmolVLM, loaded on the first such question, once per process)."""
+    limits = limits or ServiceLimits.from_env()
+    if max_upload_bytes is not None:
+        limits = dataclasses.replace(limits, max_upload_bytes=max_upload_bytes)
+    if api_key is None:
+        api_key = os.environ.get("SCREENSTATE_API_KEY")
+    if api_key is not None and not api_key.strip():
+        raise ScreenstateError(
+            "the API key is empty (--api-key or SCREENSTATE_API_KEY): an empty key would accept every "
+            "request; set a real key, or unset the variable to serve without one on a trusted host"
+        )
     app = FastAPI(title="screenstate", version="0.1.0", description=__doc__)
+    app.add_middleware(BodyLimitMiddleware, limits=limits)
     cfg_store: ConfigStore = (
         store if store is not None and not isinstance(store, (str, Path)) else open_store(store or "screenstate.db")
     )
-    api_key = api_key or os.environ.get("SCREENSTATE_API_KEY") or None
-    shared: dict[str, Any] = {"encoder": encoder if isinstance(encoder, Encoder) else None}
-    classifiers: OrderedDict[str, tuple[str, ScreenClassifier]] = OrderedDict()
-    detectors: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+    shared: dict[str, Any] = {"encoder": encoder if isinstance(encoder, Encoder) else None, "vlm": vlm}
+    classifiers: LoadedModels[ScreenClassifier] = LoadedModels(limits.max_loaded)
+    detectors: LoadedModels[Any] = LoadedModels(limits.max_loaded)
+    askers: LoadedModels[Any] = LoadedModels(limits.max_loaded)  # an Asker (with its StateChecker) per id
     app.state.store = cfg_store
+    app.state.limits = limits
+    app.state.loaded = {"classifiers": classifiers, "detectors": detectors, "askers": askers}
+
+    encoder_lock = threading.Lock()  # batches, /detect and /ask run in threads: load the models once
 
     def get_encoder() -> Encoder:
-        if shared["encoder"] is None:
-            shared["encoder"] = create_encoder(str(encoder), options or EncoderOptions())
+        with encoder_lock:
+            if shared["encoder"] is None:
+                shared["encoder"] = create_encoder(str(encoder), options or EncoderOptions())
         return shared["encoder"]  # type: ignore[no-any-return]
 
     def encode_loaded(images: list[LoadedImage]) -> list[Any]:
         enc = get_encoder()
         return enc.encode([enc.prepare(li.image) for li in images])
 
-    batcher = _Batcher(encode_loaded)
+    batcher = Batcher(encode_loaded)
     app.state.batcher = batcher
     memory = MemoryFeatureCache(memory_cache)  # one encoder for every deployed classifier
     app.state.memory = memory
@@ -140,16 +134,35 @@ def create_app(
             parts.append(f"{loc}: {e.get('msg')}" if loc else str(e.get("msg")))
         return _error(422, "; ".join(parts))
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # also 404/405 from routing
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return _error(500, f"internal error ({type(exc).__name__}); the service log has the details")
+
+    key_bytes = api_key.encode() if api_key else None
 
     @app.middleware("http")
     async def _auth(request: Request, call_next: Any) -> Any:
-        if api_key and request.url.path not in ("/healthz", "/docs", "/openapi.json"):
-            if request.headers.get("x-api-key") != api_key:
+        if key_bytes is not None and request.url.path not in ("/healthz", "/docs", "/openapi.json"):
+            given = request.headers.get("x-api-key", "").encode()
+            if not hmac.compare_digest(given, key_bytes):  # constant time: no key guessing by timing
                 return _error(401, "missing or wrong X-API-Key header")
         return await call_next(request)
+
+    async def _within_budget(work: Awaitable[T]) -> T:
+        """``work`` or a 503 after the per-request time budget (the event loop stays free)."""
+        try:
+            return await asyncio.wait_for(work, limits.request_timeout_s)
+        except asyncio.TimeoutError as e:
+            raise HTTPException(
+                503,
+                f"request took longer than the {limits.request_timeout_s:g} s time budget "
+                "(SCREENSTATE_REQUEST_TIMEOUT_S); try a smaller image",
+            ) from e
 
     def _config(deployed_id: str, kind: str) -> dict[str, Any]:
         body = cfg_store.get(deployed_id)
@@ -163,12 +176,13 @@ def create_app(
     def _deploy(kind: str, payload: dict[str, Any]) -> dict[str, str]:
         requested = payload.pop("deployed_id", None)
         model = ClassSpec if kind == "classifier" else DetectorSpec
+        limits.check_config(payload, model.configs_field)
         try:
-            spec = model.from_dict(payload)
+            spec = model.from_dict(payload, check_files=False)  # the server's files are none of a client's business
         except SpecError as e:
             raise HTTPException(422, str(e)) from e
-        if any(not isinstance(x, str) for ref in spec.iter_examples() for x in [ref.example]):
-            raise HTTPException(422, "the service accepts text examples only; image exemplars need a local class file")
+        if any(isinstance(ref.example, (ImageExample, ExemplarsExample)) for ref in spec.iter_examples()):
+            raise HTTPException(422, NO_IMAGE_EXAMPLES)
         if requested and cfg_store.exists(requested):
             deployed_id, message = requested, "Model updated."
         else:
@@ -179,16 +193,19 @@ def create_app(
             kind,
             json.dumps({"kind": kind, "config": spec.model_dump(exclude_none=True, exclude={"deployed_id"})}),
         )
-        classifiers.pop(deployed_id, None)
-        detectors.pop(deployed_id, None)
+        for loaded in (classifiers, detectors, askers):
+            loaded.drop(deployed_id)
         return {"deployed_id": deployed_id, "message": message}
 
     async def _read_image(data: UploadFile, decode: bool = True) -> LoadedImage:
         """The upload, hashed; decoded now unless ``decode`` is False (see ``_decoded``)."""
-        raw = await data.read(max_upload_bytes + 1)
-        if len(raw) > max_upload_bytes:
-            raise HTTPException(413, f"upload is larger than {max_upload_bytes} bytes")
-        img = await asyncio.to_thread(functools.partial(load_with_hash, raw, lazy=True))  # hashing only
+        raw = await data.read(limits.max_upload_bytes + 1)
+        if len(raw) > limits.max_upload_bytes:
+            raise HTTPException(413, f"upload is larger than {limits.max_upload_bytes} bytes")
+        limits.check_image_header(raw)  # a 64000x1000 strip is refused before any decoding
+        img = await asyncio.to_thread(
+            functools.partial(load_with_hash, raw, max_pixels=limits.max_pixels, lazy=True)
+        )  # hashing only
         return await _decoded(img) if decode else img
 
     async def _decoded(img: LoadedImage) -> LoadedImage:
@@ -200,14 +217,33 @@ def create_app(
 
     def _classifier(deployed_id: str) -> ScreenClassifier:
         cfg = _config(deployed_id, "classifier")
-        key = json.dumps(cfg, sort_keys=True)
-        hit = classifiers.get(deployed_id)
-        if hit is None or hit[0] != key:
-            hit = (key, ScreenClassifier(ClassSpec.from_dict(cfg), encoder=get_encoder()))
-            classifiers[deployed_id] = hit
-            while len(classifiers) > 256:
-                classifiers.popitem(last=False)
-        return hit[1]
+        return classifiers.get(
+            deployed_id,
+            json.dumps(cfg, sort_keys=True),
+            lambda: ScreenClassifier(ClassSpec.from_dict(cfg, check_files=False), encoder=get_encoder()),
+        )
+
+    def _text_channel() -> Any:
+        return next((c for c in get_encoder().channels if c.name == "text"), None)
+
+    def _asker(deployed_id: str | None) -> Any:
+        """One Asker per deployed classifier (its StateChecker built once), and one without."""
+        from screenstate.asking import Asker
+        from screenstate.checker import StateChecker
+
+        if shared["vlm"] is None:
+            from screenstate.vlm import VLM
+
+            shared["vlm"] = VLM()  # loads its weights on the first free-form question only
+        if not deployed_id:
+            return askers.get("", "", lambda: Asker(text_channel=_text_channel(), vlm=shared["vlm"]))
+        cfg = _config(deployed_id, "classifier")
+
+        def build() -> Any:
+            checker = StateChecker(ClassSpec.from_dict(cfg, check_files=False), encoder=get_encoder())
+            return Asker(checker=checker, text_channel=_text_channel(), vlm=shared["vlm"])
+
+        return askers.get(deployed_id, json.dumps(cfg, sort_keys=True), build)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -237,13 +273,17 @@ def create_app(
     @app.post("/classify")
     async def classify(deployed_id: str, data: UploadFile = File(...)) -> dict[str, Any]:
         """Scores, prediction and raw scores of one uploaded image."""
-        clf = await asyncio.to_thread(_classifier, deployed_id)
-        img = await _read_image(data, decode=False)
-        try:
-            res = clf.classify_features([await features_of(img)])[0]
-        except ScreenstateError as e:
-            raise HTTPException(500, str(e)) from e
-        return {"scores": res.scores, "pred": res.pred, "raw_scores": res.raw_scores}
+
+        async def work() -> dict[str, Any]:
+            clf = await asyncio.to_thread(_classifier, deployed_id)
+            img = await _read_image(data, decode=False)
+            try:
+                res = clf.classify_features([await features_of(img)])[0]
+            except ScreenstateError as e:
+                raise HTTPException(500, str(e)) from e
+            return {"scores": res.scores, "pred": res.pred, "raw_scores": res.raw_scores}
+
+        return await _within_budget(work())
 
     @app.post("/detect")
     async def detect(deployed_id: str, data: UploadFile = File(...)) -> list[list[dict[str, Any]]]:
@@ -251,34 +291,35 @@ def create_app(
         from screenstate.detect import ScreenDetector
 
         cfg = _config(deployed_id, "detector")
-        img = await _read_image(data)
-        key = json.dumps(cfg, sort_keys=True)
-        hit = detectors.get(deployed_id)
-        if hit is None or hit[0] != key:
-            text = next((c for c in get_encoder().channels if c.name == "text"), None)
-            hit = (key, ScreenDetector(DetectorSpec.from_dict(cfg), regions="auto", text_channel=text))  # type: ignore[arg-type]
-            detectors[deployed_id] = hit
-        dets = await asyncio.to_thread(hit[1].detect, img.image)
-        return [[d.to_dict() for d in dets]]
+
+        def build() -> Any:
+            spec = DetectorSpec.from_dict(cfg, check_files=False)
+            return ScreenDetector(spec, regions="auto", text_channel=_text_channel())
+
+        async def work() -> list[list[dict[str, Any]]]:
+            img = await _read_image(data)
+            det = await asyncio.to_thread(detectors.get, deployed_id, json.dumps(cfg, sort_keys=True), build)
+            dets = await asyncio.to_thread(det.detect, img.image)
+            return [[d.to_dict() for d in dets]]
+
+        return await _within_budget(work())
 
     @app.post("/ask")
     async def ask_endpoint(
         question: str = Form(...), data: UploadFile = File(...), deployed_id: str | None = None
     ) -> dict[str, Any]:
         """Answer a question about an image (classifier, detector, OCR, or the VLM)."""
-        from screenstate.ask import Asker
-        from screenstate.checker import StateChecker
 
-        img = await _read_image(data)
-        checker = None
-        if deployed_id:
-            checker = StateChecker(ClassSpec.from_dict(_config(deployed_id, "classifier")), encoder=get_encoder())
-        text = next((c for c in get_encoder().channels if c.name == "text"), None)
-        try:
-            ans = await asyncio.to_thread(Asker(checker=checker, text_channel=text).ask, img.image, question)
-        except ScreenstateError as e:
-            raise HTTPException(503, str(e)) from e
-        return {"text": ans.text, "path": ans.path, "evidence": json.loads(json.dumps(ans.evidence, default=str))}
+        async def work() -> dict[str, Any]:
+            img = await _read_image(data)
+            asker = await asyncio.to_thread(_asker, deployed_id)
+            try:
+                ans = await asyncio.to_thread(asker.ask, img.image, question)
+            except ScreenstateError as e:
+                raise HTTPException(503, str(e)) from e
+            return {"text": ans.text, "path": ans.path, "evidence": json.loads(json.dumps(ans.evidence, default=str))}
+
+        return await _within_budget(work())
 
     return app
 
@@ -288,6 +329,8 @@ async def _json_body(request: Request) -> dict[str, Any]:
         payload = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise HTTPException(422, f"request body is not valid JSON: {e}") from e
+    except RecursionError as e:
+        raise HTTPException(422, "request body is not valid JSON: nested too deeply") from e
     if not isinstance(payload, dict):
         raise HTTPException(422, "request body must be a JSON object")
     return payload

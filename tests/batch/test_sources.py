@@ -7,7 +7,7 @@ import pytest
 from screenstate.batch import encode
 from screenstate.batch.encode import plan_pool
 from screenstate.batch.layout import discover_frames
-from screenstate.batch.sources import Root, discover_uri_frames, fetch_batch, hash_frame, is_uri
+from screenstate.batch.sources import Root, discover_uri_frames, fetch_batch, hash_frame, is_uri, unwire_path
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.errors import ScreenstateError
 
@@ -37,8 +37,8 @@ def test_unreadable_empty_and_changed_frames_are_named_errors(tmp_path):
     h, _ = hash_frame(root, f"{tmp_path}/ok.png")
     (tmp_path / "ok.png").write_bytes(b"edited after hashing")
     out = fetch_batch({"hash": [h], "path": [f"{tmp_path}/ok.png"]}, root)
-    assert out["data"] == [b""] and "file changed while the job ran" in out["error"][0]
-    assert out["path"] == [f"file://{tmp_path}/ok.png"]
+    assert out["data"] == [b""] and "file changed while the job was reading it" in out["error"][0]
+    assert [unwire_path(p) for p in out["path"]] == [f"file://{tmp_path}/ok.png"]
 
 
 def test_is_uri():

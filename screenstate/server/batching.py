@@ -1,0 +1,91 @@
+"""Request batching for ``/classify``: concurrent uploads are encoded together, and one
+slow image never holds up the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from screenstate.classify import LoadedImage
+
+#: images with more pixels than this are encoded on their own, not in a shared batch
+LARGE_IMAGE_PIXELS = 4_000_000
+
+
+class Batcher:
+    """Collects concurrent classify requests for a few milliseconds and encodes them as
+    one batch in a worker thread (the encoder is the expensive, batch-friendly part).
+
+    Up to ``max_concurrent`` batches run at once, and an image larger than
+    ``LARGE_IMAGE_PIXELS`` (a long scrolling capture: OCR reads it strip by strip) is
+    encoded alone, so small requests arriving meanwhile are not queued behind it."""
+
+    def __init__(
+        self,
+        encode: Callable[[list[LoadedImage]], list[Any]],
+        max_batch: int = 32,
+        wait_s: float = 0.004,
+        max_concurrent: int = 2,
+    ) -> None:
+        self.encode, self.max_batch, self.wait_s = encode, max_batch, wait_s
+        self.max_concurrent = max_concurrent
+        #: per event loop (tests and some servers run several): its queue and batch slots
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lane] = weakref.WeakKeyDictionary()
+        self.batches = 0
+        self.items = 0
+
+    async def submit(self, img: LoadedImage) -> Any:
+        w, h = img.image.size
+        if w * h > LARGE_IMAGE_PIXELS:
+            self.batches += 1
+            self.items += 1
+            return (await asyncio.to_thread(self.encode, [img]))[0]
+        loop = asyncio.get_running_loop()
+        lane = self._lanes.get(loop)
+        if lane is None:
+            lane = self._lanes[loop] = _Lane(asyncio.Queue(), asyncio.Semaphore(self.max_concurrent))
+            loop.create_task(self._run(lane))
+        fut: asyncio.Future[Any] = loop.create_future()
+        await lane.queue.put((img, fut))
+        return await fut
+
+    async def _run(self, lane: _Lane) -> None:
+        queue = lane.queue
+        while True:
+            first = await queue.get()
+            batch = [first]
+            deadline = asyncio.get_running_loop().time() + self.wait_s
+            while len(batch) < self.max_batch:
+                timeout = deadline - asyncio.get_running_loop().time()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(queue.get(), timeout))
+                except asyncio.TimeoutError:
+                    break
+            await lane.slots.acquire()
+            asyncio.get_running_loop().create_task(self._encode(batch, lane.slots))
+
+    async def _encode(self, batch: list[tuple[LoadedImage, asyncio.Future[Any]]], slots: asyncio.Semaphore) -> None:
+        try:
+            feats = await asyncio.to_thread(self.encode, [b[0] for b in batch])
+            for (_, fut), f in zip(batch, feats):
+                if not fut.done():
+                    fut.set_result(f)
+        except Exception as e:  # noqa: BLE001 - delivered to every waiter
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(e)
+        finally:
+            slots.release()
+        self.batches += 1
+        self.items += len(batch)
+
+
+@dataclass
+class _Lane:
+    queue: asyncio.Queue[tuple[LoadedImage, asyncio.Future[Any]]]
+    slots: asyncio.Semaphore
