@@ -93,6 +93,30 @@ class CalibrationKey:
         return hashlib.blake2b(json.dumps(asdict(self), sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
+#: model -> the choice it runs with, for every model loaded in this process (benchmarks report it)
+_USED: dict[str, Choice] = {}
+
+
+def record_use(model: str, choice: Choice) -> None:
+    """Note the precision a loaded model actually runs with."""
+    _USED[model] = choice
+
+
+def used_precisions() -> dict[str, str]:
+    """``{model: "bf16, 2 threads (calibrated)"}`` for the models loaded in this process."""
+    return {m: f"{c.precision}, {c.threads} threads ({c.source})" for m, c in sorted(_USED.items())}
+
+
+def isa_class(flags: Sequence[str] | None = None) -> str:
+    """The widest matrix instructions a CPU has (what decides bf16 speed): ``amx``,
+    ``avx512_bf16``, ``avx512``, ``avx2`` or ``baseline``."""
+    have = set(cpu_flags() if flags is None else flags)
+    for name, flag in (("amx", "amx_bf16"), ("avx512_bf16", "avx512_bf16"), ("avx512", "avx512f"), ("avx2", "avx2")):
+        if flag in have:
+            return name
+    return "baseline"
+
+
 @cache
 def _cpuinfo() -> tuple[str, str]:
     """(CPU model name, sorted flags) from /proc/cpuinfo; platform strings elsewhere."""

@@ -40,7 +40,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.calibrate import Calibration, CalibrationKey, Choice, choose, thread_budget
+from screenstate.embeddings.calibrate import Calibration, CalibrationKey, Choice, choose, record_use, thread_budget
 from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.templates import get_templates
@@ -245,6 +245,7 @@ class ClipChannel(Channel):
         if self.calibrate:
             model = self._calibrated(model, model_name)
         self._model = model.to(self.dtype)
+        record_use(f"clip:{model_name}", self.precision_choice)
 
     def _calibrated(self, model: Any, model_name: str) -> Any:
         """Measure fp32 against bf16 on this CPU (cached per machine); the model in the winner's dtype."""

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from screenstate.embeddings.calibrate import Calibration, CalibrationKey, Choice, choose, thread_budget
+from screenstate.embeddings.calibrate import Calibration, CalibrationKey, Choice, choose, record_use, thread_budget
 from screenstate.errors import UnknownNameError
 
 ENGINES = ("auto", "openvino", "onnxruntime")
@@ -202,6 +202,7 @@ class ScreenOCR:
         with self._choice_lock:
             if self._choice is None:
                 self._choice = self._decide()
+                record_use(f"ocr:{self.engine}", self._choice)
             return self._choice
 
     @property

@@ -133,3 +133,24 @@ def test_thread_budget_respects_omp_and_torch(monkeypatch):
         assert cal.thread_budget() == 1
     finally:
         torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"], "amx"),
+        (["avx2", "avx512f", "avx512_bf16"], "avx512_bf16"),
+        (["avx2", "avx512f"], "avx512"),
+        (["sse4_2", "avx2"], "avx2"),
+        (["neon"], "baseline"),
+    ],
+)
+def test_isa_class(flags, expected):
+    assert cal.isa_class(flags) == expected
+
+
+def test_models_in_use_are_recorded():
+    from screenstate.embeddings.ocr import OcrOptions, ScreenOCR
+
+    ScreenOCR(OcrOptions(engine="onnxruntime", precision="fp32", threads=1)).choice
+    assert cal.used_precisions()["ocr:onnxruntime"] == "fp32, 1 threads (explicit)"
