@@ -40,7 +40,15 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.calibrate import Calibration, CalibrationKey, Choice, choose, record_use, thread_budget
+from screenstate.embeddings.calibrate import (
+    Calibration,
+    CalibrationKey,
+    Choice,
+    choose,
+    isa_class,
+    record_use,
+    thread_budget,
+)
 from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.templates import get_templates
@@ -64,12 +72,9 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX); whether
+    they are faster than fp32 is measured (``precision="auto"``), not assumed."""
+    return isa_class() in ("amx", "avx512_bf16")
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
