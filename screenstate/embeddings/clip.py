@@ -269,7 +269,9 @@ class ClipChannel(Channel):
 
         def build(precision: str, n_threads: int) -> Callable[[], torch.Tensor]:
             dtype = DTYPES[precision]
-            m = models.setdefault(precision, copy.deepcopy(model).to(dtype))
+            if precision not in models:
+                models[precision] = copy.deepcopy(model).to(dtype)
+            m = models[precision]
             x = batch.to(dtype)
 
             def run() -> torch.Tensor:
