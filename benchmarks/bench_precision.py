@@ -51,23 +51,19 @@ def _ocr_rows(files: list, spare: list) -> tuple[list[dict], float]:
 
 
 def _clip_rows(files: list, rounds: int) -> tuple[list[dict], float]:
-    import numpy as np
-    import torch
-
     from screenstate.embeddings.clip import ClipChannel, ClipOptions
 
     t = time.perf_counter()
     chans = {c: ClipChannel(ClipOptions(pretrained="random", device="cpu", precision=c)) for c in CONFIGS}
     calibration_s = time.perf_counter() - t  # includes building three models
     prepared = [chans["fp32"].prepare(Image.open(f).convert("RGB")) for f in files]
-    flat = torch.from_numpy(np.concatenate(prepared))
     for ch in chans.values():
-        ch._encode_pixels(flat[:4])  # warm-up
+        ch.encode(prepared[:4])  # warm-up
     secs: dict[str, list[float]] = {c: [] for c in CONFIGS}
     for i in range(rounds):
         order = CONFIGS[i % 3 :] + CONFIGS[: i % 3]
         for c in order:
-            secs[c].append(timed(lambda ch=chans[c]: ch._encode_pixels(flat)))
+            secs[c].append(timed(lambda ch=chans[c]: ch.encode(prepared)))
     chosen = chans["auto"].precision_choice.precision
     rows = [
         {
