@@ -26,6 +26,7 @@ def _ocr_rows(files: list, spare: list) -> tuple[list[dict], float]:
     from screenstate.embeddings.ocr import OcrOptions, ScreenOCR
 
     images = [Image.open(f).convert("RGB") for f in files]
+    spare = [Image.open(f).convert("RGB") for f in spare]
     t = time.perf_counter()
     ocrs = {c: ScreenOCR(OcrOptions(precision=c)) for c in CONFIGS}
     chosen = ocrs["auto"].choice  # calibrates now (empty cache)

@@ -152,5 +152,5 @@ def test_isa_class(flags, expected):
 def test_models_in_use_are_recorded():
     from screenstate.embeddings.ocr import OcrOptions, ScreenOCR
 
-    ScreenOCR(OcrOptions(engine="onnxruntime", precision="fp32", threads=1)).choice
+    assert ScreenOCR(OcrOptions(engine="onnxruntime", precision="fp32", threads=1)).choice.precision == "fp32"
     assert cal.used_precisions()["ocr:onnxruntime"] == "fp32, 1 threads (explicit)"
