@@ -93,18 +93,22 @@ class CalibrationKey:
         return hashlib.blake2b(json.dumps(asdict(self), sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
-#: model -> the choice it runs with, for every model loaded in this process (benchmarks report it)
-_USED: dict[str, Choice] = {}
+#: model -> the distinct choices it ran with in this process (benchmarks report them)
+_USED: dict[str, list[str]] = {}
 
 
 def record_use(model: str, choice: Choice) -> None:
     """Note the precision a loaded model actually runs with."""
-    _USED[model] = choice
+    seen = _USED.setdefault(model, [])
+    text = f"{choice.precision}, {choice.threads} threads ({choice.source})"
+    if text not in seen:
+        seen.append(text)
 
 
 def used_precisions() -> dict[str, str]:
-    """``{model: "bf16, 2 threads (calibrated)"}`` for the models loaded in this process."""
-    return {m: f"{c.precision}, {c.threads} threads ({c.source})" for m, c in sorted(_USED.items())}
+    """``{model: "bf16, 2 threads (calibrated)"}`` for the models loaded in this process
+    (several choices, e.g. a benchmark comparing precisions, are joined with ``; ``)."""
+    return {m: "; ".join(texts) for m, texts in sorted(_USED.items())}
 
 
 def isa_class(flags: Sequence[str] | None = None) -> str:

@@ -153,4 +153,7 @@ def test_models_in_use_are_recorded():
     from screenstate.embeddings.ocr import OcrOptions, ScreenOCR
 
     assert ScreenOCR(OcrOptions(engine="onnxruntime", precision="fp32", threads=1)).choice.precision == "fp32"
+    ScreenOCR(OcrOptions(engine="onnxruntime", precision="fp32", threads=1)).choice  # noqa: B018 - same again
     assert cal.used_precisions()["ocr:onnxruntime"] == "fp32, 1 threads (explicit)"
+    ScreenOCR(OcrOptions(engine="onnxruntime", precision="fp32", threads=2)).choice  # noqa: B018
+    assert cal.used_precisions()["ocr:onnxruntime"] == "fp32, 1 threads (explicit); fp32, 2 threads (explicit)"
