@@ -12,7 +12,7 @@ Speed comes from doing as little as possible per frame:
   previous one; an identical frame reuses the previous result (a few ms);
 - with the ``text`` channel on, a frame that changed only in part is OCR'd only inside
   the changed tiles; lines elsewhere come from the previous frame;
-- bf16 on CPUs that support it (the encoder default).
+- the precision measured fastest on this CPU (the encoder default, ``precision="auto"``).
 """
 
 from __future__ import annotations

@@ -457,10 +457,18 @@ def models_list(
 
         from screenstate.embeddings.ocr import ScreenOCR
 
-        engine = ScreenOCR().engine_id
+        engine = ScreenOCR().engine  # its precision is measured on first use, not here
         typer.echo(f"ocr rapidocr PP-OCRv4 on {engine}: {Path(rapidocr_onnxruntime.__file__).parent / 'models'}")
     except ImportError:
         typer.echo("ocr rapidocr: missing (pip install rapidocr_onnxruntime)")
+    from screenstate.embeddings.calibrate import cached_choices, calibration_dir, cpu_signature, thread_budget
+
+    choices = cached_choices()
+    typer.echo(f"precision (auto) on {cpu_signature()}, {thread_budget()} threads, cached in {calibration_dir()}:")
+    for key, choice in choices:
+        typer.echo(f"  {key.model} ({key.runtime}, budget {key.threads} threads): {choice.describe()}")
+    if not choices:
+        typer.echo("  none measured yet (each model measures on first use with --precision auto)")
 
 
 @models_app.command("pull")

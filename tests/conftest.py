@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# caches (features, precision calibrations) go to a fresh directory, never the user's
+os.environ["SCREENSTATE_CACHE"] = tempfile.mkdtemp(prefix="screenstate-test-cache-")
 
 from pathlib import Path  # noqa: E402
 

@@ -124,6 +124,19 @@ def test_models_list_shows_offline_state():
     assert res.exit_code == 0 and "missing (screenstate models pull)" in res.output and "rapidocr" in res.output
 
 
+def test_models_list_reports_measured_precisions(tiny_options, tmp_path, monkeypatch):
+    import screenstate.embeddings.clip as clip_mod
+    from screenstate.embeddings.clip import ClipChannel
+
+    monkeypatch.setenv("SCREENSTATE_CACHE", str(tmp_path))
+    assert "none measured yet" in runner.invoke(app, ["models", "list"]).output
+    monkeypatch.setattr(clip_mod, "cpu_supports_bf16", lambda: True)
+    ch = ClipChannel(tiny_options.model_copy(update={"precision": "auto"}).clip_options())
+    res = runner.invoke(app, ["models", "list"])
+    line = next(ln for ln in res.output.splitlines() if "clip:tiny-clip" in ln)
+    assert f"{ch.precision_choice.precision}, " in line and "fp32/" in line and "bf16/" in line
+
+
 def test_label_and_index_build(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SCREENSTATE_CACHE", str(tmp_path / "cache"))
     classes = tmp_path / "classes.json"

@@ -14,10 +14,17 @@ Weights come from a local checkpoint path, the Hugging Face / open_clip cache, o
 for an explicit ``encoder="clip"``, and only when the hub answers within seconds) a
 download. ``pretrained="random"`` builds the architecture with random weights (tests and
 speed benchmarks).
+
+``precision="auto"`` on CPU measures fp32 against bf16 (where the CPU has native bf16) on
+a batch of 8 images at the model's input size the first time a model is loaded, and keeps
+bf16 only if it is faster and every image embedding keeps a cosine of at least
+``CLIP_AGREEMENT`` with fp32's (``calibrate.py``; the choice is cached per machine). On GPU
+``auto`` is fp16.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import os
@@ -33,6 +40,15 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.calibrate import (
+    Calibration,
+    CalibrationKey,
+    Choice,
+    choose,
+    isa_class,
+    record_use,
+    thread_budget,
+)
 from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.templates import get_templates
@@ -41,6 +57,11 @@ from screenstate.schema import Column
 
 DEFAULT_CLIP_MODEL = "ViT-B-32"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: auto keeps bf16 only if every calibration embedding has at least this cosine with fp32's
+#: (bf16 ViT-B-32 embeddings sit around 0.999; a broken kernel falls far below)
+CLIP_AGREEMENT = 0.99
+CALIBRATION_BATCH = 8
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -51,26 +72,28 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX); whether
+    they are faster than fp32 is measured (``precision="auto"``), not assumed."""
+    return isa_class() in ("amx", "avx512_bf16")
 
 
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """``auto``: fp16 on GPU, bf16 on CPUs that support it, else fp32."""
-    table = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    """``auto``: fp16 on GPU, bf16 on CPUs that support it, else fp32 (without measuring;
+    :class:`ClipChannel` measures instead, see the module docstring)."""
     if precision == "auto":
         if device.type == "cuda":
             return torch.float16
         return torch.bfloat16 if cpu_supports_bf16() else torch.float32
-    if precision not in table:
+    if precision not in DTYPES:
         from screenstate.errors import UnknownNameError
 
-        raise UnknownNameError("precision", precision, ["auto", *table])
-    return table[precision]
+        raise UnknownNameError("precision", precision, ["auto", *DTYPES])
+    return DTYPES[precision]
+
+
+def min_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Smallest row-wise cosine between two [n, D] embedding batches."""
+    return float(torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=-1).min())
 
 
 def register_model_config(model: str) -> str:
@@ -162,6 +185,12 @@ class ClipChannel(Channel):
         self.templates = get_templates(o.templates)
         self.device = resolve_device(o.device)
         self.dtype = resolve_dtype(o.precision, self.device)
+        self.calibrate = o.precision == "auto" and self.device.type == "cpu"
+        if self.calibrate:
+            self.dtype = torch.float32  # until measured in _load
+        name = {v: k for k, v in DTYPES.items()}[self.dtype]
+        threads = thread_budget() if self.device.type == "cpu" else 0
+        self.precision_choice = Choice(name, threads, "explicit" if o.precision != "auto" else "fixed")
         self._lock = threading.Lock()
         self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self._model: Any = None
@@ -211,14 +240,55 @@ class ClipChannel(Channel):
                 model = open_clip.create_model(model_name, pretrained=pretrained, device=self.device)
         except RuntimeError as e:
             raise ModelNotAvailableError(f"cannot load CLIP {o.model} from {pretrained}: {e}") from e
-        model.eval().to(self.dtype)
-        self._model = model
+        model.eval()
         self._tokenizer = open_clip.get_tokenizer(model_name)
         cfg = getattr(model.visual, "preprocess_cfg", {}) or {}
         size = cfg.get("size", getattr(model.visual, "image_size", 224))
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
         if "mean" in cfg:
             self.mean, self.std = torch.tensor(cfg["mean"]), torch.tensor(cfg["std"])
+        if self.calibrate:
+            model = self._calibrated(model, model_name)
+        self._model = model.to(self.dtype)
+        record_use(f"clip:{model_name}", self.precision_choice)
+
+    def _calibrated(self, model: Any, model_name: str) -> Any:
+        """Measure fp32 against bf16 on this CPU (cached per machine); the model in the winner's dtype."""
+        threads = thread_budget()
+        if not cpu_supports_bf16():
+            self.precision_choice = Choice("fp32", threads, "fixed")
+            return model
+        batch = torch.randn(
+            min(CALIBRATION_BATCH, self.options.batch_size),
+            3,
+            self.image_size,
+            self.image_size,
+            generator=torch.Generator().manual_seed(0),
+        )
+        models = {"fp32": model}
+
+        def build(precision: str, n_threads: int) -> Callable[[], torch.Tensor]:
+            dtype = DTYPES[precision]
+            if precision not in models:
+                models[precision] = copy.deepcopy(model).to(dtype)
+            m = models[precision]
+            x = batch.to(dtype)
+
+            def run() -> torch.Tensor:
+                with torch.inference_mode():
+                    return m.encode_image(x).float()
+
+            return run
+
+        o = self.options
+        key = CalibrationKey(
+            model=f"clip:{model_name}:{Path(o.pretrained).name}:{self.image_size}px:b{batch.shape[0]}",
+            runtime=f"torch {torch.__version__}",
+            threads=threads,
+        )
+        self.precision_choice = choose(Calibration(key, build, min_cosine, CLIP_AGREEMENT, ("fp32", "bf16")))
+        self.dtype = DTYPES[self.precision_choice.precision]
+        return models.get(self.precision_choice.precision, model)
 
     # -- images ------------------------------------------------------------------
     def preparer(self) -> Callable[[Image.Image], np.ndarray]:

@@ -42,7 +42,10 @@ class EncoderOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
-    precision: str = Field("auto", description="auto (bf16 on capable CPUs, fp16 on GPU) | fp32 | bf16 | fp16")
+    precision: str = Field(
+        "auto",
+        description="auto (measured on CPU: fastest of fp32/bf16 that agrees with fp32; fp16 on GPU) | fp32 | bf16 | fp16",
+    )
     clip_model: str = DEFAULT_CLIP_MODEL
     clip_pretrained: str = Field(
         DEFAULT_CLIP_PRETRAINED, description="open_clip tag, local checkpoint path, or 'random'"

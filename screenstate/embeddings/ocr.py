@@ -5,8 +5,12 @@ photos its defaults are tuned for (each choice is measured in ``benchmarks/run.p
 text_channel_latency``):
 
 - the models run on OpenVINO when it is installed (it is a dependency): the same ONNX
-  files, 1.7x faster than onnxruntime in fp32 with identical text, and on CPUs with native
-  bf16 (AMX/AVX512-BF16) in bf16; onnxruntime is the fallback engine;
+  files, 1.7x faster than onnxruntime in fp32 with identical text; onnxruntime is the
+  fallback engine. ``precision="auto"`` measures fp32 against the precisions OpenVINO runs
+  natively on this CPU (bf16, fp16) on a synthetic 1600x900 screen the first time, and keeps
+  the fastest whose text matches fp32's (``calibrate.py``; 1080p screens are detected at
+  that size). Threads default to this process's budget (never all cores inside a Ray
+  worker that was given fewer);
 - detection runs on a copy downscaled to ``det_max_side`` = 1600 px (UI text is dense,
   horizontal and high-contrast); on synthetic 1920x1080 screens with 11-24 px fonts
   (``benchmarks/run.py ocr_accuracy``) 1600 px reads with 0.67% character errors, 1280 px
@@ -25,21 +29,26 @@ text_channel_latency``):
 from __future__ import annotations
 
 import bisect
+import difflib
 import functools
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from screenstate.embeddings.calibrate import Calibration, CalibrationKey, Choice, choose, record_use, thread_budget
 from screenstate.errors import UnknownNameError
 
 ENGINES = ("auto", "openvino", "onnxruntime")
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: auto keeps a faster precision only if its text matches fp32's this closely (difflib ratio
+#: over the calibration screen's lines): about one character in 50 may differ
+OCR_AGREEMENT = 0.98
 
 #: recogniser input height (PP-OCRv4 rec is trained at 48 px)
 REC_HEIGHT = 48
@@ -66,9 +75,10 @@ class OcrOptions:
     rec_batch: int = 4  # small batches pad less; 4 measured fastest on 2 cores (8: +~10 ms per 1080p screen)
     min_confidence: float = 0.5
     min_box_height: int = 6
-    threads: int = 0  # 0 = the engine's default (all cores)
+    threads: int = 0  # 0 = this process's thread budget (calibrate.thread_budget)
     engine: str = "auto"  # auto = openvino when installed, else onnxruntime
-    precision: str = "auto"  # auto|bf16 = bf16 where the CPU has native bf16 (openvino only), else fp32
+    # auto = measured (see module docstring); bf16/fp16 only where OpenVINO runs them natively, else fp32
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -117,8 +127,10 @@ def _openvino_core() -> Any:
 
 
 @functools.cache
-def _cpu_has_native_bf16() -> bool:
-    return "BF16" in _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+def native_precisions() -> tuple[str, ...]:
+    """Reduced precisions OpenVINO's CPU plugin runs natively here (emulated ones are slower)."""
+    caps = _openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return tuple(p for p, cap in (("bf16", "BF16"), ("fp16", "FP16")) if cap in caps)
 
 
 def _openvino_models(det_path: Path, rec_path: Path, precision: str, threads: int) -> tuple[_Run, _Run, str]:
@@ -126,7 +138,7 @@ def _openvino_models(det_path: Path, rec_path: Path, precision: str, threads: in
     core = _openvino_core()
     cfg: dict[str, Any] = {
         "PERFORMANCE_HINT": "LATENCY",
-        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+        "INFERENCE_PRECISION_HINT": {"bf16": "bf16", "fp16": "f16"}.get(precision, "f32"),
     }
     if threads:
         cfg["INFERENCE_NUM_THREADS"] = threads
@@ -177,18 +189,57 @@ class ScreenOCR:
         self.options = options or OcrOptions()
         self.engine = resolve_engine(self.options.engine)
         self._lock = threading.Lock()
+        self._choice_lock = threading.Lock()
+        self._choice: Choice | None = None
         self._det: Any = None
         self._rec_session: _Run | None = None
         self._det_post: Any = None
         self._decode: Any = None
 
     @property
+    def choice(self) -> Choice:
+        """Precision and threads the models run with (``auto`` is calibrated on first use)."""
+        with self._choice_lock:
+            if self._choice is None:
+                self._choice = self._decide()
+                record_use(f"ocr:{self.engine}", self._choice)
+            return self._choice
+
+    @property
     def precision(self) -> str:
         """The precision the models run in: ``auto`` resolved for this CPU and engine."""
-        if self.engine != "openvino" or self.options.precision == "fp32":
-            return "fp32"
-        # bf16 (asked for or auto) only where the CPU runs it natively; emulated it is slower
-        return "bf16" if _cpu_has_native_bf16() else "fp32"
+        return self.choice.precision
+
+    def _decide(self) -> Choice:
+        o = self.options
+        threads = o.threads or thread_budget()
+        native = native_precisions() if self.engine == "openvino" else ()
+        if o.precision != "auto":
+            # a reduced precision the CPU lacks would be emulated (slower): fp32 instead
+            return Choice(o.precision if o.precision in native else "fp32", threads, "explicit")
+        thread_options = () if o.threads or threads < 4 else (threads // 2,)
+        if not native and not thread_options:
+            return Choice("fp32", threads, "fixed")
+        import openvino
+
+        instances: dict[tuple[str, int], ScreenOCR] = {}
+        screen = calibration_screen()
+
+        def build(precision: str, n: int) -> Callable[[], list[str]]:
+            ocr = instances[(precision, n)] = ScreenOCR(replace(o, engine="openvino", precision=precision, threads=n))
+            return lambda: [ln.text for ln in ocr(screen)]
+
+        key = CalibrationKey(
+            model=f"ocr:rapidocr-PP-OCRv4:det{o.det_max_side}:b{o.rec_batch}",
+            runtime=f"openvino {openvino.__version__}",
+            threads=threads,
+        )
+        choice = choose(Calibration(key, build, text_agreement, OCR_AGREEMENT, ("fp32", *native), thread_options))
+        winner = instances.get((choice.precision, choice.threads))
+        if winner is not None:  # adopt its compiled models instead of compiling again
+            self._rec_session, self._det_post, self._decode = winner._rec_session, winner._det_post, winner._decode
+            self._det = winner._det  # last: _load takes a set _det to mean "all loaded"
+        return choice
 
     @property
     def engine_id(self) -> str:
@@ -204,13 +255,15 @@ class ScreenOCR:
             from rapidocr_onnxruntime.ch_ppocr_rec.utils import CTCLabelDecode
         except ImportError as e:  # pragma: no cover - dependency is required
             raise ImportError("the text channel needs rapidocr: pip install rapidocr_onnxruntime") from e
-        o = self.options
+        choice = self.choice
+        if self._det is not None:  # adopted from the calibration
+            return
         models = Path(rapidocr_onnxruntime.__file__).parent / "models"
         det_path, rec_path = models / "ch_PP-OCRv4_det_infer.onnx", models / "ch_PP-OCRv4_rec_infer.onnx"
         if self.engine == "openvino":
-            det_run, rec_run, characters = _openvino_models(det_path, rec_path, self.precision, o.threads)
+            det_run, rec_run, characters = _openvino_models(det_path, rec_path, choice.precision, choice.threads)
         else:
-            det_run, rec_run, characters = _onnxruntime_models(det_path, rec_path, o.threads)
+            det_run, rec_run, characters = _onnxruntime_models(det_path, rec_path, choice.threads)
         self._det_post = DBPostProcess(
             thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6, use_dilation=True, score_mode="fast"
         )
@@ -327,6 +380,39 @@ class ScreenOCR:
             if text.strip() and conf >= o.min_confidence
         ]
         return reading_order(lines)
+
+
+def text_agreement(a: list[str], b: list[str]) -> float:
+    """Character-level similarity of two readings of one screen (1.0 = identical)."""
+    return difflib.SequenceMatcher(None, "\n".join(a), "\n".join(b), autojunk=False).ratio()
+
+
+@functools.cache
+def calibration_screen() -> Image.Image:
+    """A synthetic 1600x900 screen (the size 1080p screens are detected at): a title bar,
+    a sidebar and form-like lines of 11-24 px text, as many lines as a busy dialog."""
+    from PIL import ImageDraw, ImageFont
+
+    img = Image.new("RGB", (1600, 900), (246, 246, 246))
+    d = ImageDraw.Draw(img)
+    d.rectangle((0, 0, 1600, 40), fill=(48, 52, 64))
+    d.text((16, 10), "Settings - Accounts and Synchronisation", fill=(255, 255, 255), font=ImageFont.load_default(20))
+    d.rectangle((0, 40, 260, 900), fill=(230, 232, 236))
+    words = "save cancel open file folder network printer account password username server update".split()
+    for i in range(14):
+        d.text(
+            (20, 60 + 58 * i),
+            f"{words[i % len(words)].title()} options {i + 1}",
+            fill=(30, 30, 30),
+            font=ImageFont.load_default(14 + i % 4 * 2),
+        )
+    for i in range(18):
+        size = 11 + (i * 5) % 14
+        line = " ".join(words[(i + k) % len(words)] for k in range(3 + i % 5)).capitalize()
+        d.text((300, 64 + 46 * i), f"{line}: {1000 + 37 * i}", fill=(20, 20, 20), font=ImageFont.load_default(size))
+        d.rectangle((1180, 60 + 46 * i, 1560, 92 + 46 * i), outline=(160, 160, 160), fill=(255, 255, 255))
+        d.text((1190, 66 + 46 * i), f"value {i}", fill=(60, 60, 60), font=ImageFont.load_default(16))
+    return img
 
 
 def _drop_contained(rects: list[tuple[int, int, int, int]], frac: float = 0.6) -> list[tuple[int, int, int, int]]:

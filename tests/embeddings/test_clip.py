@@ -132,3 +132,38 @@ def test_text_embeddings_persist_in_disk_cache(tmp_path, tiny_options):
     b.disk_cache = cache
     b._encode_tokens = None  # a second process must not run the text tower for a cached example
     torch.testing.assert_close(b.encode_texts(["a settings page"]), first, atol=1e-3, rtol=1e-3)
+
+
+def _tiny(tiny_options, precision: str) -> ClipChannel:
+    return ClipChannel(
+        ClipOptions(model=tiny_options.clip_model, pretrained="random", device="cpu", precision=precision)
+    )
+
+
+def test_auto_precision_is_measured_once_per_machine(tiny_options, tmp_path, monkeypatch):
+    import screenstate.embeddings.clip as clip_mod
+
+    monkeypatch.setenv("SCREENSTATE_CACHE", str(tmp_path))
+    monkeypatch.setattr(clip_mod, "cpu_supports_bf16", lambda: True)  # calibrate even where bf16 is emulated
+    first = _tiny(tiny_options, "auto")
+    c = first.precision_choice
+    assert c.source == "calibrated" and [t.precision for t in c.trials] == ["fp32", "bf16"]
+    assert c.trials[1].agreement > 0.9  # the tiny model's bf16 embeddings track fp32's
+    assert first.dtype == clip_mod.DTYPES[c.precision] and first.model_id.endswith(str(first.dtype)[6:])
+    assert next(first._model.parameters()).dtype == first.dtype
+    second = _tiny(tiny_options, "auto")
+    assert second.precision_choice.source == "cache" and second.dtype == first.dtype
+
+
+@pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
+def test_explicit_precision_never_calibrates(tiny_options, monkeypatch, precision, dtype):
+    import screenstate.embeddings.clip as clip_mod
+
+    def boom(*a, **k):
+        raise AssertionError("calibrated although a precision was given")
+
+    monkeypatch.setattr(clip_mod, "choose", boom)
+    monkeypatch.setattr(clip_mod, "cpu_supports_bf16", lambda: True)
+    ch = _tiny(tiny_options, precision)
+    assert ch.dtype == dtype and ch.precision_choice.source == "explicit"
+    assert ch.precision_choice.precision == precision

@@ -119,3 +119,75 @@ def test_a_changed_row_is_detected_in_one_piece():
     )
     ocr = ScreenOCR()
     assert [ln.text for ln in ocr(img)] == ["Saved 12 files to the shared folder"]
+
+
+def _fake_choose(seen: list, result):
+    def choose(calibration, **kw):
+        seen.append(calibration)
+        return result
+
+    return choose
+
+
+def test_auto_precision_calibrates_over_native_precisions(monkeypatch):
+    import screenstate.embeddings.ocr as ocr_mod
+    from screenstate.embeddings.calibrate import Choice
+
+    seen: list = []
+    monkeypatch.setattr(ocr_mod, "native_precisions", lambda: ("bf16",))
+    monkeypatch.setattr(ocr_mod, "choose", _fake_choose(seen, Choice("bf16", 2, "calibrated")))
+    ocr = ScreenOCR(OcrOptions(engine="openvino", threads=2))
+    assert ocr.engine_id == "openvino-bf16" and ocr.choice.threads == 2
+    (c,) = seen
+    assert tuple(c.candidates) == ("fp32", "bf16") and c.key.runtime.startswith("openvino ")
+    assert c.key.threads == 2 and tuple(c.thread_options) == ()  # explicit threads are not searched
+    assert c.tolerance == ocr_mod.OCR_AGREEMENT
+
+
+@pytest.mark.parametrize(
+    "engine, precision, native, expected",
+    [
+        ("openvino", "fp32", ("bf16",), "fp32"),
+        ("openvino", "bf16", ("bf16",), "bf16"),
+        ("openvino", "bf16", (), "fp32"),  # emulated bf16 would be slower
+        ("openvino", "fp16", ("bf16",), "fp32"),
+        ("onnxruntime", "bf16", ("bf16",), "fp32"),
+    ],
+)
+def test_explicit_precision_never_calibrates(monkeypatch, engine, precision, native, expected):
+    import screenstate.embeddings.ocr as ocr_mod
+
+    monkeypatch.setattr(ocr_mod, "native_precisions", lambda: native)
+    monkeypatch.setattr(ocr_mod, "choose", _fake_choose([], None))
+    choice = ScreenOCR(OcrOptions(engine=engine, precision=precision)).choice
+    assert (choice.precision, choice.source) == (expected, "explicit")
+
+
+def test_threads_default_to_the_process_budget(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # e.g. a Ray worker given one core
+    assert ScreenOCR(OcrOptions(precision="fp32")).choice.threads == 1
+
+
+@pytest.mark.parametrize(
+    "a, b, low, high",
+    [
+        (["Save", "Cancel"], ["Save", "Cancel"], 1.0, 1.0),
+        (["Password options 9"], ["Passwrd options 9"], 0.9, 0.98),  # one character in 18
+        (["Save"], [], 0.0, 0.0),
+    ],
+)
+def test_text_agreement(a, b, low, high):
+    from screenstate.embeddings.ocr import text_agreement
+
+    assert low <= text_agreement(a, b) <= high
+
+
+def test_auto_reads_like_fp32_on_the_calibration_screen():
+    from screenstate.embeddings.ocr import OCR_AGREEMENT, calibration_screen, text_agreement
+
+    auto, fp32 = ScreenOCR(), ScreenOCR(OcrOptions(precision="fp32"))
+    screen = calibration_screen()
+    a, b = [ln.text for ln in auto(screen)], [ln.text for ln in fp32(screen)]
+    assert len(b) >= 45  # 51 lines are drawn
+    assert text_agreement(b, a) >= OCR_AGREEMENT
+    assert "Accounts" in " ".join(b)
