@@ -29,15 +29,10 @@ from PIL import Image
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
-from screenstate.embeddings.gating import ChangeGate, GateOptions
+from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
 from screenstate.errors import StateTimeoutError, UnknownNameError
 from screenstate.schema import ClassSpec
-
-#: a partial re-read whose two best classes are closer than this (raw score) is confirmed
-#: by a full read: re-reading a crop can change a character ("messages.." vs "..."), which
-#: is enough to swap a near-tie, and which() must agree with batch classification
-CONFIRM_MARGIN = 0.01
 
 
 @dataclass(frozen=True)

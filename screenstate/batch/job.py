@@ -35,6 +35,7 @@ import numpy as np
 from screenstate.batch.layout import discover_frames
 from screenstate.batch.metrics import evaluate
 from screenstate.batch.prepare import prepare_batch
+from screenstate.batch.sequence import SequenceOptions
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
@@ -71,6 +72,8 @@ class JobConfig:
     encode_in: str = "auto"
     #: test hook: called after each encoded batch with the running count of encoded frames
     on_encoded: Callable[[int], None] | None = None
+    #: videos and ordered folders: change gating, --fps, --segments (batch/ordered.py)
+    sequence: SequenceOptions = field(default_factory=SequenceOptions)
 
 
 @dataclass(frozen=True)
@@ -326,7 +329,15 @@ class BatchJob:
     def run(self) -> JobSummary:
         cfg = self.config
         t0 = time.perf_counter()
+        from screenstate.batch import ordered
+        from screenstate.batch.video import find_video
+
+        video = find_video(cfg.root)
+        if video is not None:
+            return ordered.run_video(self, video)
         frames, layout = discover_frames(cfg.root)
+        if layout == "flat" and cfg.sequence.gate == "on":
+            return ordered.run_gated_folder(self, frames)
         if cfg.eval_only and layout != "labeled":
             raise ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is flat")
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -424,6 +435,10 @@ class BatchJob:
             html = render_report(rows, layout, metrics, self.classifier.names, self.config.none_label)
             _atomic_write(cfg.report, lambda f: f.write(html))
             written.append(str(cfg.report))
+        if cfg.sequence.segments is not None:
+            from screenstate.batch.ordered import write_folder_segments
+
+            written.append(write_folder_segments(self, rows, layout))
         return written
 
     def _write_scores(self, path: Path, rows: list[FrameRow]) -> None:

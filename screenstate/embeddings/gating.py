@@ -32,7 +32,11 @@ from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.ocr import TextLine, reading_order
 
 TILE = 32
-HOWS = ("full", "partial", "reused")
+#: a partial re-read whose two best classes are closer than this (raw score) is confirmed
+#: by a full read: re-reading a crop can change a character ("messages.." vs "..."), which
+#: is enough to swap a near-tie, and ordered callers must agree with per-frame results
+CONFIRM_MARGIN = 0.01
+HOWS = ("full", "partial", "reused", "cached")
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,8 @@ class GateOptions:
 
 @dataclass(frozen=True)
 class GateStep:
-    """Features of one frame and the work they cost (``full``, ``partial``, ``reused``)."""
+    """Features of one frame and the work they cost: ``full``, ``partial``, ``reused`` (the
+    anchor's) or ``cached`` (from a feature store)."""
 
     features: dict[str, Any]
     how: str
@@ -181,14 +186,26 @@ class ChangeGate:
             return None, small
         return changed_tiles(self._anchor_small, small, self.options.scale, self.options.noise, img.size), small
 
-    def step(self, img: Image.Image, confirm: Callable[[dict[str, Any]], bool] | None = None) -> GateStep:
+    def step(
+        self,
+        img: Image.Image,
+        confirm: Callable[[dict[str, Any]], bool] | None = None,
+        cached: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> GateStep:
         """Features of the next frame. ``confirm(features)`` is asked after a partial read;
-        True re-reads the text of the whole frame (a near tie between two states)."""
+        True re-reads the text of the whole frame (a near tie between two states).
+        ``cached()`` is asked when the frame must be read: features it returns (from a
+        feature store) are used instead (``how`` = ``cached``) and become the anchor."""
         tiles, small = self.compare(img)
         n_changed = -1 if tiles is None else int(tiles.sum())
         if tiles is not None and self._anchor_feats is not None and n_changed <= self.options.reuse_tiles:
             self.counts["reused"] += 1
             return GateStep(self._anchor_feats, "reused", n_changed)
+        stored = cached() if cached is not None else None
+        if stored is not None:
+            self._anchor_small, self._anchor_size, self._anchor_feats = small.copy(), img.size, stored
+            self.counts["cached"] += 1
+            return GateStep(stored, "cached", max(n_changed, 0) if tiles is not None else tiles_of(img.size))
         enc = self.encoder
         partial = (
             self.text is not None
@@ -210,14 +227,6 @@ class ChangeGate:
         self._anchor_small, self._anchor_size, self._anchor_feats = small.copy(), img.size, feats
         self.counts[how] += 1
         return GateStep(feats, how, max(n_changed, 0) if tiles is not None else tiles_of(img.size))
-
-    def seed(self, img: Image.Image, features: dict[str, Any]) -> None:
-        """Make ``img`` with known ``features`` (from a cache) the anchor."""
-        self._anchor_small, self._anchor_size, self._anchor_feats = (
-            _small(img, self.options.scale).copy(),
-            img.size,
-            features,
-        )
 
 
 def tiles_of(size: tuple[int, int]) -> int:
