@@ -106,6 +106,8 @@ def open_video(path: str | Path) -> tuple[Any, Any]:
         raise VideoError(f"{path}: empty file (0 bytes): a zero-length video has no frames to classify")
     try:
         container = av.open(str(path))
+    except av.error.EOFError as e:
+        raise VideoError(f"{path}: holds no video frames (a zero-length video: it ends before its first frame)") from e
     except av.error.FFmpegError as e:
         raise VideoError(
             f"{path}: not a video FFmpeg can open ({_cause(e)}); supported: {SUPPORTED}. An MP4 whose recording "
@@ -113,7 +115,10 @@ def open_video(path: str | Path) -> tuple[Any, Any]:
         ) from e
     streams = list(container.streams.video)
     if not streams:
+        others = len(container.streams)
         container.close()
+        if not others:
+            raise VideoError(f"{path}: holds no video frames (a zero-length video: no stream has any data)")
         raise VideoError(f"{path}: has no video stream (audio or data only); supported: {SUPPORTED}")
     stream = streams[0]
     try:

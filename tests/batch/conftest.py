@@ -43,7 +43,9 @@ def encode_video(
 def with_cursor(img: Image.Image, x: int, y: int) -> Image.Image:
     """A copy with a small arrow cursor drawn at (x, y)."""
     im = img.copy()
-    ImageDraw.Draw(im).polygon([(x, y), (x, y + 18), (x + 5, y + 14), (x + 12, y + 14)], fill=(0, 0, 0), outline=(255, 255, 255))
+    ImageDraw.Draw(im).polygon(
+        [(x, y), (x, y + 18), (x + 5, y + 14), (x + 12, y + 14)], fill=(0, 0, 0), outline=(255, 255, 255)
+    )
     return im
 
 
