@@ -161,7 +161,7 @@ def write_outputs(job: BatchJob, rows: list[SequenceRow], layout: str) -> list[s
         _atomic_write(cfg.output, write_csv)
         written.append(str(cfg.output))
     if cfg.scores_file is not None:
-        records = [
+        records: list[dict[str, Any]] = [
             {
                 "path": r.path,
                 "frame_index": r.frame_index,

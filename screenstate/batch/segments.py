@@ -103,7 +103,8 @@ def find_segments(
     out = []
     for s, e in _runs(labels):
         t0 = times[s]
-        t1 = times[e] if e < len(times) else (times[e - 1] + step if times[e - 1] is not None else None)
+        last = times[e - 1]
+        t1 = times[e] if e < len(times) else (last + step if last is not None else None)
         vals = [v for v in scores[s:e] if v is not None]
         out.append(
             Segment(

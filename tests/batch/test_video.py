@@ -298,3 +298,25 @@ def test_report_timeline_in_seconds_with_thumbnails(make_video, classes, tmp_pat
     html = (tmp_path / "r.html").read_text()
     assert "State timeline (seconds)" in html and "4.0 s" in html
     assert html.count("data:image/jpeg;base64") >= 1
+
+
+def test_cli_readme_workflow_on_an_openadapt_capture(make_video, classes, tmp_path, data_dir):
+    from typer.testing import CliRunner
+
+    from screenstate.cli import app
+
+    cap = tmp_path / "recording_123"
+    cap.mkdir()
+    (cap / "recording.db").write_bytes(b"SQLite format 3\x00" + bytes(4096))
+    colors = [(200, 30, 30)] * 4 + [(30, 200, 30)] * 4
+    video = make_video("oa_recording-1700000000.mp4", [(_screen(c, i), i * 0.25) for i, c in enumerate(colors)])
+    shutil.move(video, cap / video.name)
+    tiny = ["--encoder", "clip", "--clip-model", str(data_dir / "tiny-clip.json"), "--clip-pretrained", "random"]
+    out, seg = tmp_path / "out.csv", tmp_path / "seg.csv"
+    args = ["classify-directory", "--root", str(cap), "--classes", str(classes), "--output", str(out)]
+    res = CliRunner().invoke(app, [*args, "--segments", str(seg), "--cache", str(tmp_path / "c"), *tiny])
+    assert res.exit_code == 0, res.output
+    assert "8 frames (video)" in res.output and len(_rows(out)) == 8 and _rows(seg)
+    bad = CliRunner().invoke(app, [*args[:2], str(cap / "recording.db"), *args[3:], *tiny])
+    assert bad.exit_code != 0 and "recording.db: not a video FFmpeg can open" in bad.output
+    assert "supported: containers MP4" in bad.output
