@@ -296,7 +296,12 @@ def serve(
 
 @app.command()
 def review(
-    root: Annotated[Path, typer.Option("--root", help="Recording directory (flat or ROOT/<label>/*).")],
+    root: Annotated[
+        Path,
+        typer.Option(
+            "--root", help="Recording: a directory (flat or ROOT/<label>/*) or a video (or a directory holding one)."
+        ),
+    ],
     classes: ClassesOpt,
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")

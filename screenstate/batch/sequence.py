@@ -75,6 +75,7 @@ class SequenceRow:
     error: str | None
     how: str | None = None  # full | partial | reused | cached
     thumb: str | None = None  # JPEG data URI of the frame that was read for this row
+    feature_id: int = -1  # index into its chunk's features (-1: none)
     label: str | None = None
     content_hash: str | None = None
 
@@ -138,13 +139,15 @@ def gate_items(
     thumbs: bool = False,
     batch_size: int = 16,
     store_partial: bool = True,
+    on_read: Callable[[int, Image.Image], None] | None = None,
 ) -> GatedChunk:
     """Features for ordered items ``(time_s, store key or None, image, error)``.
 
     ``options`` None reads every frame in full, in batches (the per-frame baseline).
     Features read in full or in part are stored under the item's key; an item whose key
     the store already holds is not read again. ``store_partial`` False stores only full
-    reads (keys that are content hashes must map to a full read of that content)."""
+    reads (keys that are content hashes must map to a full read of that content).
+    ``on_read(feature_id, image)`` sees every frame whose features were read (not reused)."""
     out = GatedChunk()
     gate = ChangeGate(clf.encoder, options) if options is not None else None
     confirm = _near_tie(clf)
@@ -171,6 +174,8 @@ def gate_items(
             out.feature_ids.append(-1)
             out.hows.append("full")
             out.thumbs.append(thumbnail(img) if thumbs else None)
+            if on_read is not None:
+                on_read(len(out.features) + len(pending), img)
             pending.append((len(out.times) - 1, img))
             if len(pending) >= batch_size:
                 flush()
@@ -187,6 +192,8 @@ def gate_items(
             last_id = len(out.features)
             out.features.append(step.features)
             out.thumbs.append(thumbnail(img) if thumbs else None)
+            if on_read is not None:
+                on_read(last_id, img)
         out.feature_ids.append(last_id)
         out.hows.append(step.how)
     flush()
@@ -211,6 +218,7 @@ def gate_video(
     end_s: float | None = None,
     video_hash: str | None = None,
     thumbs: bool = False,
+    on_read: Callable[[int, Image.Image], None] | None = None,
 ) -> GatedChunk:
     """Decode ``path`` over [start_s, end_s) and gate its frames (see :func:`gate_items`)."""
     frame_times: list[float] = []
@@ -221,7 +229,7 @@ def gate_video(
             key = frame_key(video_hash, it.time_s, context) if video_hash and it.image is not None else None
             yield it.time_s, key, it.image, it.error
 
-    chunk = gate_items(clf, items(), gate_options, thumbs=thumbs)
+    chunk = gate_items(clf, items(), gate_options, thumbs=thumbs, on_read=on_read)
     chunk.frame_times = frame_times
     return chunk
 
@@ -239,9 +247,8 @@ def video_rows(path: str | Path, chunks: list[GatedChunk], clf: ScreenClassifier
             if err is not None and (i >= len(all_times) or abs(all_times[i] - t) > 1e-6):
                 i = len(all_times)  # after the last frame: the file ends there
             res = results[fid] if fid >= 0 else None
-            rows.append(
-                SequenceRow(str(path), i, t, res, err, how, c.thumbs[fid] if fid >= 0 and fid < len(c.thumbs) else None)
-            )
+            thumb = c.thumbs[fid] if 0 <= fid < len(c.thumbs) else None
+            rows.append(SequenceRow(str(path), i, t, res, err, how, thumb, fid))
     rows.sort(key=lambda r: (r.time_s or 0.0, r.error is not None))
     return rows
 
