@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from screenstate.batch.layout import discover_frames
+from screenstate.batch.layout import Frame, discover_frames
 from screenstate.batch.video import find_video, probe_video
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
@@ -121,6 +121,7 @@ class ReviewSession:
     ) -> None:
         self.root = Path(root).resolve()
         self.video = find_video(self.root)
+        found: list[Frame]
         if self.video is not None:
             probe_video(self.video)  # bad input fails before models load
             found, self.layout = [], "video"
