@@ -25,13 +25,50 @@ SIZE = (1600, 900)
 FPS = 10
 
 
-def build_recording(path: Path, n_stills: int, seed: int = 0) -> tuple[list[str], list[float], list[object]]:
-    """Write the video; returns (label per frame, hold seconds per still, the stills)."""
+def screen_of(path: Path) -> object:
+    """A still fitted onto a SIZE screen (dark desktop around it)."""
+    from PIL import Image
+
+    src = Image.open(path).convert("RGB")
+    src.thumbnail(SIZE)
+    screen = Image.new("RGB", SIZE, (40, 44, 52))
+    screen.paste(src, ((SIZE[0] - src.size[0]) // 2, (SIZE[1] - src.size[1]) // 2))
+    return screen
+
+
+def write_recording(
+    path: Path, stills: list[object], labels_per_still: list[str], seed: int = 0, crossfade: int = 0
+) -> tuple[list[str], list[float]]:
+    """Hold each still 1-4 s at FPS with a moving cursor (and ``crossfade`` blended frames
+    between stills, as window animations make); returns (label per frame, holds)."""
     from PIL import Image
 
     from screenstate.batch.video_write import draw_cursor, write_video
 
     rng = random.Random(seed)
+    holds = [rng.choice([1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]) for _ in stills]
+    frames, labels = [], []
+    i = 0
+    prev = None
+    for still, label, hold in zip(stills, labels_per_still, holds):
+        n = int(round(hold * FPS))
+        for j in range(n):
+            img = still
+            if prev is not None and j < crossfade:
+                img = Image.blend(prev, still, (j + 1) / (crossfade + 1))  # type: ignore[arg-type]
+            # the cursor keeps moving: a Lissajous path, ~10-25 px per frame
+            x = int(SIZE[0] / 2 + 0.4 * SIZE[0] * math.sin(i / 23))
+            y = int(SIZE[1] / 2 + 0.4 * SIZE[1] * math.sin(i / 17 + 1))
+            frames.append((draw_cursor(img, x, y), i / FPS))  # type: ignore[arg-type]
+            labels.append(label)
+            i += 1
+        prev = still
+    write_video(path, frames, options={"crf": "23", "g": str(int(2.5 * FPS)), "bf": "2"})
+    return labels, holds
+
+
+def build_recording(path: Path, n_stills: int, seed: int = 0) -> tuple[list[str], list[float], list[object]]:
+    """The benchmark's recording from screens-dev; returns (label per frame, holds, stills)."""
     by_class: dict[str, list[Path]] = {}
     for p in dev_files():
         by_class.setdefault(p.parent.name, []).append(p)
@@ -39,24 +76,9 @@ def build_recording(path: Path, n_stills: int, seed: int = 0) -> tuple[list[str]
     stills, labels_per_still = [], []
     for k in range(n_stills):
         cls = classes[(k * 7) % len(classes)]  # a stride so consecutive stills differ in class
-        src = Image.open(by_class[cls][k % len(by_class[cls])]).convert("RGB")
-        src.thumbnail(SIZE)
-        screen = Image.new("RGB", SIZE, (40, 44, 52))
-        screen.paste(src, ((SIZE[0] - src.size[0]) // 2, (SIZE[1] - src.size[1]) // 2))
-        stills.append(screen)
+        stills.append(screen_of(by_class[cls][k % len(by_class[cls])]))
         labels_per_still.append(cls)
-    holds = [rng.choice([1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]) for _ in stills]
-    frames, labels = [], []
-    i = 0
-    for still, label, hold in zip(stills, labels_per_still, holds):
-        for _ in range(int(round(hold * FPS))):
-            # the cursor keeps moving: a Lissajous path, ~10-25 px per frame
-            x = int(SIZE[0] / 2 + 0.4 * SIZE[0] * math.sin(i / 23))
-            y = int(SIZE[1] / 2 + 0.4 * SIZE[1] * math.sin(i / 17 + 1))
-            frames.append((draw_cursor(still, x, y), i / FPS))
-            labels.append(label)
-            i += 1
-    write_video(path, frames, options={"crf": "23", "g": str(int(2.5 * FPS)), "bf": "2"})
+    labels, holds = write_recording(path, stills, labels_per_still, seed)
     return labels, holds, stills
 
 

@@ -9,10 +9,11 @@ the recording. Image folders have no times: those columns are empty and the fram
 say where a segment is. ``mean_score`` is the mean softmax score of the segment's state
 over its frames (empty for unreadable frames).
 
-Temporal rule (``min_duration_s``, or ``min_frames`` for image folders): a run shorter
-than the minimum whose neighbours on both sides are one and the same state is taken to be
-that state (one misread frame does not split a segment). Error runs are never absorbed
-and never absorb. Off by default: see README ("State segments") for the measurement.
+Temporal rule (``min_duration_s``, or ``min_frames`` for image folders): a state must last
+the minimum to start a segment; a shorter run is taken to be the state before it (so one
+misread frame, or a transition frame read as a third state, does not split a segment;
+boundaries move by at most the minimum). Unreadable runs are never absorbed and never
+absorb. Off by default: measured by ``python benchmarks/run.py segment_rule``.
 """
 
 from __future__ import annotations
@@ -60,27 +61,34 @@ def smooth(
     min_duration_s: float = 0.0,
     min_frames: int = 0,
 ) -> list[str]:
-    """States with short runs between two runs of one state relabelled to that state."""
+    """States with runs shorter than the minimum taken to be the state before them (the
+    state after them for a short first run); unreadable runs and the last run (the
+    recording may end while it lasts) are kept as they are."""
     out = list(states)
     if not out or (min_duration_s <= 0 and min_frames <= 1):
         return out
+    def short(a: int, b: int) -> bool:
+        if b - a < min_frames:
+            return True
+        t0, t1 = times[a], times[b]
+        return min_duration_s > 0 and t0 is not None and t1 is not None and t1 - t0 < min_duration_s
+
     changed = True
     while changed:
         changed = False
         runs = _runs(out)
-        for k in range(1, len(runs) - 1):
-            (a0, _), (b0, b1), (c0, _) = runs[k - 1], runs[k], runs[k + 1]
-            left, mid, right = out[a0], out[b0], out[c0]
-            if left != right or ERROR_STATE in (left, mid):
+        if len(runs) < 2:
+            break
+        for k, (a, b) in enumerate(runs):
+            if k == len(runs) - 1 or out[a] == ERROR_STATE or not short(a, b):
                 continue
-            short = (b1 - b0) < min_frames
-            t0, t1 = times[b0], times[c0]
-            if min_duration_s > 0 and t0 is not None and t1 is not None:
-                short = short or (t1 - t0) < min_duration_s
-            if short:
-                out[b0:b1] = [left] * (b1 - b0)
-                changed = True
-                break
+            k2 = k - 1 if k > 0 else k + 1
+            target = out[runs[k2][0]]
+            if target == ERROR_STATE:
+                continue
+            out[a:b] = [target] * (b - a)
+            changed = True
+            break
     return out
 
 

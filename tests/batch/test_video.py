@@ -230,8 +230,10 @@ def test_segments_of_a_known_sequence(make_video, classes, tmp_path, tiny_option
         (["a", "a", "b", "a", "a"], [0, 1, 2, 3, 4], 1.5, [("a", 0, 4)]),
         # a long run is kept
         (["a", "a", "b", "b", "a"], [0, 1, 2, 3, 4], 1.5, [("a", 0, 1), ("b", 2, 3), ("a", 4, 4)]),
-        # between two different states a short run is kept (it may be a real transition)
-        (["a", "b", "c"], [0, 1, 2], 5.0, [("a", 0, 0), ("b", 1, 1), ("c", 2, 2)]),
+        # a transition frame read as a third state joins the state before it
+        (["a", "a", "c", "b", "b"], [0, 1, 2, 3, 4], 1.5, [("a", 0, 2), ("b", 3, 4)]),
+        # a short first run joins the run after it
+        (["c", "a", "a", "a"], [0, 1, 2, 3], 1.5, [("a", 0, 3)]),
         # an unreadable frame is never absorbed
         (["a", "<unreadable>", "a"], [0, 1, 2], 5.0, [("a", 0, 0), ("<unreadable>", 1, 1), ("a", 2, 2)]),
         # rule off
