@@ -442,9 +442,12 @@ class BatchJob:
         return written
 
     def _write_scores(self, path: Path, rows: list[FrameRow]) -> None:
+        # ordered recordings (batch/ordered.py) add where each row is in the recording
+        extra = [k for k in ("frame_index", "time_s") if rows and hasattr(rows[0], k)]
         records: list[dict[str, Any]] = [
             {
                 "path": r.path,
+                **{k: getattr(r, k) for k in extra},
                 "label": r.label,
                 "pred": r.result.pred if r.result else None,
                 "state": r.result.state if r.result else None,
@@ -464,6 +467,7 @@ class BatchJob:
         table = pa.table(
             {
                 "path": [r["path"] for r in records],
+                **{k: [r[k] for r in records] for k in extra},
                 "label": [r["label"] for r in records],
                 "pred": [r["pred"] for r in records],
                 "state": [r["state"] for r in records],

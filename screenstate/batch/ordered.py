@@ -9,7 +9,6 @@ flat folder. Writes the same outputs as the folder path (CSV, scores, report) pl
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -161,31 +160,7 @@ def write_outputs(job: BatchJob, rows: list[SequenceRow], layout: str) -> list[s
         _atomic_write(cfg.output, write_csv)
         written.append(str(cfg.output))
     if cfg.scores_file is not None:
-        records: list[dict[str, Any]] = [
-            {
-                "path": r.path,
-                "frame_index": r.frame_index,
-                "time_s": r.time_s,
-                "pred": r.result.pred if r.result else None,
-                "state": r.result.state if r.result else None,
-                "error": r.error,
-                "scores": r.result.scores if r.result else None,
-                "raw_scores": r.result.raw_scores if r.result else None,
-            }
-            for r in rows
-        ]
-        if cfg.scores_file.suffix == ".jsonl":
-            _atomic_write(cfg.scores_file, lambda f: f.writelines(json.dumps(rec) + "\n" for rec in records))
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            flat = [{k: v for k, v in rec.items() if k not in ("scores", "raw_scores")} for rec in records]
-            for rec, out in zip(records, flat):
-                for n in job.classifier.names:
-                    out[f"raw_{n}"] = rec["raw_scores"][n] if rec["raw_scores"] else None
-                    out[f"score_{n}"] = rec["scores"][n] if rec["scores"] else None
-            _atomic_write(cfg.scores_file, lambda f: pq.write_table(pa.Table.from_pylist(flat), f), mode="wb")
+        job._write_scores(cfg.scores_file, rows)  # type: ignore[arg-type]
         written.append(str(cfg.scores_file))
     segs = segments_of(rows, cfg.sequence, cfg.none_label)
     if cfg.sequence.segments is not None:

@@ -79,10 +79,14 @@ def test_vfr_timestamps_and_every_frame_a_row(make_video, classes, tmp_path, tin
 def test_fps_sampling_keeps_first_frame_of_each_interval(make_video, classes, tmp_path, tiny_options):
     video = make_video("rec.mkv", [(_screen((30, 200, 30), i), i * 0.1) for i in range(20)])
     job, out = _job(video, classes, tmp_path, tiny_options, fps=2.0)
+    job.config.scores_file = tmp_path / "scores.jsonl"
     job.run()
     rows = _rows(out)
     assert [float(r["time_s"]) for r in rows] == [0.0, 0.5, 1.0, 1.5]
     assert [int(r["frame_index"]) for r in rows] == [0, 5, 10, 15]  # index in the video, not in the sample
+    scores = [json.loads(line) for line in job.config.scores_file.read_text().splitlines()]
+    assert [(s["frame_index"], s["time_s"]) for s in scores] == [(0, 0.0), (5, 0.5), (10, 1.0), (15, 1.5)]
+    assert set(scores[0]["raw_scores"]) == {"red", "green", "blue"}
 
 
 def test_openadapt_capture_directory(make_video, classes, tmp_path, tiny_options):
