@@ -129,7 +129,7 @@ def run(quick: bool) -> dict:
     from screenstate.embeddings.factory import EncoderOptions
     from screenstate.embeddings.gating import GateOptions
 
-    n_stills = 5 if quick else 12
+    n_stills = 5 if quick else 8
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "screen_recording.mp4"
         labels, holds, stills = build_recording(video, n_stills)

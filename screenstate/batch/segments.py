@@ -67,6 +67,7 @@ def smooth(
     out = list(states)
     if not out or (min_duration_s <= 0 and min_frames <= 1):
         return out
+
     def short(a: int, b: int) -> bool:
         if b - a < min_frames:
             return True

@@ -27,7 +27,7 @@ from PIL import Image
 
 from screenstate.batch.video import decode_video
 from screenstate.classify import ScreenClassifier
-from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions
+from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions, LazyFrame
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.results import ClassificationResult
 
@@ -134,7 +134,7 @@ def _near_tie(clf: ScreenClassifier) -> Callable[[dict[str, Any]], bool]:
 
 def gate_items(
     clf: ScreenClassifier,
-    items: Iterable[tuple[float | None, str | None, Image.Image | None, str | None]],
+    items: Iterable[tuple[float | None, str | None, Image.Image | LazyFrame | None, str | None]],
     options: GateOptions | None,
     thumbs: bool = False,
     batch_size: int = 16,
@@ -163,14 +163,15 @@ def gate_items(
             pending.clear()
 
     last_id = -1
-    for t, key, img, err in items:
+    for t, key, frame, err in items:
         out.times.append(t)
         out.errors.append(err)
-        if img is None:
+        if frame is None:
             out.feature_ids.append(-1)
             out.hows.append(None)
             continue
         if gate is None:
+            img = frame.load() if isinstance(frame, LazyFrame) else frame
             out.feature_ids.append(-1)
             out.hows.append("full")
             out.thumbs.append(thumbnail(img) if thumbs else None)
@@ -184,8 +185,9 @@ def gate_items(
         def lookup(key: str | None = key) -> dict[str, Any] | None:
             return clf.cached_features(key) if key is not None else None
 
-        step = gate.step(img, confirm=confirm, cached=lookup)
+        step = gate.step(frame, confirm=confirm, cached=lookup)
         if step.how != "reused" or last_id < 0:
+            img = frame.load() if isinstance(frame, LazyFrame) else frame  # made once (cached) per frame
             if key is not None and (step.how == "full" or (step.how == "partial" and store_partial)):
                 clf.remember(key, step.features)
             clf.image_encodes += step.how in ("full", "partial")
@@ -224,10 +226,11 @@ def gate_video(
     frame_times: list[float] = []
     context = gate_context(gate_options, fps, start_s)
 
-    def items() -> Iterator[tuple[float | None, str | None, Image.Image | None, str | None]]:
-        for it in decode_video(path, fps=fps, start_s=start_s, end_s=end_s, frame_times=frame_times):
-            key = frame_key(video_hash, it.time_s, context) if video_hash and it.image is not None else None
-            yield it.time_s, key, it.image, it.error
+    def items() -> Iterator[tuple[float | None, str | None, Image.Image | LazyFrame | None, str | None]]:
+        scale = (gate_options or GateOptions.for_video()).scale
+        for it in decode_video(path, fps=fps, start_s=start_s, end_s=end_s, frame_times=frame_times, scale=scale):
+            key = frame_key(video_hash, it.time_s, context) if video_hash and it.frame is not None else None
+            yield it.time_s, key, it.frame, it.error
 
     chunk = gate_items(clf, items(), gate_options, thumbs=thumbs, on_read=on_read)
     chunk.frame_times = frame_times
@@ -255,7 +258,7 @@ def video_rows(path: str | Path, chunks: list[GatedChunk], clf: ScreenClassifier
 
 def folder_items(
     clf: ScreenClassifier, paths: list[Path]
-) -> Iterator[tuple[float | None, str | None, Image.Image | None, str | None]]:
+) -> Iterator[tuple[float | None, str | None, Image.Image | LazyFrame | None, str | None]]:
     """Items of a flat image folder, in order: content hash as the key, unreadable files as errors."""
     for p in paths:
         try:

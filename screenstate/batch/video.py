@@ -4,7 +4,7 @@
 (an OpenAdapt capture: ``oa_recording-*.mp4`` beside ``recording.db``). PyAV ships its
 own FFmpeg, so no system ffmpeg is needed.
 
-    for item in decode_video("rec.mp4", fps=2):      # VideoItem(index, time_s, image, error)
+    for item in decode_video("rec.mp4", fps=2):      # VideoItem(time_s, frame, error)
         ...
 
 Times are the frames' presentation timestamps in seconds from the stream start (variable
@@ -15,14 +15,14 @@ that ends before its header says it should is reported the same way after its la
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
+from screenstate.embeddings.gating import LazyFrame
 from screenstate.errors import ScreenstateError
 from screenstate.schema import IMAGE_SUFFIXES, natural_key
 
@@ -41,16 +41,20 @@ class VideoError(ScreenstateError):
 
 @dataclass(frozen=True)
 class VideoItem:
-    """One decoded frame (``image``) or a decode failure (``error``) at ``time_s``.
+    """One decoded frame (``frame``: its pixels, made on demand) or a decode failure
+    (``error``) at ``time_s``. Frames are numbered by the caller from ``frame_times``."""
 
-    ``index`` counts decoded frames from the start of the decoded range (sampled-out frames
-    count too), so it is the frame's index in the video when decoding starts at 0.
-    """
-
-    index: int
     time_s: float
-    image: Image.Image | None
+    frame: LazyFrame | None
     error: str | None = None
+
+
+def lazy_frame(frame: Any, scale: int) -> LazyFrame:
+    """A decoded frame whose full RGB image is converted only when asked for; its small
+    copy (for change gating) comes from FFmpeg's scaler (area filter, one pass)."""
+    w, h = frame.width, frame.height
+    small = frame.reformat(width=max(1, w // scale), height=max(1, h // scale), format="rgb24", interpolation="AREA")
+    return LazyFrame((w, h), small.to_image(), functools.cache(frame.to_image))
 
 
 def find_video(root: str | Path) -> Path | None:
@@ -176,13 +180,15 @@ def decode_video(
     start_s: float = 0.0,
     end_s: float | None = None,
     frame_times: list[float] | None = None,
+    scale: int = 4,
 ) -> Iterator[VideoItem]:
     """Frames of ``path`` with presentation time in [start_s, end_s), in order, then one
     error item per run of frames that could not be decoded (see the module docstring).
 
     ``start_s`` should be a keyframe time (see :func:`keyframe_times`); the decoder seeks to
     the keyframe at or before it. ``frame_times`` collects the time of every frame the
-    container holds in the range, decodable or not (callers number frames with it).
+    container holds in the range, decodable or not (callers number frames with it);
+    ``scale``: how much each frame's comparison copy is shrunk.
     """
     if fps is not None and not (fps > 0 and math.isfinite(fps)):
         raise VideoError(f"--fps must be a positive number, got {fps}")
@@ -192,7 +198,7 @@ def decode_video(
     try:
         start, tb = _start(stream), stream.time_base
         if start_s > 0:
-            container.seek(int((start_s + start) / tb), stream=stream, backward=True, any_frame=False)
+            container.seek(int(round((start_s + start) / tb)), stream=stream, backward=True, any_frame=False)
         decoded: set[float] = set()
         kept_buckets: set[int] = set()
         last_time = start_s
@@ -233,7 +239,7 @@ def decode_video(
                     if bucket in kept_buckets:
                         continue
                     kept_buckets.add(bucket)
-                yield VideoItem(-1, t, frame.to_image())
+                yield VideoItem(t, lazy_frame(frame, scale))
         times.sort()
         if not times and start_s == 0:
             raise VideoError(f"{path}: holds no video frames (a zero-length video)")
@@ -248,7 +254,6 @@ def decode_video(
         if end_s is None and (read_error or (declared is not None and end + gap < declared - _END_TOLERANCE_S)):
             why = f"reading failed: {read_error}" if read_error else f"its header says {declared:.3f} s"
             yield VideoItem(
-                -1,
                 end,
                 None,
                 f"{path}: video ends after {end:.3f} s ({why}): truncated or damaged file; earlier frames were classified",
@@ -266,9 +271,7 @@ def _lost_runs(
     def flush() -> Iterator[VideoItem]:
         if run:
             span = f"{run[0]:.3f} s" if len(run) == 1 else f"{run[0]:.3f}-{run[-1]:.3f} s"
-            yield VideoItem(
-                -1, run[0], None, f"{path}: {len(run)} frame(s) at {span} could not be decoded (damaged data)"
-            )
+            yield VideoItem(run[0], None, f"{path}: {len(run)} frame(s) at {span} could not be decoded (damaged data)")
             run.clear()
 
     for t in times:

@@ -92,27 +92,41 @@ class GateStep:
             raise ValueError(f"how must be one of {HOWS}, got {self.how!r}")
 
 
-def _small(img: Image.Image, scale: int) -> np.ndarray:
-    """uint8 [h, w, 3] copy shrunk by ``scale`` (box filter)."""
-    return np.asarray(img.reduce(scale) if scale > 1 else img)
+@dataclass(frozen=True)
+class LazyFrame:
+    """A frame whose full-size pixels are made only when it must be read: decoded video
+    gives the comparison copy cheaply (FFmpeg scales and converts in one pass), and most
+    frames are never converted to a full RGB image."""
+
+    size: tuple[int, int]  # full size (w, h)
+    small: Image.Image  # RGB, shrunk by the gate's scale
+    load: Callable[[], Image.Image]
 
 
-def changed_tiles(anchor: np.ndarray, cur: np.ndarray, scale: int, noise: int, size: tuple[int, int]) -> np.ndarray:
+def _small(img: Image.Image, scale: int) -> Image.Image:
+    """RGB copy shrunk by ``scale`` (box filter)."""
+    return img.reduce(scale) if scale > 1 else img
+
+
+def changed_tiles(anchor: Image.Image, cur: Image.Image, scale: int, noise: int, size: tuple[int, int]) -> np.ndarray:
     """Bool [rows, cols] of TILE-px tiles (of the full-size frame ``size`` = (w, h)) where
-    the downscaled frames differ by more than ``noise`` in some channel."""
+    the shrunk frames differ by more than ``noise`` in some channel (C passes through
+    PIL; an unchanged frame costs one difference and a bounding box)."""
     w, h = size
     rows, cols = math.ceil(h / TILE), math.ceil(w / TILE)
-    if noise == 0 and scale == 1:  # exact: one C pass for the bounding box is enough to skip work
-        a, b = Image.fromarray(anchor), Image.fromarray(cur)
-        if ImageChops.difference(a, b).getbbox() is None:
-            return np.zeros((rows, cols), dtype=bool)
-    diff = np.abs(anchor.astype(np.int16) - cur.astype(np.int16)).max(axis=2) > noise
+    diff = ImageChops.difference(anchor, cur)
+    if diff.getbbox() is None:
+        return np.zeros((rows, cols), dtype=bool)
+    if diff.mode != "L":
+        r, g, b = diff.convert("RGB").split()
+        diff = ImageChops.lighter(ImageChops.lighter(r, g), b)  # per-pixel max over channels
+    changed = np.asarray(diff) > noise
     t = TILE // scale
-    ph, pw = rows * t - diff.shape[0], cols * t - diff.shape[1]
+    ph, pw = rows * t - changed.shape[0], cols * t - changed.shape[1]
     if ph > 0 or pw > 0:
-        diff = np.pad(diff, ((0, max(0, ph)), (0, max(0, pw))))
-    diff = diff[: rows * t, : cols * t]
-    return diff.reshape(rows, t, cols, t).any(axis=(1, 3))
+        changed = np.pad(changed, ((0, max(0, ph)), (0, max(0, pw))))
+    changed = changed[: rows * t, : cols * t]
+    return np.asarray(changed.reshape(rows, t, cols, t).any(axis=(1, 3)))
 
 
 def partial_text(text: Any, img: Image.Image, tiles: np.ndarray, anchor_text: Any) -> Any:
@@ -171,7 +185,7 @@ class ChangeGate:
 
     def reset(self) -> None:
         """Forget the anchor (the next frame is read in full)."""
-        self._anchor_small: np.ndarray | None = None
+        self._anchor_small: Image.Image | None = None
         self._anchor_size: tuple[int, int] | None = None
         self._anchor_feats: dict[str, Any] | None = None
 
@@ -179,16 +193,16 @@ class ChangeGate:
     def anchor_features(self) -> dict[str, Any] | None:
         return self._anchor_feats
 
-    def compare(self, img: Image.Image) -> tuple[np.ndarray | None, np.ndarray]:
-        """(changed tiles vs the anchor or None without a comparable anchor, img's small copy)."""
-        small = _small(img, self.options.scale)
-        if self._anchor_small is None or self._anchor_size != img.size:
+    def compare(self, frame: Image.Image | LazyFrame) -> tuple[np.ndarray | None, Image.Image]:
+        """(changed tiles vs the anchor or None without a comparable anchor, the frame's small copy)."""
+        small = frame.small if isinstance(frame, LazyFrame) else _small(frame, self.options.scale)
+        if self._anchor_small is None or self._anchor_size != frame.size or self._anchor_small.size != small.size:
             return None, small
-        return changed_tiles(self._anchor_small, small, self.options.scale, self.options.noise, img.size), small
+        return changed_tiles(self._anchor_small, small, self.options.scale, self.options.noise, frame.size), small
 
     def step(
         self,
-        img: Image.Image,
+        frame: Image.Image | LazyFrame,
         confirm: Callable[[dict[str, Any]], bool] | None = None,
         cached: Callable[[], dict[str, Any] | None] | None = None,
     ) -> GateStep:
@@ -196,16 +210,18 @@ class ChangeGate:
         True re-reads the text of the whole frame (a near tie between two states).
         ``cached()`` is asked when the frame must be read: features it returns (from a
         feature store) are used instead (``how`` = ``cached``) and become the anchor."""
-        tiles, small = self.compare(img)
-        n_changed = -1 if tiles is None else int(tiles.sum())
+        tiles, small = self.compare(frame)
+        size = frame.size
+        n_changed = tiles_of(size) if tiles is None else int(tiles.sum())
         if tiles is not None and self._anchor_feats is not None and n_changed <= self.options.reuse_tiles:
             self.counts["reused"] += 1
             return GateStep(self._anchor_feats, "reused", n_changed)
         stored = cached() if cached is not None else None
         if stored is not None:
-            self._anchor_small, self._anchor_size, self._anchor_feats = small.copy(), img.size, stored
+            self._set_anchor(small, size, stored)
             self.counts["cached"] += 1
-            return GateStep(stored, "cached", max(n_changed, 0) if tiles is not None else tiles_of(img.size))
+            return GateStep(stored, "cached", n_changed)
+        img = frame.load() if isinstance(frame, LazyFrame) else frame
         enc = self.encoder
         partial = (
             self.text is not None
@@ -224,9 +240,13 @@ class ChangeGate:
         else:
             feats = enc.encode([enc.prepare(img)])[0]
             how = "full"
-        self._anchor_small, self._anchor_size, self._anchor_feats = small.copy(), img.size, feats
+        self._set_anchor(small, size, feats)
         self.counts[how] += 1
-        return GateStep(feats, how, max(n_changed, 0) if tiles is not None else tiles_of(img.size))
+        return GateStep(feats, how, n_changed)
+
+    def _set_anchor(self, small: Image.Image, size: tuple[int, int], feats: dict[str, Any]) -> None:
+        # a copy: callers (screen grabbers, decoders) may reuse the buffer behind ``small``
+        self._anchor_small, self._anchor_size, self._anchor_feats = small.copy(), size, feats
 
 
 def tiles_of(size: tuple[int, int]) -> int:

@@ -10,9 +10,7 @@ from PIL import Image
 
 pytest.importorskip("av")
 
-from screenstate.batch.video_write import draw_cursor, write_video  # noqa: E402
-
-with_cursor = draw_cursor
+from screenstate.batch.video_write import write_video  # noqa: E402
 
 
 @pytest.fixture()

@@ -8,13 +8,13 @@ import json
 import shutil
 
 import pytest
-from conftest import with_cursor
 from PIL import Image, ImageDraw
 
 from screenstate.batch.job import BatchJob, JobConfig
 from screenstate.batch.sequence import SequenceOptions
 from screenstate.batch.video import VideoError, decode_video, find_video, keyframe_times
 from screenstate.batch.video_ranges import split_at_keyframes
+from screenstate.batch.video_write import draw_cursor as with_cursor
 
 av = pytest.importorskip("av")
 
