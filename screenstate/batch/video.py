@@ -69,6 +69,8 @@ def find_video(root: str | Path) -> Path | None:
             raise VideoError(f"--root {root}: is one image; use `screenstate classify {root}` or give its directory")
         return root
     if not root.is_dir():
+        if root.suffix.lower() in VIDEO_SUFFIXES:
+            raise VideoError(f"--root {root}: file not found")
         return None
     try:
         files = [p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")]

@@ -105,8 +105,10 @@ def test_openadapt_capture_directory(make_video, classes, tmp_path, tiny_options
         shutil.copy(cap / "oa_recording-1700000000.mp4", other / n)
     with pytest.raises(VideoError, match="holds 2 videos.*pass one of them"):
         find_video(other)
-    # image folders stay image recordings
+    # a missing path is left to the folder layout's message, unless it names a video
     assert find_video(tmp_path / "nope") is None
+    with pytest.raises(VideoError, match="missing.mp4: file not found"):
+        find_video(tmp_path / "missing.mp4")
 
 
 @pytest.mark.parametrize(
