@@ -335,6 +335,10 @@ class BatchJob:
         video = find_video(cfg.root)
         if video is not None:
             return ordered.run_video(self, video)
+        if cfg.sequence.fps is not None:
+            raise ScreenstateError(
+                f"--fps samples a video; --root {cfg.root} is an image recording (every file is a frame)"
+            )
         frames, layout = discover_frames(cfg.root)
         if layout == "flat" and cfg.sequence.gate == "on":
             return ordered.run_gated_folder(self, frames)

@@ -15,6 +15,7 @@ from screenstate.batch.sequence import SequenceOptions
 from screenstate.batch.video import VideoError, decode_video, find_video, keyframe_times
 from screenstate.batch.video_ranges import split_at_keyframes
 from screenstate.batch.video_write import draw_cursor as with_cursor
+from screenstate.errors import ScreenstateError
 
 av = pytest.importorskip("av")
 
@@ -286,6 +287,8 @@ def test_gated_flat_folder(tmp_path, classes, tiny_options):
     segs = _rows(seg)
     assert [int(s["frames"]) for s in segs][-1] == 1 and segs[-1]["state"] == "<unreadable>"
     assert segs[0]["start_s"] == ""  # image folders have no times
+    with pytest.raises(ScreenstateError, match="--fps samples a video"):
+        _job(root, classes, tmp_path, tiny_options, fps=2.0)[0].run()
 
 
 def test_report_timeline_in_seconds_with_thumbnails(make_video, classes, tmp_path, tiny_options):
