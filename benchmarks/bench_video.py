@@ -90,7 +90,9 @@ def _measure(
 
     t = time.perf_counter()
     gated = gate_video(clf, video, gate)  # type: ignore[arg-type]
-    gated_preds = [r.pred for r in clf.classify_features([gated.features[i] for i in gated.feature_ids])]  # type: ignore[attr-defined]
+    # each distinct feature set is classified once and fanned out (as classify-directory does)
+    distinct = [r.pred for r in clf.classify_features(gated.features)]  # type: ignore[attr-defined]
+    gated_preds = [distinct[i] for i in gated.feature_ids]
     t_gated = time.perf_counter() - t
     t = time.perf_counter()
     plain = gate_video(clf, video, None)  # type: ignore[arg-type]
