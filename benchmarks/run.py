@@ -51,6 +51,8 @@ BENCHMARKS = {
     "retrieval_scaling": "bench_retrieval",
     "server_load": "bench_server",
     "vlm_latency": "bench_vlm",
+    "video_throughput": "bench_video",
+    "segment_rule": "bench_segments",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))

@@ -11,35 +11,28 @@ Speed comes from doing as little as possible per frame:
 - each screenshot is downscaled once (``max_side``) and compared tile by tile with the
   previous one; an identical frame reuses the previous result (a few ms);
 - with the ``text`` channel on, a frame that changed only in part is OCR'd only inside
-  the changed tiles; lines elsewhere come from the previous frame;
+  the changed tiles; lines elsewhere come from the previous frame (both done by
+  ``embeddings/gating.py``, which batch jobs over videos share);
 - the precision measured fastest on this CPU (the encoder default, ``precision="auto"``).
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image
 
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
+from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
-from screenstate.embeddings.ocr import TextLine, reading_order
 from screenstate.errors import StateTimeoutError, UnknownNameError
 from screenstate.schema import ClassSpec
-
-TILE = 32
-#: a partial re-read whose two best classes are closer than this (raw score) is confirmed
-#: by a full read: re-reading a crop can change a character ("messages.." vs "..."), which
-#: is enough to swap a near-tie, and which() must agree with batch classification
-CONFIRM_MARGIN = 0.01
 
 
 @dataclass(frozen=True)
@@ -101,94 +94,25 @@ class StateChecker:
         self.partial_ocr_below = partial_ocr_below
         self.confirm_margin = CONFIRM_MARGIN if confirm_margin is None else confirm_margin
         self.detector = detector
-        self._prev_img: Image.Image | None = None
-        self._prev_feats: dict[str, Any] | None = None
+        # one change-gating implementation for every ordered caller (batch videos too)
+        self._gate = ChangeGate(self.classifier.encoder, replace(GateOptions.exact(), partial_below=partial_ocr_below))
         self._prev_result: StateResult | None = None
-        self._text = next((c for c in self.classifier.encoder.channels if c.name == "text"), None)
+        self._text = self._gate.text
 
     # -- core ---------------------------------------------------------------------
-    def _changed_tiles(self, cur: Image.Image) -> np.ndarray | None:
-        """Bool [rows, cols] of TILE-px tiles covering the region that differs from the
-        previous frame (None: no comparable previous frame). The changed bounding box comes
-        from one C pass (``ImageChops.difference(...).getbbox()``), well under a millisecond
-        for an unchanged 1080p frame."""
-        prev = self._prev_img
-        if prev is None or prev.size != cur.size:
-            return None
-        w, h = cur.size
-        tiles = np.zeros((math.ceil(h / TILE), math.ceil(w / TILE)), dtype=bool)
-        bbox = ImageChops.difference(cur, prev).getbbox()
-        if bbox is not None:
-            x0, y0, x1, y1 = bbox
-            tiles[y0 // TILE : math.ceil(y1 / TILE), x0 // TILE : math.ceil(x1 / TILE)] = True
-        return tiles
-
-    def _partial_text(self, img: Image.Image, tiles: np.ndarray) -> Any:
-        """Text features re-reading only the changed tiles' bounding box."""
-        assert self._text is not None and self._prev_feats is not None
-        ys, xs = np.nonzero(tiles)
-        margin = TILE
-        x0 = max(0, int(xs.min()) * TILE - margin)
-        y0 = max(0, int(ys.min()) * TILE - margin)
-        x1 = min(img.size[0], (int(xs.max()) + 1) * TILE + margin)
-        y1 = min(img.size[1], (int(ys.max()) + 1) * TILE + margin)
-        prev_lines = self._prev_feats["text"].lines
-
-        def outside(b: tuple[float, ...]) -> bool:
-            return b[2] <= x0 or b[0] >= x1 or b[3] <= y0 or b[1] >= y1
-
-        # grow the region to whole previous lines it cuts, so no line is read in pieces
-        for _ in range(3):
-            cut = [ln.box for ln in prev_lines if not outside(ln.box)]
-            nx0 = min([x0, *(int(b[0]) for b in cut)])
-            ny0 = min([y0, *(int(b[1]) for b in cut)])
-            nx1 = max([x1, *(math.ceil(b[2]) for b in cut)])
-            ny1 = max([y1, *(math.ceil(b[3]) for b in cut)])
-            if (nx0, ny0, nx1, ny1) == (x0, y0, x1, y1):
-                break
-            x0, y0 = max(0, nx0 - 4), max(0, ny0 - 4)
-            x1, y1 = min(img.size[0], nx1 + 4), min(img.size[1], ny1 + 4)
-        keep = [ln for ln in prev_lines if outside(ln.box)]
-        crop = img.crop((x0, y0, x1, y1))
-        new = [
-            TextLine((b[0] + x0, b[1] + y0, b[2] + x0, b[3] + y0), ln.text, ln.confidence)
-            for ln in self._text.read_lines(crop)  # type: ignore[attr-defined]
-            for b in [ln.box]
-        ]
-        return self._text.features_from_lines(reading_order([*keep, *new]))  # type: ignore[attr-defined]
-
     def which(self, image: ImageInput) -> StateResult:
         """The state of one screenshot, or ``state=None`` for none of the above."""
         t0 = time.perf_counter()
         img = resize_max_side(load_image(image), self.max_side)
-        tiles = self._changed_tiles(img)
-        if tiles is not None and not tiles.any() and self._prev_result is not None:
-            return replace(self._prev_result, how="reused", seconds=time.perf_counter() - t0)
-        enc = self.classifier.encoder
-        how = "full"
-        partial = (
-            self._text is not None
-            and tiles is not None
-            and self._prev_feats is not None
-            and tiles.mean() <= self.partial_ocr_below
-        )
-        if partial:
-            assert tiles is not None and self._prev_feats is not None
-            feats = {}
-            others = [c for c in enc.channels if c.name != "text"]
-            for ch in others:
-                feats[ch.name] = ch.encode([ch.prepare(img)])[0]
-            feats["text"] = self._partial_text(img, tiles)
-            how = "partial"
-        else:
-            feats = enc.encode([enc.prepare(img)])[0]
-        res = self.classifier.classify_features([feats])[0]
-        if how == "partial" and _margin(res.raw_scores) < self.confirm_margin:
-            text = self._text
-            assert text is not None
-            feats["text"] = text.encode([text.prepare(img)])[0]  # the other channels read the whole frame already
-            res = self.classifier.classify_features([feats])[0]
-            how = "full"
+        prev = self._prev_result
+
+        def near_tie(feats: dict[str, Any]) -> bool:
+            return _margin(self.classifier.classify_features([feats])[0].raw_scores) < self.confirm_margin
+
+        step = self._gate.step(img, confirm=near_tie)
+        if step.how == "reused" and prev is not None:
+            return replace(prev, how="reused", seconds=time.perf_counter() - t0)
+        res = self.classifier.classify_features([step.features])[0]
         out = StateResult(
             state=res.state,
             best=res.pred,
@@ -196,17 +120,16 @@ class StateChecker:
             raw_score=res.raw_scores[res.pred],
             scores=res.scores,
             raw_scores=res.raw_scores,
-            how=how,
+            how=step.how,
             seconds=time.perf_counter() - t0,
         )
-        # keep our own copy when the caller owns the pixels (screen grabbers reuse buffers)
-        owned = img.copy() if isinstance(image, (Image.Image, np.ndarray)) else img
-        self._prev_img, self._prev_feats, self._prev_result = owned, feats, out
+        self._prev_result = out
         return out
 
     def reset(self) -> None:
         """Forget the previous frame (the next check does full work)."""
-        self._prev_img = self._prev_feats = self._prev_result = None
+        self._gate.reset()
+        self._prev_result = None
 
     # -- conveniences ---------------------------------------------------------------
     def _check_names(self, names: Iterable[str]) -> list[str]:

@@ -237,6 +237,10 @@ class ScreenClassifier:
         """Features from the memory or disk cache, or None."""
         return self._from_cache(content_hash)
 
+    def remember(self, content_hash: str, features: dict[str, Any]) -> None:
+        """Keep features computed elsewhere (change-gated reads) in the memory and disk cache."""
+        self._to_cache(content_hash, features)
+
     def _from_cache(self, h: str) -> dict[str, Any] | None:
         hit = self.memory.get(h)
         if hit is not None or self.cache is None:

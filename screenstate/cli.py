@@ -131,8 +131,9 @@ def classify_directory_cmd(
         str,
         typer.Option(
             "--root",
-            help="Recording directory (flat or ROOT/<label>/*), or a URI every Ray node can read "
-            "(s3://..., gs://..., file:// on a shared mount).",
+            help="Recording: a directory (flat or ROOT/<label>/*), a video file, a directory holding one "
+            "(OpenAdapt: oa_recording-*.mp4), or a URI every Ray node can read (s3://..., gs://..., "
+            "file:// on a shared mount).",
         ),
     ],
     classes: Annotated[Path, typer.Option("--classes", "--classifier_json_file", "-c", help="Class JSON file.")],
@@ -170,9 +171,29 @@ def classify_directory_cmd(
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     min_score: Annotated[float | None, typer.Option("--min-score", help="Default min raw score.")] = None,
+    fps: Annotated[
+        float | None, typer.Option("--fps", help="Videos: classify at most N frames per second (default: every frame).")
+    ] = None,
+    segments: Annotated[
+        Path | None,
+        typer.Option("--segments", help="Write state segments CSV (state,start_s,end_s,start_frame,end_frame,...)."),
+    ] = None,
+    gate: Annotated[
+        str,
+        typer.Option(
+            "--gate", help="Change gating: auto (videos) | on (videos and flat folders) | off (read every frame)."
+        ),
+    ] = "auto",
+    min_segment_s: Annotated[
+        float, typer.Option("--min-segment-s", help="Segments: absorb shorter runs between two runs of one state.")
+    ] = 0.0,
+    video_ranges: Annotated[
+        int, typer.Option("--video-ranges", help="Split a video into N keyframe-aligned ranges on Ray (0: auto).")
+    ] = 0,
 ) -> None:
     """Classify every frame of a recording (on Ray), with optional evaluation and report."""
     from screenstate.batch.job import BatchJob, JobConfig
+    from screenstate.batch.sequence import SequenceOptions
     from screenstate.errors import ScreenstateError
 
     if output is None and not eval_only:
@@ -195,6 +216,9 @@ def classify_directory_cmd(
                 options=_options(device, precision, views, clip_model, clip_pretrained),
                 min_score=min_score,
                 eval_only=eval_only,
+                sequence=SequenceOptions(
+                    gate=gate, fps=fps, segments=segments, min_segment_s=min_segment_s, video_ranges=video_ranges
+                ),
             )
         )
         summary = job.run()
@@ -295,7 +319,12 @@ def serve(
 
 @app.command()
 def review(
-    root: Annotated[Path, typer.Option("--root", help="Recording directory (flat or ROOT/<label>/*).")],
+    root: Annotated[
+        Path,
+        typer.Option(
+            "--root", help="Recording: a directory (flat or ROOT/<label>/*) or a video (or a directory holding one)."
+        ),
+    ],
     classes: ClassesOpt,
     cache: Annotated[
         Path | None, typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")

@@ -36,6 +36,7 @@ from screenstate.batch.encode import encode_with_actors, hash_on_ray, init_ray, 
 from screenstate.batch.layout import Frame, scan_root
 from screenstate.batch.listing import printable
 from screenstate.batch.metrics import evaluate
+from screenstate.batch.sequence import SequenceOptions
 from screenstate.batch.sources import Root, discover_uri_frames, hash_frame
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
@@ -75,6 +76,8 @@ class JobConfig:
     cpus_per_actor: int = 4
     #: test hook: called after each encoded batch with the running count of encoded frames
     on_encoded: Callable[[int], None] | None = None
+    #: videos and ordered folders: change gating, --fps, --segments (batch/ordered.py)
+    sequence: SequenceOptions = field(default_factory=SequenceOptions)
 
 
 @dataclass(frozen=True)
@@ -264,12 +267,24 @@ class BatchJob:
     def run(self) -> JobSummary:
         cfg = self.config
         t0 = time.perf_counter()
+        from screenstate.batch import ordered
+        from screenstate.batch.video import find_video
+
         root = self.root
+        video = find_video(cfg.root) if root.uri is None else None
+        if video is not None:
+            return ordered.run_video(self, video)
+        if cfg.sequence.fps is not None:
+            raise ScreenstateError(
+                f"--fps samples a video; --root {cfg.root} is an image recording (every file is a frame)"
+            )
         skipped: list[str] = []
         if root.uri is None:
             listing = scan_root(cfg.root)
             frames, layout = listing.frames, listing.layout
             skipped = [s.describe() for s in listing.skipped]
+            if layout == "flat" and cfg.sequence.gate == "on":
+                return ordered.run_gated_folder(self, frames)
             with ThreadPoolExecutor(max_workers=8) as pool:
                 hashed = list(pool.map(lambda f: _hash_file(f, root), frames))
         else:  # listed here, read and hashed on the workers
@@ -373,12 +388,19 @@ class BatchJob:
             html = printable(render_report(rows, layout, metrics, self.classifier.names, self.config.none_label))
             _atomic_write(cfg.report, lambda f: f.write(html))
             written.append(str(cfg.report))
+        if cfg.sequence.segments is not None:
+            from screenstate.batch.ordered import write_folder_segments
+
+            written.append(write_folder_segments(self, rows, layout))
         return written
 
     def _write_scores(self, path: Path, rows: list[FrameRow]) -> None:
+        # ordered recordings (batch/ordered.py) add where each row is in the recording
+        extra = [k for k in ("frame_index", "time_s") if rows and hasattr(rows[0], k)]
         records: list[dict[str, Any]] = [
             {
                 "path": printable(r.path),
+                **{k: getattr(r, k) for k in extra},
                 "label": None if r.label is None else printable(r.label),
                 "pred": r.result.pred if r.result else None,
                 "state": r.result.state if r.result else None,
@@ -398,6 +420,7 @@ class BatchJob:
         table = pa.table(
             {
                 "path": [r["path"] for r in records],
+                **{k: [r[k] for r in records] for k in extra},
                 "label": [r["label"] for r in records],
                 "pred": [r["pred"] for r in records],
                 "state": [r["state"] for r in records],

@@ -60,6 +60,7 @@ th{background:#f3f3f3}.zero{color:#bbb}.diag{background:#dff0d8;font-weight:bold
 .legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:middle}
 .errors{display:flex;flex-wrap:wrap;gap:10px}.errors figure{margin:0;width:250px;font-size:12px}
 .errors img{border:1px solid #ccc;max-width:240px}.scroll{overflow-x:auto;max-width:100%}
+.axis{display:flex;justify-content:space-between;font-size:11px;color:#555}
 """
 
 
@@ -69,14 +70,56 @@ def _state(row: Any, none_label: str) -> str:
     return str(row.result.state or none_label)
 
 
+def _row_thumb(row: Any, width: int) -> str:
+    """A row's thumbnail: the one taken while decoding (videos) or read from its file."""
+    return getattr(row, "thumb", None) or _thumb(row.path, width)
+
+
+def _video_timeline(rows: Sequence[Any], segments: Sequence[Any], colors: dict[str, str]) -> list[str]:
+    """A timeline in seconds (one block per segment, width by duration) and a segment table
+    with a thumbnail of each segment's first frame."""
+    esc = html.escape
+    total = max(1e-6, (segments[-1].end_s or 0.0) - (segments[0].start_s or 0.0)) if segments else 1.0
+    first = {r.frame_index: r for r in rows if r.error is None}
+    parts = ["<div class='timeline'>"]
+    for g in segments:
+        dur = max(0.0, (g.end_s or 0.0) - (g.start_s or 0.0))
+        parts.append(
+            f"<div style='flex:{max(dur / total, 0.002):.4f};background:{colors.get(g.state, '#888')}'>"
+            f"<span class='tip'>{g.start_s:.1f}&ndash;{(g.end_s or 0.0):.1f} s {esc(g.state)}</span></div>"
+        )
+    parts.append("</div><div class='axis'>")
+    ticks = 10
+    parts += [f"<span>{total * k / ticks:.1f} s</span>" for k in range(ticks + 1)]
+    parts.append("</div>")
+    parts.append(
+        "<h2>Segments</h2><table><tr><th>time (s)</th><th>frames</th><th>state</th><th>count</th>"
+        "<th>mean score</th><th>first frame</th></tr>"
+    )
+    for g in segments:
+        row = first.get(g.start_frame)
+        thumb = _row_thumb(row, 160) if row is not None and getattr(row, "thumb", None) else ""
+        img = f"<img src='{thumb}'>" if thumb else ""
+        score = "" if g.mean_score is None else f"{g.mean_score:.2f}"
+        parts.append(
+            f"<tr><td>{g.start_s:.2f}&ndash;{(g.end_s or 0.0):.2f}</td><td>{g.start_frame}&ndash;{g.end_frame}</td>"
+            f"<td><i style='display:inline-block;width:12px;height:12px;background:{colors.get(g.state, '#888')}'>"
+            f"</i> {esc(g.state)}</td><td>{g.frames}</td><td>{score}</td><td>{img}</td></tr>"
+        )
+    parts.append("</table>")
+    return parts
+
+
 def render_report(
     rows: Sequence[Any],
     layout: str,
     metrics: dict[str, Any] | None,
     class_names: Sequence[str],
     none_label: str = "unknown",
+    segments: Sequence[Any] | None = None,
 ) -> str:
-    """HTML for one run's rows (``FrameRow``s)."""
+    """HTML for one run's rows (``FrameRow``s, or ``SequenceRow``s of an ordered run with
+    its ``segments``: a video's timeline is in seconds)."""
     names = list(dict.fromkeys([*class_names, none_label]))
     colors = _colors(names)
     colors["<unreadable>"] = "#000"
@@ -106,6 +149,11 @@ def render_report(
             )
             parts.append(f"<tr><th>{esc(r)}</th>{cells}</tr>")
         parts.append("</table></div>")
+    if layout == "video":
+        parts.append("<h2>State timeline (seconds)</h2><div class='legend'>")
+        parts += [f"<span><i style='background:{colors[n]}'></i>{esc(n)}</span>" for n in names]
+        parts.append("</div>")
+        parts += _video_timeline(rows, segments or [], colors)
     if layout == "flat":
         parts.append("<h2>State timeline</h2><div class='legend'>")
         parts += [f"<span><i style='background:{colors[n]}'></i>{esc(n)}</span>" for n in names]
@@ -113,7 +161,7 @@ def render_report(
         step = max(1, len(rows) // MAX_THUMBS)
         for i, r in enumerate(rows):
             state = _state(r, none_label)
-            thumb = _thumb(r.path, 200) if i % step == 0 else ""
+            thumb = _row_thumb(r, 200) if i % step == 0 else ""
             img = f"<br><img src='{thumb}'>" if thumb else ""
             detail = esc(r.error) if r.error else f"{esc(state)} ({r.result.confidence:.2f})"
             parts.append(
@@ -127,7 +175,7 @@ def render_report(
         for i in range(1, len(rows) + 1):
             cur = _state(rows[i - 1], none_label)
             if i == len(rows) or _state(rows[i], none_label) != cur:
-                thumb = _thumb(rows[start].path, 120)
+                thumb = _row_thumb(rows[start], 120)
                 img = f"<img src='{thumb}'>" if thumb else ""
                 parts.append(
                     f"<tr><td>{start + 1}&ndash;{i}</td><td><i style='display:inline-block;width:12px;height:12px;"

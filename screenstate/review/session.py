@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from screenstate.batch.layout import discover_frames
+from screenstate.batch.layout import Frame, discover_frames
+from screenstate.batch.video import find_video, probe_video
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.encoder import Encoder
@@ -119,7 +120,13 @@ class ReviewSession:
         classifier: ScreenClassifier | None = None,
     ) -> None:
         self.root = Path(root).resolve()
-        found, self.layout = discover_frames(self.root)  # bad input fails before models load
+        self.video = find_video(self.root)
+        found: list[Frame]
+        if self.video is not None:
+            probe_video(self.video)  # bad input fails before models load
+            found, self.layout = [], "video"
+        else:
+            found, self.layout = discover_frames(self.root)
         self.classfile = ClassFile(classes)
         self.cache = FeatureCache(Path(cache) if cache is not None else default_cache_dir())
         self.clf = classifier or ScreenClassifier(
@@ -144,6 +151,9 @@ class ReviewSession:
         self._encode(loaded, hashes, errors)
         self._paths = [f.path for f in found]
         self._truth = [f.label if f.label is not None else truth.get(f.path.name) for f in found]
+        self._times: list[float | None] = [None] * len(found)
+        if self.video is not None:
+            self._load_video(self.video, hashes, errors)
         self.corrections: dict[int, str | None] = {}
         #: per class-file change of this session: (frame, had a correction, its previous value), None for edits
         self._history: list[tuple[int, bool, str | None] | None] = []
@@ -177,6 +187,35 @@ class ReviewSession:
                     if f is not None:
                         self.features[li.content_hash] = f
 
+    def _load_video(self, video: Path, hashes: list[str | None], errors: list[str | None]) -> None:
+        """Decode and gate a video (as classify-directory does); every frame that was read is
+        saved as a PNG under the cache directory, and frames that reused its features point
+        to it, so the page can show, and a correction can copy, what was classified."""
+        from screenstate.batch.sequence import file_hash, gate_video, video_rows
+        from screenstate.embeddings.gating import GateOptions
+
+        vhash = file_hash(video)
+        folder = self.cache.root / "video-frames" / vhash
+        folder.mkdir(parents=True, exist_ok=True)
+        saved: dict[int, Path] = {}
+
+        def save(fid: int, img: Any) -> None:
+            p = folder / f"read_{fid:06d}.png"
+            if not p.exists():
+                img.save(p)
+            saved[fid] = p
+
+        chunk = gate_video(self.clf, video, GateOptions.for_video(), video_hash=vhash, on_read=save)
+        for row in video_rows(video, [chunk], self.clf):
+            key = f"{vhash}:{row.feature_id}" if row.feature_id >= 0 else None
+            if key is not None:
+                self.features[key] = chunk.features[row.feature_id]
+            hashes.append(key)
+            errors.append(row.error)
+            self._paths.append(saved.get(row.feature_id, video))
+            self._truth.append(None)
+            self._times.append(row.time_s)
+
     # -- scoring -----------------------------------------------------------------------
     def rescore(self) -> tuple[int, ...]:
         """Re-read the class file and re-classify every frame from held features; returns
@@ -190,7 +229,7 @@ class ReviewSession:
                 ReviewFrame(
                     index=i,
                     path=p,
-                    time_s=None,
+                    time_s=self._times[i],
                     content_hash=h,
                     error=err,
                     result=results.get(h) if h is not None else None,

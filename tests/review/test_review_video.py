@@ -1,0 +1,43 @@
+"""The review page over a video: frames in seconds, images of what was classified, and a
+correction that copies the frame into the exemplars."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("av")
+
+from screenstate.batch.video_write import draw_cursor, write_video  # noqa: E402
+
+
+def test_review_session_over_a_video(tmp_path, data_dir, tiny_clip_encoder):
+    from fastapi.testclient import TestClient
+
+    from screenstate.review.app import create_review_app
+    from screenstate.review.session import ReviewSession
+
+    frames = []
+    for k, name in enumerate(["login_page.png", "error_dialog.png"]):
+        base = Image.open(data_dir / name).convert("RGB").resize((320, 180))
+        frames += [(draw_cursor(base, 20 + 8 * i, 40), k * 2.0 + i * 0.5) for i in range(4)]
+    video = write_video(tmp_path / "rec.mp4", frames)
+    classes = tmp_path / "classes.json"
+    shutil.copyfile(data_dir / "classes_small.json", classes)
+    session = ReviewSession(video, classes, encoder=tiny_clip_encoder, cache=tmp_path / "cache")
+    assert session.layout == "video" and len(session.frames) == 8
+    assert [f.time_s for f in session.frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
+    assert len({f.path for f in session.frames}) == 2  # the cursor moved, the screens were read once each
+    with TestClient(create_review_app(session)) as client:
+        got = client.get("/api/frames").json()
+        assert got[5]["time_s"] == 2.5
+        img = client.get("/api/frames/5/image")
+        assert img.status_code == 200 and img.content[:8] == b"\x89PNG\r\n\x1a\n"
+        res = client.post("/api/label", json={"index": 5, "state": "error_dialog", "negative": False})
+        assert res.status_code == 200, res.text
+    spec = json.loads(classes.read_text())
+    added = [e for c in spec["classifier_configs"] if c["name"] == "error_dialog" for e in c["examples_to_include"]]
+    assert any(isinstance(e, dict) and "image" in e for e in added)
