@@ -205,7 +205,8 @@ def eval_report() -> None:
         *("--report", "benchmarks/results/text_eval_report.html"),
         *("--output", "benchmarks/results/text_eval_predictions.csv"),
     ]
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    path = os.pathsep.join(x for x in (str(ROOT), os.environ.get("PYTHONPATH")) if x)
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": path})  # this checkout's code
     run = {"commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
     (RESULTS / "text_eval_run.json").write_text(json.dumps(run, indent=2) + "\n")
 
