@@ -106,9 +106,7 @@ def test_resume_encodes_only_new_frames_and_keeps_results(labeled, data_dir, tmp
     assert list(csv.DictReader(csv1.open())) == [r for r in rows if "login_page" not in r["path"]]
 
 
-def test_console_script_with_reference_flags_joins_the_given_ray_cluster(
-    labeled, data_dir, tmp_path, ray_session, api
-):
+def test_console_script_with_reference_flags_joins_the_given_ray_cluster(labeled, data_dir, tmp_path, ray_session, api):
     import ray
     from ray._private import state
 
