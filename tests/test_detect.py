@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PIL import Image
 
 from screenstate.detect import Detection, ScreenDetector, draw_detections
