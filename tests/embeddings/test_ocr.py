@@ -37,8 +37,20 @@ def test_onnxruntime_ignores_bf16():
 
 @pytest.mark.parametrize(
     "width, bucket",
-    [(1, 64), (63, 64), (64, 64), (65, 96), (96, 96), (97, 128), (300, 320), (1999, 2048), (2048, 2048),
-     (2049, 2560), (2560, 2560), (5000, 5120)],
+    [
+        (1, 64),
+        (63, 64),
+        (64, 64),
+        (65, 96),
+        (96, 96),
+        (97, 128),
+        (300, 320),
+        (1999, 2048),
+        (2048, 2048),
+        (2049, 2560),
+        (2560, 2560),
+        (5000, 5120),
+    ],
 )
 def test_width_buckets_are_the_smallest_that_fit(width, bucket):
     # the fixed buckets up to 2048, then multiples of 512
