@@ -213,7 +213,7 @@ def eval_report() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("name", nargs="?")
+    ap.add_argument("name", nargs="*", help="one or more benchmark names")
     ap.add_argument("--quick", action="store_true", help="fewer images / repeats")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--markdown", action="store_true", help="regenerate BENCHMARKS.md")
@@ -243,10 +243,12 @@ def main() -> None:
         (ROOT / "BENCHMARKS.md").write_text(markdown())
         print("wrote BENCHMARKS.md")
         return
-    if a.name not in BENCHMARKS:
-        ap.error(f"unknown benchmark {a.name!r}; valid: {', '.join(BENCHMARKS)}")
-    out = run_one(a.name, a.quick)
-    print(json.dumps({k: out[k] for k in ("name", "unit", "value", "baseline_value", "speedup")}, indent=2))
+    unknown = [n for n in a.name if n not in BENCHMARKS]
+    if unknown or not a.name:
+        ap.error(f"unknown benchmark {unknown[0] if unknown else ''!r}; valid: {', '.join(BENCHMARKS)}")
+    for name in a.name:
+        out = run_one(name, a.quick)
+        print(json.dumps({k: out[k] for k in ("name", "unit", "value", "baseline_value", "speedup")}, indent=2))
 
 
 if __name__ == "__main__":
