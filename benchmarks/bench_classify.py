@@ -2,7 +2,8 @@
 weights) against a plain open_clip loop (load, preprocess, encode one image at a time) in
 the same run and the same precision: the headline is fp32 on both sides, so it measures
 batching, threaded decoding and de-duplication alone. Precision is its own row (bf16 vs fp32,
-each side against itself), and so is the cost of each view mode."""
+each side against itself), and so is the cost of each view mode. The two sides alternate
+and each keeps its best of two rounds, so load from other processes hits both alike."""
 
 from __future__ import annotations
 
@@ -52,10 +53,19 @@ def run(quick: bool) -> dict:
         for c in json.loads((DEV / "classes.json").read_text())["classifier_configs"]
         for t in c["examples_to_include"]
     ]
-    plain = {pr: plain_open_clip_loop(files, texts, pr) for pr in ("fp32", "bf16")}
+    # the two sides alternate, best of two rounds each, so load from other processes hits both alike
+    plain: dict[str, float] = {"fp32": 0.0, "bf16": 0.0}
+    measured: dict[tuple[str, str], float] = {}
+    configs = (("fp32", "letterbox"), ("bf16", "letterbox"), ("bf16", "squash"), ("bf16", "tiles"))
+    for _ in range(2):
+        for precision, views in configs:
+            if views == "letterbox":
+                plain[precision] = max(plain[precision], plain_open_clip_loop(files, texts, precision))
+            key = (precision, views)
+            measured[key] = max(measured.get(key, 0.0), ours(files, precision, views))
     rows = []
-    for precision, views in (("fp32", "letterbox"), ("bf16", "letterbox"), ("bf16", "squash"), ("bf16", "tiles")):
-        ips = ours(files, precision, views)
+    for precision, views in configs:
+        ips = measured[(precision, views)]
         rows.append(
             {
                 "config": f"{precision} {views}",
