@@ -101,3 +101,48 @@ def raw_lines(channel: Any, files: list[Path], cache_path: Path | None = None) -
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache_path.write_text(json.dumps(store))
     return out
+
+
+def git_commit() -> str:
+    """The commit of the measured code (``screenstate/`` and ``benchmarks/``), with
+    ``-dirty`` when either has uncommitted changes, so a result names what it measured."""
+    import subprocess
+
+    from run import ROOT
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--", "screenstate", "benchmarks/*.py")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + ("-dirty" if dirty else "")
+
+
+#: CPU features that decide which precision and kernels are fast
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu_flags() -> list[str]:
+    """The :data:`CPU_FLAGS` this machine has (from /proc/cpuinfo)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    return [f for f in CPU_FLAGS if f in flags]
+
+
+def labeled_devset_root() -> Path:
+    """``benchmarks/.devset``: the dev set's class directories without ``recording/``
+    (symlinks; ignored by git), so a job over it reads exactly :func:`dev_files`."""
+    from run import HERE
+
+    root = HERE / ".devset"
+    root.mkdir(exist_ok=True)
+    for d in sorted(DEV.iterdir()):
+        if d.is_dir() and d.name != "recording" and not (root / d.name).exists():
+            (root / d.name).symlink_to(d.resolve())
+    return root

@@ -3,9 +3,12 @@
     python benchmarks/run.py --list
     python benchmarks/run.py NAME [--quick]     # writes benchmarks/results/NAME.json
     python benchmarks/run.py --markdown         # regenerates BENCHMARKS.md from results/
+    python benchmarks/run.py --all              # every benchmark, the eval report, then BENCHMARKS.md
 
 Each result: {"name", "unit", "value", "baseline_name", "baseline_value", "speedup",
-"params", "machine", "command"}; speedup > 1 means faster than the baseline measured in
+"params", "machine", "command", "commit", "date"}; ``commit`` is the git commit of the
+measured code (``-dirty`` with uncommitted changes); precision-dependent results say their
+precision in ``params`` and ``machine.cpu_flags`` lists the CPU features behind it; speedup > 1 means faster than the baseline measured in
 the same run. Accuracy benchmarks leave the baseline fields null.
 """
 
@@ -111,14 +114,19 @@ def result(
 
 
 def run_one(name: str, quick: bool) -> dict:
+    from common import cpu_flags, git_commit
+
     mod = importlib.import_module(BENCHMARKS[name])
+    commit, date = git_commit(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())  # before: HEAD may move
     t = time.perf_counter()
     out = mod.run(quick=quick)
     out["name"] = name
+    out["commit"], out["date"] = commit, date
     out["machine"] = machine()
     from screenstate.embeddings.calibrate import used_precisions
 
     out["precisions"] = used_precisions()  # what each model loaded in this run ran with
+    out["machine"].setdefault("cpu_flags", cpu_flags())
     out["command"] = f"python benchmarks/run.py {name}" + (" --quick" if quick else "")
     out["seconds"] = round(time.perf_counter() - t, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -155,14 +163,19 @@ def markdown() -> str:
         lines += [f"## {cls}", ""]
         for name in names:
             lines += _section(name, found[name])
-    return "\n".join(lines + _EVAL_REPORT)
+    return "\n".join(lines + _eval_report_section())
 
 
 def _section(name: str, r: dict) -> list[str]:
     m = r.get("machine", {})
+    flags = " ".join(m.get("cpu_flags", [])) or "not recorded"
     lines = [f"### {name}", "", f"`{r['command']}` — torch {m.get('torch')}"]
     if r.get("precisions"):
         lines[-1] += "; precision used: " + "; ".join(f"{k} {v}" for k, v in r["precisions"].items())
+    lines.append(
+        f"(run {r.get('date', 'date not recorded')} at commit `{str(r.get('commit', 'not recorded'))[:12]}`;"
+        f" CPU flags: {flags})"
+    )
     lines.append("")
     lines.append(f"- **{_fmt(r['value'])} {r['unit']}**")
     if r.get("baseline_name"):
@@ -184,41 +197,93 @@ def _section(name: str, r: dict) -> list[str]:
     return lines
 
 
-_EVAL_REPORT = [
-    "## Eval report (text encoder, labeled dev set)",
-    "",
-    "`benchmarks/results/text_eval_report.html` (metrics, confusion matrix, thumbnails of errors),",
-    "`text_eval_metrics.json` and `text_eval_predictions.csv`, made by:",
-    "",
-    "```",
-    "classify_directory --root DEV_WITHOUT_RECORDING --classifier_json_file DEV/classes.json --eval_only \\",
-    "  --encoder text --metrics_json benchmarks/results/text_eval_metrics.json \\",
-    "  --report benchmarks/results/text_eval_report.html --output benchmarks/results/text_eval_predictions.csv",
-    "```",
-    "",
-    "(`DEV_WITHOUT_RECORDING`: the 15 class directories of screens-dev, without `recording/`.)",
-    "",
-]
+def _eval_report_section() -> list[str]:
+    return [
+        "## Eval report (text encoder, labeled dev set)",
+        "",
+        "`benchmarks/results/text_eval_report.html` (metrics, confusion matrix, thumbnails of errors),",
+        "`text_eval_metrics.json` and `text_eval_predictions.csv`, made by:",
+        "",
+        "```",
+        "classify_directory --root DEV_WITHOUT_RECORDING --classifier_json_file DEV/classes.json --eval_only \\",
+        "  --encoder text --metrics_json benchmarks/results/text_eval_metrics.json \\",
+        "  --report benchmarks/results/text_eval_report.html --output benchmarks/results/text_eval_predictions.csv",
+        "```",
+        "",
+        "(`DEV_WITHOUT_RECORDING`: the 15 class directories of screens-dev, without `recording/`;"
+        " `python benchmarks/run.py --all` runs it and records when and at which commit in"
+        f" `text_eval_run.json`: {_eval_run()}.)",
+        "",
+    ]
+
+
+def _eval_run() -> str:
+    p = RESULTS / "text_eval_run.json"
+    if not p.exists():
+        return "not recorded"
+    r = json.loads(p.read_text())
+    return f"last run {r['date']} at commit `{r['commit'][:12]}`"
+
+
+def eval_report() -> None:
+    """The text encoder's eval report on the labeled dev set (without ``recording/``), by
+    the ``classify_directory`` console script with the reference server's flags."""
+    import subprocess
+
+    from common import git_commit, labeled_devset_root
+
+    labeled_devset_root()  # benchmarks/.devset; relative paths keep the CSV the same on every machine
+    cmd = [
+        str(Path(sys.executable).with_name("classify_directory")),
+        *("--root", "benchmarks/.devset", "--classifier_json_file", str(DEV / "classes.json"), "--eval_only"),
+        *("--encoder", "text", "--metrics_json", "benchmarks/results/text_eval_metrics.json"),
+        *("--report", "benchmarks/results/text_eval_report.html"),
+        *("--output", "benchmarks/results/text_eval_predictions.csv"),
+    ]
+    path = os.pathsep.join(x for x in (str(ROOT), os.environ.get("PYTHONPATH")) if x)
+    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": path})  # this checkout's code
+    run = {"commit": git_commit(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine()}
+    (RESULTS / "text_eval_run.json").write_text(json.dumps(run, indent=2) + "\n")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("name", nargs="?")
+    ap.add_argument("name", nargs="*", help="one or more benchmark names")
     ap.add_argument("--quick", action="store_true", help="fewer images / repeats")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--markdown", action="store_true", help="regenerate BENCHMARKS.md")
+    ap.add_argument("--all", action="store_true", help="run every benchmark and the eval report, then --markdown")
     a = ap.parse_args()
     if a.list:
         print("\n".join(BENCHMARKS))
+        return
+    if a.all:
+        failed = []
+        for name in BENCHMARKS:
+            print(f"== {name}", flush=True)
+            try:
+                out = run_one(name, a.quick)
+            except Exception as e:  # noqa: BLE001 - report, run the rest, fail at the end
+                failed.append(name)
+                print(f"FAILED {name}: {type(e).__name__}: {e}", flush=True)
+                continue
+            print(json.dumps({k: out[k] for k in ("value", "baseline_value", "speedup")}), flush=True)
+        eval_report()
+        (ROOT / "BENCHMARKS.md").write_text(markdown())
+        print("wrote BENCHMARKS.md")
+        if failed:
+            raise SystemExit(f"failed: {', '.join(failed)}")
         return
     if a.markdown:
         (ROOT / "BENCHMARKS.md").write_text(markdown())
         print("wrote BENCHMARKS.md")
         return
-    if a.name not in BENCHMARKS:
-        ap.error(f"unknown benchmark {a.name!r}; valid: {', '.join(BENCHMARKS)}")
-    out = run_one(a.name, a.quick)
-    print(json.dumps({k: out[k] for k in ("name", "unit", "value", "baseline_value", "speedup")}, indent=2))
+    unknown = [n for n in a.name if n not in BENCHMARKS]
+    if unknown or not a.name:
+        ap.error(f"unknown benchmark {unknown[0] if unknown else ''!r}; valid: {', '.join(BENCHMARKS)}")
+    for name in a.name:
+        out = run_one(name, a.quick)
+        print(json.dumps({k: out[k] for k in ("name", "unit", "value", "baseline_value", "speedup")}, indent=2))
 
 
 if __name__ == "__main__":

@@ -64,3 +64,28 @@ def ray_session():
     init_ray()
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_owl_model():
+    """A tiny random OWL-ViT built from a config (no download)."""
+    import torch
+    from transformers import OwlViTConfig, OwlViTForObjectDetection
+
+    layers = {"intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+    cfg = OwlViTConfig(
+        text_config={"vocab_size": 49408, "hidden_size": 32, "max_position_embeddings": 16, **layers},
+        vision_config={"hidden_size": 32, "image_size": 64, "patch_size": 16, **layers},
+        projection_dim=32,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return OwlViTForObjectDetection(cfg)
+
+
+@pytest.fixture
+def tiny_owl(tiny_owl_model):
+    """OWL regions (top 10 patches) over the tiny model; a fresh one per test (it counts calls)."""
+    from screenstate.embeddings.owl import OwlRegions
+
+    return OwlRegions(model_obj=tiny_owl_model, device="cpu", top_k=10)

@@ -5,10 +5,11 @@ import time
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from screenstate import ClassSpec, ScreenClassifier
-from screenstate.classifier.two_stage import two_stage_scores
+from screenstate.embeddings.base import Channel
 from screenstate.errors import InvalidImageError
 
 SPEC = {
@@ -29,17 +30,49 @@ def _img(color):
     return Image.new("RGB", (160, 100), color)
 
 
+def _expected_raw_by_hand(encoder, color) -> dict[str, float]:
+    """Raw scores of SPEC for a solid 160x100 screen, computed without the channel's
+    relevance or the two-stage code: letterbox by hand, open_clip's own encode_image /
+    encode_text, d = (1 + cos) / 2, prompt ensembling by averaging, and the rule in loops."""
+    from screenstate.embeddings.templates import get_templates
+
+    ch = encoder.channels[0]
+    model, tok = ch._model, ch._tokenizer
+    s = ch.image_size
+    h = round(100 * s / 160)
+    canvas = np.zeros((s, s, 3), dtype=np.float32)
+    canvas[(s - h) // 2 : (s - h) // 2 + h, :, :] = np.asarray(color, dtype=np.float32) / 255.0
+    x = torch.from_numpy(canvas).permute(2, 0, 1)[None]
+    x = (x - ch.mean.view(1, 3, 1, 1)) / ch.std.view(1, 3, 1, 1)
+    with torch.no_grad():
+        img = torch.nn.functional.normalize(model.encode_image(x).float(), dim=-1)[0]
+
+        def text(t: str) -> torch.Tensor:
+            f = model.encode_text(tok([tpl.format(t) for tpl in get_templates("screen")])).float()
+            return torch.nn.functional.normalize(torch.nn.functional.normalize(f, dim=-1).mean(0), dim=0)
+
+        def d(t: str) -> float:
+            return (1.0 + float(img @ text(t))) / 2.0
+
+        out = {}
+        for c in SPEC["classifier_configs"]:
+            pos = max(d(t) for t in c["examples_to_include"])
+            neg = max((d(t) for t in c.get("examples_to_exclude", [])), default=-1.0)
+            out[c["name"]] = pos if pos > neg else 1.0 - neg
+    return out
+
+
 def test_full_path_json_to_prediction(clf):
     res = clf.classify(_img((255, 0, 0)))
-    assert res.pred in clf.names
     assert set(res.scores) == {"red", "green", "blue"}
     assert sum(res.scores.values()) == pytest.approx(1.0, abs=1e-5)
     assert res.channels == ("clip",)
-    # raw scores are exactly the two-stage rule over the channel's relevance
-    feats = clf.encoder.encode_images([_img((255, 0, 0))])
-    rel = clf.encoder.relevance(feats, clf.examples)
-    raw = two_stage_scores(rel, clf.example_class, clf.example_is_negative, 3)[0]
-    assert [res.raw_scores[n] for n in clf.names] == pytest.approx(raw.tolist(), abs=1e-6)
+    # raw scores equal numbers computed independently of the channel and decision code
+    expected = _expected_raw_by_hand(clf.encoder, (255, 0, 0))
+    assert res.raw_scores == pytest.approx(expected, abs=2e-5)
+    assert res.pred == max(expected, key=expected.__getitem__)
+    soft = np.exp(np.array([expected[n] for n in clf.names]) / 0.07)
+    assert [res.scores[n] for n in clf.names] == pytest.approx((soft / soft.sum()).tolist(), abs=1e-5)
 
 
 def test_every_input_type_gives_same_result(clf, tmp_path):
@@ -67,12 +100,109 @@ def test_batch_equals_one_by_one_and_dedupes(clf):
         assert a.pred == b.pred and a.raw_scores == pytest.approx(b.raw_scores, abs=1e-5)
 
 
-def test_min_score_gives_none_of_the_above(clf):
-    res = clf.classify(_img((0, 0, 255)))
-    if res.pred == "blue":
-        assert res.state is None  # raw below 0.99
-    strict = ScreenClassifier(ClassSpec.from_dict(SPEC), encoder=clf.encoder, min_score=1.0)
-    assert strict.classify(_img((5, 5, 5))).state is None
+class FixedRelevance(Channel):
+    """A channel whose relevances the test sets: the screen's top-left red value picks a
+    row of ``table`` (one relevance per example column, in column order)."""
+
+    name = "clip"
+
+    def __init__(self, table: dict[int, list[float]]) -> None:
+        self.table = table
+
+    @property
+    def model_id(self) -> str:
+        return "fixed"
+
+    def preparer(self):
+        return lambda img: int(img.getpixel((0, 0))[0])
+
+    def encode(self, prepared):
+        return list(prepared)
+
+    def encode_examples(self, columns, augment=True, image_features=None):
+        return len(columns)
+
+    def relevance(self, features, examples):
+        rows = [self.table[f] for f in features]
+        assert all(len(r) == examples for r in rows)
+        return torch.tensor(rows, dtype=torch.float32)
+
+    def dumps(self, feature):
+        return bytes([feature])
+
+    def loads(self, data):
+        return data[0]
+
+
+def _below(x: float) -> float:
+    """The largest float32 below x (relevances and thresholds are float32)."""
+    return float(np.nextafter(np.float32(x), np.float32(0)))
+
+
+# columns: a+, a-, b+, c+ ; a's own min 0.7, b's own min 0.5, c has none.
+# A tie between a positive and a negative goes to the negative, so a- is 0 where unused.
+THRESHOLDS = {
+    "classifier_configs": [
+        {"name": "a", "examples_to_include": ["a"], "examples_to_exclude": ["not a"], "min_score": 0.7},
+        {"name": "b", "examples_to_include": ["b"], "min_score": 0.5},
+        {"name": "c", "examples_to_include": ["c"]},
+    ]
+}
+ROWS = {
+    1: [0.7, 0.0, 0.1, 0.1],  # a exactly at its own threshold
+    2: [_below(0.7), 0.0, 0.1, 0.1],  # a just below its own (above b's 0.5)
+    3: [0.1, 0.0, 0.5, 0.1],  # b exactly at its own threshold
+    4: [0.1, 0.0, _below(0.5), 0.1],  # b just below its own
+    5: [0.2, 0.0, 0.1, 0.6],  # c at 0.6, no threshold of its own
+    6: [0.2, 0.0, 0.1, _below(0.6)],  # c just below 0.6
+    7: [0.9, 0.3, 0.1, 0.1],  # the negative (0.3) loses: raw a = 0.9
+    8: [0.6, 0.75, 0.1, 0.1],  # the negative wins: raw a = 1 - 0.75 = 0.25, c (0.1) and b (0.1) lower
+    9: [0.1, 0.8, 0.1, 0.15],  # the negative wins: raw a = 0.2, which beats c's 0.15
+    10: [0.625, 0.625, 0.1, 0.1],  # a tie goes to the negative: raw a = 0.375
+}
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    from screenstate.embeddings.encoder import Encoder
+
+    return Encoder("fixed", [FixedRelevance(ROWS)])
+
+
+@pytest.mark.parametrize(
+    "row, pred, state, state_with_default_06",
+    [
+        (1, "a", "a", "a"),  # a's own 0.7 applies, not the default
+        (2, "a", None, None),
+        (3, "b", "b", "b"),  # b's own 0.5 wins over the stricter default
+        (4, "b", None, None),
+        (5, "c", "c", "c"),  # no threshold of its own: accepted, and exactly at the default
+        (6, "c", "c", None),  # below the default only matters when there is one
+        (7, "a", "a", "a"),
+        (8, "a", None, None),
+        (9, "a", None, None),
+    ],
+)
+def test_min_score_per_class_at_and_below_threshold(fixed, row, pred, state, state_with_default_06):
+    img = Image.new("RGB", (8, 8), (row, 0, 0))
+    plain = ScreenClassifier(THRESHOLDS, encoder=fixed).classify(img)
+    assert (plain.pred, plain.state) == (pred, state)
+    strict = ScreenClassifier(THRESHOLDS, encoder=fixed, min_score=0.6).classify(img)
+    assert (strict.pred, strict.state) == (pred, state_with_default_06)
+
+
+@pytest.mark.parametrize(
+    "row, raw",
+    [
+        (7, {"a": 0.9, "b": 0.1, "c": 0.1}),
+        (8, {"a": 0.25, "b": 0.1, "c": 0.1}),
+        (9, {"a": 0.2, "b": 0.1, "c": 0.15}),
+        (10, {"a": 0.375, "b": 0.1, "c": 0.1}),
+    ],
+)
+def test_raw_scores_follow_the_two_stage_rule(fixed, row, raw):
+    res = ScreenClassifier(THRESHOLDS, encoder=fixed).classify(Image.new("RGB", (8, 8), (row, 0, 0)))
+    assert res.raw_scores == pytest.approx(raw, abs=1e-6)
 
 
 def test_invalid_image_names_the_input(clf, tmp_path):

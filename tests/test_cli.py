@@ -35,23 +35,41 @@ def test_schema_prints_json_schema():
     assert runner.invoke(app, ["schema", "--kind", "nope"]).exit_code == 2
 
 
-def test_classify_json_with_tiny_clip(data_dir):
+def test_classify_json_gives_the_right_states(data_dir):
+    names = ("login_page", "error_dialog", "file_chooser")
     res = runner.invoke(
         app,
         [
             "classify",
-            str(data_dir / "login_page.png"),
+            *[str(data_dir / f"{n}.png") for n in names],
             "--classes",
             str(data_dir / "classes_small.json"),
             "--json",
-            *tiny_clip(data_dir),
+            "--encoder",
+            "text",
             "--device",
             "cpu",
         ],
     )
     assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in res.output.splitlines() if line.startswith("{")]
+    assert [(Path(r["path"]).stem, r["pred"], r["error"]) for r in rows] == [(n, n, None) for n in names]
+
+
+def test_classify_with_tiny_clip_matches_the_python_api(data_dir, tiny_clip_encoder):
+    from screenstate import ScreenClassifier
+
+    img = data_dir / "login_page.png"
+    res = runner.invoke(
+        app,
+        ["classify", str(img), "--classes", str(data_dir / "classes_small.json"), "--json", *tiny_clip(data_dir)]
+        + ["--precision", "fp32"],
+    )
+    assert res.exit_code == 0, res.output
     out = json.loads(res.output.strip().splitlines()[-1])
-    assert out["pred"] in ("login_page", "error_dialog", "file_chooser") and out["error"] is None
+    api = ScreenClassifier(data_dir / "classes_small.json", encoder=tiny_clip_encoder).classify(img)
+    assert out["pred"] == api.pred and out["raw_scores"] == pytest.approx(api.raw_scores, abs=1e-5)
+    assert out["state"] == api.state and out["error"] is None
 
 
 def test_classify_reports_bad_image_and_bad_spec(data_dir, tmp_path):
@@ -82,7 +100,9 @@ def test_missing_clip_weights_message(data_dir):
     assert res.exit_code == 2 and "screenstate models pull" in res.output
 
 
-def test_classify_directory_reference_flags(data_dir, tmp_path, ray_session):
+def test_classify_directory_reference_flags(data_dir, tmp_path, ray_session, tiny_clip_encoder):
+    from screenstate import ScreenClassifier
+
     rec = tmp_path / "rec"
     rec.mkdir()
     for name in ("login_page.png", "error_dialog.png"):
@@ -101,11 +121,23 @@ def test_classify_directory_reference_flags(data_dir, tmp_path, ray_session):
             *tiny_clip(data_dir),
             "--cache",
             str(tmp_path / "cache"),
+            "--precision",
+            "fp32",
+            "--min-score",
+            "0.6",
         ],
     )
     assert res.exit_code == 0, res.output
     assert "2 frames (flat)" in res.output
-    assert out.read_text().splitlines()[0] == "path,pred,state,error"
+    lines = out.read_text().splitlines()
+    assert lines[0] == "path,pred,state,error"
+    api = ScreenClassifier(data_dir / "classes_small.json", encoder=tiny_clip_encoder, min_score=0.6)
+    want = {n: api.classify(rec / n) for n in ("error_dialog.png", "login_page.png")}
+    rows = [line.split(",") for line in lines[1:]]
+    assert [(Path(p).name, pred, state, err) for p, pred, state, err in rows] == [
+        (n, r.pred, r.state or "", "") for n, r in sorted(want.items())
+    ]
+    assert {r.state for r in want.values()} == {None, "file_chooser"}  # 0.6 splits the two frames
     res = runner.invoke(
         app, ["classify-directory", "--root", str(rec), "--classes", str(data_dir / "classes_small.json")]
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from PIL import Image
 
 from screenstate.detect import Detection, ScreenDetector, draw_detections
@@ -57,35 +56,6 @@ def test_free_text_query_and_drawing(text_detector, data_dir, tmp_path):
 @pytest.mark.parametrize("text, stripped", [("the Save button", "Save"), ("Cancel", "Cancel"), ("button", "button")])
 def test_strip_roles(text, stripped):
     assert strip_roles(text) == stripped
-
-
-@pytest.fixture(scope="module")
-def tiny_owl():
-    from transformers import OwlViTConfig, OwlViTForObjectDetection
-
-    from screenstate.embeddings.owl import OwlRegions
-
-    torch.manual_seed(0)
-    cfg = OwlViTConfig(
-        text_config={
-            "vocab_size": 49408,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "max_position_embeddings": 16,
-        },
-        vision_config={
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "image_size": 64,
-            "patch_size": 16,
-        },
-        projection_dim=32,
-    )
-    return OwlRegions(model_obj=OwlViTForObjectDetection(cfg), device="cpu", top_k=10)
 
 
 def test_tiny_owl_full_path_offline(tiny_owl, data_dir):

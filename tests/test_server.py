@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,6 +10,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from screenstate.server import create_app
+from screenstate.server.app import INVALID_IMAGE
 
 CLASSIFIER = {
     "classifier_configs": [
@@ -98,15 +98,18 @@ def test_bad_uploads(client, data, status, message):
 
 
 def test_huge_dimensions_and_upload_limit(tmp_path, tiny_clip_encoder):
-    app = create_app(store=tmp_path / "s.db", encoder=tiny_clip_encoder, max_upload_bytes=5000)
+    app = create_app(store=tmp_path / "s.db", encoder=tiny_clip_encoder, max_upload_bytes=20_000)
     c = TestClient(app)
     did = _deploy(c)
     big = io.BytesIO()
-    Image.new("L", (9000, 9000)).save(big, "PNG")  # 81 Mpx, compresses to a few KB... over the pixel limit
+    Image.new("1", (9000, 9000)).save(big, "PNG")  # 81 Mpx, over the 64 Mpx pixel limit, in ~10 KB
+    assert len(big.getvalue()) < 20_000  # passes the upload limit: the pixel limit must catch it
     r = c.post(f"/classify?deployed_id={did}", files={"data": ("b.png", big.getvalue(), "image/png")})
-    assert r.status_code in (413, 422)
-    r = c.post(f"/classify?deployed_id={did}", files={"data": ("c.png", b"x" * 6000, "image/png")})
-    assert r.status_code == 413 and "larger than 5000 bytes" in r.json()["message"]
+    assert r.status_code == 422 and r.json() == {"status_code": 422, "message": INVALID_IMAGE, "data": None}
+    r = c.post(f"/classify?deployed_id={did}", files={"data": ("c.png", b"x" * 20_001, "image/png")})
+    assert r.status_code == 413 and "larger than 20000 bytes" in r.json()["message"]
+    r = c.post(f"/classify?deployed_id={did}", files={"data": ("d.png", _png(), "image/png")})
+    assert r.status_code == 200  # still serving
 
 
 @pytest.mark.parametrize(
@@ -190,10 +193,27 @@ def test_concurrent_deploys_and_classifies(client):
     assert codes == [200] * 16
 
 
-def test_api_key(tmp_path, tiny_clip_encoder):
+def test_api_key_guards_every_endpoint(tmp_path, tiny_clip_encoder):
     c = TestClient(create_app(store=tmp_path / "k.db", encoder=tiny_clip_encoder, api_key="s3cret"))
-    assert c.post("/deploy_classifier", json=CLASSIFIER).status_code == 401
-    assert c.post("/deploy_classifier", json=CLASSIFIER, headers={"X-API-Key": "s3cret"}).status_code == 200
+    good = {"X-API-Key": "s3cret"}
+    did = c.post("/deploy_classifier", json=CLASSIFIER, headers=good).json()["deployed_id"]
+    det = c.post("/deploy_detector", json=DETECTOR, headers=good).json()["deployed_id"]
+    upload = {"data": ("a.png", _png(), "image/png")}
+    calls = [
+        ("post", "/deploy_classifier", {"json": CLASSIFIER}),
+        ("post", "/deploy_detector", {"json": DETECTOR}),
+        ("post", f"/classify?deployed_id={did}", {"files": upload}),
+        ("post", f"/detect?deployed_id={det}", {"files": upload}),
+        ("get", f"/model_config?deployed_id={did}", {}),
+        ("post", "/ask", {"data": {"question": "is it red?"}, "files": upload}),
+    ]
+    for method, path, kwargs in calls:
+        for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": "s3cret "}, {"X-API-Key": ""}):
+            r = getattr(c, method)(path, headers=headers, **kwargs)
+            assert r.status_code == 401, (path, headers, r.status_code)
+            assert r.json() == {"status_code": 401, "message": "missing or wrong X-API-Key header", "data": None}
+    assert c.post(f"/classify?deployed_id={did}", files=upload, headers=good).status_code == 200
+    assert c.get(f"/model_config?deployed_id={did}", headers=good).json()["deployed_id"] == did
     assert c.get("/healthz").status_code == 200
 
 
@@ -213,6 +233,15 @@ def test_detect_and_ask_with_text_channel(tmp_path, text_encoder, data_dir):
 
 def test_openapi_lists_endpoints(client):
     paths = client.get("/openapi.json").json()["paths"]
-    for p in ("/deploy_classifier", "/classify", "/deploy_detector", "/detect", "/model_config", "/ask", "/healthz"):
-        assert p in paths
-    assert json.dumps(paths)
+    expected = {
+        "/deploy_classifier": "post",
+        "/classify": "post",
+        "/deploy_detector": "post",
+        "/detect": "post",
+        "/model_config": "get",
+        "/ask": "post",
+        "/healthz": "get",
+    }
+    assert {p: set(paths[p]) for p in expected} == {p: {m} for p, m in expected.items()}
+    params = {p["name"] for p in paths["/classify"]["post"]["parameters"]}
+    assert params == {"deployed_id"}
