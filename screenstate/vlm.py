@@ -23,7 +23,6 @@ from screenstate.embeddings.images import ImageInput, load_image, resize_max_sid
 from screenstate.errors import ModelNotAvailableError
 
 DEFAULT_VLM = "HuggingFaceTB/SmolVLM-256M-Instruct"
-LIGHT_VLM = "Salesforce/blip-vqa-base"
 
 
 @dataclass(frozen=True)

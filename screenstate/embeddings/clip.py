@@ -198,7 +198,6 @@ class ClipChannel(Channel):
         self.image_size = 224
         self.mean = torch.tensor((0.48145466, 0.4578275, 0.40821073))
         self.std = torch.tensor((0.26862954, 0.26130258, 0.27577711))
-        self.encode_calls = 0  # image forward passes (tests / benchmarks)
         self.disk_cache: Any = None  # a FeatureCache for text embeddings, set by the classifier
         self._load()
 
@@ -309,7 +308,6 @@ class ClipChannel(Channel):
             x = ((x - mean) / std).to(self.dtype)
             f = self._model.encode_image(x)
             out.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
-            self.encode_calls += 1
         return torch.cat(out)
 
     def encode(self, prepared: list[np.ndarray]) -> list[torch.Tensor]:
