@@ -8,16 +8,38 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
+
+from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, DEFAULT_VLM
+from screenstate.errors import ScreenstateError
 
 if TYPE_CHECKING:
     from screenstate.embeddings.factory import EncoderOptions
     from screenstate.results import ClassificationResult
 
+
+def _fail(e: Exception) -> NoReturn:
+    typer.echo(f"error: {e}", err=True)
+    raise typer.Exit(2)
+
+
+class _OneLineErrors(TyperGroup):
+    """Every command's :class:`ScreenstateError` (bad input, a missing model, a bad class
+    file) ends as one ``error: ...`` line on stderr and exit code 2, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # ctx: the click Context typer vendors privately
+        try:
+            return super().invoke(ctx)
+        except ScreenstateError as e:
+            _fail(e)
+
+
 app = typer.Typer(
     name="screenstate",
+    cls=_OneLineErrors,
     help="Zero-shot screen-state classification: classes for recordings, fast state checks, UI boxes.",
     no_args_is_help=True,
     add_completion=False,
@@ -58,11 +80,6 @@ def _options(device: str, precision: str, views: str, clip_model: str, clip_pret
     )
 
 
-def _fail(e: Exception) -> None:
-    typer.echo(f"error: {e}", err=True)
-    raise typer.Exit(2)
-
-
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
@@ -75,8 +92,8 @@ def classify(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
     encoder: EncoderOpt = "auto",
     views: ViewsOpt = "letterbox",
-    clip_model: ClipModelOpt = "ViT-B-32",
-    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+    clip_model: ClipModelOpt = DEFAULT_CLIP_MODEL,
+    clip_pretrained: ClipPretrainedOpt = DEFAULT_CLIP_PRETRAINED,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     min_score: Annotated[
@@ -85,17 +102,13 @@ def classify(
 ) -> None:
     """Classify screenshots into the states of a class file."""
     from screenstate.classify import ScreenClassifier
-    from screenstate.errors import ScreenstateError
 
-    try:
-        clf = ScreenClassifier(
-            classes,
-            encoder=encoder,
-            options=_options(device, precision, views, clip_model, clip_pretrained),
-            min_score=min_score,
-        )
-    except ScreenstateError as e:
-        _fail(e)
+    clf = ScreenClassifier(
+        classes,
+        encoder=encoder,
+        options=_options(device, precision, views, clip_model, clip_pretrained),
+        min_score=min_score,
+    )
     failed = 0
     rows: list[tuple[str, ClassificationResult | None, str]] = []
     for img in images:
@@ -166,8 +179,8 @@ def classify_directory_cmd(
     ] = 4,
     encoder: EncoderOpt = "auto",
     views: ViewsOpt = "letterbox",
-    clip_model: ClipModelOpt = "ViT-B-32",
-    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+    clip_model: ClipModelOpt = DEFAULT_CLIP_MODEL,
+    clip_pretrained: ClipPretrainedOpt = DEFAULT_CLIP_PRETRAINED,
     device: DeviceOpt = "auto",
     precision: PrecisionOpt = "auto",
     min_score: Annotated[float | None, typer.Option("--min-score", help="Default min raw score.")] = None,
@@ -194,36 +207,32 @@ def classify_directory_cmd(
     """Classify every frame of a recording (on Ray), with optional evaluation and report."""
     from screenstate.batch.job import BatchJob, JobConfig
     from screenstate.batch.sequence import SequenceOptions
-    from screenstate.errors import ScreenstateError
 
     if output is None and not eval_only:
         _fail(ValueError("--output is required unless --eval_only is given"))
-    try:
-        job = BatchJob(
-            JobConfig(
-                root=root,
-                classes=classes,
-                output=output,
-                scores_file=scores_file,
-                metrics_json=metrics_json,
-                report=report,
-                cache_dir=cache,
-                resume=resume,
-                ray_address=ray_address,
-                batch_size=batch_size,
-                cpus_per_actor=cpus_per_actor,
-                encoder=encoder,
-                options=_options(device, precision, views, clip_model, clip_pretrained),
-                min_score=min_score,
-                eval_only=eval_only,
-                sequence=SequenceOptions(
-                    gate=gate, fps=fps, segments=segments, min_segment_s=min_segment_s, video_ranges=video_ranges
-                ),
-            )
+    job = BatchJob(
+        JobConfig(
+            root=root,
+            classes=classes,
+            output=output,
+            scores_file=scores_file,
+            metrics_json=metrics_json,
+            report=report,
+            cache_dir=cache,
+            resume=resume,
+            ray_address=ray_address,
+            batch_size=batch_size,
+            cpus_per_actor=cpus_per_actor,
+            encoder=encoder,
+            options=_options(device, precision, views, clip_model, clip_pretrained),
+            min_score=min_score,
+            eval_only=eval_only,
+            sequence=SequenceOptions(
+                gate=gate, fps=fps, segments=segments, min_segment_s=min_segment_s, video_ranges=video_ranges
+            ),
         )
-        summary = job.run()
-    except ScreenstateError as e:
-        _fail(e)
+    )
+    summary = job.run()
     typer.echo(summary.describe())
 
 
@@ -243,12 +252,8 @@ def detect(
 ) -> None:
     """Find UI elements: boxes, scores and classes."""
     from screenstate.detect import ScreenDetector, draw_detections
-    from screenstate.errors import ScreenstateError
 
-    try:
-        dets = ScreenDetector(classes, regions=regions).detect(image)
-    except ScreenstateError as e:
-        _fail(e)
+    dets = ScreenDetector(classes, regions=regions).detect(image)
     if as_json:
         typer.echo(json.dumps([d.to_dict() for d in dets]))
     else:
@@ -270,18 +275,14 @@ def ask(
     encoder: EncoderOpt = "auto",
     vlm_model: Annotated[
         str, typer.Option("--vlm-model", help="VLM name or local path (free-form questions).")
-    ] = "HuggingFaceTB/SmolVLM-256M-Instruct",
+    ] = DEFAULT_VLM,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Answer a question: from the classifier, the detector, OCR text, or (only if needed) a small VLM."""
     from screenstate.asking import Asker
-    from screenstate.errors import ScreenstateError
     from screenstate.vlm import VLM
 
-    try:
-        ans = Asker(str(classes) if classes else None, encoder=encoder, vlm=VLM(vlm_model)).ask(image, question)
-    except ScreenstateError as e:
-        _fail(e)
+    ans = Asker(str(classes) if classes else None, encoder=encoder, vlm=VLM(vlm_model)).ask(image, question)
     if as_json:
         typer.echo(json.dumps({"text": ans.text, "path": ans.path, "evidence": ans.evidence}, default=str))
     else:
@@ -305,12 +306,11 @@ def serve(
     Request limits come from SCREENSTATE_MAX_* variables (README: "Service limits")."""
     import uvicorn
 
-    from screenstate.errors import ScreenstateError
     from screenstate.server import create_app
 
     try:
         app_ = create_app(store=store, encoder=encoder, api_key=api_key)
-    except (ScreenstateError, ValueError) as e:
+    except ValueError as e:  # a malformed SCREENSTATE_MAX_* limit
         _fail(e)
     if host not in ("127.0.0.1", "localhost", "::1") and not (api_key or os.environ.get("SCREENSTATE_API_KEY")):
         typer.echo(f"warning: serving on {host} without an API key; anyone who can reach it can use it", err=True)
@@ -337,14 +337,10 @@ def review(
     """Open a classified recording in a browser page: see why, correct, re-score."""
     import uvicorn
 
-    from screenstate.errors import ScreenstateError
     from screenstate.review.app import create_review_app
     from screenstate.review.session import ReviewSession
 
-    try:
-        session = ReviewSession(root, classes, encoder=encoder, cache=cache, min_score=min_score)
-    except ScreenstateError as e:
-        _fail(e)
+    session = ReviewSession(root, classes, encoder=encoder, cache=cache, min_score=min_score)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"{len(session.frames)} frames classified; review page: http://{shown}:{port}/  (Ctrl+C to stop)")
     hosts = None if host in ("0.0.0.0", "::") else [host, "127.0.0.1", "localhost"]
@@ -366,14 +362,10 @@ def index_build(
     """Encode every image exemplar (into the cache) and save the exemplar index."""
     from screenstate.classify import ScreenClassifier
     from screenstate.embeddings.cache import FeatureCache
-    from screenstate.errors import ScreenstateError
     from screenstate.exemplars import build_exemplar_index
 
-    try:
-        clf = ScreenClassifier(classes, encoder=encoder, cache=FeatureCache(cache))
-        rep = build_exemplar_index(clf, classes)
-    except ScreenstateError as e:
-        _fail(e)
+    clf = ScreenClassifier(classes, encoder=encoder, cache=FeatureCache(cache))
+    rep = build_exemplar_index(clf, classes)
     state = "rebuilt" if rep.rebuilt else "up to date"
     typer.echo(f"{rep.exemplars} exemplars, channels {'+'.join(rep.channels)}: {state} in {rep.directory}")
 
@@ -399,20 +391,16 @@ def label(
     exemplars, update the JSON and the index."""
     from screenstate.classify import ScreenClassifier
     from screenstate.embeddings.cache import FeatureCache
-    from screenstate.errors import ScreenstateError
     from screenstate.exemplars import add_exemplar, build_exemplar_index
     from screenstate.suggest import label_cluster
 
     if (frame is None) == (cluster is None):
         _fail(ValueError("give either a FRAME or --cluster DIR (one of them)"))
-    try:
-        if cluster is not None:
-            dests = label_cluster(classes, cluster, class_name, negative=negative, describe=describe)
-        else:
-            dests = [add_exemplar(classes, frame, class_name, negative)]  # type: ignore[arg-type]
-        rep = build_exemplar_index(ScreenClassifier(classes, encoder=encoder, cache=FeatureCache()), classes)
-    except ScreenstateError as e:
-        _fail(e)
+    if cluster is not None:
+        dests = label_cluster(classes, cluster, class_name, negative=negative, describe=describe)
+    else:
+        dests = [add_exemplar(classes, frame, class_name, negative)]  # type: ignore[arg-type]
+    rep = build_exemplar_index(ScreenClassifier(classes, encoder=encoder, cache=FeatureCache()), classes)
     kind = "negative" if negative else "positive"
     what = dests[0] if len(dests) == 1 else f"{len(dests)} frames of {cluster}"
     typer.echo(f"added {what} as {kind} exemplar(s) of {class_name}; index: {rep.exemplars} exemplars")
@@ -432,15 +420,11 @@ def suggest(
 ) -> None:
     """Cluster a recording's frames into candidate states (looks + on-screen text) and write
     each cluster's frames, a thumbnail and its distinctive words, ready for `label --cluster`."""
-    from screenstate.errors import ScreenstateError
     from screenstate.suggest import suggest_states, write_suggestions
 
-    try:
-        s = suggest_states(root, max_states=max_states, cache=cache)
-        dest = out or root.with_name(root.name + ".states")
-        summary = write_suggestions(s, dest)
-    except ScreenstateError as e:
-        _fail(e)
+    s = suggest_states(root, max_states=max_states, cache=cache)
+    dest = out or root.with_name(root.name + ".states")
+    summary = write_suggestions(s, dest)
     typer.echo(f"{sum(len(c.frames) for c in s.clusters)} frames -> {len(s.clusters)} suggested states in {dest}")
     for c in s.clusters:
         typer.echo(f"  cluster_{c.id:02d}  {len(c.frames):4d} frames  {' '.join(c.words)}")
@@ -454,19 +438,15 @@ def schema(
     kind: Annotated[str, typer.Option("--kind", help="classes | detectors")] = "classes",
 ) -> None:
     """Print the JSON Schema of class (or detector) files, for editor validation."""
-    from screenstate.errors import ScreenstateError
     from screenstate.schema import json_schema
 
-    try:
-        typer.echo(json.dumps(json_schema(kind), indent=2))
-    except ScreenstateError as e:
-        _fail(e)
+    typer.echo(json.dumps(json_schema(kind), indent=2))
 
 
 @models_app.command("list")
 def models_list(
-    clip_model: ClipModelOpt = "ViT-B-32",
-    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+    clip_model: ClipModelOpt = DEFAULT_CLIP_MODEL,
+    clip_pretrained: ClipPretrainedOpt = DEFAULT_CLIP_PRETRAINED,
 ) -> None:
     """Show which models are available offline."""
     from screenstate.embeddings.clip import cached_clip_weights
@@ -502,8 +482,8 @@ def models_list(
 
 @models_app.command("pull")
 def models_pull(
-    clip_model: ClipModelOpt = "ViT-B-32",
-    clip_pretrained: ClipPretrainedOpt = "laion2b_s34b_b79k",
+    clip_model: ClipModelOpt = DEFAULT_CLIP_MODEL,
+    clip_pretrained: ClipPretrainedOpt = DEFAULT_CLIP_PRETRAINED,
     owl: Annotated[bool, typer.Option("--owl", help="Also fetch the OWLv2 detector.")] = False,
     vlm: Annotated[bool, typer.Option("--vlm", help="Also fetch the small VLM.")] = False,
 ) -> None:
@@ -512,21 +492,18 @@ def models_pull(
     from screenstate.embeddings.clip import ClipChannel, ClipOptions
     from screenstate.embeddings.hub import hub_reachable
     from screenstate.embeddings.owl import DEFAULT_OWL_MODEL
-    from screenstate.errors import ModelNotAvailableError, ScreenstateError
+    from screenstate.errors import ModelNotAvailableError
     from screenstate.vlm import DEFAULT_VLM
 
-    try:
-        ch = ClipChannel(ClipOptions(model=clip_model, pretrained=clip_pretrained, device="cpu", precision="fp32"))
-        typer.echo(f"ready: {ch.model_id}")
-        extra = ([DEFAULT_OWL_MODEL] if owl else []) + ([DEFAULT_VLM] if vlm else [])
-        if extra and not hub_reachable():
-            raise ModelNotAvailableError("the model hub is unreachable; run this on a connected machine")
-        for repo in extra:
-            from huggingface_hub import snapshot_download
+    ch = ClipChannel(ClipOptions(model=clip_model, pretrained=clip_pretrained, device="cpu", precision="fp32"))
+    typer.echo(f"ready: {ch.model_id}")
+    extra = ([DEFAULT_OWL_MODEL] if owl else []) + ([DEFAULT_VLM] if vlm else [])
+    if extra and not hub_reachable():
+        raise ModelNotAvailableError("the model hub is unreachable; run this on a connected machine")
+    for repo in extra:
+        from huggingface_hub import snapshot_download
 
-            typer.echo(f"ready: {snapshot_download(repo)}")
-    except ScreenstateError as e:
-        _fail(e)
+        typer.echo(f"ready: {snapshot_download(repo)}")
 
 
 def main() -> None:

@@ -164,11 +164,6 @@ class Column:
     image: Path | None
     json_path: str
 
-    @property
-    def key(self) -> str:
-        """Stable identity of the example (for caches)."""
-        return f"text:{self.text}" if self.text is not None else f"image:{self.image}"
-
 
 @dataclass(frozen=True)
 class ExampleRef:

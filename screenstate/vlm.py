@@ -18,12 +18,10 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.clip import resolve_device, resolve_dtype
+from screenstate.embeddings.defaults import DEFAULT_VLM
 from screenstate.embeddings.hub import model_source
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
 from screenstate.errors import ModelNotAvailableError
-
-DEFAULT_VLM = "HuggingFaceTB/SmolVLM-256M-Instruct"
-LIGHT_VLM = "Salesforce/blip-vqa-base"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# pyproject turns on --doctest-modules (screenstate's docstring examples run as tests); the
+# conftest files here share one basename and hold no doctests, so they are not searched
+collect_ignore_glob = ["conftest.py", "*/conftest.py"]
+
 DATA = Path(__file__).parent / "data"
 TINY_CLIP = str(DATA / "tiny-clip.json")
 

@@ -35,6 +35,23 @@ def test_schema_prints_json_schema():
     assert runner.invoke(app, ["schema", "--kind", "nope"]).exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["schema", "--kind", "nope"],
+        ["detect", "x.png", "-c", "missing.json"],
+        ["index", "build", "-c", "missing.json"],  # a nested command group: the same one wrapper
+        ["suggest", "--root", "missing-recording"],
+    ],
+)
+def test_a_screenstate_error_is_one_line_and_exit_code_2(argv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, argv)
+    assert res.exit_code == 2 and res.exception is not None and type(res.exception).__name__ == "SystemExit"
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in res.output
+
+
 def test_classify_json_gives_the_right_states(data_dir):
     names = ("login_page", "error_dialog", "file_chooser")
     res = runner.invoke(

@@ -102,10 +102,13 @@ def test_huge_dimensions_and_upload_limit(tmp_path, tiny_clip_encoder):
     c = TestClient(app)
     did = _deploy(c)
     big = io.BytesIO()
-    Image.new("1", (9000, 9000)).save(big, "PNG")  # 81 Mpx, over the 64 Mpx pixel limit, in ~10 KB
+    Image.new("1", (9000, 9000)).save(big, "PNG")  # 81 Mpx, over the 40 Mpx pixel limit, in ~10 KB
     assert len(big.getvalue()) < 20_000  # passes the upload limit: the pixel limit must catch it
     r = c.post(f"/classify?deployed_id={did}", files={"data": ("b.png", big.getvalue(), "image/png")})
-    assert r.status_code == 422 and r.json() == {"status_code": 422, "message": INVALID_IMAGE, "data": None}
+    assert r.status_code == 413 and r.json()["message"] == (
+        "image is 9000x9000; the service accepts at most 16384 px a side (SCREENSTATE_MAX_SIDE) "
+        "and 40000000 pixels (SCREENSTATE_MAX_IMAGE_PIXELS)"
+    )
     r = c.post(f"/classify?deployed_id={did}", files={"data": ("c.png", b"x" * 20_001, "image/png")})
     assert r.status_code == 413 and "larger than 20000 bytes" in r.json()["message"]
     r = c.post(f"/classify?deployed_id={did}", files={"data": ("d.png", _png(), "image/png")})

@@ -49,14 +49,13 @@ from screenstate.embeddings.calibrate import (
     record_use,
     thread_budget,
 )
+from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.templates import get_templates
 from screenstate.errors import ModelNotAvailableError
 from screenstate.schema import Column
 
-DEFAULT_CLIP_MODEL = "ViT-B-32"
-DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: auto keeps bf16 only if every calibration embedding has at least this cosine with fp32's
 #: (bf16 ViT-B-32 embeddings sit around 0.999; a broken kernel falls far below)
@@ -198,7 +197,6 @@ class ClipChannel(Channel):
         self.image_size = 224
         self.mean = torch.tensor((0.48145466, 0.4578275, 0.40821073))
         self.std = torch.tensor((0.26862954, 0.26130258, 0.27577711))
-        self.encode_calls = 0  # image forward passes (tests / benchmarks)
         self.disk_cache: Any = None  # a FeatureCache for text embeddings, set by the classifier
         self._load()
 
@@ -309,7 +307,6 @@ class ClipChannel(Channel):
             x = ((x - mean) / std).to(self.dtype)
             f = self._model.encode_image(x)
             out.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
-            self.encode_calls += 1
         return torch.cat(out)
 
     def encode(self, prepared: list[np.ndarray]) -> list[torch.Tensor]:

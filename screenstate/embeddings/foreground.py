@@ -17,8 +17,16 @@ rectangles too, but cover nothing), a lone dialog on a bare desktop (the whole s
 then says the same), or several windows equally plausible. Callers then use the whole
 screen.
 
-    >>> box = find_foreground(Image.open("dialog_over_editor.png"))   # doctest: +SKIP
+    >>> from PIL import ImageDraw
+    >>> img = Image.new("RGB", (800, 600), "#3b5b7b")
+    >>> draw = ImageDraw.Draw(img)
+    >>> draw.rectangle((40, 40, 600, 500), fill="white", outline="black")      # an editor
+    >>> draw.rectangle((300, 250, 700, 400), fill="#e8e8e8", outline="black")  # a dialog over it
+    >>> box = find_foreground(img)
     >>> box.x0, box.y0, box.x1, box.y1
+    (301, 251, 700, 400)
+    >>> find_foreground(Image.new("RGB", (800, 600), "white")) is None  # nothing covers anything
+    True
 """
 
 from __future__ import annotations

@@ -279,16 +279,3 @@ class Preparer:
 
     def __call__(self, img: Image.Image) -> dict[str, Any]:
         return {name: fn(img) for name, fn in self.fns.items()}
-
-
-def describe(src: Any) -> str:
-    """Short human name for an input, for messages and reports."""
-    if isinstance(src, (str, os.PathLike)):
-        return str(src)
-    if isinstance(src, Image.Image):
-        return f"PIL image {src.size[0]}x{src.size[1]}"
-    if isinstance(src, np.ndarray):
-        return f"numpy array {src.shape}"
-    if isinstance(src, (bytes, bytearray, memoryview)):
-        return f"{len(src)} bytes"
-    return type(src).__name__

@@ -71,7 +71,6 @@ class SentenceEncoder:
         self._lock = threading.Lock()
         self._model: Any = None
         self._tok: Any = None
-        self.calls = 0  # forward passes run (for tests and benchmarks)
 
     @property
     def model_id(self) -> str:
@@ -115,7 +114,6 @@ class SentenceEncoder:
             mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             out.append(torch.nn.functional.normalize(pooled.float(), dim=-1).cpu())
-            self.calls += 1
         return torch.cat(out) if out else torch.zeros(0, self.dim)
 
     def encode(self, texts: list[str]) -> torch.Tensor:

@@ -34,14 +34,10 @@ class Batcher:
         self.max_concurrent = max_concurrent
         #: per event loop (tests and some servers run several): its queue and batch slots
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lane] = weakref.WeakKeyDictionary()
-        self.batches = 0
-        self.items = 0
 
     async def submit(self, img: LoadedImage) -> Any:
         w, h = img.image.size
         if w * h > LARGE_IMAGE_PIXELS:
-            self.batches += 1
-            self.items += 1
             return (await asyncio.to_thread(self.encode, [img]))[0]
         loop = asyncio.get_running_loop()
         lane = self._lanes.get(loop)
@@ -81,8 +77,6 @@ class Batcher:
                     fut.set_exception(e)
         finally:
             slots.release()
-        self.batches += 1
-        self.items += len(batch)
 
 
 @dataclass

@@ -1,0 +1,10 @@
+"""Default model names, defined once: the channels, the CLI's option defaults and the
+service read them from here. Torch-free, so ``screenstate --help`` stays instant."""
+
+from __future__ import annotations
+
+#: open_clip architecture and pretrained tag of the CLIP channel
+DEFAULT_CLIP_MODEL = "ViT-B-32"
+DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
+#: small vision-language model for free-form questions (loaded only when needed)
+DEFAULT_VLM = "HuggingFaceTB/SmolVLM-256M-Instruct"
