@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from screenstate.server import create_app
-from screenstate.server.app import INVALID_IMAGE
 
 CLASSIFIER = {
     "classifier_configs": [
