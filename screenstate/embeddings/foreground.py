@@ -31,10 +31,10 @@ screen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image
+
+from screenstate.embeddings.windows import Box
 
 #: brightness step (0-255) that counts as an edge between neighbouring pixels
 EDGE_STEP = 12
@@ -42,31 +42,6 @@ EDGE_STEP = 12
 SLACK = 3
 #: an outline partly covered by a rectangle crosses its border at least twice
 MIN_CUT_ENDS = 2
-
-
-@dataclass(frozen=True)
-class Box:
-    """A rectangle in image pixels, x1/y1 exclusive."""
-
-    x0: int
-    y0: int
-    x1: int
-    y1: int
-
-    @property
-    def area(self) -> int:
-        return (self.x1 - self.x0) * (self.y1 - self.y0)
-
-    def contains(self, other: Box, slack: int = SLACK) -> bool:
-        return (
-            self.x0 - slack <= other.x0
-            and self.y0 - slack <= other.y0
-            and other.x1 <= self.x1 + slack
-            and other.y1 <= self.y1 + slack
-        )
-
-    def contains_point(self, x: float, y: float) -> bool:
-        return self.x0 <= x < self.x1 and self.y0 <= y < self.y1
 
 
 def _runs(mask: np.ndarray, min_len: int) -> list[tuple[int, int, int]]:
@@ -145,7 +120,7 @@ def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
     rects = [r for r in _rectangles(h, v, min_side) if r.area <= 0.9 * wid * hgt and r.x1 - r.x0 >= min_side]
     outer: list[Box] = []
     for r in rects:  # largest first: a rectangle inside a kept one is part of that window
-        if not any(o.contains(r) for o in outer):
+        if not any(o.contains(r, SLACK) for o in outer):
             outer.append(r)
     votes = [_ends_on_border(r, h, v) for r in outer]
     top = max(votes, default=0)

@@ -60,6 +60,18 @@ class Box:
     def area(self) -> int:
         return (self.x1 - self.x0) * (self.y1 - self.y0)
 
+    def contains(self, other: Box, slack: int = 0) -> bool:
+        """``other`` lies inside this box, allowing ``slack`` pixels on every side."""
+        return (
+            self.x0 - slack <= other.x0
+            and self.y0 - slack <= other.y0
+            and other.x1 <= self.x1 + slack
+            and other.y1 <= self.y1 + slack
+        )
+
+    def contains_point(self, x: float, y: float) -> bool:
+        return self.x0 <= x < self.x1 and self.y0 <= y < self.y1
+
 
 def _edges(gray: np.ndarray) -> np.ndarray:
     """Edge mask: a morphological gradient above a contrast threshold (catches the faint
