@@ -15,7 +15,7 @@ from typing import Any
 from common import DEV, dev_files, heldout_sets, raw_lines, without_negatives
 from run import result
 
-#: rules removed after the first run of this benchmark (FEATURE_VERSION 14), re-added here
+#: rules removed after the first run of this benchmark (text FEATURE_VERSION 14), re-added here
 #: exactly as they were so their effect stays measurable: "?" -> the word "question",
 #: "Copying files..." -> "progress", CJK-looking icon glyphs dropped on Latin screens,
 #: lines with fewer than two letters/digits dropped; WORD_PRIOR was 6.

@@ -15,7 +15,7 @@ Relevance of a text example t to a screen v (documented calibration, in [0, 1]):
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
 the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). OCR lines
-are re-spaced ("RememberMe" -> "Remember Me"); no other rewriting. Rules that added
+are re-spaced ("RememberMe" -> "Remember Me", ``textnorm.py``); no other rewriting. Rules that added
 class-naming words ("?" -> "question", "Copying..." -> "progress") were removed: they did
 not help the held-out sets of other software (``python benchmarks/run.py text_ablation``).
 Dropping CJK-looking icon glyphs and one-character lines went with them (at WORD_PRIOR 6
@@ -27,16 +27,17 @@ that tell classes apart count most. ``(1 + x) / 2`` keeps unrelated screens near
 which is what the two-stage rule needs for ``1 - d`` of a negative to be meaningful.
 
 Image exemplars (``{"image": ...}``) are compared screen-to-screen: the mean of the page
-cosine and a symmetric soft line overlap, rescaled so 0.5 is unrelated and 1 identical.
+cosine and a symmetric soft line overlap, rescaled so 0.5 is unrelated and 1 identical;
+large exemplar sets are narrowed with FAISS first (``retrieval.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,89 +50,13 @@ from PIL import Image
 from screenstate.embeddings.base import Channel
 from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
+from screenstate.embeddings.retrieval import ExemplarRetrieval
 from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, SentenceEncoder
+from screenstate.embeddings.textnorm import FEATURE_CODE as NORM_CODE
+from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
+from screenstate.embeddings.textnorm import content_words, is_text, respace, screen_words
+from screenstate.embeddings.versioning import feature_digest
 from screenstate.schema import Column
-
-_STOP = frozenset(
-    "a an the of to in on for with and or by is are be this that it its at as from me my i you "
-    "your some something about into while before other otherwise like only one two single just "
-    "very so such than then there here what which who whom whose when where how".split()
-)
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-cased words of at least two characters, without stop words."""
-    return [w for w in _WORD.findall(text.lower()) if len(w) >= 2 and w not in _STOP]
-
-
-def _line_key(line: str) -> str:
-    """Normalised line text for counting repeats across screens (case, spacing, digits)."""
-    return re.sub(r"\d+", "0", " ".join(_WORD.findall(line.lower())))
-
-
-#: one- and two-letter words a merged OCR word may contain (other short vocabulary entries
-#: are mostly word pieces and abbreviations that would shred unknown words)
-_SHORT_WORDS = frozenset("a i an to of in on up me my no is it at by or do go we us be as if so".split())
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z][a-z])")
-_LONG_WORD = re.compile(r"[A-Za-z]{6,}")
-
-
-#: endings of inflected and derived forms: MiniLM's vocabulary lacks many of them as whole
-#: words ("downloading", "notifications"), which must not be taken for merged words
-_SUFFIXES = ("ing", "ings", "ed", "es", "s", "er", "ers", "ly", "ness", "ment", "ments", "able", "ation", "ations")
-
-
-def _inflected(low: str, vocab: frozenset[str]) -> bool:
-    """A known word with an ending (``downloading``, ``scanning``, ``notifications``)."""
-    for suf in _SUFFIXES:
-        stem = low[: -len(suf)]
-        if not low.endswith(suf) or len(stem) < 3:
-            continue
-        doubled = len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in vocab  # scann-ing
-        if stem in vocab or stem + "e" in vocab or doubled:  # download-ing, updat-ing
-            return True
-    return False
-
-
-def _split_word(word: str, vocab: frozenset[str]) -> str:
-    """``Updatecomplete`` -> ``Update complete``: the fewest dictionary words (longer ones
-    preferred) that spell a long word the dictionary does not know; unchanged otherwise,
-    and for known words with an ending (``Downloading``)."""
-    low = word.lower()
-    if low in vocab or _inflected(low, vocab):
-        return word
-    n = len(low)
-    best: list[tuple[int, int, int] | None] = [None] * (n + 1)  # (pieces, -sum len^2, previous cut)
-    best[0] = (0, 0, -1)
-    for end in range(1, n + 1):
-        for start in range(max(0, end - 20), end):
-            prev, piece = best[start], low[start:end]
-            if prev is None or piece not in vocab or (len(piece) < 3 and piece not in _SHORT_WORDS):
-                continue
-            cand = (prev[0] + 1, prev[1] - len(piece) ** 2, start)
-            if best[end] is None or cand[:2] < best[end][:2]:  # type: ignore[index]
-                best[end] = cand
-    last = best[n]
-    if last is None or last[0] < 2 or n / last[0] < 3.0:  # shredding into short pieces is a guess
-        return word
-    cuts, end = [], n
-    while end > 0:
-        start = best[end][2]  # type: ignore[index]
-        cuts.append(word[start:end])
-        end = start
-    return " ".join(reversed(cuts))
-
-
-def respace(text: str, vocab: frozenset[str]) -> str:
-    """Put back the spaces OCR drops between words on screens ("RememberMe", "Updatecomplete")."""
-    text = _CAMEL.sub(" ", text)
-    return _LONG_WORD.sub(lambda m: _split_word(m.group(0), vocab), text)
-
-
-def _is_text(line: str) -> bool:
-    """Anything but whitespace (empty OCR lines carry nothing)."""
-    return bool(line.strip())
 
 
 @dataclass(frozen=True)
@@ -177,9 +102,6 @@ class TextOptions:
 #: held-out numbers at 1 are not fully untouched).
 WORD_PRIOR = 1.0
 
-#: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 15
-
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
 
@@ -218,9 +140,9 @@ class TextChannel(Channel):
         """Embed OCR lines (kept apart so callers can OCR only part of a screen); merged words
         are re-spaced first, since UI fonts make OCR drop spaces ("RememberMe")."""
         vocab = self.sentences.words
-        kept = [TextLine(ln.box, respace(ln.text, vocab), ln.confidence) for ln in lines if _is_text(ln.text)]
+        kept = [TextLine(ln.box, respace(ln.text, vocab), ln.confidence) for ln in lines if is_text(ln.text)]
         texts = [ln.text for ln in kept]
-        words = sorted({w for t in texts for w in _WORD.findall(t.lower()) if len(w) >= 2})
+        words = screen_words(texts)
         dim = self.sentences.dim
         line_emb = self.sentences.encode(texts) if texts else torch.zeros(0, dim)
         page_emb = self.sentences.encode(["\n".join(texts)])[0] if texts else torch.zeros(dim)
@@ -270,7 +192,7 @@ class TextChannel(Channel):
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         has_words = weight_sums > 0
         return {
-            "retrieval": _ExemplarRetrieval.build(image_cols, exemplars, self.model_id),
+            "retrieval": ExemplarRetrieval.build(image_cols, exemplars, self.model_id),
             "is_text": is_text,
             "sent": sent,
             "vocab": vocab,
@@ -390,62 +312,11 @@ class TextChannel(Channel):
         )
 
 
-#: exemplars compared in full per (class, sign) group; the rest are ranked by page embedding
-RETRIEVE_PER_GROUP = 5
-
-
-@dataclass
-class _ExemplarRetrieval:
-    """Per (class, sign) group, a FAISS index over exemplar page embeddings: only the
-    ``RETRIEVE_PER_GROUP`` nearest exemplars get the full (line-overlap) comparison; the
-    others get the group's lowest computed similarity, so they never win the max."""
-
-    groups: list[tuple[list[int], Any]]  # (positions among image columns, ExemplarIndex | None)
-    line_weights: list[torch.Tensor]  # per exemplar, one idf weight per line
-
-    @classmethod
-    def build(cls, image_cols: list[Column], feats: list[TextFeatures], model_id: str) -> _ExemplarRetrieval:
-        from screenstate.embeddings.index import ExemplarIndex
-
-        by_group: dict[tuple[int, bool], list[int]] = {}
-        for pos, c in enumerate(image_cols):
-            by_group.setdefault((c.class_index, c.is_negative), []).append(pos)
-        groups: list[tuple[list[int], Any]] = []
-        for members in by_group.values():
-            index = None
-            if len(members) > RETRIEVE_PER_GROUP:
-                vecs = torch.stack([feats[m].page_emb for m in members]).numpy()
-                index = ExemplarIndex(vecs, members, model_id, [])
-            groups.append((members, index))
-        # line idf over classes: a line (normalised text) shown by exemplars of many classes
-        # (a desktop background, an "OK" button) says little about any one class
-        line_classes: dict[str, set[int]] = {}
-        keys = [[_line_key(ln.text) for ln in f.lines] for f in feats]
-        for c, ks in zip(image_cols, keys):
-            for k in ks:
-                line_classes.setdefault(k, set()).add(c.class_index)
-        n_cls = max(1, len({c.class_index for c in image_cols}))
-        weights = [
-            torch.tensor([math.log((n_cls + 1) / (len(line_classes[k]) + 0.5)) for k in ks], dtype=torch.float32)
-            for ks in keys
-        ]
-        return cls(groups, weights)
-
-    def similarities(
-        self,
-        f: TextFeatures,
-        exemplars: list[TextFeatures],
-        full: Callable[[TextFeatures, TextFeatures, torch.Tensor], float],
-    ) -> torch.Tensor:
-        sims = torch.zeros(len(exemplars))
-        for members, index in self.groups:
-            if index is None:
-                chosen = members
-            else:
-                _, cols = index.top(f.page_emb.numpy()[None, :], RETRIEVE_PER_GROUP)
-                chosen = [int(c) for c in cols[0] if c >= 0]
-            vals = {m: full(f, exemplars[m], self.line_weights[m]) for m in chosen}
-            floor = min(vals.values()) if vals else 0.0
-            for m in members:
-                sims[m] = vals.get(m, floor)
-        return sims
+#: part of ``model_id``: a digest of what stored TextFeatures depend on besides the OCR and
+#: model settings already named there (normalisation settings, the stored layout, and the
+#: code that computes, stores and loads them), so a change makes old disk-cache entries misses
+FEATURE_VERSION = feature_digest(
+    NORM_SETTINGS,
+    [(f.name, str(f.type)) for f in dataclasses.fields(TextFeatures)],
+    code=(TextChannel.features_from_lines, TextChannel.dumps, TextChannel.loads, *NORM_CODE),
+)

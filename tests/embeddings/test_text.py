@@ -99,7 +99,7 @@ def test_fusion_errors():
     ],
 )
 def test_respace_restores_words_ocr_merged(text_encoder, ocr, expected):
-    from screenstate.embeddings.text import respace
+    from screenstate.embeddings.textnorm import respace
 
     assert respace(ocr, text_encoder.channels[0].sentences.words) == expected
 
