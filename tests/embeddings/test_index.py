@@ -80,7 +80,7 @@ def test_identical_negative_exemplar_suppresses_class(encoder_fixture, request, 
 
 def test_text_retrieval_matches_full_comparison(text_encoder, tmp_path, data_dir):
     """More exemplars than RETRIEVE_PER_GROUP: the retrieved subset decides like the full set."""
-    from screenstate.embeddings import text as T
+    from screenstate.embeddings import retrieval as T
 
     ex_dir = tmp_path / "many"
     ex_dir.mkdir()
