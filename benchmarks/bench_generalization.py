@@ -28,12 +28,15 @@ def predictions(clf: Any, encoder: str, files: list[Path]) -> list[str]:
     """Predicted states. The text encoder reads each screen once for this benchmark and
     text_ablation (raw OCR lines cached by content hash) and then takes classify_batch's
     own path: prepare -> OCR -> features_from_lines -> two-stage rule."""
+    from screenstate.embeddings.features import ScreenFeatures
+
     if encoder != "text":
         return [r.pred for r in clf.classify_batch(files)]
-    channel = clf.encoder.channels[0]
+    channel = clf.encoder.text
     lines = raw_lines(channel, files)
     return [
-        r.pred for r in clf.classify_features([{"text": channel.features_from_lines(lines[str(f)])} for f in files])
+        r.pred
+        for r in clf.classify_features([ScreenFeatures(text=channel.features_from_lines(lines[str(f)])) for f in files])
     ]
 
 

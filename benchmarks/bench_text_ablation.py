@@ -113,6 +113,7 @@ def foreground_lines(files: list[Path], lines: dict[str, list[Any]]) -> dict[str
 def run(quick: bool) -> dict:
     import screenstate.embeddings.text as text_mod
     from screenstate import ClassSpec, ScreenClassifier
+    from screenstate.embeddings.features import ScreenFeatures
 
     spec = ClassSpec.from_json(DEV / "classes.json")
     sets = {"screens-dev": dev_files(), **heldout_sets()}
@@ -120,7 +121,7 @@ def run(quick: bool) -> dict:
         sets = {k: v[::3] for k, v in sets.items()}
     clf = ScreenClassifier(spec, encoder="text", cache=None)
     no_neg = clf.with_spec(without_negatives(spec))
-    channel = clf.encoder.channels[0]
+    channel = clf.encoder.text
     lines = raw_lines(channel, [f for fs in sets.values() for f in fs])
     all_files = [f for fs in sets.values() for f in fs]
     fg_lines = foreground_lines(all_files, lines)
@@ -131,7 +132,7 @@ def run(quick: bool) -> dict:
         source = fg_lines if attrs.pop("FOREGROUND", False) else lines
         with patched(text_mod, attrs):
             for set_name, files in sets.items():
-                feats = [{"text": features(channel, source[str(f)], rules)} for f in files]
+                feats = [ScreenFeatures(text=features(channel, source[str(f)], rules)) for f in files]
                 idx = c.raw_scores(feats).argmax(1).tolist()
                 row[set_name] = sum(c.names[i] == f.parent.name for i, f in zip(idx, files)) / len(files)
         held = [float(row[n]) for n in sets if n != "screens-dev"]  # type: ignore[arg-type]

@@ -114,7 +114,7 @@ class Asker:
 
             self.checker = StateChecker(spec, encoder=encoder)
         if text_channel is None and self.checker is not None:
-            text_channel = next((c for c in self.checker.classifier.encoder.channels if c.name == "text"), None)
+            text_channel = self.checker.classifier.encoder.text
         self.text = text_channel or TextChannel()
         self._vlm = vlm
 

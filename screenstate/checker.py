@@ -29,6 +29,7 @@ from PIL import Image
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
 from screenstate.errors import StateTimeoutError, UnknownNameError
@@ -106,7 +107,7 @@ class StateChecker:
         img = resize_max_side(load_image(image), self.max_side)
         prev = self._prev_result
 
-        def near_tie(feats: dict[str, Any]) -> bool:
+        def near_tie(feats: ScreenFeatures) -> bool:
             return _margin(self.classifier.classify_features([feats])[0].raw_scores) < self.confirm_margin
 
         step = self._gate.step(img, confirm=near_tie)

@@ -22,6 +22,7 @@ from screenstate.classifier.two_stage import predict, softmax_scores, two_stage_
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.images import (
     DEFAULT_MAX_PIXELS,
     ImageInput,
@@ -140,7 +141,7 @@ class ScreenClassifier:
 
     # -- spec ------------------------------------------------------------------
     def _set_spec(self, spec: ClassSpec) -> None:
-        if self._auto is not None and _has_images(spec) and "visual" not in self.encoder.channel_names:
+        if self._auto is not None and _has_images(spec) and self.encoder.visual is None:
             # encoder="auto" with screenshot exemplars: the visual channel joins (no weights to load)
             self.encoder = with_visual(self.encoder, self._auto)
             self.memory = MemoryFeatureCache(self.memory.max_items)
@@ -177,14 +178,14 @@ class ScreenClassifier:
         return other
 
     # -- features ----------------------------------------------------------------
-    def features(self, loaded: Sequence[LoadedImage], pool: ThreadPoolExecutor | None = None) -> list[dict[str, Any]]:
+    def features(self, loaded: Sequence[LoadedImage], pool: ThreadPoolExecutor | None = None) -> list[ScreenFeatures]:
         """Image features per channel, from the memory or disk cache where possible;
         identical images in one call are encoded once, and only by the channels whose
         features are not cached (adding a channel does not re-run OCR). ``pool`` decodes
         and preprocesses the others in threads."""
-        out: list[dict[str, Any] | None] = [None] * len(loaded)
+        out: list[ScreenFeatures | None] = [None] * len(loaded)
         todo: dict[str, list[int]] = {}
-        partial: dict[str, dict[str, Any]] = {}
+        partial: dict[str, ScreenFeatures] = {}
         for i, li in enumerate(loaded):
             cached = self._from_cache(li.content_hash)
             if cached is not None:
@@ -195,7 +196,7 @@ class ScreenClassifier:
                 todo.setdefault(li.content_hash, []).append(i)
         groups: dict[tuple[str, ...], list[str]] = {}
         for h in todo:
-            missing = tuple(n for n in self.encoder.channel_names if n not in partial[h])
+            missing = tuple(n for n in self.encoder.channel_names if n not in partial[h].names)
             groups.setdefault(missing, []).append(h)
         for missing, hashes in groups.items():
             sub = self.encoder if len(missing) == len(self.encoder.channels) else self.encoder.subset(missing)
@@ -208,24 +209,24 @@ class ScreenClassifier:
             feats = sub.encode(prepared)
             self.image_encodes += len(feats)
             for h, f in zip(hashes, feats):
-                full = {**partial[h], **f}
+                full = partial[h].merged(f)
                 self._to_cache(h, full, only=missing)
                 for i in todo[h]:
                     out[i] = full
         return out  # type: ignore[return-value]
 
-    def _partial_from_disk(self, h: str) -> dict[str, Any]:
+    def _partial_from_disk(self, h: str) -> ScreenFeatures:
         """The channels whose features of screen ``h`` are on disk (a channel added later is not)."""
         if self.cache is None:
-            return {}
+            return ScreenFeatures()
         out = {}
         for ch in self.encoder.channels:
             data = self.cache.get(ch.model_id, h)
             if data is not None:
                 out[ch.name] = ch.loads(data)
-        return out
+        return ScreenFeatures.from_channels(out)
 
-    def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[dict[str, Any]]) -> list[ScreenFeatures]:
         """Encode already-prepared images (batch jobs prepare in parallel tasks) and cache them."""
         feats = self.encoder.encode(list(prepared))
         self.image_encodes += len(feats)
@@ -233,16 +234,16 @@ class ScreenClassifier:
             self._to_cache(h, f)
         return feats
 
-    def cached_features(self, content_hash: str) -> dict[str, Any] | None:
+    def cached_features(self, content_hash: str) -> ScreenFeatures | None:
         """Features from the memory or disk cache, or None."""
         return self._from_cache(content_hash)
 
-    def remember(self, content_hash: str, features: dict[str, Any]) -> None:
+    def remember(self, content_hash: str, features: ScreenFeatures) -> None:
         """Keep features computed elsewhere (change-gated reads) in the memory and disk cache."""
         self._to_cache(content_hash, features)
 
-    def _from_cache(self, h: str) -> dict[str, Any] | None:
-        hit = self.memory.get(h)
+    def _from_cache(self, h: str) -> ScreenFeatures | None:
+        hit: ScreenFeatures | None = self.memory.get(h)
         if hit is not None or self.cache is None:
             return hit
         out = {}
@@ -251,19 +252,20 @@ class ScreenClassifier:
             if feat is None:
                 return None
             out[ch.name] = feat
-        self.memory.put(h, out)
-        return out
+        features = ScreenFeatures.from_channels(out)
+        self.memory.put(h, features)
+        return features
 
-    def _to_cache(self, h: str, feats: dict[str, Any], only: Sequence[str] | None = None) -> None:
+    def _to_cache(self, h: str, feats: ScreenFeatures, only: Sequence[str] | None = None) -> None:
         self.memory.put(h, feats)
         if self.cache is None:
             return
         for ch in self.encoder.channels:
             if only is None or ch.name in only:
-                self.cache.put(ch.model_id, h, ch.dumps(feats[ch.name]))
+                self.cache.put(ch.model_id, h, ch.dumps(feats.get(ch.name)))
 
     # -- decisions -----------------------------------------------------------------
-    def raw_scores(self, features: Sequence[dict[str, Any]]) -> torch.Tensor:
+    def raw_scores(self, features: Sequence[ScreenFeatures]) -> torch.Tensor:
         """Two-stage raw scores, float [images, classes]."""
         rel = self.encoder.relevance(list(features), self.examples)
         return two_stage_scores(rel, self.example_class, self.example_is_negative, len(self.names))
@@ -288,7 +290,7 @@ class ScreenClassifier:
         return out
 
     def classify_features(
-        self, features: Sequence[dict[str, Any]], sources: Sequence[str] | None = None
+        self, features: Sequence[ScreenFeatures], sources: Sequence[str] | None = None
     ) -> list[ClassificationResult]:
         return self.results_from_raw(self.raw_scores(features), sources)
 

@@ -15,10 +15,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from screenstate.embeddings.encoder import fuse
-from screenstate.embeddings.text import LineMatch, TextChannel
+from screenstate.embeddings.features import ScreenFeatures
+from screenstate.embeddings.text import LineMatch
 from screenstate.errors import UnknownNameError
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class ClassEvidence:
 
 
 def explain(
-    clf: ScreenClassifier, features: dict[str, Any], classes: Sequence[str], max_lines: int = 3
+    clf: ScreenClassifier, features: ScreenFeatures, classes: Sequence[str], max_lines: int = 3
 ) -> list[ClassEvidence]:
     """Evidence for ``classes`` (names of ``clf``'s classes) on one screen's features."""
     for name in classes:
@@ -61,7 +62,7 @@ def explain(
             raise UnknownNameError("class", name, clf.names)
     per_channel = clf.encoder.channel_relevance([features], clf.examples)
     fused = fuse(per_channel, clf.encoder.weights)[0]
-    text_channels = [c for c in clf.encoder.channels if isinstance(c, TextChannel)]
+    text = clf.encoder.text
     out = []
     for name in classes:
         ci = clf.names.index(name)
@@ -70,8 +71,8 @@ def explain(
         col = clf.columns[best]
         d = float(fused[best])
         lines: tuple[LineMatch, ...] = ()
-        for ch in text_channels:
-            lines = ch.matching_lines(features[ch.name], clf.examples[ch.name], best, k=max_lines)
+        if text is not None and features.text is not None and clf.examples.text is not None:
+            lines = text.matching_lines(features.text, clf.examples.text, best, k=max_lines)
         out.append(
             ClassEvidence(
                 class_name=name,

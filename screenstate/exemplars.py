@@ -110,17 +110,7 @@ def build_exemplar_index(classifier: ScreenClassifier, classes: str | Path) -> I
     ]
     rebuilt = False
     for ch in classifier.encoder.channels:
-        ex = classifier.examples[ch.name]
-        if ch.name == "clip":
-            vecs = ex["image"].numpy() if ex.get("image") is not None else np.zeros((0, 1), np.float32)
-        elif ch.name == "visual":
-            vecs = ex.vectors
-        else:
-            vecs = (
-                np.stack([f.page_emb.numpy() for f in ex["exemplars"]])
-                if ex["exemplars"]
-                else np.zeros((0, 1), np.float32)
-            )
+        vecs = ch.exemplar_vectors(classifier.examples.get(ch.name))
         d = out / ch.name
         if ExemplarIndex.load(d, ch.model_id, manifest) is None:
             ExemplarIndex(vecs.astype(np.float32), [i for i, _ in cols], ch.model_id, manifest).save(d)

@@ -25,10 +25,16 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError
+
+if TYPE_CHECKING:
+    from screenstate.embeddings.text import TextFeatures
+    from screenstate.embeddings.visual import VisualFeatures
 
 #: most clusters tried when no ``max_states`` is given
 MAX_STATES = 40
@@ -62,19 +68,31 @@ class Suggestions:
         return {f: c.id for c in self.clusters for f in c.frames}
 
 
-def frame_similarity(features: list[dict]) -> np.ndarray:  # type: ignore[type-arg]
+def _visual(f: ScreenFeatures) -> VisualFeatures:
+    if f.visual is None:
+        raise ValueError("frame_similarity: features lack the visual channel; encode with a visual+text encoder")
+    return f.visual
+
+
+def _text(f: ScreenFeatures) -> TextFeatures:
+    if f.text is None:
+        raise ValueError("frame_similarity: features lack the text channel; encode with a visual+text encoder")
+    return f.text
+
+
+def frame_similarity(features: list[ScreenFeatures]) -> np.ndarray:
     """Pairwise similarity of frames in [0, 1], float [n, n]: mean of calibrated visual
     cosine and the text channel's screen similarity (frames without text compare by looks)."""
     from screenstate.embeddings.text import TextChannel
     from screenstate.embeddings.visual import FLOOR
 
     n = len(features)
-    vec = np.stack([f["visual"].vector for f in features])
+    vec = np.stack([_visual(f).vector for f in features])
     vis = np.clip((vec @ vec.T - FLOOR) / (1.0 - FLOOR), 0.0, 1.0)
     txt = np.full((n, n), np.nan)
     for i in range(n):
         for j in range(i, n):
-            a, b = features[i]["text"], features[j]["text"]
+            a, b = _text(features[i]), _text(features[j])
             if a.lines and b.lines:
                 s = 0.5 * (TextChannel._screen_similarity(a, b) + TextChannel._screen_similarity(b, a))
                 txt[i, j] = txt[j, i] = s
@@ -177,7 +195,7 @@ def suggest_states(
     point_labels = cluster_similarity(sim, max_states, threshold)
     labels = np.array([point_labels[distinct[li.content_hash]] for li in loaded])
     point_of = np.array([distinct[li.content_hash] for li in loaded])
-    texts = [feats[p]["text"].text for p in point_of]
+    texts = [_text(feats[p]).text for p in point_of]
     words = _distinctive_words(texts, labels, WORDS)
     clusters = []
     for c in range(int(labels.max()) + 1):

@@ -85,7 +85,7 @@ def test_partial_ocr_reads_only_changed_tiles(text_encoder, small_spec, data_dir
     fresh = StateChecker(small_spec, encoder=text_encoder).which(changed)
     assert part.best == fresh.best
     assert part.raw_scores == pytest.approx(fresh.raw_scores, abs=0.02)
-    lines = checker._gate.anchor_features["text"].lines
+    lines = checker._gate.anchor_features.text.lines
     assert any("Backup" in ln.text for ln in lines) and any("Password" in ln.text for ln in lines)
 
 

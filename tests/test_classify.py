@@ -133,6 +133,9 @@ class FixedRelevance(Channel):
     def loads(self, data):
         return data[0]
 
+    def exemplar_vectors(self, examples):
+        return np.zeros((0, 1), np.float32)
+
 
 def _below(x: float) -> float:
     """The largest float32 below x (relevances and thresholds are float32)."""

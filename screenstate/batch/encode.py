@@ -115,7 +115,7 @@ class EncodeWorker:
             feats = self.encoder.encode([pickle.loads(prepared[i]["prepared"][0]) for i in ok])
             for i, f in zip(ok, feats):
                 for c, ch in enumerate(channels):
-                    cols[c][i] = ch.dumps(f[ch.name])
+                    cols[c][i] = ch.dumps(f.get(ch.name))
         out: dict[str, list[Any]] = {
             "hash": [str(h) for h in batch["hash"]],
             "error": errors,

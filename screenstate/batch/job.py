@@ -41,6 +41,7 @@ from screenstate.batch.sources import Root, discover_uri_frames, hash_frame
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.factory import EncoderOptions
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec
@@ -178,7 +179,7 @@ class BatchJob:
             raise ScreenstateError(f"--output {config.output}: must be a .csv file")
         self.cache = FeatureCache(config.cache_dir or default_cache_dir())
         self.root = Root.of(config.root)
-        self._fresh: dict[str, Any] = {}  # features encoded during run(), by content hash
+        self._fresh: dict[str, ScreenFeatures] = {}  # features encoded during run(), by content hash
         self.encode_nodes: set[str] = set()
         ClassSpec.from_json(config.classes)  # a bad class file fails here, before any work
         # models load in the background while run() lists and hashes frames and starts Ray
@@ -261,7 +262,7 @@ class BatchJob:
                 blob = bytes(batch[f"feat_{c}"][i])
                 self.cache.put(ch.model_id, h, blob)
                 feats[ch.name] = ch.loads(blob)
-            self._fresh[h] = feats
+            self._fresh[h] = ScreenFeatures.from_channels(feats)
             self.encode_nodes.add(str(batch["node"][i]))
 
     def run(self) -> JobSummary:
@@ -305,7 +306,7 @@ class BatchJob:
             log.warning("resume: %d of %d distinct frames already encoded", len(cached), len(distinct))
         todo = {h: p for h, p in distinct.items() if h not in cached}
         encoded, decode_errors = self._encode_missing(todo)
-        features: dict[str, Any] = dict(cached)
+        features: dict[str, ScreenFeatures] = dict(cached)
         for h in todo:
             if h not in decode_errors:
                 got = self._fresh.pop(h, None)

@@ -21,12 +21,12 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
 from screenstate.batch.video import decode_video
 from screenstate.classify import ScreenClassifier
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions, LazyFrame
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.results import ClassificationResult
@@ -95,7 +95,7 @@ class GatedChunk:
     errors: list[str | None] = field(default_factory=list)
     feature_ids: list[int] = field(default_factory=list)
     hows: list[str | None] = field(default_factory=list)
-    features: list[dict[str, Any]] = field(default_factory=list)
+    features: list[ScreenFeatures] = field(default_factory=list)
     thumbs: list[str | None] = field(default_factory=list)
     frame_times: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
@@ -124,8 +124,8 @@ def frame_key(video_hash: str, time_s: float, context: str) -> str:
     return hashlib.blake2b(f"video:{video_hash}:{time_s:.6f}:{context}".encode(), digest_size=16).hexdigest()
 
 
-def _near_tie(clf: ScreenClassifier) -> Callable[[dict[str, Any]], bool]:
-    def confirm(feats: dict[str, Any]) -> bool:
+def _near_tie(clf: ScreenClassifier) -> Callable[[ScreenFeatures], bool]:
+    def confirm(feats: ScreenFeatures) -> bool:
         top = sorted(clf.classify_features([feats])[0].raw_scores.values(), reverse=True)
         return len(top) > 1 and top[0] - top[1] < CONFIRM_MARGIN
 
@@ -182,7 +182,7 @@ def gate_items(
                 flush()
             continue
 
-        def lookup(key: str | None = key) -> dict[str, Any] | None:
+        def lookup(key: str | None = key) -> ScreenFeatures | None:
             return clf.cached_features(key) if key is not None else None
 
         step = gate.step(frame, confirm=confirm, cached=lookup)

@@ -2,7 +2,10 @@
 
 A channel turns screenshots into *image features* (cacheable, picklable) and examples
 into *example features*, and maps a (features, examples) pair to a relevance matrix
-R[image, example] in [0, 1] with a documented calibration.
+R[image, example] in [0, 1] with a documented calibration. ``Channel[F, E]`` is generic
+over its own frozen feature type ``F`` and example type ``E`` (``TextChannel`` is
+``Channel[TextFeatures, TextExamples]``), so nothing outside the channel reads their
+fields by string.
 
     prepared = channel.prepare(img)               # CPU work; threads / Ray tasks
     feats = channel.encode([prepared, ...])       # model work, batched
@@ -12,17 +15,23 @@ R[image, example] in [0, 1] with a documented calibration.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
 
+import numpy as np
 import torch
 from PIL import Image
 
 from screenstate.schema import Column
 
+#: a channel's image feature type (one screen)
+F = TypeVar("F")
+#: a channel's example feature type (all columns of a class file)
+E = TypeVar("E")
 
-class Channel(ABC):
-    """One evidence channel (``clip``, ``text``)."""
+
+class Channel(ABC, Generic[F, E]):
+    """One evidence channel (``clip``, ``text``, ``visual``)."""
 
     name: ClassVar[str]
 
@@ -40,29 +49,34 @@ class Channel(ABC):
         return self.preparer()(img)
 
     @abstractmethod
-    def encode(self, prepared: list[Any]) -> list[Any]:
+    def encode(self, prepared: list[Any]) -> list[F]:
         """Image features for a batch of prepared images (one per input)."""
 
     @abstractmethod
     def encode_examples(
-        self, columns: list[Column], augment: bool = True, image_features: list[Any] | None = None
-    ) -> Any:
+        self, columns: list[Column], augment: bool = True, image_features: Sequence[F] | None = None
+    ) -> E:
         """Features of the example columns. ``image_features`` are this channel's features of
         the image columns, in column order (computed by the caller, which caches them);
         when None the channel encodes the exemplar files itself."""
 
     @abstractmethod
-    def relevance(self, features: list[Any], examples: Any) -> torch.Tensor:
+    def relevance(self, features: Sequence[F], examples: E) -> torch.Tensor:
         """Calibrated relevance, float32 [len(features), n_columns] in [0, 1]."""
 
     @abstractmethod
-    def dumps(self, feature: Any) -> bytes:
+    def dumps(self, feature: F) -> bytes:
         """Serialise one image feature for the on-disk cache."""
 
     @abstractmethod
-    def loads(self, data: bytes) -> Any:
+    def loads(self, data: bytes) -> F:
         """Inverse of :meth:`dumps`."""
 
-    def encode_images(self, images: list[Image.Image]) -> list[Any]:
+    def encode_images(self, images: list[Image.Image]) -> list[F]:
         """prepare + encode in one call (convenience for small inputs)."""
         return self.encode([self.prepare(im) for im in images])
+
+    @abstractmethod
+    def exemplar_vectors(self, examples: E) -> np.ndarray:
+        """One unit vector per image exemplar, float32 [n_image_columns, D] (what a saved
+        exemplar index holds; ``D`` is 1 when there are none)."""

@@ -30,7 +30,7 @@ import io
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from screenstate.embeddings.calibrate import (
     record_use,
     thread_budget,
 )
+from screenstate.embeddings.clip_features import ClipExamples, ClipFeatures
 from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
@@ -173,7 +174,7 @@ class ClipOptions:
     allow_download: bool = True
 
 
-class ClipChannel(Channel):
+class ClipChannel(Channel[ClipFeatures, ClipExamples]):
     """open_clip embeddings of whole screens (see module docstring for the calibration)."""
 
     name = "clip"
@@ -309,7 +310,7 @@ class ClipChannel(Channel):
             out.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
         return torch.cat(out)
 
-    def encode(self, prepared: list[np.ndarray]) -> list[torch.Tensor]:
+    def encode(self, prepared: list[np.ndarray]) -> list[ClipFeatures]:
         """One float32 [views, D] tensor per image."""
         if not prepared:
             return []
@@ -317,7 +318,7 @@ class ClipChannel(Channel):
         flat = torch.from_numpy(np.concatenate(prepared))
         with self._lock:
             feats = self._encode_pixels(flat)
-        return list(torch.split(feats, counts))
+        return [ClipFeatures(v) for v in torch.split(feats, counts)]
 
     # -- examples ----------------------------------------------------------------
     @torch.inference_mode()
@@ -341,7 +342,7 @@ class ClipChannel(Channel):
                 for t, v in zip(missing, f):
                     self._text_cache[key_of[t]] = v
                     if self.disk_cache is not None:
-                        self.disk_cache.put(self._text_model_id, self._text_key(t, augment), self.dumps(v))
+                        self.disk_cache.put(self._text_model_id, self._text_key(t, augment), _tensor_bytes(v))
                     if len(self._text_cache) > 4096:
                         self._text_cache.popitem(last=False)
             return torch.stack([self._text_cache[key_of[t]] for t in texts])
@@ -361,7 +362,7 @@ class ClipChannel(Channel):
         if self.disk_cache is None:
             return
         for t in texts:
-            feat = self.disk_cache.load(self._text_model_id, self._text_key(t, augment), self.loads)
+            feat = self.disk_cache.load(self._text_model_id, self._text_key(t, augment), _tensor_from_bytes)
             if feat is not None:
                 self._text_cache[key_of[t]] = feat
 
@@ -384,43 +385,55 @@ class ClipChannel(Channel):
         return proj(h) if isinstance(proj, torch.nn.Linear) else h @ proj
 
     def encode_examples(
-        self, columns: list[Column], augment: bool = True, image_features: list[Any] | None = None
-    ) -> dict[str, Any]:
+        self, columns: list[Column], augment: bool = True, image_features: Sequence[ClipFeatures] | None = None
+    ) -> ClipExamples:
         texts = [c.text for c in columns if c.text is not None]
         text_feats = self.encode_texts(texts, augment) if texts else None
         images = [c.image for c in columns if c.image is not None]
         if image_features is None and images:
             image_features = self.encode([self.prepare(load_image(p)) for p in images])
-        img_feats = torch.stack([f[0] for f in image_features]) if image_features else None
+        img_feats = torch.stack([f.views[0] for f in image_features]) if image_features else None
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
-        return {"text": text_feats, "image": img_feats, "is_text": is_text}
+        return ClipExamples(is_text, text_feats, img_feats)
 
-    def relevance(self, features: list[torch.Tensor], examples: dict[str, Any]) -> torch.Tensor:
-        is_text: torch.Tensor = examples["is_text"]
+    def relevance(self, features: Sequence[ClipFeatures], examples: ClipExamples) -> torch.Tensor:
+        is_text = examples.is_text
         out = torch.zeros(len(features), is_text.shape[0])
         if not features:
             return out
-        globals_ = torch.stack([f[0] for f in features])  # [n, D] global (or only) view
-        if examples["text"] is not None:
+        globals_ = torch.stack([f.views[0] for f in features])  # [n, D] global (or only) view
+        if examples.text is not None:
             if self.view_mode is ViewMode.tiles:
                 # the tile grid follows each screen's aspect ratio, so view counts differ
                 for i, f in enumerate(features):
-                    rel = (1.0 + f @ examples["text"].T) / 2.0  # [V, E]
+                    rel = (1.0 + f.views @ examples.text.T) / 2.0  # [V, E]
                     out[i, is_text] = 0.5 * rel[0] + 0.5 * rel[1:].amax(dim=0) if rel.shape[0] > 1 else rel[0]
             else:
-                out[:, is_text] = (1.0 + globals_ @ examples["text"].T) / 2.0
-        if examples["image"] is not None:
-            out[:, ~is_text] = image_relevance(globals_ @ examples["image"].T)
+                out[:, is_text] = (1.0 + globals_ @ examples.text.T) / 2.0
+        if examples.image is not None:
+            out[:, ~is_text] = image_relevance(globals_ @ examples.image.T)
         return out.clamp_(0.0, 1.0)
 
-    # -- cache -------------------------------------------------------------------
-    def dumps(self, feature: torch.Tensor) -> bytes:
-        buf = io.BytesIO()
-        np.save(buf, feature.numpy().astype(np.float16), allow_pickle=False)
-        return buf.getvalue()
+    def exemplar_vectors(self, examples: ClipExamples) -> np.ndarray:
+        return examples.image.numpy() if examples.image is not None else np.zeros((0, 1), np.float32)
 
-    def loads(self, data: bytes) -> torch.Tensor:
-        return torch.from_numpy(np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32))
+    # -- cache -------------------------------------------------------------------
+    def dumps(self, feature: ClipFeatures) -> bytes:
+        return _tensor_bytes(feature.views)
+
+    def loads(self, data: bytes) -> ClipFeatures:
+        return ClipFeatures(_tensor_from_bytes(data))
+
+
+def _tensor_bytes(t: torch.Tensor) -> bytes:
+    """float16 .npy bytes of an embedding tensor (image views, or a text embedding)."""
+    buf = io.BytesIO()
+    np.save(buf, t.numpy().astype(np.float16), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _tensor_from_bytes(data: bytes) -> torch.Tensor:
+    return torch.from_numpy(np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32))
 
 
 #: image-to-image cosine of unrelated screenshots sits around this value for CLIP ViT-B

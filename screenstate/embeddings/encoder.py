@@ -6,19 +6,30 @@ channel is calibrated so 0.5 means "unrelated" and 1 "matches", so a mean keeps 
 scale, and one channel's confident match is damped, not vetoed, by another's silence.
 A channel with no opinion on an example (the ``visual`` channel on text examples) gives
 NaN there and is left out of that example's mean; an example no channel scores gets 0.
+
+Image features travel as one :class:`~screenstate.embeddings.features.ScreenFeatures` per
+screen and example features as one :class:`~screenstate.embeddings.features.ScreenExamples`;
+``encoder.text`` / ``encoder.clip`` / ``encoder.visual`` give a typed channel (or None).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.features import ScreenExamples, ScreenFeatures
 from screenstate.embeddings.images import Preparer
 from screenstate.schema import Column
+
+if TYPE_CHECKING:
+    from screenstate.embeddings.clip import ClipChannel
+    from screenstate.embeddings.text import TextChannel
+    from screenstate.embeddings.visual import VisualChannel
 
 
 @dataclass
@@ -26,8 +37,29 @@ class Encoder:
     """A named set of channels plus fusion weights."""
 
     name: str
-    channels: list[Channel]
+    channels: list[Channel[Any, Any]]
     weights: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> TextChannel | None:
+        """The ``text`` channel, or None."""
+        from screenstate.embeddings.text import TextChannel
+
+        return next((c for c in self.channels if isinstance(c, TextChannel)), None)
+
+    @property
+    def clip(self) -> ClipChannel | None:
+        """The ``clip`` channel, or None."""
+        from screenstate.embeddings.clip import ClipChannel
+
+        return next((c for c in self.channels if isinstance(c, ClipChannel)), None)
+
+    @property
+    def visual(self) -> VisualChannel | None:
+        """The ``visual`` channel, or None."""
+        from screenstate.embeddings.visual import VisualChannel
+
+        return next((c for c in self.channels if isinstance(c, VisualChannel)), None)
 
     @property
     def channel_names(self) -> tuple[str, ...]:
@@ -49,34 +81,59 @@ class Encoder:
         """Per-channel CPU preprocessing of one RGB image."""
         return {c.name: c.prepare(img) for c in self.channels}
 
-    def encode(self, prepared: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Per-channel image features, one dict per image."""
+    def encode(self, prepared: list[dict[str, Any]]) -> list[ScreenFeatures]:
+        """Per-channel image features, one :class:`ScreenFeatures` per image."""
         per_channel = {c.name: c.encode([p[c.name] for p in prepared]) for c in self.channels}
-        return [{name: feats[i] for name, feats in per_channel.items()} for i in range(len(prepared))]
+        return [
+            ScreenFeatures.from_channels({name: feats[i] for name, feats in per_channel.items()})
+            for i in range(len(prepared))
+        ]
 
-    def encode_images(self, images: list[Image.Image]) -> list[dict[str, Any]]:
+    def encode_images(self, images: list[Image.Image]) -> list[ScreenFeatures]:
         return self.encode([self.prepare(im) for im in images])
 
     def encode_examples(
-        self, columns: list[Column], augment: bool = True, image_features: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        """Per-channel example features; ``image_features`` (one dict per image column) avoids re-encoding."""
-        return {
-            c.name: c.encode_examples(
-                columns,
-                augment=augment,
-                image_features=None if image_features is None else [f[c.name] for f in image_features],
-            )
-            for c in self.channels
-        }
+        self, columns: list[Column], augment: bool = True, image_features: Sequence[ScreenFeatures] | None = None
+    ) -> ScreenExamples:
+        """Per-channel example features; ``image_features`` (one per image column) avoids re-encoding."""
+        return ScreenExamples.from_channels(
+            {
+                c.name: c.encode_examples(
+                    columns,
+                    augment=augment,
+                    image_features=None if image_features is None else [_feature(f, c) for f in image_features],
+                )
+                for c in self.channels
+            }
+        )
 
-    def channel_relevance(self, features: list[dict[str, Any]], examples: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Each channel's relevance matrix, float [images, examples]."""
-        return {c.name: c.relevance([f[c.name] for f in features], examples[c.name]) for c in self.channels}
+    def channel_relevance(
+        self, features: Sequence[ScreenFeatures], examples: ScreenExamples
+    ) -> dict[str, torch.Tensor]:
+        """Each channel's relevance matrix, float [images, examples], by channel name."""
+        return {c.name: c.relevance([_feature(f, c) for f in features], _examples(examples, c)) for c in self.channels}
 
-    def relevance(self, features: list[dict[str, Any]], examples: dict[str, Any]) -> torch.Tensor:
+    def relevance(self, features: Sequence[ScreenFeatures], examples: ScreenExamples) -> torch.Tensor:
         """Fused relevance, float [images, examples] in [0, 1]."""
         return fuse(self.channel_relevance(features, examples), self.weights)
+
+
+def _feature(features: ScreenFeatures, channel: Channel[Any, Any]) -> Any:
+    """``channel``'s feature in ``features``; a screen encoded without it is a clear error."""
+    got = features.get(channel.name)
+    if got is None:
+        raise ValueError(
+            f"screen features have no {channel.name!r} feature (they hold {list(features.names)}); "
+            "encode the screen with this encoder"
+        )
+    return got
+
+
+def _examples(examples: ScreenExamples, channel: Channel[Any, Any]) -> Any:
+    got = examples.get(channel.name)
+    if got is None:
+        raise ValueError(f"example features have no {channel.name!r} part; encode the examples with this encoder")
+    return got
 
 
 def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> torch.Tensor:

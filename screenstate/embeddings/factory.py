@@ -145,9 +145,9 @@ def create_encoder(name: str = "auto", options: EncoderOptions | None = None, im
 def with_visual(encoder: Encoder, options: EncoderOptions | None = None) -> Encoder:
     """``encoder`` plus the ``visual`` channel, sharing its loaded channels (what ``auto``
     becomes when a class file gains image exemplars); unchanged if it already has it."""
-    if "visual" in encoder.channel_names:
+    if encoder.visual is not None:
         return encoder
-    name = "clip+visual+text" if "clip" in encoder.channel_names else "visual+text"
+    name = "clip+visual+text" if encoder.clip is not None else "visual+text"
     cfg = _registry()[name]
     channels = {c.name: c for c in encoder.channels}
     channels["visual"] = VisualChannel()

@@ -20,16 +20,21 @@ word one character per frame is re-read once the typed tiles pass ``reuse_tiles`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageChops
 
 from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.ocr import TextLine, reading_order
+
+if TYPE_CHECKING:
+    from screenstate.embeddings.text import TextChannel, TextFeatures
 
 TILE = 32
 #: a partial re-read whose two best classes are closer than this (raw score) is confirmed
@@ -83,7 +88,7 @@ class GateStep:
     """Features of one frame and the work they cost: ``full``, ``partial``, ``reused`` (the
     anchor's) or ``cached`` (from a feature store)."""
 
-    features: dict[str, Any]
+    features: ScreenFeatures
     how: str
     changed_tiles: int
 
@@ -129,7 +134,7 @@ def changed_tiles(anchor: Image.Image, cur: Image.Image, scale: int, noise: int,
     return np.asarray(changed.reshape(rows, t, cols, t).any(axis=(1, 3)))
 
 
-def partial_text(text: Any, img: Image.Image, tiles: np.ndarray, anchor_text: Any) -> Any:
+def partial_text(text: TextChannel, img: Image.Image, tiles: np.ndarray, anchor_text: TextFeatures) -> TextFeatures:
     """Text features of ``img`` re-reading only the changed tiles' bounding box (grown to
     whole anchor lines it cuts, so no line is read in pieces); lines outside it are the
     anchor's. Returns the anchor's features unchanged when the re-read region shows the
@@ -179,7 +184,7 @@ class ChangeGate:
     def __init__(self, encoder: Encoder, options: GateOptions | None = None) -> None:
         self.encoder = encoder
         self.options = options or GateOptions.exact()
-        self.text = next((c for c in encoder.channels if c.name == "text"), None)
+        self.text = encoder.text
         self.counts = dict.fromkeys(HOWS, 0)
         self.reset()
 
@@ -187,10 +192,10 @@ class ChangeGate:
         """Forget the anchor (the next frame is read in full)."""
         self._anchor_small: Image.Image | None = None
         self._anchor_size: tuple[int, int] | None = None
-        self._anchor_feats: dict[str, Any] | None = None
+        self._anchor_feats: ScreenFeatures | None = None
 
     @property
-    def anchor_features(self) -> dict[str, Any] | None:
+    def anchor_features(self) -> ScreenFeatures | None:
         return self._anchor_feats
 
     def compare(self, frame: Image.Image | LazyFrame) -> tuple[np.ndarray | None, Image.Image]:
@@ -203,8 +208,8 @@ class ChangeGate:
     def step(
         self,
         frame: Image.Image | LazyFrame,
-        confirm: Callable[[dict[str, Any]], bool] | None = None,
-        cached: Callable[[], dict[str, Any] | None] | None = None,
+        confirm: Callable[[ScreenFeatures], bool] | None = None,
+        cached: Callable[[], ScreenFeatures | None] | None = None,
     ) -> GateStep:
         """Features of the next frame. ``confirm(features)`` is asked after a partial read;
         True re-reads the text of the whole frame (a near tie between two states).
@@ -231,11 +236,14 @@ class ChangeGate:
         )
         if partial:
             assert tiles is not None and self._anchor_feats is not None and self.text is not None
-            feats = {ch.name: ch.encode([ch.prepare(img)])[0] for ch in enc.channels if ch.name != "text"}
-            feats["text"] = partial_text(self.text, img, tiles, self._anchor_feats["text"])
+            others = {ch.name: ch.encode([ch.prepare(img)])[0] for ch in enc.channels if ch is not self.text}
+            anchor_text = self._anchor_feats.text
+            assert anchor_text is not None  # the anchor was encoded by this encoder, text included
+            text = partial_text(self.text, img, tiles, anchor_text)
+            feats = ScreenFeatures.from_channels(others).merged(ScreenFeatures(text=text))
             how = "partial"
             if confirm is not None and confirm(feats):
-                feats["text"] = self.text.encode([self.text.prepare(img)])[0]
+                feats = dataclasses.replace(feats, text=self.text.encode([self.text.prepare(img)])[0])
                 how = "full"
         else:
             feats = enc.encode([enc.prepare(img)])[0]
@@ -244,7 +252,7 @@ class ChangeGate:
         self.counts[how] += 1
         return GateStep(feats, how, n_changed)
 
-    def _set_anchor(self, small: Image.Image, size: tuple[int, int], feats: dict[str, Any]) -> None:
+    def _set_anchor(self, small: Image.Image, size: tuple[int, int], feats: ScreenFeatures) -> None:
         # a copy: callers (screen grabbers, decoders) may reuse the buffer behind ``small``
         self._anchor_small, self._anchor_size, self._anchor_feats = small.copy(), size, feats
 

@@ -39,15 +39,15 @@ import io
 import json
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.features import check_rows, check_shape
 from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
 from screenstate.embeddings.retrieval import ExemplarRetrieval
@@ -69,9 +69,50 @@ class TextFeatures:
     words: tuple[str, ...]
     word_emb: torch.Tensor  # [n_words, D]
 
+    def __post_init__(self) -> None:
+        check_shape("TextFeatures.page_emb", self.page_emb, (None,))
+        dim = self.page_emb.shape[0]
+        check_shape("TextFeatures.line_emb", self.line_emb, (len(self.lines), dim))
+        check_shape("TextFeatures.word_emb", self.word_emb, (len(self.words), dim))
+
     @property
     def text(self) -> str:
         return "\n".join(ln.text for ln in self.lines)
+
+
+@dataclass(frozen=True)
+class TextExamples:
+    """Example features of a class file for the text channel.
+
+    Text columns: sentence embeddings ``sent`` [n_text, D]; their content words ``vocab``
+    with embeddings ``vocab_emb`` [n_vocab, D]; sparse idf ``weights`` [n_text, n_vocab]
+    (a few words per example), their row sums and which rows have words. Image columns:
+    the exemplars' features and their retrieval index. ``is_text``: bool [n_columns].
+    """
+
+    is_text: torch.Tensor
+    sent: torch.Tensor | None
+    vocab: tuple[str, ...]
+    vocab_emb: torch.Tensor | None
+    weights: torch.Tensor
+    weight_sums: torch.Tensor
+    has_words: torch.Tensor
+    exemplars: tuple[TextFeatures, ...]
+    retrieval: ExemplarRetrieval
+
+    def __post_init__(self) -> None:
+        check_shape("TextExamples.is_text", self.is_text, (None,))
+        n_text = int(self.is_text.sum())
+        if self.sent is not None:
+            check_shape("TextExamples.sent", self.sent, (n_text, None))
+        elif n_text:
+            raise ValueError(f"TextExamples.sent: expected {n_text} rows (one per text column), got None")
+        if self.vocab_emb is not None:
+            check_shape("TextExamples.vocab_emb", self.vocab_emb, (len(self.vocab), None))
+        check_shape("TextExamples.weights", self.weights, (n_text, max(1, len(self.vocab))))
+        check_shape("TextExamples.weight_sums", self.weight_sums, (n_text,))
+        check_shape("TextExamples.has_words", self.has_words, (n_text,))
+        check_rows("TextExamples.exemplars", len(self.exemplars), self.is_text.shape[0] - n_text, "image column")
 
 
 @dataclass(frozen=True)
@@ -106,7 +147,7 @@ WORD_PRIOR = 1.0
 EXEMPLAR_FLOOR = 0.3
 
 
-class TextChannel(Channel):
+class TextChannel(Channel[TextFeatures, TextExamples]):
     """OCR + sentence-embedding evidence (see the module docstring for the calibration)."""
 
     name = "text"
@@ -154,8 +195,8 @@ class TextChannel(Channel):
 
     # -- examples ----------------------------------------------------------------
     def encode_examples(
-        self, columns: list[Column], augment: bool = True, image_features: list[Any] | None = None
-    ) -> dict[str, Any]:
+        self, columns: list[Column], augment: bool = True, image_features: Sequence[TextFeatures] | None = None
+    ) -> TextExamples:
         """Sentence embeddings, content words with spec-level idf, and exemplar features."""
         docs: dict[int, set[str]] = {}
         for c in columns:
@@ -191,34 +232,35 @@ class TextChannel(Channel):
         exemplars = list(image_features)
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         has_words = weight_sums > 0
-        return {
-            "retrieval": ExemplarRetrieval.build(image_cols, exemplars, self.model_id),
-            "is_text": is_text,
-            "sent": sent,
-            "vocab": vocab,
-            "vocab_emb": vocab_emb,
-            "weights": weights,
-            "weight_sums": weight_sums,
-            "has_words": has_words,
-            "exemplars": exemplars,
-        }
+        return TextExamples(
+            is_text=is_text,
+            sent=sent,
+            vocab=tuple(vocab),
+            vocab_emb=vocab_emb,
+            weights=weights,
+            weight_sums=weight_sums,
+            has_words=has_words,
+            exemplars=tuple(exemplars),
+            retrieval=ExemplarRetrieval.build(image_cols, exemplars, self.model_id),
+        )
 
     # -- relevance ---------------------------------------------------------------
-    def _text_relevance(self, f: TextFeatures, ex: dict[str, Any]) -> torch.Tensor:
-        sent: torch.Tensor = ex["sent"]
+    def _text_relevance(self, f: TextFeatures, ex: TextExamples) -> torch.Tensor:
+        sent = ex.sent
+        assert sent is not None  # relevance() calls this only with text columns
         page = sent @ f.page_emb if f.lines else torch.zeros(sent.shape[0])
-        if ex["vocab_emb"] is not None and (len(f.words) or f.line_emb.shape[0]):
-            best = torch.full((len(ex["vocab"]),), 0.0)
+        if ex.vocab_emb is not None and (len(f.words) or f.line_emb.shape[0]):
+            best = torch.full((len(ex.vocab),), 0.0)
             if len(f.words):
-                best = torch.maximum(best, (ex["vocab_emb"] @ f.word_emb.T).amax(1))
+                best = torch.maximum(best, (ex.vocab_emb @ f.word_emb.T).amax(1))
             if f.line_emb.shape[0]:
-                best = torch.maximum(best, (ex["vocab_emb"] @ f.line_emb.T).amax(1))
+                best = torch.maximum(best, (ex.vocab_emb @ f.line_emb.T).amax(1))
             # idf-weighted mean of word matches, shrunk towards the page score with a prior
             # of WORD_PRIOR idf units: one or two matched words are weak evidence on their own
-            w = ex["weights"]
+            w = ex.weights
             matched = torch.sparse.mm(w, best.unsqueeze(1)).squeeze(1)
-            words = (matched + WORD_PRIOR * page) / (ex["weight_sums"] + WORD_PRIOR)
-            words = torch.where(ex["has_words"], words, page)
+            words = (matched + WORD_PRIOR * page) / (ex.weight_sums + WORD_PRIOR)
+            words = torch.where(ex.has_words, words, page)
         else:
             words = page
         return (1.0 + 0.5 * (page + words)) / 2.0
@@ -239,20 +281,20 @@ class TextChannel(Channel):
         cover_a = float((wa * sim.amax(1)).sum() / wa.sum().clamp(min=1e-6))
         return 0.5 * (page + 0.5 * (cover_a + cover_b))
 
-    def relevance(self, features: list[TextFeatures], examples: dict[str, Any]) -> torch.Tensor:
-        is_text: torch.Tensor = examples["is_text"]
+    def relevance(self, features: Sequence[TextFeatures], examples: TextExamples) -> torch.Tensor:
+        is_text = examples.is_text
         out = torch.zeros(len(features), is_text.shape[0])
         for i, f in enumerate(features):
-            if examples["sent"] is not None:
+            if examples.sent is not None:
                 out[i, is_text] = self._text_relevance(f, examples)
-            if examples["exemplars"]:
-                sims = examples["retrieval"].similarities(f, examples["exemplars"], self._screen_similarity)
+            if examples.exemplars:
+                sims = examples.retrieval.similarities(f, examples.exemplars, self._screen_similarity)
                 out[i, ~is_text] = 0.5 + 0.5 * (sims - EXEMPLAR_FLOOR) / (1.0 - EXEMPLAR_FLOOR)
         return out.clamp_(0.0, 1.0)
 
     # -- evidence ----------------------------------------------------------------
     def matching_lines(
-        self, feature: TextFeatures, examples: dict[str, Any], column: int, k: int = 3, floor: float = 0.35
+        self, feature: TextFeatures, examples: TextExamples, column: int, k: int = 3, floor: float = 0.35
     ) -> tuple[LineMatch, ...]:
         """The on-screen lines that best match example ``column`` (its index among all
         columns), best first, at most ``k`` with similarity >= ``floor``: for a text
@@ -260,20 +302,21 @@ class TextChannel(Channel):
         example's content words (a word shown verbatim gives 1); for an image exemplar,
         its best cosine with any of the exemplar's lines. Explains a score; the score
         itself comes from :meth:`relevance`."""
-        is_text: torch.Tensor = examples["is_text"]
+        is_text = examples.is_text
         if not feature.lines or feature.line_emb.shape[0] == 0:
             return ()
         pos = int(is_text[:column].sum()) if bool(is_text[column]) else int((~is_text[:column]).sum())
         if bool(is_text[column]):
-            sims = examples["sent"][pos] @ feature.line_emb.T  # [lines]
-            w = examples["weights"].index_select(0, torch.tensor([pos])).to_dense()[0] > 0
-            if examples["vocab_emb"] is not None and bool(w.any()):
-                sims = torch.maximum(sims, (examples["vocab_emb"][w] @ feature.line_emb.T).amax(0))
-                vocab = [v for v, keep in zip(examples["vocab"], w.tolist()) if keep]
+            assert examples.sent is not None  # a text column exists
+            sims = examples.sent[pos] @ feature.line_emb.T  # [lines]
+            w = examples.weights.index_select(0, torch.tensor([pos])).to_dense()[0] > 0
+            if examples.vocab_emb is not None and bool(w.any()):
+                sims = torch.maximum(sims, (examples.vocab_emb[w] @ feature.line_emb.T).amax(0))
+                vocab = [v for v, keep in zip(examples.vocab, w.tolist()) if keep]
                 exact = torch.tensor([bool(set(vocab) & set(content_words(ln.text))) for ln in feature.lines])
                 sims = torch.where(exact, torch.ones_like(sims), sims)
         else:
-            ex: TextFeatures = examples["exemplars"][pos]
+            ex = examples.exemplars[pos]
             if ex.line_emb.shape[0] == 0:
                 return ()
             sims = (feature.line_emb @ ex.line_emb.T).amax(1)
@@ -283,6 +326,12 @@ class TextChannel(Channel):
             for i in order
             if float(sims[i]) >= floor
         )
+
+    def exemplar_vectors(self, examples: TextExamples) -> np.ndarray:
+        """Page embeddings of the screenshot exemplars."""
+        if not examples.exemplars:
+            return np.zeros((0, 1), np.float32)
+        return np.stack([f.page_emb.numpy() for f in examples.exemplars])
 
     # -- cache -------------------------------------------------------------------
     def dumps(self, feature: TextFeatures) -> bytes:

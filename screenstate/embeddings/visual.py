@@ -34,9 +34,9 @@ desktop dialogs 0.44 / 0.52 / 0.57 / 0.56, SB Admin / Gentelella web pages 0.94 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -44,9 +44,13 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.features import check_shape
 from screenstate.embeddings.images import load_image
 from screenstate.embeddings.windows import WORK_SIDE, foreground_in_small
 from screenstate.schema import Column
+
+if TYPE_CHECKING:
+    from screenstate.embeddings.index import ExemplarIndex
 
 #: version of the descriptor (part of the cache key)
 FEATURE_VERSION = 5
@@ -164,6 +168,11 @@ class VisualFeatures:
     box: tuple[int, int, int, int]  # foreground (x0, y0, x1, y1) in the screen's pixels
     size: tuple[int, int]  # screen (width, height)
 
+    def __post_init__(self) -> None:
+        check_shape("VisualFeatures.vector", self.vector, (None,))
+        if len(self.box) != 4 or len(self.size) != 2:
+            raise ValueError(f"VisualFeatures: expected box (x0, y0, x1, y1) and size (w, h), got {self.box}, {self.size}")
+
 
 def describe(img: Image.Image) -> VisualFeatures:
     """Appearance vector of one RGB screen (whole screen + foreground window). The whole
@@ -197,10 +206,14 @@ class VisualExamples:
 
     is_image: torch.Tensor  # bool [n_columns]
     vectors: np.ndarray  # float32 [n_images, D]
-    index: Any = None  # ExemplarIndex when there are more than INDEX_ABOVE exemplars
+    index: ExemplarIndex | None = None  # when there are more than INDEX_ABOVE exemplars
+
+    def __post_init__(self) -> None:
+        check_shape("VisualExamples.is_image", self.is_image, (None,))
+        check_shape("VisualExamples.vectors", self.vectors, (int(self.is_image.sum()), None))
 
 
-class VisualChannel(Channel):
+class VisualChannel(Channel[VisualFeatures, VisualExamples]):
     """Appearance evidence for image exemplars (see the module docstring)."""
 
     name = "visual"
@@ -216,7 +229,7 @@ class VisualChannel(Channel):
         return [describe(im) for im in prepared]
 
     def encode_examples(
-        self, columns: list[Column], augment: bool = True, image_features: list[Any] | None = None
+        self, columns: list[Column], augment: bool = True, image_features: Sequence[VisualFeatures] | None = None
     ) -> VisualExamples:
         image_cols = [c for c in columns if c.image is not None]
         if image_features is None:
@@ -233,7 +246,7 @@ class VisualChannel(Channel):
         is_image = torch.tensor([c.image is not None for c in columns], dtype=torch.bool)
         return VisualExamples(is_image, vectors, index)
 
-    def similarities(self, features: list[VisualFeatures], examples: VisualExamples) -> np.ndarray:
+    def similarities(self, features: Sequence[VisualFeatures], examples: VisualExamples) -> np.ndarray:
         """Cosine of each screen to each exemplar, float32 [screens, exemplars]; with the
         index, exemplars outside a screen's top ``INDEX_TOP`` get ``FLOOR`` (unrelated)."""
         q = np.stack([f.vector for f in features]).astype(np.float32)
@@ -246,12 +259,15 @@ class VisualChannel(Channel):
             sims[i, cols[i][ok]] = scores[i][ok]
         return sims
 
-    def relevance(self, features: list[VisualFeatures], examples: VisualExamples) -> torch.Tensor:
+    def relevance(self, features: Sequence[VisualFeatures], examples: VisualExamples) -> torch.Tensor:
         out = torch.full((len(features), examples.is_image.shape[0]), float("nan"))
         if len(features) and len(examples.vectors):
             sims = torch.from_numpy(self.similarities(features, examples))
             out[:, examples.is_image] = (0.5 + 0.5 * (sims - FLOOR) / (1.0 - FLOOR)).clamp(0.0, 1.0)
         return out
+
+    def exemplar_vectors(self, examples: VisualExamples) -> np.ndarray:
+        return examples.vectors
 
     def dumps(self, feature: VisualFeatures) -> bytes:
         buf = io.BytesIO()

@@ -27,6 +27,7 @@ from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.evidence import ClassEvidence, explain
 from screenstate.results import ClassificationResult
@@ -147,7 +148,7 @@ class ReviewSession:
             except ScreenstateError as e:
                 hashes.append(None)
                 errors.append(str(e))
-        self.features: dict[str, dict[str, Any]] = {}
+        self.features: dict[str, ScreenFeatures] = {}
         self._encode(loaded, hashes, errors)
         self._paths = [f.path for f in found]
         self._truth = [f.label if f.label is not None else truth.get(f.path.name) for f in found]
@@ -170,7 +171,7 @@ class ReviewSession:
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             for start in range(0, len(distinct), 16):
                 chunk = distinct[start : start + 16]
-                feats: list[dict[str, Any] | None]
+                feats: list[ScreenFeatures | None]
                 try:
                     feats = list(self.clf.features(chunk, pool))
                 except ScreenstateError:  # find the bad frame(s): one at a time

@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -41,6 +41,9 @@ from screenstate.server.batching import Batcher
 from screenstate.server.limits import BodyLimitMiddleware, ServiceLimits
 from screenstate.server.registry import LoadedModels
 from screenstate.server.store import ConfigStore, open_store
+
+if TYPE_CHECKING:
+    from screenstate.embeddings.text import TextChannel
 
 INVALID_IMAGE = InvalidImageError.REFERENCE_MESSAGE
 DEFAULT_MAX_UPLOAD = ServiceLimits.max_upload_bytes
@@ -223,8 +226,8 @@ def create_app(
             lambda: ScreenClassifier(ClassSpec.from_dict(cfg, check_files=False), encoder=get_encoder()),
         )
 
-    def _text_channel() -> Any:
-        return next((c for c in get_encoder().channels if c.name == "text"), None)
+    def _text_channel() -> TextChannel | None:
+        return get_encoder().text
 
     def _asker(deployed_id: str | None) -> Any:
         """One Asker per deployed classifier (its StateChecker built once), and one without."""

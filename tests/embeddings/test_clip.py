@@ -15,12 +15,12 @@ from screenstate.schema import Column
 def test_tiny_model_shapes_and_determinism(tiny_clip_encoder):
     ch = tiny_clip_encoder.channels[0]
     img = Image.new("RGB", (320, 200), (200, 10, 10))
-    f = ch.encode_images([img, img])
+    f = [x.views for x in ch.encode_images([img, img])]
     assert f[0].shape == (1, 32)
     torch.testing.assert_close(f[0], f[1])
     torch.testing.assert_close(f[0].norm(dim=-1), torch.ones(1))
     other = ClipChannel(ch.options)  # a second process builds the same random model
-    torch.testing.assert_close(other.encode_images([img])[0], f[0])
+    torch.testing.assert_close(other.encode_images([img])[0].views, f[0])
 
 
 def test_text_relevance_is_reference_formula(tiny_clip_encoder):
@@ -30,7 +30,7 @@ def test_text_relevance_is_reference_formula(tiny_clip_encoder):
     ex = ch.encode_examples(cols, augment=False)
     feats = ch.encode_images([img])
     rel = ch.relevance(feats, ex)
-    expected = (1 + feats[0][0] @ ch.encode_texts(["a login page", "an error"], augment=False).T) / 2
+    expected = (1 + feats[0].views[0] @ ch.encode_texts(["a login page", "an error"], augment=False).T) / 2
     torch.testing.assert_close(rel[0], expected)
 
 
@@ -49,10 +49,10 @@ def test_tiles_pool_global_and_best_tile(tiny_options):
     )
     img = Image.new("RGB", (400, 200), (0, 128, 0))
     f = ch.encode_images([img])
-    assert f[0].shape[0] == 1 + 4 * 2
+    assert f[0].views.shape[0] == 1 + 4 * 2
     ex = ch.encode_examples([Column(0, False, "x", None, "p")], augment=False)
     rel = ch.relevance(f, ex)
-    per_view = (1 + f[0] @ ex["text"][0]) / 2
+    per_view = (1 + f[0].views @ ex.text[0]) / 2
     torch.testing.assert_close(rel[0, 0], 0.5 * per_view[0] + 0.5 * per_view[1:].max())
 
 
@@ -61,7 +61,7 @@ def test_bf16_close_to_fp32(tiny_options):
     b = ClipChannel(ClipOptions(model=tiny_options.clip_model, pretrained="random", device="cpu", precision="bf16"))
     img = Image.new("RGB", (120, 80), (90, 20, 200))
     assert b.dtype == torch.bfloat16
-    cos = float(a.encode_images([img])[0][0] @ b.encode_images([img])[0][0])
+    cos = float(a.encode_images([img])[0].views[0] @ b.encode_images([img])[0].views[0])
     assert cos > 0.97
 
 
@@ -99,7 +99,7 @@ def test_local_checkpoint_path_is_loaded(tmp_path, tiny_clip_encoder, tiny_optio
         ClipOptions(model=tiny_options.clip_model, pretrained=str(ckpt), device="cpu", precision="fp32")
     )
     img = Image.new("RGB", (64, 64), (1, 2, 3))
-    torch.testing.assert_close(loaded.encode_images([img])[0], ch.encode_images([img])[0])
+    torch.testing.assert_close(loaded.encode_images([img])[0].views, ch.encode_images([img])[0].views)
 
 
 def test_unknown_names():

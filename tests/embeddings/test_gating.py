@@ -72,8 +72,8 @@ def test_partial_text_reread_keeps_lines_elsewhere(text_encoder, data_dir):
     draw.text((40, 695), "Backup failed", fill=(0, 0, 0), font=ImageFont.load_default(size=28))
     step = gate.step(changed)
     assert first.how == "full" and step.how == "partial"
-    texts = [ln.text for ln in step.features["text"].lines]
-    assert any("Backup" in t for t in texts) and len(texts) >= len(first.features["text"].lines)
+    texts = [ln.text for ln in step.features.text.lines]
+    assert any("Backup" in t for t in texts) and len(texts) >= len(first.features.text.lines)
 
 
 def test_options_are_validated():

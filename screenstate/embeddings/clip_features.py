@@ -1,0 +1,46 @@
+"""The ``clip`` channel's feature and example types (validated, frozen, picklable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from screenstate.embeddings.features import check_rows, check_shape
+
+
+@dataclass(frozen=True)
+class ClipFeatures:
+    """One screen's unit view embeddings, float32 [views, D]: row 0 is the global (or
+    only) view, the others are tiles (``views="tiles"``)."""
+
+    views: torch.Tensor
+
+    def __post_init__(self) -> None:
+        check_shape("ClipFeatures.views", self.views, (None, None))
+        if self.views.shape[0] == 0:
+            raise ValueError("ClipFeatures.views: expected at least one view, got 0")
+
+
+@dataclass(frozen=True)
+class ClipExamples:
+    """Example features: prompt-ensembled text embeddings [n_text, D] of the text columns,
+    image embeddings [n_images, D] of the exemplar columns (None where there are none),
+    and which columns are text (bool [n_columns])."""
+
+    is_text: torch.Tensor
+    text: torch.Tensor | None
+    image: torch.Tensor | None
+
+    def __post_init__(self) -> None:
+        check_shape("ClipExamples.is_text", self.is_text, (None,))
+        n_text = int(self.is_text.sum())
+        for what, emb, n, of in (
+            ("text", self.text, n_text, "text column"),
+            ("image", self.image, self.is_text.shape[0] - n_text, "image column"),
+        ):
+            if emb is not None:
+                check_shape(f"ClipExamples.{what}", emb, (None, None))
+                check_rows(f"ClipExamples.{what}", emb.shape[0], n, of)
+            elif n:
+                raise ValueError(f"ClipExamples.{what}: expected {n} rows (one per {of}), got None")
