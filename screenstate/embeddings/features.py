@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from screenstate.embeddings.clip import ClipExamples, ClipFeatures
@@ -45,33 +45,27 @@ def check_rows(what: str, n: int, expected: int, of: str) -> None:
 
 
 _CHANNELS = ("clip", "text", "visual")
+_P = TypeVar("_P", bound="_PerChannel")
 
 
-def _from_mapping(cls: type, kind: str, items: Mapping[str, Any]) -> Any:
-    unknown = sorted(set(items) - set(_CHANNELS))
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown channel(s) {unknown}; channels are {list(_CHANNELS)}")
-    return cls(**{k: v for k, v in items.items() if v is not None})
+class _PerChannel:
+    """One optional field per channel; generic access by channel name for the encoder."""
 
-
-@dataclass(frozen=True, slots=True)
-class ScreenFeatures:
-    """One screen's image features, one field per channel (None: not encoded by it)."""
-
-    clip: ClipFeatures | None = None
-    text: TextFeatures | None = None
-    visual: VisualFeatures | None = None
+    __slots__ = ()
 
     @classmethod
-    def from_channels(cls, items: Mapping[str, Any]) -> ScreenFeatures:
-        """Generic construction from ``{channel.name: feature}`` (the encoder's plumbing)."""
-        return _from_mapping(cls, "features", items)  # type: ignore[no-any-return]
+    def from_channels(cls: type[_P], items: Mapping[str, Any]) -> _P:
+        """Generic construction from ``{channel.name: value}`` (the encoder's plumbing)."""
+        unknown = sorted(set(items) - set(_CHANNELS))
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown channel(s) {unknown}; channels are {list(_CHANNELS)}")
+        return cls(**{k: v for k, v in items.items() if v is not None})
 
     def get(self, channel: str) -> Any:
-        """The feature of the channel named ``channel`` (None if absent); for generic
-        plumbing over an encoder's channels, not for callers that want one channel."""
+        """The value of the channel named ``channel`` (None if absent); for generic plumbing
+        over an encoder's channels, not for callers that want one channel."""
         if channel not in _CHANNELS:
-            raise ValueError(f"ScreenFeatures: unknown channel {channel!r}; channels are {list(_CHANNELS)}")
+            raise ValueError(f"{type(self).__name__}: unknown channel {channel!r}; channels are {list(_CHANNELS)}")
         return getattr(self, channel)
 
     @property
@@ -79,24 +73,24 @@ class ScreenFeatures:
         """Channels present, in field order."""
         return tuple(n for n in _CHANNELS if getattr(self, n) is not None)
 
+
+@dataclass(frozen=True, slots=True)
+class ScreenFeatures(_PerChannel):
+    """One screen's image features, one field per channel (None: not encoded by it)."""
+
+    clip: ClipFeatures | None = None
+    text: TextFeatures | None = None
+    visual: VisualFeatures | None = None
+
     def merged(self, other: ScreenFeatures) -> ScreenFeatures:
         """These features with ``other``'s present channels added or replacing them."""
         return dataclasses.replace(self, **{n: getattr(other, n) for n in other.names})
 
 
 @dataclass(frozen=True, slots=True)
-class ScreenExamples:
+class ScreenExamples(_PerChannel):
     """A class file's example features, one field per channel of the encoder."""
 
     clip: ClipExamples | None = None
     text: TextExamples | None = None
     visual: VisualExamples | None = None
-
-    @classmethod
-    def from_channels(cls, items: Mapping[str, Any]) -> ScreenExamples:
-        return _from_mapping(cls, "examples", items)  # type: ignore[no-any-return]
-
-    def get(self, channel: str) -> Any:
-        if channel not in _CHANNELS:
-            raise ValueError(f"ScreenExamples: unknown channel {channel!r}; channels are {list(_CHANNELS)}")
-        return getattr(self, channel)
