@@ -102,9 +102,9 @@ def test_text_example_weights_are_sparse(text_encoder):
     spec = ClassSpec.from_dict(
         {"classifier_configs": [{"name": f"c{i}", "examples_to_include": [f"w{i}a w{i}b"]} for i in range(300)]}
     )
-    text = next(c for c in text_encoder.channels if c.name == "text")
+    text = text_encoder.text
     ex = text.encode_examples(spec.columns(), augment=False)
-    weights = ex["weights"]
+    weights = ex.weights
     assert weights.is_sparse and weights.shape[1] >= 300
     assert weights._nnz() <= 2 * 300  # a few entries per example, not 300 x vocabulary
 
