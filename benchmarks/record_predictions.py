@@ -1,0 +1,162 @@
+"""Record (or check) screens-dev predictions, to show a refactor changes no decision.
+
+    python benchmarks/record_predictions.py record [OUT.json]   # default: benchmarks/predictions/screens_dev.json
+    python benchmarks/record_predictions.py check  [REF.json]   # exit 1 and list differences
+
+Three runs, all from pixels (fresh temporary feature cache, so no earlier cache entry is
+read), every labeled screen and every recording frame of screens-dev:
+
+- ``text``: the default offline encoder (``text``) with the dev class file;
+- ``exemplars``: ``encoder="auto"`` with the class file's text prompts plus screenshot
+  exemplars (6 per class for the first three classes, so the text channel's FAISS
+  retrieval runs, 2 for the others), which adds the ``visual`` channel; features of the
+  first run are read back from the disk cache (the on-disk round trip is exercised);
+- ``clip``: a tiny random-weight CLIP (tests/data/tiny-clip.json) with text prompts and
+  exemplars, on every fifth screen.
+
+Each screen records the predicted class, the state and every raw score at full float
+precision; ``text`` and ``exemplars`` also record the evidence lines of the predicted
+class for every tenth screen. ``check`` compares exactly (raw scores to 1e-6).
+
+``benchmarks/predictions/screens_dev.json`` was recorded at commit 51c7fbd, before the typed
+channels / text.py split of issue #15; ``check`` against it shows a refactor kept every
+decision (465 predictions in 3 runs identical after that change).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))
+DEFAULT = HERE / "predictions" / "screens_dev.json"
+TOLERANCE = 1e-6
+
+
+def git_commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def _files() -> list[Path]:
+    labeled = sorted(p for p in DEV.glob("*/*.png") if p.parent.name != "recording")
+    return labeled + sorted((DEV / "recording").glob("*.png"))
+
+
+def _exemplar_spec(tmp: Path) -> Path:
+    data = json.loads((DEV / "classes.json").read_text())
+    for i, c in enumerate(data["classifier_configs"]):
+        k = 6 if i < 3 else 2
+        shots = sorted((DEV / c["name"]).glob("*.png"))[:k]
+        c["examples_to_include"] = [*c["examples_to_include"], *({"image": str(p)} for p in shots)]
+    path = tmp / "classes_exemplars.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _run(clf, files: list[Path], evidence_every: int | None) -> list[dict]:  # type: ignore[no-untyped-def]
+    from screenstate.evidence import explain
+
+    rows = []
+    for start in range(0, len(files), 16):
+        chunk = files[start : start + 16]
+        results = clf.classify_batch(chunk)
+        feats = clf.features([clf.load(p) for p in chunk]) if evidence_every else None
+        for j, (p, r) in enumerate(zip(chunk, results)):
+            row = {"file": str(p.relative_to(DEV)), "pred": r.pred, "state": r.state, "raw": r.raw_scores}
+            if evidence_every and (start + j) % evidence_every == 0:
+                ev = explain(clf, feats[j], [r.pred])[0]  # type: ignore[index]
+                row["evidence"] = {
+                    "column": ev.column,
+                    "relevance": ev.relevance,
+                    "channels": ev.channel_relevance,
+                    "lines": [[m.text, list(m.box), m.similarity] for m in ev.lines],
+                }
+            rows.append(row)
+    return rows
+
+
+def record() -> dict:
+    from screenstate import ScreenClassifier
+    from screenstate.embeddings.factory import EncoderOptions
+
+    files = _files()
+    out: dict = {"dataset": str(DEV), "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        cache = tmp / "cache"
+        clf = ScreenClassifier(DEV / "classes.json", encoder="text", device="cpu", cache=cache)
+        out["runs"]["text"] = {"channels": list(clf.encoder.channel_names), "rows": _run(clf, files, 10)}
+        spec = _exemplar_spec(tmp)
+        clf = ScreenClassifier(spec, encoder="auto", device="cpu", cache=cache)
+        out["runs"]["exemplars"] = {"channels": list(clf.encoder.channel_names), "rows": _run(clf, files, 10)}
+        tiny = EncoderOptions(
+            clip_model=str(ROOT / "tests" / "data" / "tiny-clip.json"),
+            clip_pretrained="random",
+            device="cpu",
+            precision="fp32",
+        )
+        import torch
+
+        torch.manual_seed(0)
+        clf = ScreenClassifier(spec, encoder="clip", options=tiny, cache=tmp / "cache-clip")
+        out["runs"]["clip"] = {"channels": list(clf.encoder.channel_names), "rows": _run(clf, files[::5], None)}
+    return out
+
+
+def compare(ref: dict, new: dict) -> list[str]:
+    """Differences between two recordings (empty when identical)."""
+    diffs = []
+    for name, run in ref["runs"].items():
+        other = new["runs"].get(name)
+        if other is None:
+            diffs.append(f"{name}: run missing")
+            continue
+        if run["channels"] != other["channels"]:
+            diffs.append(f"{name}: channels {run['channels']} != {other['channels']}")
+        for a, b in zip(run["rows"], other["rows"], strict=True):
+            where = f"{name}/{a['file']}"
+            if (a["pred"], a["state"]) != (b["pred"], b["state"]):
+                diffs.append(f"{where}: pred {a['pred']}/{a['state']} != {b['pred']}/{b['state']}")
+            worst = max(abs(a["raw"][k] - b["raw"][k]) for k in a["raw"])
+            if a["raw"].keys() != b["raw"].keys() or worst > TOLERANCE:
+                diffs.append(f"{where}: raw scores differ by {worst:.3g}")
+            if a.get("evidence") != b.get("evidence"):
+                diffs.append(f"{where}: evidence {a.get('evidence')} != {b.get('evidence')}")
+    return diffs
+
+
+def main() -> int:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "check"
+    path = Path(sys.argv[2]) if len(sys.argv) > 2 else DEFAULT
+    if mode == "record":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"commit": git_commit(), **record()}, separators=(",", ":")))
+        print(f"recorded {path}")
+        return 0
+    if mode != "check":
+        raise SystemExit(f"mode must be record or check, got {mode!r}")
+    ref = json.loads(path.read_text())
+    diffs = compare(ref, record())
+    n = sum(len(r["rows"]) for r in ref["runs"].values())
+    for d in diffs[:50]:
+        print(d)
+    print(f"{n} predictions in {len(ref['runs'])} runs: {'identical' if not diffs else f'{len(diffs)} differences'}")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
