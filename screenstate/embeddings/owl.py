@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from screenstate.embeddings.defaults import DEFAULT_OWL_MODEL
 from screenstate.embeddings.hub import local_snapshot, model_source
 from screenstate.embeddings.regions import Regions
 from screenstate.errors import ModelNotAvailableError
 from screenstate.schema import Column
 
-DEFAULT_OWL_MODEL = "google/owlv2-base-patch16-ensemble"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 

@@ -14,9 +14,8 @@ from typing import Any
 
 import torch
 
+from screenstate.embeddings.defaults import DEFAULT_SENTENCE_MODEL
 from screenstate.errors import ModelNotAvailableError
-
-DEFAULT_SENTENCE_MODEL = "all-MiniLM-L6-v2"
 
 
 def _bundled_minilm() -> Path:
