@@ -74,10 +74,32 @@ def _options(device: str, precision: str, views: str, clip_model: str, clip_pret
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False) -> None:
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    cache_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-root",
+            help="Default cache directory (features, precision calibrations); each command's --cache overrides it.",
+            envvar="SCREENSTATE_CACHE",
+        ),
+    ] = None,
+) -> None:
+    from screenstate.embeddings.cache import set_cache_root
+
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    set_cache_root(cache_root)
 
 
+MaxPixelsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Refuse images with more decoded pixels (bomb guard).",
+        envvar="SCREENSTATE_MAX_PIXELS",
+    ),
+]
 CacheOpt = Annotated[
     Path | None, typer.Option("--cache", help="Embedding cache directory.", envvar="SCREENSTATE_CACHE")
 ]

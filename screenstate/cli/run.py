@@ -15,13 +15,19 @@ from screenstate.cli.common import (
     ClipPretrainedOpt,
     DeviceOpt,
     EncoderOpt,
+    MaxPixelsOpt,
     PrecisionOpt,
     ViewsOpt,
     _fail,
     _options,
     app,
 )
-from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, DEFAULT_VLM
+from screenstate.embeddings.defaults import (
+    DEFAULT_CLIP_MODEL,
+    DEFAULT_CLIP_PRETRAINED,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_VLM,
+)
 from screenstate.errors import ScreenstateError
 
 if TYPE_CHECKING:
@@ -42,6 +48,7 @@ def classify(
     min_score: Annotated[
         float | None, typer.Option("--min-score", help="Default min raw score for every class.")
     ] = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Classify screenshots into the states of a class file."""
     from screenstate.classify import ScreenClassifier
@@ -51,6 +58,7 @@ def classify(
         encoder=encoder,
         options=_options(device, precision, views, clip_model, clip_pretrained),
         min_score=min_score,
+        max_pixels=max_pixels,
     )
     failed = 0
     rows: list[tuple[str, ClassificationResult | None, str]] = []
@@ -144,6 +152,7 @@ def classify_directory_cmd(
     video_ranges: Annotated[
         int, typer.Option("--video-ranges", help="Split a video into N keyframe-aligned ranges on Ray (0: auto).")
     ] = 0,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Classify every frame of a recording (on Ray), with optional evaluation and report."""
     from screenstate.batch.job import BatchJob, JobConfig
@@ -168,6 +177,7 @@ def classify_directory_cmd(
             options=_options(device, precision, views, clip_model, clip_pretrained),
             min_score=min_score,
             eval_only=eval_only,
+            max_pixels=max_pixels,
             sequence=SequenceOptions(
                 gate=gate, fps=fps, segments=segments, min_segment_s=min_segment_s, video_ranges=video_ranges
             ),
