@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
@@ -197,8 +198,8 @@ class ClipChannel(Channel):
         self._model: Any = None
         self._tokenizer: Any = None
         self.image_size = 224
-        self.mean = torch.tensor((0.48145466, 0.4578275, 0.40821073))
-        self.std = torch.tensor((0.26862954, 0.26130258, 0.27577711))
+        self.mean = torch.tensor(OPENAI_DATASET_MEAN)  # until the model's own preprocess_cfg says otherwise
+        self.std = torch.tensor(OPENAI_DATASET_STD)
         self.disk_cache: Any = None  # a FeatureCache for text embeddings, set by the classifier
         self._load()
 
