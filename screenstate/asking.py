@@ -29,7 +29,7 @@ _WHERE = re.compile(
 )
 _READ = re.compile(
     r"\b(what (does|do) (the |this |that )?(.+?) (say|read|show)|what is (written|the text|the title|the message|the label|the heading)|"
-    r"what('s| is) the (error |warning )?(message|title|heading|text|label|caption)|read (out )?(the )?|"
+    r"what('s| is) the ([a-z]+ )?(message|title|heading|headline|text|label|caption)\b|read (out )?(the )?|"
     r"(text|title|message|label|heading|caption) (of|on|in) )",
     re.I,
 )
@@ -81,6 +81,31 @@ def route(question: str, state_names: list[str] | None = None) -> str:
     if names and (_WHICH_STATE.search(question) or (_IS_STATE.search(question) and mentioned_state(question, names))):
         return "classifier"
     return "vlm"
+
+
+#: questions about these are answered by layout (:func:`heading_line`), not by similarity
+_HEADING_WORDS = frozenset({"heading", "headline", "header", "title"})
+#: lines at least this fraction of the tallest line's height count as heading-sized
+HEADING_HEIGHT_RATIO = 0.9
+
+
+def heading_line(lines: list[Any]) -> Any | None:
+    """The heading among OCR lines: the largest text (box height), the topmost of those
+    within ``HEADING_HEIGHT_RATIO`` of it; lines with fewer than two letters (icons, logo
+    glyphs OCR read as "f") never count.
+
+    >>> from screenstate.embeddings.ocr import TextLine
+    >>> rows = [TextLine((0, 10, 80, 22), "Sign In", 1.0), TextLine((0, 40, 300, 80), "AdminLTE", 1.0),
+    ...         TextLine((0, 0, 30, 60), "f", 1.0)]
+    >>> heading_line(rows).text
+    'AdminLTE'
+    """
+    words = [ln for ln in lines if sum(c.isalpha() for c in ln.text) >= 2]
+    if not words:
+        return None
+    tallest = max(ln.box[3] - ln.box[1] for ln in words)
+    big = [ln for ln in words if ln.box[3] - ln.box[1] >= HEADING_HEIGHT_RATIO * tallest]
+    return min(big, key=lambda ln: ln.box[1])
 
 
 def _target_phrase(question: str) -> str:
@@ -193,6 +218,11 @@ class Asker:
         if not ranked:
             return None
         key = _norm(phrase)
+        if _HEADING_WORDS & set(key.split()):  # a page's heading is where it is and how big, not what it says
+            heading = heading_line([ln for ln, _ in ranked])
+            if heading is not None:
+                lines = [ln.text for ln, _ in ranked[:5]]
+                return Answer(heading.text, "ocr", {"lines": lines, "query": phrase, "rule": "largest text, topmost"})
         # "error message" / "text": prefer the longest of the best lines near the best match
         best_line, best_score = ranked[0]
         if best_score < 0.3 and not any(w in key for w in ("message", "title", "text", "heading")):

@@ -9,8 +9,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-# caches (features, precision calibrations) go to a fresh directory, never the user's
-os.environ["SCREENSTATE_CACHE"] = tempfile.mkdtemp(prefix="screenstate-test-cache-")
+# caches (features, precision calibrations) go to a fresh directory, never the user's: the
+# library's default root (set_cache_root, below), and SCREENSTATE_CACHE for the CLI and subprocesses
+TEST_CACHE = tempfile.mkdtemp(prefix="screenstate-test-cache-")
+os.environ["SCREENSTATE_CACHE"] = TEST_CACHE
 
 from pathlib import Path  # noqa: E402
 
@@ -21,6 +23,18 @@ import pytest  # noqa: E402
 collect_ignore_glob = ["conftest.py", "*/conftest.py"]
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _test_cache_root():
+    """Every test starts (and leaves) the library's default cache root at the test cache."""
+    from screenstate.embeddings.cache import set_cache_root
+
+    set_cache_root(TEST_CACHE)
+    yield
+    set_cache_root(TEST_CACHE)
+
+
 TINY_CLIP = str(DATA / "tiny-clip.json")
 
 

@@ -360,7 +360,7 @@ def test_ask_builds_its_checker_once_and_shares_one_vlm(tmp_path, tiny_clip_enco
             "evidence": {"seconds": 0.0, "new_tokens": 1, "routed": "vlm"},
         }
     assert len(built) == 1 and len(vlm.questions) == 3
-    assert c.app.state.loaded["askers"].builds == 2  # one with the deployed classifier, one without
+    assert c.app.state.loaded.builds == 2  # one with the deployed classifier, one without
 
 
 def test_deployed_models_are_kept_in_a_bounded_lru(tmp_path, tiny_clip_encoder):
@@ -369,5 +369,5 @@ def test_deployed_models_are_kept_in_a_bounded_lru(tmp_path, tiny_clip_encoder):
     ids = [_deploy(c, _configs(2, text=f"screen {k}")) for k in range(4)]
     for did in ids + ids[:1]:
         assert c.post(f"/classify?deployed_id={did}", files={"data": ("a.png", _png(), "image/png")}).status_code == 200
-    loaded = c.app.state.loaded["classifiers"]
+    loaded = c.app.state.loaded  # one cache for every model built from a deployed config
     assert len(loaded) == 2 and loaded.builds == 5  # the first one was dropped and built again

@@ -31,12 +31,13 @@ log = logging.getLogger("screenstate")
 
 
 def init_ray(address: str | None = None) -> None:
-    """Connect to ``address`` (or RAY_ADDRESS), else start a quiet local Ray once."""
+    """Connect to ``address``, else let Ray decide (it reads ``RAY_ADDRESS`` itself), starting
+    a quiet local Ray once when there is no cluster to join."""
     import ray
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS") or None
+    address = address or None
     kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
     if address is None:
         kwargs.update(include_dashboard=False, configure_logging=False)
@@ -166,8 +167,7 @@ def frames_dataset(root: Root, todo: dict[str, str], per_block: int, fetchers: i
 
     pin: dict[str, Any] = {}
     if root.uri is None and is_multi_node():
-        address = os.environ.get("RAY_ADDRESS", "")
-        if ray.util.client.ray.is_connected() or address.startswith("ray://"):
+        if ray.util.client.ray.is_connected():  # a ray:// address, given or from RAY_ADDRESS
             raise ScreenstateError(
                 f"--root {root.path}: a local directory cannot be read through a Ray Client (ray://) "
                 "connection; put the frames where every node can read them (s3://..., gs://..., a shared "

@@ -40,6 +40,7 @@ from screenstate.batch.sequence import SequenceOptions
 from screenstate.batch.sources import Root, discover_uri_frames, hash_frame
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
+from screenstate.embeddings.defaults import DEFAULT_MAX_PIXELS
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError
@@ -68,6 +69,8 @@ class JobConfig:
     options: EncoderOptions = field(default_factory=EncoderOptions)
     min_score: float | None = None
     eval_only: bool = False
+    #: refuse frames with more decoded pixels (the CLI's --max-pixels / SCREENSTATE_MAX_PIXELS)
+    max_pixels: int = DEFAULT_MAX_PIXELS
     none_label: str = "unknown"
     progress: bool = True
     #: where images are encoded: "actors" (a Ray actor pool; what a cluster needs), "driver"
@@ -191,6 +194,7 @@ class BatchJob:
             options=config.options,
             cache=self.cache,
             min_score=config.min_score,
+            max_pixels=config.max_pixels,
         )
 
     @property

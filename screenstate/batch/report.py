@@ -1,16 +1,23 @@
 """Self-contained HTML report: metrics, confusion matrix, thumbnails of errors, and a state
-timeline for ordered (flat) recordings. Thumbnails are inlined as JPEG data URIs."""
+timeline for ordered (flat) recordings. Thumbnails are inlined as JPEG data URIs.
+
+The page is the jinja2 template ``templates/report.html.j2`` with autoescaping on (file
+names, class names and error messages are never trusted as HTML); this module only
+computes what it shows."""
 
 from __future__ import annotations
 
 import base64
 import colorsys
-import html
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from markupsafe import Markup
 from PIL import Image
 
 MAX_THUMBS = 400
@@ -75,39 +82,92 @@ def _row_thumb(row: Any, width: int) -> str:
     return getattr(row, "thumb", None) or _thumb(row.path, width)
 
 
-def _video_timeline(rows: Sequence[Any], segments: Sequence[Any], colors: dict[str, str]) -> list[str]:
-    """A timeline in seconds (one block per segment, width by duration) and a segment table
-    with a thumbnail of each segment's first frame."""
-    esc = html.escape
+@dataclass(frozen=True)
+class _Block:
+    """A video segment on the timeline (``flex``: its share of the duration)."""
+
+    segment: Any
+    flex: float
+    thumb: str
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """A frame on a flat recording's timeline."""
+
+    name: str
+    state: str
+    error: str | None
+    confidence: float
+    thumb: str
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive frames (1-based, inclusive) in one state."""
+
+    first: int
+    last: int
+    state: str
+    thumb: str
+
+
+@dataclass(frozen=True)
+class _Wrong:
+    name: str
+    label: str
+    got: str
+    top: str
+    thumb: str
+
+
+def _video(rows: Sequence[Any], segments: Sequence[Any]) -> dict[str, Any]:
+    """A timeline in seconds (one block per segment, width by duration) with a thumbnail of
+    each segment's first frame, and the axis ticks."""
     total = max(1e-6, (segments[-1].end_s or 0.0) - (segments[0].start_s or 0.0)) if segments else 1.0
     first = {r.frame_index: r for r in rows if r.error is None}
-    parts = ["<div class='timeline'>"]
+    blocks = []
     for g in segments:
         dur = max(0.0, (g.end_s or 0.0) - (g.start_s or 0.0))
-        parts.append(
-            f"<div style='flex:{max(dur / total, 0.002):.4f};background:{colors.get(g.state, '#888')}'>"
-            f"<span class='tip'>{g.start_s:.1f}&ndash;{(g.end_s or 0.0):.1f} s {esc(g.state)}</span></div>"
-        )
-    parts.append("</div><div class='axis'>")
-    ticks = 10
-    parts += [f"<span>{total * k / ticks:.1f} s</span>" for k in range(ticks + 1)]
-    parts.append("</div>")
-    parts.append(
-        "<h2>Segments</h2><table><tr><th>time (s)</th><th>frames</th><th>state</th><th>count</th>"
-        "<th>mean score</th><th>first frame</th></tr>"
-    )
-    for g in segments:
         row = first.get(g.start_frame)
         thumb = _row_thumb(row, 160) if row is not None and getattr(row, "thumb", None) else ""
-        img = f"<img src='{thumb}'>" if thumb else ""
-        score = "" if g.mean_score is None else f"{g.mean_score:.2f}"
-        parts.append(
-            f"<tr><td>{g.start_s:.2f}&ndash;{(g.end_s or 0.0):.2f}</td><td>{g.start_frame}&ndash;{g.end_frame}</td>"
-            f"<td><i style='display:inline-block;width:12px;height:12px;background:{colors.get(g.state, '#888')}'>"
-            f"</i> {esc(g.state)}</td><td>{g.frames}</td><td>{score}</td><td>{img}</td></tr>"
+        blocks.append(_Block(g, max(dur / total, 0.002), thumb))
+    ticks = 10
+    return {"blocks": blocks, "ticks": [total * k / ticks for k in range(ticks + 1)]}
+
+
+def _flat(rows: Sequence[Any], none_label: str) -> dict[str, Any]:
+    """Every frame on the timeline (a hover thumbnail for at most MAX_THUMBS of them) and the
+    runs of one state, the way people read a recording."""
+    step = max(1, len(rows) // MAX_THUMBS)
+    frames = [
+        _Frame(
+            Path(r.path).name,
+            _state(r, none_label),
+            r.error,
+            r.result.confidence if r.result is not None else 0.0,
+            _row_thumb(r, 200) if i % step == 0 else "",
         )
-    parts.append("</table>")
-    return parts
+        for i, r in enumerate(rows)
+    ]
+    runs, start = [], 0
+    for i in range(1, len(rows) + 1):
+        cur = _state(rows[i - 1], none_label)
+        if i == len(rows) or _state(rows[i], none_label) != cur:
+            runs.append(_Run(start + 1, i, cur, _row_thumb(rows[start], 120)))
+            start = i
+    return {"frames": frames, "runs": runs}
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("screenstate.batch", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt field fails the report, not silently blank
+        trim_blocks=False,
+    )
+    return env.get_template("report.html.j2")
 
 
 def render_report(
@@ -123,83 +183,37 @@ def render_report(
     names = list(dict.fromkeys([*class_names, none_label]))
     colors = _colors(names)
     colors["<unreadable>"] = "#000"
-    esc = html.escape
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>screenstate report</title><style>{_CSS}</style></head><body>"
-    ]
-    n_err = sum(r.error is not None for r in rows)
-    parts.append(f"<h1>screenstate report</h1><p>{len(rows)} frames, layout {layout}, {n_err} unreadable.</p>")
+    confusion = None
     if metrics:
-        parts.append(f"<h2>Accuracy {metrics['accuracy']:.3f} ({metrics['n']} frames)</h2>")
-        parts.append("<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>")
-        for n, m in metrics["per_class"].items():
-            parts.append(
-                f"<tr><td>{esc(n)}</td><td>{m['precision']:.2f}</td><td>{m['recall']:.2f}</td>"
-                f"<td>{m['f1']:.2f}</td><td>{m['support']}</td></tr>"
-            )
-        parts.append("</table><h2>Confusion matrix (rows: label, columns: prediction)</h2>")
         conf = metrics["confusion"]
-        cols = [c for c in conf if any(conf[r][c] for r in conf)]
-        rws = [r for r in conf if any(conf[r].values())]
-        parts.append("<div class='scroll'><table><tr><th></th>" + "".join(f"<th>{esc(c)}</th>" for c in cols) + "</tr>")
-        for r in rws:
-            cells = "".join(
-                f"<td class='{'diag' if r == c else ('zero' if not conf[r][c] else '')}'>{conf[r][c]}</td>"
-                for c in cols
-            )
-            parts.append(f"<tr><th>{esc(r)}</th>{cells}</tr>")
-        parts.append("</table></div>")
-    if layout == "video":
-        parts.append("<h2>State timeline (seconds)</h2><div class='legend'>")
-        parts += [f"<span><i style='background:{colors[n]}'></i>{esc(n)}</span>" for n in names]
-        parts.append("</div>")
-        parts += _video_timeline(rows, segments or [], colors)
-    if layout == "flat":
-        parts.append("<h2>State timeline</h2><div class='legend'>")
-        parts += [f"<span><i style='background:{colors[n]}'></i>{esc(n)}</span>" for n in names]
-        parts.append("</div><div class='timeline'>")
-        step = max(1, len(rows) // MAX_THUMBS)
-        for i, r in enumerate(rows):
-            state = _state(r, none_label)
-            thumb = _row_thumb(r, 200) if i % step == 0 else ""
-            img = f"<br><img src='{thumb}'>" if thumb else ""
-            detail = esc(r.error) if r.error else f"{esc(state)} ({r.result.confidence:.2f})"
-            parts.append(
-                f"<div style='background:{colors.get(state, '#888')}'><span class='tip'>#{i + 1} "
-                f"{esc(Path(r.path).name)}: {detail}{img}</span></div>"
-            )
-        parts.append("</div>")
-        # runs of the same state, the way people read a recording
-        parts.append("<h2>Segments</h2><table><tr><th>frames</th><th>state</th><th>count</th><th>first frame</th></tr>")
-        start = 0
-        for i in range(1, len(rows) + 1):
-            cur = _state(rows[i - 1], none_label)
-            if i == len(rows) or _state(rows[i], none_label) != cur:
-                thumb = _row_thumb(rows[start], 120)
-                img = f"<img src='{thumb}'>" if thumb else ""
-                parts.append(
-                    f"<tr><td>{start + 1}&ndash;{i}</td><td><i style='display:inline-block;width:12px;height:12px;"
-                    f"background:{colors.get(cur, '#888')}'></i> {esc(cur)}</td><td>{i - start}</td><td>{img}</td></tr>"
-                )
-                start = i
-        parts.append("</table>")
-    wrong = [r for r in rows if r.label is not None and (r.result is None or (r.result.state or none_label) != r.label)]
-    if wrong:
-        parts.append(f"<h2>Errors ({len(wrong)})</h2><div class='errors'>")
-        for r in wrong[:MAX_THUMBS]:
-            got = r.error or f"predicted {(r.result.state or none_label)}"
-            top = ", ".join(f"{n} {v:.3f}" for n, v in r.result.top(3)) if r.result else ""
-            thumb = _thumb(r.path)
-            img = f"<img src='{thumb}'>" if thumb else ""
-            parts.append(
-                f"<figure>{img}<figcaption><b>{esc(Path(r.path).name)}</b><br>label {esc(r.label or '')}, "
-                f"{esc(got)}<br>{esc(top)}</figcaption></figure>"
-            )
-        parts.append("</div>")
-    unreadable = [r for r in rows if r.error]
-    if unreadable:
-        parts.append("<h2>Unreadable frames</h2><ul>")
-        parts += [f"<li>{esc(r.path)}: {esc(r.error)}</li>" for r in unreadable]
-        parts.append("</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        confusion = {
+            "cols": [c for c in conf if any(conf[r][c] for r in conf)],
+            "rows": [r for r in conf if any(conf[r].values())],
+        }
+    wrong_rows = [
+        r for r in rows if r.label is not None and (r.result is None or (r.result.state or none_label) != r.label)
+    ]
+    wrong = [
+        _Wrong(
+            Path(r.path).name,
+            r.label or "",
+            r.error or f"predicted {(r.result.state or none_label)}",
+            ", ".join(f"{n} {v:.3f}" for n, v in r.result.top(3)) if r.result else "",
+            _thumb(r.path),
+        )
+        for r in wrong_rows[:MAX_THUMBS]
+    ]
+    return _template().render(
+        css=Markup(_CSS),  # our own stylesheet, not data
+        rows=rows,
+        layout=layout,
+        metrics=metrics,
+        confusion=confusion,
+        names=names,
+        colors=colors,
+        video=_video(rows, segments or []) if layout == "video" else None,
+        flat=_flat(rows, none_label) if layout == "flat" else None,
+        wrong=wrong,
+        wrong_total=len(wrong_rows),
+        unreadable=[r for r in rows if r.error],
+    )

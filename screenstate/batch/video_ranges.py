@@ -10,7 +10,6 @@ driver classifies them and numbers the frames across ranges.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,12 +50,11 @@ def plan_ranges(
     and two per node on a cluster for videos longer than ``AUTO_SPLIT_MIN_S``."""
     n = requested
     if n == 0:
-        address = ray_address or os.environ.get("RAY_ADDRESS")
-        if not address or (info.duration_s or 0.0) < AUTO_SPLIT_MIN_S:
+        if not ray_address or (info.duration_s or 0.0) < AUTO_SPLIT_MIN_S:  # the CLI reads RAY_ADDRESS
             return [(0.0, None)]
         from screenstate.batch.job import init_ray
 
-        init_ray(address)
+        init_ray(ray_address)
         import ray
 
         n = 2 * max(1, len([x for x in ray.nodes() if x.get("Alive")]))

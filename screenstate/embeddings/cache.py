@@ -27,11 +27,25 @@ log = logging.getLogger("screenstate")
 T = TypeVar("T")
 
 
+_cache_root: Path | None = None
+
+
+def set_cache_root(path: str | Path | None) -> None:
+    """Where caches go when no directory is given (features, precision calibrations); None
+    restores the platform default. The CLI calls this with ``--cache``/``SCREENSTATE_CACHE``:
+    the library itself reads no environment variable."""
+    global _cache_root
+    _cache_root = Path(path).expanduser() if path else None
+
+
 def default_cache_dir() -> Path:
-    env = os.environ.get("SCREENSTATE_CACHE")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "screenstate"
+    """The root set by :func:`set_cache_root`, else the platform's user cache directory
+    (platformdirs: ``$XDG_CACHE_HOME/screenstate`` or ``~/.cache/screenstate`` on Linux)."""
+    if _cache_root is not None:
+        return _cache_root
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("screenstate", appauthor=False))
 
 
 class FeatureCache:

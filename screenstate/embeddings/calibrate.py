@@ -30,7 +30,6 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -155,19 +154,15 @@ def cpu_signature() -> str:
 
 def thread_budget() -> int:
     """Intra-op threads this process may use without oversubscribing: the CPUs it may run
-    on, lowered by ``OMP_NUM_THREADS`` and by torch's thread count (a Ray encode worker sets
-    both to its share of the cores)."""
+    on, lowered by torch's thread count (torch starts from ``OMP_NUM_THREADS`` itself, and a
+    Ray encode worker sets it to its share of the cores)."""
+    import torch
+
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         n = os.cpu_count() or 1
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        n = min(n, int(env))
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        n = min(n, torch.get_num_threads())
-    return max(1, n)
+    return max(1, min(n, torch.get_num_threads()))
 
 
 def calibration_dir() -> Path:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import copy
 import functools
 import io
-import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
@@ -57,6 +57,8 @@ from screenstate.embeddings.templates import get_templates
 from screenstate.errors import ModelNotAvailableError
 from screenstate.schema import Column
 
+#: open_clip's own default cache directory for weights fetched by URL (OpenAI checkpoints)
+OPEN_CLIP_URL_CACHE = "~/.cache/clip"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: auto keeps bf16 only if every calibration embedding has at least this cosine with fp32's
 #: (bf16 ViT-B-32 embeddings sit around 0.999; a broken kernel falls far below)
@@ -133,7 +135,8 @@ def cached_clip_weights(model: str, pretrained: str) -> Path | None:
                 return Path(hit)
     url = cfg.get("url") or ""
     if url:
-        cand = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "clip" / Path(url).name
+        # where open_clip's download_pretrained_from_url puts URL weights (it ignores XDG_CACHE_HOME)
+        cand = Path(OPEN_CLIP_URL_CACHE).expanduser() / Path(url).name
         if cand.is_file():
             return cand
     return None
@@ -196,8 +199,8 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         self._model: Any = None
         self._tokenizer: Any = None
         self.image_size = 224
-        self.mean = torch.tensor((0.48145466, 0.4578275, 0.40821073))
-        self.std = torch.tensor((0.26862954, 0.26130258, 0.27577711))
+        self.mean = torch.tensor(OPENAI_DATASET_MEAN)  # until the model's own preprocess_cfg says otherwise
+        self.std = torch.tensor(OPENAI_DATASET_STD)
         self.disk_cache: Any = None  # a FeatureCache for text embeddings, set by the classifier
         self._load()
 

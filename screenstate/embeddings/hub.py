@@ -1,24 +1,27 @@
 """Model-hub helpers shared by every model loader: local lookups that never touch the
-network, and a short reachability check before any download is attempted."""
+network, and a short reachability check before any download is attempted.
+
+Both go through ``huggingface_hub``, so its own settings apply: ``HF_HUB_OFFLINE``,
+``HF_ENDPOINT`` (a mirror), ``HF_HOME``/``HF_HUB_CACHE`` and the usual proxy variables."""
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
-
-HUB_HOST = "huggingface.co"
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the model hub answers quickly (never waits longer than ``timeout``)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+    """Whether the model hub (``huggingface_hub``'s endpoint, through its HTTP session) answers
+    quickly; False at once in offline mode. Never waits longer than ``timeout``."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.is_offline_mode():
         return False
     try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception:  # noqa: BLE001 - offline mode, DNS, refused, proxy or TLS failure: not reachable
         return False
+    return True
 
 
 def local_snapshot(model: str) -> Path | None:

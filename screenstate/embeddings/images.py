@@ -27,10 +27,8 @@ from typing import Any, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from screenstate.embeddings.defaults import DEFAULT_MAX_PIXELS
 from screenstate.errors import InvalidImageError, UnknownNameError
-
-#: default cap on decoded pixels (about 8K x 8K); PIL's own bomb check is turned into ours
-DEFAULT_MAX_PIXELS = int(os.environ.get("SCREENSTATE_MAX_PIXELS", 64_000_000))
 
 ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
@@ -57,7 +55,7 @@ def _check_size(size: tuple[int, int], max_pixels: int, what: str) -> None:
     if w * h > max_pixels:
         raise InvalidImageError(
             f"{what}: image is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,} "
-            "(a decompression-bomb guard; raise it with max_pixels= or SCREENSTATE_MAX_PIXELS)"
+            "(a decompression-bomb guard; raise it with max_pixels=, --max-pixels or SCREENSTATE_MAX_PIXELS)"
         )
 
 

@@ -18,16 +18,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD  # OWL-ViT/OWLv2 normalise as CLIP
 from PIL import Image
 
+from screenstate.embeddings.defaults import DEFAULT_OWL_MODEL
 from screenstate.embeddings.hub import local_snapshot, model_source
 from screenstate.embeddings.regions import Regions
 from screenstate.errors import ModelNotAvailableError
 from screenstate.schema import Column
-
-DEFAULT_OWL_MODEL = "google/owlv2-base-patch16-ensemble"
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def owl_available(model: str = DEFAULT_OWL_MODEL) -> bool:
@@ -101,7 +99,7 @@ class OwlRegions:
         canvas.paste(img, (0, 0))
         small = canvas.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
         x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        x = (x - torch.tensor(CLIP_MEAN).view(3, 1, 1)) / torch.tensor(CLIP_STD).view(3, 1, 1)
+        x = (x - torch.tensor(OPENAI_DATASET_MEAN).view(3, 1, 1)) / torch.tensor(OPENAI_DATASET_STD).view(3, 1, 1)
         return x.unsqueeze(0).to(self.device), side
 
     @torch.inference_mode()

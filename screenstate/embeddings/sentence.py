@@ -14,9 +14,8 @@ from typing import Any
 
 import torch
 
+from screenstate.embeddings.defaults import DEFAULT_SENTENCE_MODEL
 from screenstate.errors import ModelNotAvailableError
-
-DEFAULT_SENTENCE_MODEL = "all-MiniLM-L6-v2"
 
 
 def _bundled_minilm() -> Path:
@@ -49,7 +48,8 @@ def resolve_sentence_model(name: str) -> Path:
 
 
 class SentenceEncoder:
-    """Mean-pooled, L2-normalised sentence embeddings with an in-memory LRU cache.
+    """Sentence embeddings from ``sentence_transformers.SentenceTransformer`` (the model's own
+    pooling and normalisation modules), unit norm, with an in-memory LRU cache.
 
     ``encode(["Sign in"])`` -> float32 [1, 384].
     """
@@ -79,17 +79,18 @@ class SentenceEncoder:
     def _load(self) -> None:
         if self._model is not None:
             return
-        from transformers import AutoModel, AutoTokenizer
+        from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a bar per model load is noise in CLI output
 
         path = resolve_sentence_model(self.model_name)
-        try:
-            self._tok = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-            self._model = AutoModel.from_pretrained(str(path), local_files_only=True).to(self.device).eval()
+        try:  # its modules.json (pooling, normalisation) decides how tokens become a sentence vector
+            model = SentenceTransformer(str(path), device=str(self.device), local_files_only=True)
         except OSError as e:
             raise ModelNotAvailableError(f"cannot load sentence model from {path}: {e}") from e
+        model.max_seq_length = min(self.max_length, model.max_seq_length or self.max_length)
+        self._model, self._tok = model.eval(), model.tokenizer
 
     @functools.cached_property
     def words(self) -> frozenset[str]:
@@ -100,21 +101,16 @@ class SentenceEncoder:
     @property
     def dim(self) -> int:
         self._load()
-        return int(self._model.config.hidden_size)
+        model = self._model
+        dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # v6 renamed it
+        return int(dim())
 
     @torch.inference_mode()
     def _forward(self, texts: list[str]) -> torch.Tensor:
-        out = []
-        for i in range(0, len(texts), self.batch_size):
-            chunk = texts[i : i + self.batch_size]
-            enc = self._tok(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt").to(
-                self.device
-            )
-            hidden = self._model(**enc).last_hidden_state
-            mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled.float(), dim=-1).cpu())
-        return torch.cat(out) if out else torch.zeros(0, self.dim)
+        if not texts:
+            return torch.zeros(0, self.dim)
+        out = self._model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
+        return torch.nn.functional.normalize(out.float(), dim=-1).cpu()  # unit norm whatever the model's config
 
     def encode(self, texts: list[str]) -> torch.Tensor:
         """float32 [len(texts), dim], unit norm; cached per text."""

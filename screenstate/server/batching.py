@@ -43,10 +43,20 @@ class Batcher:
         lane = self._lanes.get(loop)
         if lane is None:
             lane = self._lanes[loop] = _Lane(asyncio.Queue(), asyncio.Semaphore(self.max_concurrent))
-            loop.create_task(self._run(lane))
+            lane.task = loop.create_task(self._run(lane))
         fut: asyncio.Future[Any] = loop.create_future()
         await lane.queue.put((img, fut))
         return await fut
+
+    async def aclose(self) -> None:
+        """Stop collecting on the running event loop (at shutdown; a later submit starts again)."""
+        lane = self._lanes.pop(asyncio.get_running_loop(), None)
+        if lane is not None and lane.task is not None:
+            lane.task.cancel()
+            try:
+                await lane.task
+            except asyncio.CancelledError:
+                pass
 
     async def _run(self, lane: _Lane) -> None:
         queue = lane.queue
@@ -83,3 +93,4 @@ class Batcher:
 class _Lane:
     queue: asyncio.Queue[tuple[LoadedImage, asyncio.Future[Any]]]
     slots: asyncio.Semaphore
+    task: asyncio.Task[None] | None = None

@@ -163,10 +163,10 @@ class BodyLimitMiddleware:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             if not length.strip().isdigit():
-                await _send_error(send, 400, "Content-Length header is not a number")
+                await send_error(send, 400, "Content-Length header is not a number")
                 return
             if int(length) > limit:
-                await _send_error(send, 413, message)
+                await send_error(send, 413, message)
                 return
         seen = 0
         started = False
@@ -190,10 +190,10 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _send_error(send, 413, message)
+                await send_error(send, 413, message)
 
 
-async def _send_error(send: Send, status: int, message: str) -> None:
+async def send_error(send: Send, status: int, message: str) -> None:
     body = error_body(status, message)
     await send(
         {

@@ -89,3 +89,28 @@ def test_shape_errors():
         iou_edges(torch.zeros(3, 5), 0.5)
     with pytest.raises(ValueError, match="thresholds: expected shape"):
         suppress(torch.zeros(2, 4), torch.zeros(2, 2), torch.zeros(2, 2), torch.zeros(3), 0.5)
+
+
+@pytest.mark.parametrize("seed, n, n_cls, iou", [(0, 400, 3, 0.5), (1, 300, 4, 0.3), (2, 200, 2, 0.7)])
+@pytest.mark.parametrize("class_agnostic", [False, True])
+def test_with_negatives_equals_torchvision_batched_nms_after_the_negatives_step(seed, n, n_cls, iou, class_agnostic):
+    """Steps 2-3 on the cached graph give exactly torchvision's batched_nms (per class) and
+    nms (across classes) over the boxes that survive step 1 (benchmarks/bench_nms.py times both)."""
+    from torchvision.ops import batched_nms
+
+    boxes = random_boxes(n, seed)
+    g = torch.Generator().manual_seed(200 + seed)
+    pos, neg = torch.rand(n, n_cls, generator=g), torch.rand(n, n_cls, generator=g) * 0.7
+    thr = torch.full((n_cls,), 0.2)
+    src, dst = iou_edges(boxes, iou)
+    nbr_neg = torch.full_like(neg, float("-inf")).scatter_reduce(
+        0, src.unsqueeze(1).expand(-1, n_cls), neg[dst], "amax", include_self=True
+    )
+    box_i, cls_i = torch.nonzero((pos >= thr) & (pos >= neg) & (pos >= nbr_neg), as_tuple=True)
+    scores = pos[box_i, cls_i]
+    kept = batched_nms(boxes[box_i], scores, cls_i, iou)
+    if class_agnostic:
+        kept = kept[nms(boxes[box_i[kept]], scores[kept], iou)]
+    ref = [box_i[kept][cls_i[kept] == j].tolist() for j in range(n_cls)]
+    assert [k.tolist() for k in suppress(boxes, pos, neg, thr, iou, class_agnostic=class_agnostic)] == ref
+    assert any(ref)  # the case is not vacuous

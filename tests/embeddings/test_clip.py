@@ -78,7 +78,9 @@ def test_missing_weights_fail_fast_without_network(monkeypatch):
     """No HF_HUB_OFFLINE, but the hub does not answer: one short connection attempt, then the error."""
     import socket
 
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # huggingface_hub reads its variable at import
     calls = []
 
     def refuse(*a, **k):
@@ -142,8 +144,9 @@ def _tiny(tiny_options, precision: str) -> ClipChannel:
 
 def test_auto_precision_is_measured_once_per_machine(tiny_options, tmp_path, monkeypatch):
     import screenstate.embeddings.clip as clip_mod
+    from screenstate.embeddings.cache import set_cache_root
 
-    monkeypatch.setenv("SCREENSTATE_CACHE", str(tmp_path))
+    set_cache_root(tmp_path)  # the conftest fixture restores the test cache afterwards
     monkeypatch.setattr(clip_mod, "cpu_supports_bf16", lambda: True)  # calibrate even where bf16 is emulated
     first = _tiny(tiny_options, "auto")
     c = first.precision_choice

@@ -184,8 +184,14 @@ def test_explicit_precision_never_calibrates(monkeypatch, engine, precision, nat
 
 
 def test_threads_default_to_the_process_budget(monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # e.g. a Ray worker given one core
-    assert ScreenOCR(OcrOptions(precision="fp32")).choice.threads == 1
+    import torch
+
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # e.g. a Ray worker given one core
+        assert ScreenOCR(OcrOptions(precision="fp32")).choice.threads == 1
+    finally:
+        torch.set_num_threads(old)
 
 
 @pytest.mark.parametrize(

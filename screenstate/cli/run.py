@@ -1,0 +1,234 @@
+"""Commands that answer about screens: classify, classify-directory, detect, ask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from screenstate.cli.common import (
+    CacheOpt,
+    ClassesOpt,
+    ClipModelOpt,
+    ClipPretrainedOpt,
+    DeviceOpt,
+    EncoderOpt,
+    MaxPixelsOpt,
+    PrecisionOpt,
+    ViewsOpt,
+    _fail,
+    _options,
+    app,
+)
+from screenstate.embeddings.defaults import (
+    DEFAULT_CLIP_MODEL,
+    DEFAULT_CLIP_PRETRAINED,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_VLM,
+)
+from screenstate.errors import ScreenstateError
+
+if TYPE_CHECKING:
+    from screenstate.results import ClassificationResult
+
+
+@app.command()
+def classify(
+    images: Annotated[list[Path], typer.Argument(help="Image files.")],
+    classes: ClassesOpt,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines instead of a table.")] = False,
+    encoder: EncoderOpt = "auto",
+    views: ViewsOpt = "letterbox",
+    clip_model: ClipModelOpt = DEFAULT_CLIP_MODEL,
+    clip_pretrained: ClipPretrainedOpt = DEFAULT_CLIP_PRETRAINED,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    min_score: Annotated[
+        float | None, typer.Option("--min-score", help="Default min raw score for every class.")
+    ] = None,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+) -> None:
+    """Classify screenshots into the states of a class file."""
+    from screenstate.classify import ScreenClassifier
+
+    clf = ScreenClassifier(
+        classes,
+        encoder=encoder,
+        options=_options(device, precision, views, clip_model, clip_pretrained),
+        min_score=min_score,
+        max_pixels=max_pixels,
+    )
+    failed = 0
+    rows: list[tuple[str, ClassificationResult | None, str]] = []
+    for img in images:
+        try:
+            rows.append((str(img), clf.classify(img), ""))
+        except ScreenstateError as e:
+            failed += 1
+            rows.append((str(img), None, str(e)))
+    if as_json:
+        for path, r, err in rows:
+            typer.echo(json.dumps({"path": path, **(r.to_dict() if r else {}), "error": err or None}))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"screenstate ({'+'.join(clf.encoder.channel_names)})")
+        for col in ("image", "pred", "state", "top scores (raw)", "error"):
+            table.add_column(col)
+        for path, r, err in rows:
+            if r is None:
+                table.add_row(path, "", "", "", err)
+            else:
+                top = ", ".join(f"{n} {v:.3f}" for n, v in r.top(3))
+                table.add_row(path, r.pred, r.state or "none of the above", top, "")
+        Console().print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("classify-directory")
+def classify_directory_cmd(
+    root: Annotated[
+        str,
+        typer.Option(
+            "--root",
+            help="Recording: a directory (flat or ROOT/<label>/*), a video file, a directory holding one "
+            "(OpenAdapt: oa_recording-*.mp4), or a URI every Ray node can read (s3://..., gs://..., "
+            "file:// on a shared mount).",
+        ),
+    ],
+    classes: Annotated[Path, typer.Option("--classes", "--classifier_json_file", "-c", help="Class JSON file.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "--output_file", "-o", help="CSV output (path,pred[,label,is_correct]).")
+    ] = None,
+    eval_only: Annotated[
+        bool, typer.Option("--eval_only", "--eval-only", help="Labeled layout: print metrics.")
+    ] = False,
+    scores_file: Annotated[
+        Path | None, typer.Option("--scores", help="Also write every class score (.jsonl or .parquet).")
+    ] = None,
+    metrics_json: Annotated[
+        Path | None, typer.Option("--metrics_json", "--metrics-json", help="Write metrics JSON.")
+    ] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
+    cache: CacheOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")] = False,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="Existing Ray cluster.", envvar="RAY_ADDRESS")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Images per encoder batch.")] = 32,
+    cpus_per_actor: Annotated[
+        int,
+        typer.Option(
+            "--cpus-per-actor", min=1, help="Cluster: CPUs per encoding actor on CPU nodes (GPU nodes: one per GPU)."
+        ),
+    ] = 4,
+    encoder: EncoderOpt = "auto",
+    views: ViewsOpt = "letterbox",
+    clip_model: ClipModelOpt = DEFAULT_CLIP_MODEL,
+    clip_pretrained: ClipPretrainedOpt = DEFAULT_CLIP_PRETRAINED,
+    device: DeviceOpt = "auto",
+    precision: PrecisionOpt = "auto",
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Default min raw score.")] = None,
+    fps: Annotated[
+        float | None, typer.Option("--fps", help="Videos: classify at most N frames per second (default: every frame).")
+    ] = None,
+    segments: Annotated[
+        Path | None,
+        typer.Option("--segments", help="Write state segments CSV (state,start_s,end_s,start_frame,end_frame,...)."),
+    ] = None,
+    gate: Annotated[
+        str,
+        typer.Option(
+            "--gate", help="Change gating: auto (videos) | on (videos and flat folders) | off (read every frame)."
+        ),
+    ] = "auto",
+    min_segment_s: Annotated[
+        float, typer.Option("--min-segment-s", help="Segments: absorb shorter runs between two runs of one state.")
+    ] = 0.0,
+    video_ranges: Annotated[
+        int, typer.Option("--video-ranges", help="Split a video into N keyframe-aligned ranges on Ray (0: auto).")
+    ] = 0,
+    max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
+) -> None:
+    """Classify every frame of a recording (on Ray), with optional evaluation and report."""
+    from screenstate.batch.job import BatchJob, JobConfig
+    from screenstate.batch.sequence import SequenceOptions
+
+    if output is None and not eval_only:
+        _fail(ValueError("--output is required unless --eval_only is given"))
+    job = BatchJob(
+        JobConfig(
+            root=root,
+            classes=classes,
+            output=output,
+            scores_file=scores_file,
+            metrics_json=metrics_json,
+            report=report,
+            cache_dir=cache,
+            resume=resume,
+            ray_address=ray_address,
+            batch_size=batch_size,
+            cpus_per_actor=cpus_per_actor,
+            encoder=encoder,
+            options=_options(device, precision, views, clip_model, clip_pretrained),
+            min_score=min_score,
+            eval_only=eval_only,
+            max_pixels=max_pixels,
+            sequence=SequenceOptions(
+                gate=gate, fps=fps, segments=segments, min_segment_s=min_segment_s, video_ranges=video_ranges
+            ),
+        )
+    )
+    summary = job.run()
+    typer.echo(summary.describe())
+
+
+@app.command()
+def detect(
+    image: Annotated[Path, typer.Argument(help="Screenshot.")],
+    classes: Annotated[Path, typer.Option("--classes", "-c", help="Detector JSON file (detector_configs).")],
+    draw: Annotated[Path | None, typer.Option("--draw", help="Write the image with boxes drawn.")] = None,
+    regions: Annotated[str, typer.Option("--regions", help="auto | text | owl | owl+text")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (reference detection shape).")] = False,
+) -> None:
+    """Find UI elements: boxes, scores and classes."""
+    from screenstate.detect import ScreenDetector, draw_detections
+
+    dets = ScreenDetector(classes, regions=regions).detect(image)
+    if as_json:
+        typer.echo(json.dumps([d.to_dict() for d in dets]))
+    else:
+        for d in dets:
+            box = ", ".join(f"{v:.0f}" for v in d.box)
+            typer.echo(f"{d.class_:24s} {d.score:.3f}  [{box}]  {d.label}")
+        if not dets:
+            typer.echo("no detections")
+    if draw is not None:
+        draw_detections(image, dets).save(draw)
+        typer.echo(f"wrote {draw}")
+
+
+@app.command()
+def ask(
+    image: Annotated[Path, typer.Argument(help="Screenshot.")],
+    question: Annotated[str, typer.Argument(help="A question about the screen.")],
+    classes: Annotated[Path | None, typer.Option("--classes", "-c", help="Class JSON (for state questions).")] = None,
+    encoder: EncoderOpt = "auto",
+    vlm_model: Annotated[
+        str, typer.Option("--vlm-model", help="VLM name or local path (free-form questions).")
+    ] = DEFAULT_VLM,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Answer a question: from the classifier, the detector, OCR text, or (only if needed) a small VLM."""
+    from screenstate.asking import Asker
+    from screenstate.vlm import VLM
+
+    ans = Asker(str(classes) if classes else None, encoder=encoder, vlm=VLM(vlm_model)).ask(image, question)
+    if as_json:
+        typer.echo(json.dumps({"text": ans.text, "path": ans.path, "evidence": ans.evidence}, default=str))
+    else:
+        typer.echo(f"[{ans.path}] {ans.text}")

@@ -1,0 +1,221 @@
+"""What the HTTP service does, without HTTP: deployed configs, the models built from them
+(one bounded cache), the shared encoder, and the one path from an upload to features.
+
+:mod:`screenstate.server.routes` is a thin layer of endpoints over one :class:`Service`."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from starlette.exceptions import HTTPException
+
+from screenstate.classify import LoadedImage, ScreenClassifier, load_with_hash
+from screenstate.embeddings.cache import MemoryFeatureCache
+from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.factory import EncoderOptions, create_encoder
+from screenstate.errors import SpecError
+from screenstate.schema import ClassSpec, DetectorSpec, ExemplarsExample, ImageExample
+from screenstate.server.batching import Batcher
+from screenstate.server.limits import ServiceLimits
+from screenstate.server.registry import LoadedModels
+from screenstate.server.store import ConfigStore
+
+if TYPE_CHECKING:
+    from screenstate.asking import Asker
+    from screenstate.embeddings.text import TextChannel
+    from screenstate.detect import ScreenDetector
+
+#: one answer for every image example in a deployed config, whatever its path: the
+#: service never looks at its own filesystem for a client's config
+NO_IMAGE_EXAMPLES = (
+    'the service accepts text examples only: image exemplars ({"image": ...} or {"exemplars": ...}) '
+    "need a local class file (use the Python API, classify-directory or the review page)"
+)
+KINDS = ("classifier", "detector", "asker")
+log = logging.getLogger("screenstate")
+T = TypeVar("T")
+
+
+class Upload(Protocol):
+    """What the service reads of an uploaded file (FastAPI's ``UploadFile``)."""
+
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+class Service:
+    """One per app: the config store, the per-request limits, one encoder shared by every
+    deployed config (loaded on first use), one bounded cache of the classifiers, detectors
+    and askers built from deployed configs, and a memory of recent screens' features."""
+
+    def __init__(
+        self,
+        store: ConfigStore,
+        limits: ServiceLimits,
+        encoder: str | Encoder = "auto",
+        options: EncoderOptions | None = None,
+        batching: bool = True,
+        memory_cache: int = 256,
+        vlm: Any = None,
+    ) -> None:
+        self.store, self.limits, self.batching = store, limits, batching
+        self._encoder_spec = encoder
+        self._options = options or EncoderOptions()
+        self._encoder: Encoder | None = encoder if isinstance(encoder, Encoder) else None
+        self._encoder_lock = threading.Lock()  # batches, /detect and /ask run in threads: load once
+        self._vlm = vlm
+        #: every model built from a deployed config, keyed ``kind:deployed_id``
+        self.loaded: LoadedModels[Any] = LoadedModels(limits.max_loaded)
+        self.memory = MemoryFeatureCache(memory_cache)  # one encoder for every deployed classifier
+        self.batcher = Batcher(self._encode_loaded)
+
+    # -- models ------------------------------------------------------------------------
+    @property
+    def encoder_name(self) -> str | None:
+        return self._encoder.name if self._encoder is not None else None
+
+    def encoder(self) -> Encoder:
+        with self._encoder_lock:
+            if self._encoder is None:
+                self._encoder = create_encoder(str(self._encoder_spec), self._options)
+            return self._encoder
+
+    def _text_channel(self) -> TextChannel | None:
+        return self.encoder().text
+
+    def _vlm_model(self) -> Any:
+        with self._encoder_lock:
+            if self._vlm is None:
+                from screenstate.vlm import VLM
+
+                self._vlm = VLM()  # loads its weights on the first free-form question only
+            return self._vlm
+
+    # -- deployed configs --------------------------------------------------------------
+    def stored(self, deployed_id: str) -> dict[str, Any]:
+        """``{"kind", "config"}`` of a deployed id (400 when unknown, as the reference server)."""
+        body = self.store.get(deployed_id)
+        if body is None:
+            raise HTTPException(400, f"deployed_id {deployed_id!r} not found; deploy a config first")
+        return dict(json.loads(body))
+
+    def config(self, deployed_id: str, kind: str) -> dict[str, Any]:
+        data = self.stored(deployed_id)
+        if data.get("kind") != kind:
+            raise HTTPException(400, f"deployed_id {deployed_id!r} is a {data.get('kind')}, not a {kind}")
+        return dict(data["config"])
+
+    def deploy(self, kind: str, payload: dict[str, Any]) -> dict[str, str]:
+        """Store a new config, or replace one when ``payload`` names a known ``deployed_id``."""
+        requested = payload.pop("deployed_id", None)
+        model = ClassSpec if kind == "classifier" else DetectorSpec
+        self.limits.check_config(payload, model.configs_field)
+        try:
+            spec = model.from_dict(payload, check_files=False)  # the server's files are none of a client's business
+        except SpecError as e:
+            raise HTTPException(422, str(e)) from e
+        if any(isinstance(ref.example, (ImageExample, ExemplarsExample)) for ref in spec.iter_examples()):
+            raise HTTPException(422, NO_IMAGE_EXAMPLES)
+        if requested and self.store.exists(requested):
+            deployed_id, message = requested, "Model updated."
+        else:
+            deployed_id = str(uuid.uuid4())
+            message = f"{requested} model not found. Generated new model." if requested else "New model deployed."
+        config = spec.model_dump(exclude_none=True, exclude={"deployed_id"})
+        self.store.set(deployed_id, kind, json.dumps({"kind": kind, "config": config}))
+        for k in KINDS:
+            self.loaded.drop(f"{k}:{deployed_id}")
+        return {"deployed_id": deployed_id, "message": message}
+
+    def classifier(self, deployed_id: str) -> ScreenClassifier:
+        cfg = self.config(deployed_id, "classifier")
+        return self.loaded.get(  # type: ignore[no-any-return]
+            f"classifier:{deployed_id}",
+            json.dumps(cfg, sort_keys=True),
+            lambda: ScreenClassifier(ClassSpec.from_dict(cfg, check_files=False), encoder=self.encoder()),
+        )
+
+    def detector(self, deployed_id: str) -> ScreenDetector:
+        from screenstate.detect import ScreenDetector
+
+        cfg = self.config(deployed_id, "detector")
+
+        def build() -> ScreenDetector:
+            spec = DetectorSpec.from_dict(cfg, check_files=False)
+            return ScreenDetector(spec, regions="auto", text_channel=self._text_channel())
+
+        return self.loaded.get(f"detector:{deployed_id}", json.dumps(cfg, sort_keys=True), build)  # type: ignore[no-any-return]
+
+    def asker(self, deployed_id: str | None) -> Asker:
+        """One Asker per deployed classifier (its StateChecker built once), and one without."""
+        from screenstate.asking import Asker
+        from screenstate.checker import StateChecker
+
+        vlm = self._vlm_model()
+        if not deployed_id:
+            return self.loaded.get("asker:", "", lambda: Asker(text_channel=self._text_channel(), vlm=vlm))  # type: ignore[no-any-return]
+        cfg = self.config(deployed_id, "classifier")
+
+        def build() -> Asker:
+            checker = StateChecker(ClassSpec.from_dict(cfg, check_files=False), encoder=self.encoder())
+            return Asker(checker=checker, text_channel=self._text_channel(), vlm=vlm)
+
+        return self.loaded.get(f"asker:{deployed_id}", json.dumps(cfg, sort_keys=True), build)  # type: ignore[no-any-return]
+
+    # -- uploads -----------------------------------------------------------------------
+    async def read_image(self, data: Upload, decode: bool = True) -> LoadedImage:
+        """The upload, size-checked and hashed; decoded now unless ``decode`` is False."""
+        limit = self.limits.max_upload_bytes
+        raw = await data.read(limit + 1)
+        if len(raw) > limit:
+            raise HTTPException(413, f"upload is larger than {limit} bytes")
+        self.limits.check_image_header(raw)  # a 64000x1000 strip is refused before any decoding
+        img = await asyncio.to_thread(
+            functools.partial(load_with_hash, raw, max_pixels=self.limits.max_pixels, lazy=True)
+        )  # hashing only
+        return await _decoded(img) if decode else img
+
+    def _encode_loaded(self, images: list[LoadedImage]) -> list[Any]:
+        enc = self.encoder()
+        return enc.encode([enc.prepare(li.image) for li in images])
+
+    async def features_of(self, img: LoadedImage) -> Any:
+        """Features of an upload: from memory when these bytes were seen, else decoded and
+        encoded (batched with concurrent requests). The one place an upload becomes features."""
+        feats = self.memory.get(img.content_hash)
+        if feats is None:
+            img = await _decoded(img)
+            if self.batching:
+                feats = await self.batcher.submit(img)
+            else:
+                feats = (await asyncio.to_thread(self._encode_loaded, [img]))[0]
+            self.memory.put(img.content_hash, feats)
+        return feats
+
+    async def within_budget(self, work: Awaitable[T]) -> T:
+        """``work`` or a 503 after the per-request time budget (the event loop stays free)."""
+        try:
+            return await asyncio.wait_for(work, self.limits.request_timeout_s)
+        except asyncio.TimeoutError as e:
+            raise HTTPException(
+                503,
+                f"request took longer than the {self.limits.request_timeout_s:g} s time budget "
+                "(SCREENSTATE_REQUEST_TIMEOUT_S); try a smaller image",
+            ) from e
+
+    async def aclose(self) -> None:
+        """Stop the batcher's queue on this event loop (the app's lifespan calls it)."""
+        await self.batcher.aclose()
+
+
+async def _decoded(img: LoadedImage) -> LoadedImage:
+    """``img`` with its pixels decoded in a thread (an undecodable upload raises
+    :class:`~screenstate.errors.InvalidImageError`, answered 422 by the error mapping)."""
+    await asyncio.to_thread(getattr, img, "image")
+    return img
