@@ -29,8 +29,8 @@ from screenstate.server.store import ConfigStore
 
 if TYPE_CHECKING:
     from screenstate.asking import Asker
-    from screenstate.embeddings.text import TextChannel
     from screenstate.detect import ScreenDetector
+    from screenstate.embeddings.text import TextChannel
 
 #: one answer for every image example in a deployed config, whatever its path: the
 #: service never looks at its own filesystem for a client's config
