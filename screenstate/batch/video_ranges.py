@@ -54,7 +54,7 @@ def plan_ranges(
         address = ray_address or os.environ.get("RAY_ADDRESS")
         if not address or (info.duration_s or 0.0) < AUTO_SPLIT_MIN_S:
             return [(0.0, None)]
-        from screenstate.batch.job import init_ray
+        from screenstate.batch.ray_setup import init_ray
 
         init_ray(address)
         import ray
@@ -103,7 +103,7 @@ def run_ranges(
     feature store: a cluster's nodes need not share a disk.)"""
     import ray
 
-    from screenstate.batch.job import init_ray
+    from screenstate.batch.ray_setup import init_ray
 
     cfg = job.config
     init_ray(cfg.ray_address)

@@ -35,6 +35,7 @@ from screenstate.classify import LoadedImage, ScreenClassifier, load_with_hash
 from screenstate.embeddings.cache import MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
+from screenstate.embeddings.store import FeatureStore
 from screenstate.errors import InvalidImageError, ScreenstateError, SpecError
 from screenstate.schema import ClassSpec, DetectorSpec, ExemplarsExample, ImageExample
 from screenstate.server.batching import Batcher
@@ -108,22 +109,29 @@ def create_app(
                 shared["encoder"] = create_encoder(str(encoder), options or EncoderOptions())
         return shared["encoder"]  # type: ignore[no-any-return]
 
-    def encode_loaded(images: list[LoadedImage]) -> list[Any]:
-        enc = get_encoder()
-        return enc.encode([enc.prepare(li.image) for li in images])
-
-    batcher = Batcher(encode_loaded)
-    app.state.batcher = batcher
     memory = MemoryFeatureCache(memory_cache)  # one encoder for every deployed classifier
     app.state.memory = memory
 
+    def get_store() -> FeatureStore:
+        """The feature store of the service's encoder (memory only: uploads are not kept on disk)."""
+        enc = get_encoder()
+        with encoder_lock:
+            if shared.get("store") is None:
+                shared["store"] = FeatureStore(enc, disk=None, memory=memory)
+        return shared["store"]  # type: ignore[no-any-return]
+
+    def encode_loaded(images: list[LoadedImage]) -> list[Any]:
+        return get_store().features(images)
+
+    batcher = Batcher(encode_loaded)
+    app.state.batcher = batcher
+
     async def features_of(img: LoadedImage) -> Any:
-        """Features of an upload: from memory when these bytes were seen, else decoded and encoded."""
-        feats = memory.get(img.content_hash)
+        """Features of an upload: from the store when these bytes were seen, else decoded and encoded."""
+        feats = get_store().cached(img.content_hash)
         if feats is None:
             img = await _decoded(img)
             feats = await batcher.submit(img) if batching else (await asyncio.to_thread(encode_loaded, [img]))[0]
-            memory.put(img.content_hash, feats)
         return feats
 
     @app.exception_handler(RequestValidationError)
