@@ -55,8 +55,8 @@ def _job(root: Path, classes: Path, out: Path, **kw: object) -> tuple[float, int
 def run(quick: bool) -> dict:
     import ray
 
-    from screenstate.batch.encode import init_ray
     from screenstate.batch.loopback import LoopbackCluster
+    from screenstate.batch.ray_setup import init_ray
 
     n = 32 if quick else N_FRAMES
     classes = DEV / "classes.json"

@@ -10,6 +10,8 @@ Speed comes from doing as little as possible per frame:
 - example embeddings are computed once, at construction;
 - each screenshot is downscaled once (``max_side``) and compared tile by tile with the
   previous one; an identical frame reuses the previous result (a few ms);
+- a screen that must be read in full is looked up in the classifier's feature store
+  first (by pixel hash): going back to a screen read before costs no OCR;
 - with the ``text`` channel on, a frame that changed only in part is OCR'd only inside
   the changed tiles; lines elsewhere come from the previous frame (both done by
   ``embeddings/gating.py``, which batch jobs over videos share);
@@ -33,6 +35,7 @@ from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
 from screenstate.errors import StateTimeoutError, UnknownNameError
+from screenstate.hashing import pixel_hash
 from screenstate.schema import ClassSpec
 
 
@@ -42,7 +45,8 @@ class StateResult:
 
     ``state`` is the best class when its raw score clears its ``min_score`` (per class in
     the JSON, else the checker's default), otherwise ``None``. ``how`` says what work was
-    done: ``full``, ``partial`` (text re-read only in changed tiles) or ``reused``.
+    done: ``full``, ``partial`` (text re-read only in changed tiles), ``reused`` (the
+    previous frame's) or ``cached`` (a screen read in full before, from the feature store).
     """
 
     state: str | None
@@ -57,8 +61,8 @@ class StateResult:
     def __post_init__(self) -> None:
         if self.best not in self.raw_scores:
             raise ValueError(f"best {self.best!r} is not one of {list(self.raw_scores)}")
-        if self.how not in ("full", "partial", "reused"):
-            raise ValueError(f"how must be full, partial or reused, got {self.how!r}")
+        if self.how not in ("full", "partial", "reused", "cached"):
+            raise ValueError(f"how must be full, partial, reused or cached, got {self.how!r}")
 
 
 @dataclass(frozen=True)
@@ -110,9 +114,18 @@ class StateChecker:
         def near_tie(feats: ScreenFeatures) -> bool:
             return _margin(self.classifier.classify_features([feats])[0].raw_scores) < self.confirm_margin
 
-        step = self._gate.step(img, confirm=near_tie)
+        store = self.classifier.store
+        key: list[str] = []
+
+        def stored() -> ScreenFeatures | None:  # a screen read in full before (A -> B -> A)
+            key.append(pixel_hash(img))
+            return store.cached(key[0])
+
+        step = self._gate.step(img, confirm=near_tie, cached=stored, cached_before_partial=False)
         if step.how == "reused" and prev is not None:
             return replace(prev, how="reused", seconds=time.perf_counter() - t0)
+        if step.how == "full" and key:
+            store.put(key[0], step.features)  # only exact full reads are stored under the content hash
         res = self.classifier.classify_features([step.features])[0]
         out = StateResult(
             state=res.state,
@@ -128,8 +141,9 @@ class StateChecker:
         return out
 
     def reset(self) -> None:
-        """Forget the previous frame (the next check does full work)."""
+        """Forget the previous frame and the screens read before (the next check does full work)."""
         self._gate.reset()
+        self.classifier.store.memory.clear()
         self._prev_result = None
 
     # -- conveniences ---------------------------------------------------------------

@@ -7,89 +7,25 @@ res.pred, res.scores, res.raw_scores, res.state
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
 
 import torch
-from PIL import Image
 
 from screenstate.classifier.two_stage import predict, softmax_scores, two_stage_scores
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
 from screenstate.embeddings.features import ScreenFeatures
-from screenstate.embeddings.images import (
-    DEFAULT_MAX_PIXELS,
-    ImageInput,
-    bytes_hash,
-    load_image,
-    pixel_hash,
-    read_image_file,
-)
+from screenstate.embeddings.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from screenstate.embeddings.store import FeatureStore, LoadedImage, load_with_hash
 from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec, Column
 
-
-class LoadedImage:
-    """An input's content hash, a short name for messages, and its RGB pixels.
-
-    Pixels of files and bytes are decoded on first use of ``image``, so a screen whose
-    features are already cached (same bytes) is never decoded; a corrupt input raises
-    :class:`InvalidImageError` naming it at that point.
-    """
-
-    __slots__ = ("content_hash", "source", "_image", "_decode")
-
-    def __init__(
-        self,
-        image: Image.Image | None,
-        content_hash: str,
-        source: str,
-        decode: Callable[[], Image.Image] | None = None,
-    ) -> None:
-        if image is None and decode is None:
-            raise ValueError("LoadedImage: give the image or a way to decode it")
-        self.content_hash = content_hash
-        self.source = source
-        self._image = image
-        self._decode = decode
-
-    @property
-    def image(self) -> Image.Image:
-        if self._image is None:
-            self._image = self._decode()  # type: ignore[misc]
-        return self._image
-
-
-def load_with_hash(src: ImageInput, max_pixels: int = DEFAULT_MAX_PIXELS, lazy: bool = False) -> LoadedImage:
-    """Hash any input's content (file bytes for paths/bytes, pixels otherwise) and decode it;
-    ``lazy`` leaves decoding of files and bytes to the first use of ``.image``."""
-    if isinstance(src, (str, os.PathLike)):
-        p = Path(src)
-        data = read_image_file(p)  # one read: the hashed bytes are the decoded bytes
-
-        def decode_file() -> Image.Image:
-            try:
-                return load_image(data, max_pixels)
-            except InvalidImageError as e:
-                raise InvalidImageError(str(e).replace("image bytes", str(p), 1)) from e
-
-        return _bytes_input(data, str(p), decode_file, lazy)
-    if isinstance(src, (bytes, bytearray, memoryview)):
-        data = bytes(src)
-        return _bytes_input(data, f"{len(data)} bytes", functools.partial(load_image, data, max_pixels), lazy)
-    img = load_image(src, max_pixels)
-    return LoadedImage(img, pixel_hash(img), f"{type(src).__name__} {img.size[0]}x{img.size[1]}")
-
-
-def _bytes_input(data: bytes, source: str, decode: Callable[[], Image.Image], lazy: bool) -> LoadedImage:
-    return LoadedImage(None if lazy else decode(), bytes_hash(data), source, decode)
+__all__ = ["LoadedImage", "ScreenClassifier", "as_spec", "load_with_hash"]
 
 
 def _has_images(spec: ClassSpec) -> bool:
@@ -115,13 +51,17 @@ class ScreenClassifier:
         min_score: float | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         memory_cache: int = 64,
+        store: FeatureStore | None = None,
     ) -> None:
         """``cache``: disk cache directory (or None); ``memory_cache``: how many recent
         screens keep their features in memory (0 turns it off), so a screen seen again
-        skips OCR and encoding even without a disk cache."""
+        skips OCR and encoding even without a disk cache; ``store``: share a feature store
+        (and its encoder) instead (``encoder``, ``cache`` and ``memory_cache`` are then unused)."""
         self.spec = as_spec(spec)
         self._auto: EncoderOptions | None = None  # options of an encoder="auto" (it may gain channels)
-        if isinstance(encoder, Encoder):
+        if store is not None:
+            self.encoder = store.encoder
+        elif isinstance(encoder, Encoder):
             self.encoder = encoder
         else:
             opts = options or EncoderOptions(device=device)
@@ -129,28 +69,39 @@ class ScreenClassifier:
                 opts = opts.model_copy(update={"device": device})
             self.encoder = create_encoder(encoder, opts, image_exemplars=_has_images(self.spec))
             self._auto = opts if encoder == "auto" else None
-        self.cache = FeatureCache(Path(cache)) if isinstance(cache, (str, os.PathLike)) else cache
-        self.memory = MemoryFeatureCache(memory_cache)
-        for ch in self.encoder.channels:
-            if hasattr(ch, "disk_cache") and self.cache is not None:
-                ch.disk_cache = self.cache  # text-example embeddings persist across runs too
+        #: the feature store every image of this classifier goes through (hash, memory, disk, encode)
+        self.store = store or FeatureStore(self.encoder, cache, memory_cache)
         self.default_min_score = min_score
         self.max_pixels = max_pixels
-        self.image_encodes = 0  # images actually run through the encoder (tests, benchmarks)
         self._set_spec(self.spec)
+
+    @property
+    def cache(self) -> FeatureCache | None:
+        """The store's disk cache (None: memory only)."""
+        return self.store.disk
+
+    @property
+    def memory(self) -> MemoryFeatureCache:
+        """The store's memory of recent screens."""
+        return self.store.memory
+
+    @property
+    def image_encodes(self) -> int:
+        """Images actually run through the encoder (tests, benchmarks)."""
+        return self.store.encodes
 
     # -- spec ------------------------------------------------------------------
     def _set_spec(self, spec: ClassSpec) -> None:
         if self._auto is not None and _has_images(spec) and self.encoder.visual is None:
             # encoder="auto" with screenshot exemplars: the visual channel joins (no weights to load)
             self.encoder = with_visual(self.encoder, self._auto)
-            self.memory = MemoryFeatureCache(self.memory.max_items)
+            self.store = self.store.for_encoder(self.encoder)
         self.spec = spec
         self.names = spec.names
         self.columns = spec.columns()
         image_cols = [c for c in self.columns if c.image is not None]
         image_feats = self.features([self._load_exemplar(spec, c) for c in image_cols]) if image_cols else None
-        self.examples = self.encoder.encode_examples(
+        self.examples = self.store.encode_examples(
             self.columns, augment=spec.augment_examples, image_features=image_feats
         )
         self.example_class = torch.tensor([c.class_index for c in self.columns], dtype=torch.long)
@@ -163,7 +114,7 @@ class ScreenClassifier:
         fails here with the class file and the JSON path of the example."""
         try:
             li = self.load(column.image)  # type: ignore[arg-type]
-            if self._from_cache(li.content_hash) is None:
+            if self.store.cached(li.content_hash) is None:
                 li.image  # noqa: B018 - decode now
         except InvalidImageError as e:
             where = f"{spec.source}: " if spec.source is not None else ""
@@ -179,90 +130,9 @@ class ScreenClassifier:
 
     # -- features ----------------------------------------------------------------
     def features(self, loaded: Sequence[LoadedImage], pool: ThreadPoolExecutor | None = None) -> list[ScreenFeatures]:
-        """Image features per channel, from the memory or disk cache where possible;
-        identical images in one call are encoded once, and only by the channels whose
-        features are not cached (adding a channel does not re-run OCR). ``pool`` decodes
-        and preprocesses the others in threads."""
-        out: list[ScreenFeatures | None] = [None] * len(loaded)
-        todo: dict[str, list[int]] = {}
-        partial: dict[str, ScreenFeatures] = {}
-        for i, li in enumerate(loaded):
-            cached = self._from_cache(li.content_hash)
-            if cached is not None:
-                out[i] = cached
-            else:
-                if li.content_hash not in todo:
-                    partial[li.content_hash] = self._partial_from_disk(li.content_hash)
-                todo.setdefault(li.content_hash, []).append(i)
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for h in todo:
-            missing = tuple(n for n in self.encoder.channel_names if n not in partial[h].names)
-            groups.setdefault(missing, []).append(h)
-        for missing, hashes in groups.items():
-            sub = self.encoder if len(missing) == len(self.encoder.channels) else self.encoder.subset(missing)
-
-            def prepare(li: LoadedImage, sub: Encoder = sub) -> dict[str, Any]:
-                return sub.prepare(li.image)  # decodes a lazily loaded input
-
-            firsts = [loaded[todo[h][0]] for h in hashes]
-            prepared = list(pool.map(prepare, firsts)) if pool else [prepare(li) for li in firsts]
-            feats = sub.encode(prepared)
-            self.image_encodes += len(feats)
-            for h, f in zip(hashes, feats):
-                full = partial[h].merged(f)
-                self._to_cache(h, full, only=missing)
-                for i in todo[h]:
-                    out[i] = full
-        return out  # type: ignore[return-value]
-
-    def _partial_from_disk(self, h: str) -> ScreenFeatures:
-        """The channels whose features of screen ``h`` are on disk (a channel added later is not)."""
-        if self.cache is None:
-            return ScreenFeatures()
-        out = {}
-        for ch in self.encoder.channels:
-            data = self.cache.get(ch.model_id, h)
-            if data is not None:
-                out[ch.name] = ch.loads(data)
-        return ScreenFeatures.from_channels(out)
-
-    def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[dict[str, Any]]) -> list[ScreenFeatures]:
-        """Encode already-prepared images (batch jobs prepare in parallel tasks) and cache them."""
-        feats = self.encoder.encode(list(prepared))
-        self.image_encodes += len(feats)
-        for h, f in zip(hashes, feats):
-            self._to_cache(h, f)
-        return feats
-
-    def cached_features(self, content_hash: str) -> ScreenFeatures | None:
-        """Features from the memory or disk cache, or None."""
-        return self._from_cache(content_hash)
-
-    def remember(self, content_hash: str, features: ScreenFeatures) -> None:
-        """Keep features computed elsewhere (change-gated reads) in the memory and disk cache."""
-        self._to_cache(content_hash, features)
-
-    def _from_cache(self, h: str) -> ScreenFeatures | None:
-        hit: ScreenFeatures | None = self.memory.get(h)
-        if hit is not None or self.cache is None:
-            return hit
-        out = {}
-        for ch in self.encoder.channels:
-            feat = self.cache.load(ch.model_id, h, ch.loads)  # a damaged entry is a miss
-            if feat is None:
-                return None
-            out[ch.name] = feat
-        features = ScreenFeatures.from_channels(out)
-        self.memory.put(h, features)
-        return features
-
-    def _to_cache(self, h: str, feats: ScreenFeatures, only: Sequence[str] | None = None) -> None:
-        self.memory.put(h, feats)
-        if self.cache is None:
-            return
-        for ch in self.encoder.channels:
-            if only is None or ch.name in only:
-                self.cache.put(ch.model_id, h, ch.dumps(feats.get(ch.name)))
+        """Image features per channel through the feature store (see
+        :meth:`FeatureStore.features`)."""
+        return self.store.features(loaded, pool)
 
     # -- decisions -----------------------------------------------------------------
     def raw_scores(self, features: Sequence[ScreenFeatures]) -> torch.Tensor:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from screenstate.atomic import atomic_write
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.images import load_image
 from screenstate.embeddings.index import ExemplarIndex, file_digest
@@ -70,9 +71,7 @@ def _copy_exemplar(classes: Path, frame: Path, class_name: str) -> Path:
 
 def _write_validated(classes: Path, data: dict) -> None:  # type: ignore[type-arg]
     ClassSpec.from_dict(data, base_dir=classes.parent)  # validate before writing
-    tmp = classes.with_name(f".{classes.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(classes)
+    atomic_write(classes, json.dumps(data, indent=2) + "\n")
 
 
 def ensure_class(classes: str | Path, class_name: str, first_exemplar: str | Path, describe: str | None = None) -> bool:

@@ -172,8 +172,8 @@ def suggest_states(
     """Cluster the frames under ``root`` (a flat recording or a labeled layout) into
     candidate states with the offline ``visual+text`` encoder."""
     from screenstate.batch.layout import discover_frames
-    from screenstate.classify import ScreenClassifier
-    from screenstate.embeddings.cache import FeatureCache
+    from screenstate.embeddings.factory import EncoderOptions, create_encoder
+    from screenstate.embeddings.store import FeatureStore, load_with_hash
 
     if max_states is not None and max_states < 1:
         raise ScreenstateError(f"--max-states: must be at least 1, got {max_states}")
@@ -182,15 +182,13 @@ def suggest_states(
     if not frames:
         raise ScreenstateError(f"{root}: no frames found (expected image files, or <state>/ folders of them)")
     paths = [f.path for f in frames]
-    # the classifier is only the feature store here (hash, cache, de-duplicate, encode)
-    placeholder = {"classifier_configs": [{"name": "screen", "examples_to_include": ["a screen"]}]}
-    clf = ScreenClassifier(placeholder, encoder="visual+text", cache=FeatureCache(cache) if cache else None)
-    loaded = [clf.load(p) for p in paths]
+    store = FeatureStore(create_encoder("visual+text", EncoderOptions()), disk=cache)
+    loaded = [load_with_hash(p, lazy=True) for p in paths]
     distinct: dict[str, int] = {}
     for li in loaded:
         distinct.setdefault(li.content_hash, len(distinct))
     firsts = {h: next(li for li in loaded if li.content_hash == h) for h in distinct}
-    feats = clf.features(list(firsts.values()))
+    feats = store.features(list(firsts.values()))
     sim = frame_similarity(feats)
     point_labels = cluster_similarity(sim, max_states, threshold)
     labels = np.array([point_labels[distinct[li.content_hash]] for li in loaded])

@@ -75,7 +75,7 @@ def small_spec(data_dir):
 def ray_session():
     import ray
 
-    from screenstate.batch.job import init_ray
+    from screenstate.batch.ray_setup import init_ray
 
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)

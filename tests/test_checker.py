@@ -145,3 +145,29 @@ def test_reused_buffer_is_not_mistaken_for_an_unchanged_frame(checker, data_dir)
     buf[:] = np.asarray(Image.open(data_dir / "file_chooser.png").convert("RGB").resize((buf.shape[1], buf.shape[0])))
     second = checker.which(buf)
     assert second.how != "reused" and second.raw_scores != first.raw_scores
+
+
+def test_going_back_to_a_screen_read_before_comes_from_the_store(checker, data_dir):
+    """A -> B -> A: the third check is the first one's full read, from the feature store."""
+    login, chooser = (Image.open(data_dir / f"{n}.png").convert("RGB") for n in ("login_page", "file_chooser"))
+    checker.reset()
+    first = checker.which(login)
+    assert checker.which(chooser).how == "full"
+    back = checker.which(login)
+    assert first.how == "full" and back.how == "cached" and back.raw_scores == first.raw_scores
+    checker.reset()  # forgets the screens read before too
+    assert checker.which(login).how == "full"
+
+
+def test_partial_reads_are_not_looked_up_by_hash(text_encoder, small_spec, data_dir):
+    """A partial read is cheaper than hashing a whole screen: the store is asked only
+    before full reads (the gate is told so)."""
+    checker = StateChecker(small_spec, encoder=text_encoder)
+    base = Image.open(data_dir / "login_page.png").convert("RGB")
+    checker.which(base)
+    changed = base.copy()
+    ImageDraw.Draw(changed).text((40, 700), "Backup failed", fill=(0, 0, 0))
+    asked = []
+    real = checker.classifier.store.cached
+    checker.classifier.store.cached = lambda h: asked.append(h) or real(h)  # type: ignore[method-assign]
+    assert checker.which(changed).how == "partial" and asked == []

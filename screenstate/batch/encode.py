@@ -23,41 +23,13 @@ from typing import Any
 import numpy as np
 
 from screenstate.batch.prepare import prepare_batch
-from screenstate.batch.sources import Root, fetch_batch, hash_batch, wire_path
+from screenstate.batch.ray_setup import alive_nodes, is_multi_node
+from screenstate.batch.sources import Root, fetch_batch, wire_path
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
+from screenstate.embeddings.store import channel_model_ids, dumps_features
 from screenstate.errors import ScreenstateError
 
 log = logging.getLogger("screenstate")
-
-
-def init_ray(address: str | None = None) -> None:
-    """Connect to ``address``, else let Ray decide (it reads ``RAY_ADDRESS`` itself), starting
-    a quiet local Ray once when there is no cluster to join."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or None
-    kwargs: dict[str, Any] = {"ignore_reinit_error": True, "log_to_driver": False}
-    if address is None:
-        kwargs.update(include_dashboard=False, configure_logging=False)
-    ray.init(address=address, **kwargs)
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    try:
-        ctx.print_on_execution_start = False
-    except AttributeError:  # older Ray
-        pass
-
-
-def alive_nodes() -> list[dict[str, Any]]:
-    import ray
-
-    return [n for n in ray.nodes() if n.get("Alive")]
-
-
-def is_multi_node() -> bool:
-    return len(alive_nodes()) > 1
 
 
 @dataclass(frozen=True)
@@ -115,29 +87,16 @@ class EncodeWorker:
         if ok:
             feats = self.encoder.encode([pickle.loads(prepared[i]["prepared"][0]) for i in ok])
             for i, f in zip(ok, feats):
-                for c, ch in enumerate(channels):
-                    cols[c][i] = ch.dumps(f.get(ch.name))
+                for c, blob in enumerate(dumps_features(self.encoder, f)):
+                    cols[c][i] = blob
         out: dict[str, list[Any]] = {
             "hash": [str(h) for h in batch["hash"]],
             "error": errors,
             "node": [self.node] * n,
-            "model_ids": ["\n".join(ch.model_id for ch in channels)] * n,
+            "model_ids": [channel_model_ids(self.encoder)] * n,
         }
         out.update({f"feat_{c}": col for c, col in enumerate(cols)})
         return out
-
-
-def hash_on_ray(root: Root, paths: list[str]) -> dict[str, tuple[str | None, str | None]]:
-    """Content hashes of a URI root's frames, read on the workers: path -> (hash, error)."""
-    import ray
-
-    ds: Any = ray.data.from_items([{"path": p} for p in paths], override_num_blocks=_blocks(len(paths), 16))
-    ds = ds.map_batches(hash_batch, fn_kwargs={"root": root}, batch_format="numpy", num_cpus=0.25)
-    out: dict[str, tuple[str | None, str | None]] = {}
-    for b in ds.iter_batches(batch_size=None, batch_format="numpy"):
-        for p, h, e in zip(b["path"], b["hash"], b["error"]):
-            out[str(p)] = (str(h) or None, str(e) or None)
-    return out
 
 
 def _blocks(n: int, per_block: int) -> int:

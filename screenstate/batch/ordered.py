@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from screenstate.atomic import atomic_open, atomic_write
 from screenstate.batch.layout import Frame
+from screenstate.batch.outputs import write_scores
 from screenstate.batch.segments import ERROR_STATE, find_segments, write_segments
 from screenstate.batch.sequence import (
     GatedChunk,
     SequenceOptions,
     SequenceRow,
-    file_hash,
     folder_items,
     folder_rows,
     gate_items,
@@ -31,6 +32,7 @@ from screenstate.batch.sequence import (
 from screenstate.batch.video import probe_video
 from screenstate.embeddings.gating import GateOptions
 from screenstate.errors import ScreenstateError
+from screenstate.hashing import file_hash
 
 if TYPE_CHECKING:
     from screenstate.batch.job import BatchJob, JobSummary
@@ -140,27 +142,22 @@ def segments_of(rows: Sequence[Any], seq: SequenceOptions, none_label: str) -> l
 
 def write_outputs(job: BatchJob, rows: list[SequenceRow], layout: str) -> list[str]:
     """CSV, scores, segments and report of an ordered run (written atomically)."""
-    from screenstate.batch.job import _atomic_write
-
     cfg = job.config
     video = layout == "video"
     written: list[str] = []
     if cfg.output is not None:
         header = ["path", "frame_index", "time_s"] if video else ["path"]
         header += ["pred", "state", "error"]
-
-        def write_csv(f: Any) -> None:
+        with atomic_open(cfg.output, "w") as f:
             w = csv.writer(f)
             w.writerow(header)
             for r in rows:
                 line = [r.path, str(r.frame_index), f"{r.time_s:.3f}"] if video and r.time_s is not None else [r.path]
                 line += [r.result.pred if r.result else "", (r.result.state or "") if r.result else "", r.error or ""]
                 w.writerow(line)
-
-        _atomic_write(cfg.output, write_csv)
         written.append(str(cfg.output))
     if cfg.scores_file is not None:
-        job._write_scores(cfg.scores_file, rows)  # type: ignore[arg-type]
+        write_scores(cfg.scores_file, rows, job.classifier.names)
         written.append(str(cfg.scores_file))
     segs = segments_of(rows, cfg.sequence, cfg.none_label)
     if cfg.sequence.segments is not None:
@@ -170,6 +167,6 @@ def write_outputs(job: BatchJob, rows: list[SequenceRow], layout: str) -> list[s
         from screenstate.batch.report import render_report
 
         html = render_report(rows, layout, None, job.classifier.names, cfg.none_label, segments=segs)
-        _atomic_write(cfg.report, lambda f: f.write(html))
+        atomic_write(cfg.report, html)
         written.append(str(cfg.report))
     return written

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from screenstate.atomic import atomic_open
+
 #: the state name of an unreadable frame in segments
 ERROR_STATE = "<unreadable>"
 
@@ -156,9 +158,5 @@ def segment_lines(segments: Sequence[Segment]) -> list[list[str]]:
 
 def write_segments(path: str | Path, segments: Sequence[Segment]) -> None:
     """Write the segments CSV atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, "w") as f:
         csv.writer(f).writerows(segment_lines(segments))
-    tmp.replace(path)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import hashlib
 import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions, LazyFrame
 from screenstate.errors import ScreenstateError, UnknownNameError
+from screenstate.hashing import digest
 from screenstate.results import ClassificationResult
 
 GATE_MODES = ("auto", "on", "off")
@@ -110,18 +110,9 @@ def thumbnail(img: Image.Image, width: int = 200) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def file_hash(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Content hash of a (large) file, streamed."""
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def frame_key(video_hash: str, time_s: float, context: str) -> str:
     """Feature-store key of one video frame read under ``context`` (gate settings, range)."""
-    return hashlib.blake2b(f"video:{video_hash}:{time_s:.6f}:{context}".encode(), digest_size=16).hexdigest()
+    return digest(f"video:{video_hash}:{time_s:.6f}:{context}")
 
 
 def _near_tie(clf: ScreenClassifier) -> Callable[[ScreenFeatures], bool]:
@@ -156,7 +147,7 @@ def gate_items(
     def flush() -> None:
         if pending:
             feats = clf.encoder.encode([clf.encoder.prepare(im) for _, im in pending])
-            clf.image_encodes += len(feats)
+            clf.store.encodes += len(feats)
             for (pos, _), f in zip(pending, feats):
                 out.feature_ids[pos] = len(out.features)
                 out.features.append(f)
@@ -183,14 +174,14 @@ def gate_items(
             continue
 
         def lookup(key: str | None = key) -> ScreenFeatures | None:
-            return clf.cached_features(key) if key is not None else None
+            return clf.store.cached(key) if key is not None else None
 
         step = gate.step(frame, confirm=confirm, cached=lookup)
         if step.how != "reused" or last_id < 0:
             img = frame.load() if isinstance(frame, LazyFrame) else frame  # made once (cached) per frame
             if key is not None and (step.how == "full" or (step.how == "partial" and store_partial)):
-                clf.remember(key, step.features)
-            clf.image_encodes += step.how in ("full", "partial")
+                clf.store.put(key, step.features)
+            clf.store.encodes += step.how in ("full", "partial")
             last_id = len(out.features)
             out.features.append(step.features)
             out.thumbs.append(thumbnail(img) if thumbs else None)

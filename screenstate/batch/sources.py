@@ -19,8 +19,9 @@ import numpy as np
 
 from screenstate.batch.layout import Frame
 from screenstate.batch.listing import IGNORED_NAMES, SIDE_FILES, printable
-from screenstate.embeddings.images import bytes_hash, read_image_file
+from screenstate.embeddings.images import read_image_file
 from screenstate.errors import InvalidImageError, ScreenstateError
+from screenstate.hashing import bytes_hash
 from screenstate.schema import IMAGE_SUFFIXES, natural_key
 
 

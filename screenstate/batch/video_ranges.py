@@ -52,7 +52,7 @@ def plan_ranges(
     if n == 0:
         if not ray_address or (info.duration_s or 0.0) < AUTO_SPLIT_MIN_S:  # the CLI reads RAY_ADDRESS
             return [(0.0, None)]
-        from screenstate.batch.job import init_ray
+        from screenstate.batch.ray_setup import init_ray
 
         init_ray(ray_address)
         import ray
@@ -101,7 +101,7 @@ def run_ranges(
     feature store: a cluster's nodes need not share a disk.)"""
     import ray
 
-    from screenstate.batch.job import init_ray
+    from screenstate.batch.ray_setup import init_ray
 
     cfg = job.config
     init_ray(cfg.ray_address)

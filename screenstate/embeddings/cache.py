@@ -13,15 +13,14 @@ in the key.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from screenstate.atomic import atomic_write
+from screenstate.hashing import digest
+from screenstate.lru import LRU
 
 log = logging.getLogger("screenstate")
 T = TypeVar("T")
@@ -59,8 +58,15 @@ class FeatureCache:
         self._warned = False
 
     def _path(self, model_id: str, content_hash: str) -> Path:
-        mid = hashlib.blake2b(model_id.encode(), digest_size=8).hexdigest()
-        return self.root / mid / content_hash[:2] / f"{content_hash}.bin"
+        return self.root / digest(model_id, size=8) / content_hash[:2] / f"{content_hash}.bin"
+
+    def any_missing(self, content_hashes: list[str]) -> bool:
+        """Whether some hash has no entry under any model: a cheap guess that needs no loaded
+        model (a batch job starts Ray while the models load when some frame must be encoded)."""
+        if not self.root.is_dir():
+            return bool(content_hashes)
+        model_dirs = [d for d in self.root.iterdir() if d.is_dir()]
+        return any(not any((d / h[:2] / f"{h}.bin").exists() for d in model_dirs) for h in content_hashes)
 
     def get(self, model_id: str, content_hash: str) -> bytes | None:
         try:
@@ -97,22 +103,10 @@ class FeatureCache:
             return None
 
     def put(self, model_id: str, content_hash: str, data: bytes) -> None:
-        path = self._path(model_id, content_hash)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; a shared cache must be readable
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self._path(model_id, content_hash), data)  # fsync + rename, mode 0644
 
 
-class MemoryFeatureCache:
+class MemoryFeatureCache(LRU[str, Any]):
     """A bounded, thread-safe LRU of decoded features keyed by content hash.
 
     In front of the disk cache: a replay loop or a service that sees the same screen
@@ -121,36 +115,4 @@ class MemoryFeatureCache:
     """
 
     def __init__(self, max_items: int = 64) -> None:
-        if max_items < 0:
-            raise ValueError(f"max_items: must be >= 0, got {max_items}")
-        self.max_items = max_items
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def get(self, content_hash: str) -> Any | None:
-        with self._lock:
-            item = self._items.get(content_hash)
-            if item is None:
-                self.misses += 1
-                return None
-            self._items.move_to_end(content_hash)
-            self.hits += 1
-            return item
-
-    def put(self, content_hash: str, item: Any) -> None:
-        if self.max_items == 0:
-            return
-        with self._lock:
-            self._items[content_hash] = item
-            self._items.move_to_end(content_hash)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        super().__init__(max_items)

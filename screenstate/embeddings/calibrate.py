@@ -26,7 +26,6 @@ cached choices for this machine. An explicit precision never calibrates.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -37,7 +36,9 @@ from functools import cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from screenstate.atomic import atomic_write
 from screenstate.embeddings.cache import default_cache_dir
+from screenstate.hashing import digest
 
 log = logging.getLogger("screenstate")
 
@@ -89,7 +90,7 @@ class CalibrationKey:
     cpu: str = field(default_factory=lambda: cpu_signature())
 
     def digest(self) -> str:
-        return hashlib.blake2b(json.dumps(asdict(self), sort_keys=True).encode(), digest_size=8).hexdigest()
+        return digest(json.dumps(asdict(self), sort_keys=True), size=8)
 
 
 #: model -> the distinct choices it ran with in this process (benchmarks report them)
@@ -149,7 +150,7 @@ def cpu_flags() -> list[str]:
 def cpu_signature() -> str:
     """CPU model plus a short hash of its full flag list (the flags decide which kernels run)."""
     name, flags = _cpuinfo()
-    return f"{name} [{hashlib.blake2b(flags.encode(), digest_size=4).hexdigest()}]"
+    return f"{name} [{digest(flags, size=4)}]"
 
 
 def thread_budget() -> int:
@@ -197,10 +198,7 @@ def save_choice(key: CalibrationKey, choice: Choice, root: Path | None = None) -
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = _path(key, root).with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        tmp.replace(_path(key, root))
+        atomic_write(_path(key, root), json.dumps(data, indent=1) + "\n")
     except OSError as e:  # a read-only cache only costs a calibration next time
         log.warning("could not save the calibration to %s: %s", root, e)
 

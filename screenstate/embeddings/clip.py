@@ -28,7 +28,6 @@ import copy
 import functools
 import io
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +54,8 @@ from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.templates import get_templates
 from screenstate.errors import ModelNotAvailableError
+from screenstate.hashing import digest
+from screenstate.lru import LRU
 from screenstate.schema import Column
 
 #: open_clip's own default cache directory for weights fetched by URL (OpenAI checkpoints)
@@ -195,13 +196,13 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         threads = thread_budget() if self.device.type == "cpu" else 0
         self.precision_choice = Choice(name, threads, "explicit" if o.precision != "auto" else "fixed")
         self._lock = threading.Lock()
-        self._text_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        #: prompt-ensembled text embeddings by :meth:`text_key` (the feature store persists them)
+        self.text_embeddings: LRU[str, torch.Tensor] = LRU(4096)
         self._model: Any = None
         self._tokenizer: Any = None
         self.image_size = 224
         self.mean = torch.tensor(OPENAI_DATASET_MEAN)  # until the model's own preprocess_cfg says otherwise
         self.std = torch.tensor(OPENAI_DATASET_STD)
-        self.disk_cache: Any = None  # a FeatureCache for text embeddings, set by the classifier
         self._load()
 
     @property
@@ -328,11 +329,10 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
     def encode_texts(self, texts: list[str], augment: bool = True) -> torch.Tensor:
         """Prompt-ensembled text embeddings, float32 [len(texts), D], LRU-cached."""
         templates = self.templates if augment else ("{}",)
-        key_of = {t: f"{augment}|{t}" for t in texts}
+        key_of = {t: self.text_key(t, augment) for t in texts}
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if key_of[t] not in self._text_cache))
-            self._load_texts_from_disk(missing, key_of, augment)
-            missing = [t for t in missing if key_of[t] not in self._text_cache]
+            missing = list(dict.fromkeys(t for t in texts if key_of[t] not in self.text_embeddings))
+            found: dict[str, torch.Tensor] = {}
             if missing:
                 prompts = [tpl.format(t) for t in missing for tpl in templates]
                 tokens = self._tokenizer(prompts).to(self.device)
@@ -343,31 +343,21 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
                 f = f.view(len(missing), len(templates), -1).mean(1)
                 f = torch.nn.functional.normalize(f, dim=-1).cpu()
                 for t, v in zip(missing, f):
-                    self._text_cache[key_of[t]] = v
-                    if self.disk_cache is not None:
-                        self.disk_cache.put(self._text_model_id, self._text_key(t, augment), _tensor_bytes(v))
-                    if len(self._text_cache) > 4096:
-                        self._text_cache.popitem(last=False)
-            return torch.stack([self._text_cache[key_of[t]] for t in texts])
+                    self.text_embeddings.put(key_of[t], v)
+                    found[t] = v
+            # just encoded ones from ``found``: a long list may push them out of the LRU
+            return torch.stack([found[t] if t in found else self.text_embeddings.get(key_of[t]) for t in texts])  # type: ignore[misc]
 
     @property
-    def _text_model_id(self) -> str:
+    def text_model_id(self) -> str:
+        """What text embeddings depend on (their cache key beside :meth:`text_key`)."""
         o = self.options
         return f"clip-text:{Path(o.model).name}:{Path(o.pretrained).name}:{str(self.dtype)[6:]}"
 
-    def _text_key(self, text: str, augment: bool) -> str:
-        import hashlib
-
+    def text_key(self, text: str, augment: bool) -> str:
+        """Cache key of one example text's embedding (the text and the prompt templates)."""
         tpl = "|".join(self.templates if augment else ("{}",))
-        return hashlib.blake2b(f"{tpl}\0{text}".encode(), digest_size=16).hexdigest()
-
-    def _load_texts_from_disk(self, texts: list[str], key_of: dict[str, str], augment: bool) -> None:
-        if self.disk_cache is None:
-            return
-        for t in texts:
-            feat = self.disk_cache.load(self._text_model_id, self._text_key(t, augment), _tensor_from_bytes)
-            if feat is not None:
-                self._text_cache[key_of[t]] = feat
+        return digest(f"{tpl}\0{text}")
 
     def _encode_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """encode_text on tokens trimmed to the longest prompt: with a causal mask the

@@ -210,30 +210,33 @@ class ChangeGate:
         frame: Image.Image | LazyFrame,
         confirm: Callable[[ScreenFeatures], bool] | None = None,
         cached: Callable[[], ScreenFeatures | None] | None = None,
+        cached_before_partial: bool = True,
     ) -> GateStep:
         """Features of the next frame. ``confirm(features)`` is asked after a partial read;
         True re-reads the text of the whole frame (a near tie between two states).
         ``cached()`` is asked when the frame must be read: features it returns (from a
-        feature store) are used instead (``how`` = ``cached``) and become the anchor."""
+        feature store) are used instead (``how`` = ``cached``) and become the anchor.
+        ``cached_before_partial`` False asks it only before a full read (for callers whose
+        store key costs a full-frame hash, more than a partial read may save)."""
         tiles, small = self.compare(frame)
         size = frame.size
         n_changed = tiles_of(size) if tiles is None else int(tiles.sum())
         if tiles is not None and self._anchor_feats is not None and n_changed <= self.options.reuse_tiles:
             self.counts["reused"] += 1
             return GateStep(self._anchor_feats, "reused", n_changed)
-        stored = cached() if cached is not None else None
-        if stored is not None:
-            self._set_anchor(small, size, stored)
-            self.counts["cached"] += 1
-            return GateStep(stored, "cached", n_changed)
-        img = frame.load() if isinstance(frame, LazyFrame) else frame
-        enc = self.encoder
         partial = (
             self.text is not None
             and tiles is not None
             and self._anchor_feats is not None
             and tiles.mean() <= self.options.partial_below
         )
+        stored = cached() if cached is not None and (cached_before_partial or not partial) else None
+        if stored is not None:
+            self._set_anchor(small, size, stored)
+            self.counts["cached"] += 1
+            return GateStep(stored, "cached", n_changed)
+        img = frame.load() if isinstance(frame, LazyFrame) else frame
+        enc = self.encoder
         if partial:
             assert tiles is not None and self._anchor_feats is not None and self.text is not None
             others = {ch.name: ch.encode([ch.prepare(img)])[0] for ch in enc.channels if ch is not self.text}

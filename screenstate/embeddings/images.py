@@ -13,7 +13,6 @@ small text survives.
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import math
 import os
@@ -159,19 +158,6 @@ def _from_array(arr: np.ndarray, max_pixels: int) -> Image.Image:
             arr = arr * 255.0
         arr = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
     return _to_rgb(Image.fromarray(np.ascontiguousarray(arr)))
-
-
-def pixel_hash(img: Image.Image) -> str:
-    """Content hash of decoded pixels (same picture, same hash, whatever the file format)."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{img.mode}{img.size}".encode())
-    h.update(img.tobytes())
-    return h.hexdigest()
-
-
-def bytes_hash(data: bytes) -> str:
-    """Content hash of encoded bytes (cheap: no decode)."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _downscale(img: Image.Image, s: float) -> Image.Image:

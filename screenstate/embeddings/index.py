@@ -12,13 +12,14 @@ model change.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from screenstate.hashing import file_hash
 
 #: switch from exact search to IVF past this many vectors
 APPROX_ABOVE = 50_000
@@ -110,4 +111,4 @@ class ExemplarIndex:
 
 
 def file_digest(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=12).hexdigest()
+    return file_hash(path, size=12)

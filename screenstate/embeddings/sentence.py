@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 
 from screenstate.embeddings.defaults import DEFAULT_SENTENCE_MODEL
 from screenstate.errors import ModelNotAvailableError
+from screenstate.lru import LRU
 
 
 def _bundled_minilm() -> Path:
@@ -66,8 +66,7 @@ class SentenceEncoder:
         self.device = torch.device(device)
         self.max_length = max_length
         self.batch_size = batch_size
-        self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LRU[str, torch.Tensor] = LRU(cache_size)
         self._lock = threading.Lock()
         self._model: Any = None
         self._tok: Any = None
@@ -120,11 +119,8 @@ class SentenceEncoder:
         with self._lock:
             self._load()
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-            if missing:
-                for t, v in zip(missing, self._forward(missing)):
-                    self._cache[t] = v
-                    if len(self._cache) > self._cache_size:
-                        self._cache.popitem(last=False)
-            for t in texts:
-                self._cache.move_to_end(t)
-            return torch.stack([self._cache[t] for t in texts])
+            found = dict(zip(missing, self._forward(missing))) if missing else {}
+            for t, v in found.items():
+                self._cache.put(t, v)
+            # just encoded ones from ``found``: a long list may push them out of the LRU
+            return torch.stack([found[t] if t in found else self._cache.get(t) for t in texts])  # type: ignore[misc]

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from screenstate.atomic import atomic_write
 from screenstate.embeddings.images import load_image
 from screenstate.embeddings.index import file_digest
 from screenstate.errors import ScreenstateError, SpecError, UnknownNameError
@@ -100,17 +99,7 @@ class ClassFile:
     def _write(self, text: str, previous: str, created: tuple[Path, ...], what: str) -> None:
         """Back up, write atomically, remember how to undo (caller holds the lock)."""
         shutil.copyfile(self.path, self.backup)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self.path, text)
         self._undo.append(_Undo(previous, created, what))
 
     def replace_text(self, text: str) -> bool:

@@ -192,8 +192,9 @@ class ReviewSession:
         """Decode and gate a video (as classify-directory does); every frame that was read is
         saved as a PNG under the cache directory, and frames that reused its features point
         to it, so the page can show, and a correction can copy, what was classified."""
-        from screenstate.batch.sequence import file_hash, gate_video, video_rows
+        from screenstate.batch.sequence import gate_video, video_rows
         from screenstate.embeddings.gating import GateOptions
+        from screenstate.hashing import file_hash
 
         vhash = file_hash(video)
         folder = self.cache.root / "video-frames" / vhash

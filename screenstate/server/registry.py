@@ -6,9 +6,10 @@ of deployed ids a service has ever seen."""
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
+
+from screenstate.lru import LRU
 
 T = TypeVar("T")
 
@@ -21,28 +22,22 @@ class LoadedModels(Generic[T]):
         if max_items < 1:
             raise ValueError(f"max_items: must be >= 1, got {max_items}")
         self.max_items = max_items
-        self._items: OrderedDict[str, tuple[str, T]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LRU[str, tuple[str, T]] = LRU(max_items)
+        self._lock = threading.Lock()  # for the build counter
         self.builds = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
     def get(self, deployed_id: str, config_key: str, build: Callable[[], T]) -> T:
-        with self._lock:
-            hit = self._items.get(deployed_id)
-            if hit is not None and hit[0] == config_key:
-                self._items.move_to_end(deployed_id)
-                return hit[1]
-        obj = build()  # outside the lock: building loads examples and may take a while
+        hit = self._items.get(deployed_id)
+        if hit is not None and hit[0] == config_key:
+            return hit[1]
+        obj = build()  # outside any lock: building loads examples and may take a while
         with self._lock:
             self.builds += 1
-            self._items[deployed_id] = (config_key, obj)
-            self._items.move_to_end(deployed_id)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+        self._items.put(deployed_id, (config_key, obj))
         return obj
 
     def drop(self, deployed_id: str) -> None:
-        with self._lock:
-            self._items.pop(deployed_id, None)
+        self._items.pop(deployed_id)

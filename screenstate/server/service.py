@@ -20,6 +20,8 @@ from screenstate.classify import LoadedImage, ScreenClassifier, load_with_hash
 from screenstate.embeddings.cache import MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
+from screenstate.embeddings.features import ScreenFeatures
+from screenstate.embeddings.store import FeatureStore
 from screenstate.errors import SpecError
 from screenstate.schema import ClassSpec, DetectorSpec, ExemplarsExample, ImageExample
 from screenstate.server.batching import Batcher
@@ -73,6 +75,7 @@ class Service:
         #: every model built from a deployed config, keyed ``kind:deployed_id``
         self.loaded: LoadedModels[Any] = LoadedModels(limits.max_loaded)
         self.memory = MemoryFeatureCache(memory_cache)  # one encoder for every deployed classifier
+        self._features: FeatureStore | None = None
         self.batcher = Batcher(self._encode_loaded)
 
     # -- models ------------------------------------------------------------------------
@@ -181,21 +184,27 @@ class Service:
         )  # hashing only
         return await _decoded(img) if decode else img
 
-    def _encode_loaded(self, images: list[LoadedImage]) -> list[Any]:
+    def feature_store(self) -> FeatureStore:
+        """The feature store of the service's encoder (memory only: uploads are not kept on disk)."""
         enc = self.encoder()
-        return enc.encode([enc.prepare(li.image) for li in images])
+        with self._encoder_lock:
+            if self._features is None:
+                self._features = FeatureStore(enc, disk=None, memory=self.memory)
+            return self._features
 
-    async def features_of(self, img: LoadedImage) -> Any:
-        """Features of an upload: from memory when these bytes were seen, else decoded and
+    def _encode_loaded(self, images: list[LoadedImage]) -> list[ScreenFeatures]:
+        return self.feature_store().features(images)
+
+    async def features_of(self, img: LoadedImage) -> ScreenFeatures:
+        """Features of an upload: from the store when these bytes were seen, else decoded and
         encoded (batched with concurrent requests). The one place an upload becomes features."""
-        feats = self.memory.get(img.content_hash)
+        feats = self.feature_store().cached(img.content_hash)
         if feats is None:
             img = await _decoded(img)
             if self.batching:
                 feats = await self.batcher.submit(img)
             else:
                 feats = (await asyncio.to_thread(self._encode_loaded, [img]))[0]
-            self.memory.put(img.content_hash, feats)
         return feats
 
     async def within_budget(self, work: Awaitable[T]) -> T:

@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 import screenstate
-from screenstate.batch.encode import init_ray
 from screenstate.batch.job import BatchJob, JobConfig
 from screenstate.batch.loopback import LoopbackCluster, can_isolate
+from screenstate.batch.ray_setup import init_ray
 
 CLASSES = {
     "classifier_configs": [

@@ -13,12 +13,12 @@ from PIL import Image
 from test_job import _config as _job_config  # same job settings as the main batch tests
 from test_job import _rows
 
-from screenstate.batch import job as job_module
+from screenstate.batch import hashing as batch_hashing
 from screenstate.batch.job import BatchJob
 from screenstate.batch.layout import scan_root
 from screenstate.batch.listing import printable
 from screenstate.batch.prepare import prepare_batch
-from screenstate.embeddings.images import bytes_hash
+from screenstate.hashing import bytes_hash
 
 CLASSES = {
     "classifier_configs": [
@@ -145,7 +145,7 @@ def test_file_changed_after_hashing_is_never_cached_under_the_old_hash(
     frame.write_bytes(_png((255, 0, 0)))
     (root / "frame_2.png").write_bytes(_png((0, 0, 255)))
     login_page = _png((0, 255, 0))
-    original = job_module._hash_file
+    original = batch_hashing.hash_file
 
     def hash_then_change(f, root):  # the recorder overwrites the frame right after the job hashed it
         got = original(f, root)
@@ -153,15 +153,15 @@ def test_file_changed_after_hashing_is_never_cached_under_the_old_hash(
             frame.write_bytes(login_page)
         return got
 
-    monkeypatch.setattr(job_module, "_hash_file", hash_then_change)
+    monkeypatch.setattr(batch_hashing, "hash_file", hash_then_change)
     cfg = _config(root, tmp_path, tiny_options)
     first = BatchJob(cfg).run()
     row = next(r for r in first.rows if r.path == str(frame))
     assert row.result is None and "file changed while the job was reading it" in row.error
-    monkeypatch.setattr(job_module, "_hash_file", original)
+    monkeypatch.setattr(batch_hashing, "hash_file", original)
     # the old hash has no features: a later frame with the old content (a login form seen
     # again) is encoded, not answered with the pixels that replaced it
-    assert BatchJob(cfg).classifier.cached_features(bytes_hash(_png((255, 0, 0)))) is None
+    assert BatchJob(cfg).classifier.store.cached(bytes_hash(_png((255, 0, 0)))) is None
     later = tmp_path / "later"
     later.mkdir()
     (later / "frame_1.png").write_bytes(_png((255, 0, 0)))

@@ -59,7 +59,7 @@ def test_entries_are_world_readable_and_complete(tmp_path):
     (entry,) = _entries(tmp_path)
     assert stat.S_IMODE(entry.stat().st_mode) == 0o644
     assert entry.read_bytes() == b"x" * 1000
-    assert not [p for p in tmp_path.rglob(".tmp-*")]
+    assert not [p for p in tmp_path.rglob("*.tmp")]
 
 
 def test_load_of_missing_entry_is_a_plain_miss(tmp_path):

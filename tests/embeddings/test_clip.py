@@ -124,15 +124,16 @@ def test_trimmed_text_forward_equals_library_encode_text(tiny_clip_encoder):
 
 
 def test_text_embeddings_persist_in_disk_cache(tmp_path, tiny_options):
-    from screenstate.embeddings.cache import FeatureCache
+    from screenstate import ScreenClassifier
+    from screenstate.embeddings.encoder import Encoder
 
-    cache = FeatureCache(tmp_path)
+    spec = {"classifier_configs": [{"name": "s", "examples_to_include": ["a settings page"]}]}
     a = ClipChannel(ClipOptions(model=tiny_options.clip_model, pretrained="random", device="cpu", precision="fp32"))
-    a.disk_cache = cache
+    ScreenClassifier(spec, encoder=Encoder("clip", [a]), cache=tmp_path)  # the feature store writes them
     first = a.encode_texts(["a settings page"])
     b = ClipChannel(ClipOptions(model=tiny_options.clip_model, pretrained="random", device="cpu", precision="fp32"))
-    b.disk_cache = cache
     b._encode_tokens = None  # a second process must not run the text tower for a cached example
+    ScreenClassifier(spec, encoder=Encoder("clip", [b]), cache=tmp_path)
     torch.testing.assert_close(b.encode_texts(["a settings page"]), first, atol=1e-3, rtol=1e-3)
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from screenstate.embeddings.images import ViewMode, load_image, make_views, pixel_hash, tile_grid
+from screenstate.embeddings.images import ViewMode, load_image, make_views, tile_grid
 from screenstate.errors import InvalidImageError, UnknownNameError
+from screenstate.hashing import pixel_hash
 
 
 def _png(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
