@@ -10,8 +10,9 @@ Speed comes from doing as little as possible per frame:
 - example embeddings are computed once, at construction;
 - each screenshot is downscaled once (``max_side``) and compared tile by tile with the
   previous one; an identical frame reuses the previous result (a few ms);
-- a screen that must be read in full is looked up in the classifier's feature store
-  first (by pixel hash): going back to a screen read before costs no OCR;
+- with the ``text`` channel, a screen that must be read in full is looked up in the
+  classifier's feature store first (by pixel hash): going back to a screen read before
+  costs no OCR;
 - with the ``text`` channel on, a frame that changed only in part is OCR'd only inside
   the changed tiles; lines elsewhere come from the previous frame (both done by
   ``embeddings/gating.py``, which batch jobs over videos share);
@@ -121,7 +122,10 @@ class StateChecker:
             key.append(pixel_hash(img))
             return store.cached(key[0])
 
-        step = self._gate.step(img, confirm=near_tie, cached=stored, cached_before_partial=False)
+        # hashing a full screen (~9 ms at 1080p) pays only where a full read means OCR
+        # (hundreds of ms); without the text channel a full read is about as cheap
+        lookup = stored if self._text is not None else None
+        step = self._gate.step(img, confirm=near_tie, cached=lookup, cached_before_partial=False)
         if step.how == "reused" and prev is not None:
             return replace(prev, how="reused", seconds=time.perf_counter() - t0)
         if step.how == "full" and key:

@@ -147,10 +147,10 @@ def test_reused_buffer_is_not_mistaken_for_an_unchanged_frame(checker, data_dir)
     assert second.how != "reused" and second.raw_scores != first.raw_scores
 
 
-def test_going_back_to_a_screen_read_before_comes_from_the_store(checker, data_dir):
-    """A -> B -> A: the third check is the first one's full read, from the feature store."""
+def test_going_back_to_a_screen_read_before_comes_from_the_store(text_encoder, small_spec, data_dir):
+    """A -> B -> A: the third check is the first one's full read (OCR), from the feature store."""
     login, chooser = (Image.open(data_dir / f"{n}.png").convert("RGB") for n in ("login_page", "file_chooser"))
-    checker.reset()
+    checker = StateChecker(small_spec, encoder=text_encoder)
     first = checker.which(login)
     assert checker.which(chooser).how == "full"
     back = checker.which(login)
