@@ -18,9 +18,10 @@ from typing import Any
 import torch
 from PIL import Image
 
+from screenstate.classifier.fewshot import SourceCalibration, calibrate, fewshot_scores
 from screenstate.classifier.two_stage import predict, softmax_scores, two_stage_scores
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
-from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.encoder import Encoder, fuse
 from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
 from screenstate.embeddings.images import (
     DEFAULT_MAX_PIXELS,
@@ -30,6 +31,7 @@ from screenstate.embeddings.images import (
     pixel_hash,
     read_image_file,
 )
+from screenstate.embeddings.words import WordExemplars
 from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec, Column
@@ -154,8 +156,30 @@ class ScreenClassifier:
         )
         self.example_class = torch.tensor([c.class_index for c in self.columns], dtype=torch.long)
         self.example_is_negative = torch.tensor([c.is_negative for c in self.columns], dtype=torch.bool)
+        self._set_fewshot(image_cols, image_feats)
         mins = spec.min_scores(self.default_min_score)
         self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
+
+    def _set_fewshot(self, image_cols: list[Column], image_feats: list[dict[str, Any]] | None) -> None:
+        """With screenshot exemplars: the word-overlap source (when OCR is on) and each
+        source's scale and weight learned from the exemplars (``classifier/fewshot.py``)."""
+        self.words: WordExemplars | None = None
+        self.fewshot: list[SourceCalibration] | None = None
+        if not image_cols or image_feats is None:
+            return
+        if "text" in self.encoder.channel_names:
+            self.words = WordExemplars.build(self.columns, image_feats)
+        pos = [(i, c) for i, c in enumerate(image_cols) if not c.is_negative]
+        col_of = {id(c): j for j, c in enumerate(self.columns)}
+        rows = self.channel_relevance([image_feats[i] for i, _ in pos])
+        self.fewshot = calibrate(
+            rows,
+            torch.tensor([col_of[id(c)] for _, c in pos], dtype=torch.long),
+            self.example_class,
+            self.example_is_negative,
+            torch.tensor([c.image is not None for c in self.columns], dtype=torch.bool),
+            len(self.names),
+        )
 
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
         """An image exemplar, decoded now unless cached, so that a file that is not an image
@@ -263,10 +287,30 @@ class ScreenClassifier:
                 self.cache.put(ch.model_id, h, ch.dumps(feats[ch.name]))
 
     # -- decisions -----------------------------------------------------------------
-    def raw_scores(self, features: Sequence[dict[str, Any]]) -> torch.Tensor:
-        """Two-stage raw scores, float [images, classes]."""
-        rel = self.encoder.relevance(list(features), self.examples)
+    def channel_relevance(self, features: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        """Each evidence source's relevance, float [images, examples] (NaN = no opinion):
+        the encoder's channels, plus ``words`` when the class file has screenshot exemplars."""
+        rel = self.encoder.channel_relevance(list(features), self.examples)
+        if self.words is not None:
+            rel["words"] = self.words.relevance(features)
+        return rel
+
+    def raw_from_relevance(self, relevance: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Raw scores [images, classes] from (a subset of) :meth:`channel_relevance`: with
+        screenshot exemplars the few-shot rule, else the two-stage rule on the fused relevance."""
+        if self.fewshot is not None:
+            return fewshot_scores(
+                relevance, self.fewshot, self.example_class, self.example_is_negative, len(self.names)
+            )
+        rel = fuse(relevance, self.encoder.weights)
         return two_stage_scores(rel, self.example_class, self.example_is_negative, len(self.names))
+
+    def raw_scores(self, features: Sequence[dict[str, Any]]) -> torch.Tensor:
+        """Raw scores, float [images, classes] (see :meth:`raw_from_relevance`)."""
+        if self.fewshot is None:
+            rel = self.encoder.relevance(list(features), self.examples)
+            return two_stage_scores(rel, self.example_class, self.example_is_negative, len(self.names))
+        return self.raw_from_relevance(self.channel_relevance(features))
 
     def results_from_raw(self, raw: torch.Tensor, sources: Sequence[str] | None = None) -> list[ClassificationResult]:
         """Result objects from raw scores [images, classes]."""
