@@ -82,8 +82,10 @@ def evaluate_set(clf, root: Path, quick: bool) -> list[dict]:  # type: ignore[no
                 hf = [feats[pos[f]] for f in held]
                 rel = c2.channel_relevance(hf)
                 # text alone: OCR evidence only (its word overlap reads the whole screen, no foreground box)
-                words_text = c2.words.relevance([{"text": f["text"]} for f in hf])
-                combos = {"text": {"text": rel["text"], "words": words_text}, "fused": rel}
+                text_only = {"text": rel["text"]}
+                if c2.words is not None:  # the few-shot rule is on (k >= 2)
+                    text_only["words"] = c2.words.relevance([{"text": f["text"]} for f in hf])
+                combos = {"text": text_only, "fused": rel}
                 if mode == "exemplars only":
                     combos["visual"] = {"visual": rel["visual"]}
                 for combo, parts in combos.items():

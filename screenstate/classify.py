@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -93,6 +94,11 @@ def _bytes_input(data: bytes, source: str, decode: Callable[[], Image.Image], la
     return LoadedImage(None if lazy else decode(), bytes_hash(data), source, decode)
 
 
+#: the few-shot rule needs this many classes with this many positive screenshots each
+FEWSHOT_MIN_CLASSES = 2
+FEWSHOT_MIN_PER_CLASS = 2
+
+
 def _has_images(spec: ClassSpec) -> bool:
     """Whether a class file has screenshot exemplars (positive or negative)."""
     return any(c.image is not None for c in spec.columns())
@@ -162,14 +168,20 @@ class ScreenClassifier:
 
     def _set_fewshot(self, image_cols: list[Column], image_feats: list[dict[str, Any]] | None) -> None:
         """With screenshot exemplars: the word-overlap source (when OCR is on) and each
-        source's scale and weight learned from the exemplars (``classifier/fewshot.py``)."""
+        source's scale and weight learned from the exemplars (``classifier/fewshot.py``),
+        once at least ``FEWSHOT_MIN_CLASSES`` classes have ``FEWSHOT_MIN_PER_CLASS``
+        positive screenshots each (a same-class pair to compare); before that, the
+        two-stage rule on the fused relevance."""
         self.words: WordExemplars | None = None
         self.fewshot: list[SourceCalibration] | None = None
         if not image_cols or image_feats is None:
             return
+        pos = [(i, c) for i, c in enumerate(image_cols) if not c.is_negative]
+        per_class = Counter(c.class_index for _, c in pos)
+        if sum(n >= FEWSHOT_MIN_PER_CLASS for n in per_class.values()) < FEWSHOT_MIN_CLASSES:
+            return  # too few exemplars to learn scales and weights from: the two-stage rule
         if "text" in self.encoder.channel_names:
             self.words = WordExemplars.build(self.columns, image_feats)
-        pos = [(i, c) for i, c in enumerate(image_cols) if not c.is_negative]
         col_of = {id(c): j for j, c in enumerate(self.columns)}
         rows = self.channel_relevance([image_feats[i] for i, _ in pos])
         self.fewshot = calibrate(

@@ -184,3 +184,19 @@ def fewshot_scores(
         num += torch.where(has, cal.weight * scores, 0.0)
         den += has * cal.weight
     return torch.where(den > 0, num / den.clamp(min=1e-12), 0.0)
+
+
+def column_scores(relevance: dict[str, torch.Tensor], calibration: list[SourceCalibration]) -> torch.Tensor:
+    """Per example column, the weighted mean of the calibrated relevances of the sources
+    that score it, float [images, examples] (NaN where none does): which example of a
+    class the sources agree on, to explain a few-shot score."""
+    n_images, n_cols = next(iter(relevance.values())).shape
+    num = torch.zeros(n_images, n_cols)
+    den = torch.zeros(n_images, n_cols)
+    for cal in calibration:
+        channel = cal.name.split(":")[0]
+        if channel not in relevance:
+            continue
+        num[:, cal.columns] += cal.weight * cal.apply(relevance[channel].nan_to_num(0.0))
+        den[:, cal.columns] += cal.weight
+    return torch.where(den > 0, num / den.clamp(min=1e-12), float("nan"))
