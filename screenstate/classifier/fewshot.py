@@ -37,6 +37,7 @@ separate sources.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -157,6 +158,16 @@ def calibrate(
     return out
 
 
+def _calibrated(
+    relevance: dict[str, torch.Tensor], calibration: list[SourceCalibration]
+) -> Iterator[tuple[SourceCalibration, torch.Tensor]]:
+    """Each source whose channel is in ``relevance``, with its calibrated columns."""
+    for cal in calibration:
+        channel = cal.name.split(":")[0]
+        if channel in relevance:
+            yield cal, cal.apply(relevance[channel].nan_to_num(0.0))
+
+
 def fewshot_scores(
     relevance: dict[str, torch.Tensor],
     calibration: list[SourceCalibration],
@@ -174,11 +185,7 @@ def fewshot_scores(
     n_images = next(iter(relevance.values())).shape[0] if relevance else 0
     num = torch.zeros(n_images, n_classes)
     den = torch.zeros(n_images, n_classes)
-    for cal in calibration:
-        channel = cal.name.split(":")[0]
-        if channel not in relevance:
-            continue
-        rel = cal.apply(relevance[channel].nan_to_num(0.0))
+    for cal, rel in _calibrated(relevance, calibration):
         scores = _class_scores(rel, example_class[cal.columns], example_is_negative[cal.columns], n_classes)
         has = ~torch.isnan(scores)
         num += torch.where(has, cal.weight * scores, 0.0)
@@ -193,10 +200,7 @@ def column_scores(relevance: dict[str, torch.Tensor], calibration: list[SourceCa
     n_images, n_cols = next(iter(relevance.values())).shape
     num = torch.zeros(n_images, n_cols)
     den = torch.zeros(n_images, n_cols)
-    for cal in calibration:
-        channel = cal.name.split(":")[0]
-        if channel not in relevance:
-            continue
-        num[:, cal.columns] += cal.weight * cal.apply(relevance[channel].nan_to_num(0.0))
+    for cal, rel in _calibrated(relevance, calibration):
+        num[:, cal.columns] += cal.weight * rel
         den[:, cal.columns] += cal.weight
     return torch.where(den > 0, num / den.clamp(min=1e-12), float("nan"))
