@@ -97,6 +97,9 @@ def _bytes_input(data: bytes, source: str, decode: Callable[[], Image.Image], la
 #: the few-shot rule needs this many classes with this many positive screenshots each
 FEWSHOT_MIN_CLASSES = 2
 FEWSHOT_MIN_PER_CLASS = 2
+#: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
+#: larger sets use this many, spread over the classes
+FEWSHOT_CALIBRATION_ROWS = 256
 
 
 def _has_images(spec: ClassSpec) -> bool:
@@ -182,6 +185,15 @@ class ScreenClassifier:
             return  # too few exemplars to learn scales and weights from: the two-stage rule
         if "text" in self.encoder.channel_names:
             self.words = WordExemplars.build(self.columns, image_feats)
+        if len(pos) > FEWSHOT_CALIBRATION_ROWS:  # the first screenshots of every class
+            per = max(FEWSHOT_MIN_PER_CLASS, -(-FEWSHOT_CALIBRATION_ROWS // len(per_class)))
+            taken: Counter[int] = Counter()
+            kept = []
+            for i, c in pos:
+                taken[c.class_index] += 1
+                if taken[c.class_index] <= per:
+                    kept.append((i, c))
+            pos = kept
         col_of = {id(c): j for j, c in enumerate(self.columns)}
         rows = self.channel_relevance([image_feats[i] for i, _ in pos])
         self.fewshot = calibrate(

@@ -122,3 +122,27 @@ def test_two_screenshots_per_class_switch_on_the_fewshot_rule(text_encoder, tmp_
             assert ev.raw_score == pytest.approx(r.raw_scores[ev.class_name], abs=1e-5)
     one = [{**c, "examples_to_include": c["examples_to_include"][:2]} for c in cfgs]
     assert clf.with_spec(ClassSpec.from_dict({"classifier_configs": one})).fewshot is None
+
+
+def test_large_exemplar_sets_calibrate_on_a_spread_subset(text_encoder, tmp_path, monkeypatch):
+    """Above FEWSHOT_CALIBRATION_ROWS positive screenshots, the scales are learned from the
+    first ones of every class (pairs are quadratic), and every class keeps at least two."""
+    import screenstate.classify as classify_mod
+
+    if not DEV.is_dir():
+        pytest.skip("screens-dev dataset not found at ../shared/datasets/screens-dev")
+    seen_rows = []
+    real = classify_mod.calibrate
+    monkeypatch.setattr(
+        classify_mod, "calibrate", lambda rows, cols, *a: seen_rows.append(cols) or real(rows, cols, *a)
+    )
+    monkeypatch.setattr(classify_mod, "FEWSHOT_CALIBRATION_ROWS", 3)
+    cfgs = [
+        {"name": s, "examples_to_include": [{"image": str(p)} for p in sorted((DEV / s).glob("*.png"))[:3]]}
+        for s in ("error_dialog", "login_page")
+    ]
+    clf = ScreenClassifier(
+        ClassSpec.from_dict({"classifier_configs": cfgs}), encoder=Encoder("visual", [VisualChannel()])
+    )
+    assert clf.fewshot is not None
+    assert seen_rows[-1].tolist() == [0, 1, 3, 4]  # two of each class (columns 0-2, 3-5)
