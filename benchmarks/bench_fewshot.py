@@ -7,7 +7,9 @@ the set's states).
 
 Exemplars are k screenshots of each class, taken in turn from each class's sorted files
 (split s uses files s*k .. s*k+k-1; up to ``SPLITS`` splits, averaged); every other
-screenshot of the set is evaluated. Also reports per-class recall of the icon-only dialog
+screenshot of the set is evaluated. Scores come from the classifier's own rule
+(``ScreenClassifier.raw_from_relevance``: with exemplars, the few-shot rule of
+``classifier/fewshot.py``) on the channels of each row. Also reports per-class recall of the icon-only dialog
 states (error / warning / question) at k = 3 with text prompts, fused."""
 
 from __future__ import annotations
@@ -44,17 +46,13 @@ def _set_files(root: Path) -> dict[str, list[Path]]:
 def evaluate_set(clf, root: Path, quick: bool) -> list[dict]:  # type: ignore[no-untyped-def]
     """Rows of accuracy for one labeled set."""
     from screenstate import ClassSpec
-    from screenstate.classifier.two_stage import two_stage_scores
-    from screenstate.embeddings.encoder import fuse
 
     by_class = _set_files(root)
     names = sorted(by_class)
     # text prompts: the set's own classes.json, else the dev class file's (held-out sets are
     # labeled with dev state names and are meant to be classified with its descriptions)
     prompt_file = root / "classes.json" if (root / "classes.json").is_file() else DEV / "classes.json"
-    prompts = {
-        c["name"]: c for c in json.loads(prompt_file.read_text())["classifier_configs"] if c["name"] in names
-    }
+    prompts = {c["name"]: c for c in json.loads(prompt_file.read_text())["classifier_configs"] if c["name"] in names}
     files = [f for n in names for f in by_class[n]]
     feats = clf.features([clf.load(f) for f in files])
     pos = {f: i for i, f in enumerate(files)}
@@ -82,13 +80,16 @@ def evaluate_set(clf, root: Path, quick: bool) -> list[dict]:  # type: ignore[no
                     c2 = clf.with_spec(ClassSpec.from_json(spec_path))
                 held = [f for n in names for f in by_class[n] if f not in ex[n]]
                 hf = [feats[pos[f]] for f in held]
-                rel = c2.encoder.channel_relevance(hf, c2.examples)
-                combos = {"text": {"text": rel["text"]}, "fused": rel}
+                rel = c2.channel_relevance(hf)
+                # text alone: OCR evidence only (its word overlap reads the whole screen, no foreground box)
+                text_only = {"text": rel["text"]}
+                if c2.words is not None:  # the few-shot rule is on (k >= 2)
+                    text_only["words"] = c2.words.relevance([{"text": f["text"]} for f in hf])
+                combos = {"text": text_only, "fused": rel}
                 if mode == "exemplars only":
                     combos["visual"] = {"visual": rel["visual"]}
                 for combo, parts in combos.items():
-                    r = fuse(parts, c2.encoder.weights)
-                    raw = two_stage_scores(r, c2.example_class, c2.example_is_negative, len(c2.names))
+                    raw = c2.raw_from_relevance(parts)
                     pred = [c2.names[int(i)] for i in raw.argmax(1)]
                     per = correct.setdefault(combo, {})
                     for f, p in zip(held, pred):
@@ -124,7 +125,12 @@ def run(quick: bool) -> dict:
 
     def pick(set_name: str) -> float | None:
         for r in table:
-            if r["set"] == set_name and r["k"] == 3 and r["examples"] == "text prompts + exemplars" and r["channels"] == "fused":
+            if (
+                r["set"] == set_name
+                and r["k"] == 3
+                and r["examples"] == "text prompts + exemplars"
+                and r["channels"] == "fused"
+            ):
                 return float(r["accuracy"])
         return None
 

@@ -4,6 +4,7 @@ adding a channel re-uses what the disk cache already holds (no second OCR)."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -89,3 +90,59 @@ def test_evidence_leaves_out_channels_without_an_opinion(text_encoder, data_dir,
             assert ev.relevance == pytest.approx(sum(ev.channel_relevance.values()) / 2, abs=1e-5)
         kinds.add(ev.example_text is None)
     assert kinds == {True, False}  # both kinds of example decided some class
+
+
+DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "screens-dev"
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason="screens-dev dataset not found at ../shared/datasets/screens-dev")
+def test_two_screenshots_per_class_switch_on_the_fewshot_rule(text_encoder, tmp_path):
+    """Two screenshots of each of three states: the few-shot rule learns a scale and weight
+    per source from them, classifies new screens of those states, and the evidence of
+    every class reproduces its raw score; one screenshot per class keeps the two-stage rule."""
+    from screenstate.evidence import explain
+
+    states = ("error_dialog", "file_chooser", "login_page")
+    files = {s: sorted((DEV / s).glob("*.png")) for s in states}
+    cfgs = [
+        {"name": s, "examples_to_include": [f"a {s.replace('_', ' ')}", *({"image": str(p)} for p in files[s][:2])]}
+        for s in states
+    ]
+    enc = Encoder("visual+text", [VisualChannel(), text_encoder.channels[0]])
+    clf = ScreenClassifier(ClassSpec.from_dict({"classifier_configs": cfgs}), encoder=enc, cache=tmp_path)
+    assert clf.fewshot is not None
+    assert {c.name for c in clf.fewshot} == {"text:prompts", "text:exemplars", "visual:exemplars", "words:exemplars"}
+    assert all(c.loo_accuracy is not None and c.weight > 0 for c in clf.fewshot)
+    screens = [files[s][2] for s in states]
+    results = clf.classify_batch(screens)
+    assert [r.pred for r in results] == list(states)
+    feats = clf.features([clf.load(p) for p in screens])
+    for f, r in zip(feats, results):
+        for ev in explain(clf, f, clf.names):
+            assert ev.raw_score == pytest.approx(r.raw_scores[ev.class_name], abs=1e-5)
+    one = [{**c, "examples_to_include": c["examples_to_include"][:2]} for c in cfgs]
+    assert clf.with_spec(ClassSpec.from_dict({"classifier_configs": one})).fewshot is None
+
+
+def test_large_exemplar_sets_calibrate_on_a_spread_subset(text_encoder, tmp_path, monkeypatch):
+    """Above FEWSHOT_CALIBRATION_ROWS positive screenshots, the scales are learned from the
+    first ones of every class (pairs are quadratic), and every class keeps at least two."""
+    import screenstate.classify as classify_mod
+
+    if not DEV.is_dir():
+        pytest.skip("screens-dev dataset not found at ../shared/datasets/screens-dev")
+    seen_rows = []
+    real = classify_mod.calibrate
+    monkeypatch.setattr(
+        classify_mod, "calibrate", lambda rows, cols, *a: seen_rows.append(cols) or real(rows, cols, *a)
+    )
+    monkeypatch.setattr(classify_mod, "FEWSHOT_CALIBRATION_ROWS", 3)
+    cfgs = [
+        {"name": s, "examples_to_include": [{"image": str(p)} for p in sorted((DEV / s).glob("*.png"))[:3]]}
+        for s in ("error_dialog", "login_page")
+    ]
+    clf = ScreenClassifier(
+        ClassSpec.from_dict({"classifier_configs": cfgs}), encoder=Encoder("visual", [VisualChannel()])
+    )
+    assert clf.fewshot is not None
+    assert seen_rows[-1].tolist() == [0, 1, 3, 4]  # two of each class (columns 0-2, 3-5)

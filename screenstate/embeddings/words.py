@@ -1,0 +1,125 @@
+"""Word overlap of a screen with screenshot exemplars: the ``words`` evidence source.
+
+Two screenshots of one state of an application share their words — button labels
+("Yes", "No", "Cancel"), field names, headings — more reliably than their sentences: a
+dialog's message changes from one screenshot to the next, its buttons do not. So each
+screen is reduced to the set of words OCR read on it (lower-cased, letters only, at least
+two characters), and compared with an exemplar's by the cosine of their binary TF-IDF
+vectors. ``idf`` is computed over the user's exemplars, one document per class, so words
+every class shows (a desktop's menu bar, "OK") count little and words that tell the
+user's classes apart count most.
+
+A screen's words are read twice, from the whole screen and from its foreground window
+(the visual channel's box, when the encoder has it), and the two cosines are averaged:
+the foreground leaves out the windows behind a dialog, the whole screen keeps a web page
+whose "foreground" is only one of its cards.
+
+Relevance of exemplar e to screen v, in [0, 1] (0.5 = nothing in common, 1 = the same
+words)::
+
+    d(e, v) = 0.5 + 0.5 * (cos_whole(e, v) + cos_foreground(e, v)) / 2
+
+Text examples get NaN (no opinion). The few-shot rule (``classifier/fewshot.py``)
+recalibrates this scale on the user's exemplars.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from screenstate.embeddings.features import ScreenFeatures
+from screenstate.schema import Column
+
+_LETTERS = re.compile(r"[^\W_\d]+", re.UNICODE)
+#: OCR reads screens whose 16:9 window is larger than this downscaled (text channel's max_side)
+TEXT_MAX_SIDE = 2560
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in _LETTERS.findall(text.lower()) if len(w) >= 2}
+
+
+@dataclass(frozen=True)
+class ScreenWords:
+    """The words of a whole screen and of its foreground window."""
+
+    whole: frozenset[str]
+    foreground: frozenset[str]
+
+
+def screen_words(features: ScreenFeatures) -> ScreenWords:
+    """Words of one screen from its channel features (``text``, and ``visual`` for the box)."""
+    lines = features.text.lines if features.text is not None else ()
+    whole: set[str] = set()
+    fg: set[str] = set()
+    visual = features.visual
+    box = visual.box if visual is not None else None
+    if visual is not None and box is not None:
+        w, h = visual.size
+        s = min(1.0, TEXT_MAX_SIDE / min(max(w, h), 16 / 9 * min(w, h)))  # OCR ran on this scale
+        x0, y0, x1, y1 = (v * s for v in box)
+    for ln in lines:
+        ws = _words(ln.text)
+        whole |= ws
+        cx, cy = (ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2
+        if box is None or (x0 <= cx < x1 and y0 <= cy < y1):
+            fg |= ws
+    return ScreenWords(frozenset(whole), frozenset(fg))
+
+
+@dataclass(frozen=True)
+class WordExemplars:
+    """Exemplar word sets with class-level idf (built once per class file)."""
+
+    is_image: torch.Tensor  # bool [columns]
+    exemplars: tuple[ScreenWords, ...]
+    idf: dict[str, float]
+    unseen_idf: float
+
+    @classmethod
+    def build(cls, columns: Sequence[Column], exemplar_features: Sequence[ScreenFeatures]) -> WordExemplars:
+        """``exemplar_features``: channel features of the image columns, in column order."""
+        image_cols = [c for c in columns if c.image is not None]
+        if len(image_cols) != len(exemplar_features):
+            raise ValueError(f"words: expected {len(image_cols)} exemplar features, got {len(exemplar_features)}")
+        words = tuple(screen_words(f) for f in exemplar_features)
+        per_class: dict[int, set[str]] = {}
+        for c, sw in zip(image_cols, words):
+            per_class.setdefault(c.class_index, set()).update(sw.whole)
+        n = max(1, len(per_class))
+        df = Counter(w for ws in per_class.values() for w in ws)
+        idf = {w: math.log((n + 1) / (k + 0.5)) for w, k in df.items()}
+        is_image = torch.tensor([c.image is not None for c in columns], dtype=torch.bool)
+        return cls(is_image, words, idf, math.log((n + 1) / 0.5))
+
+    def _cosine(self, a: frozenset[str], b: frozenset[str]) -> float:
+        if not a or not b:
+            return 1.0 if not a and not b else 0.0
+        idf = self.idf
+
+        def sq(w: str) -> float:
+            return idf.get(w, self.unseen_idf) ** 2
+
+        inter = sum(sq(w) for w in a & b)
+        return inter / math.sqrt(sum(sq(w) for w in a) * sum(sq(w) for w in b))
+
+    def relevance(self, features: Sequence[ScreenFeatures]) -> torch.Tensor:
+        """float [screens, columns]: d(e, v) on image columns, NaN on text columns."""
+        out = torch.full((len(features), self.is_image.shape[0]), float("nan"))
+        if not self.exemplars:
+            return out
+        cols = torch.nonzero(self.is_image).flatten()
+        for i, f in enumerate(features):
+            sw = screen_words(f)
+            sims = [
+                0.5 * (self._cosine(sw.whole, e.whole) + self._cosine(sw.foreground, e.foreground))
+                for e in self.exemplars
+            ]
+            out[i, cols] = 0.5 + 0.5 * torch.tensor(sims)
+        return out

@@ -1,0 +1,98 @@
+"""The few-shot rule: sources calibrated and weighted on the user's own exemplars."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from screenstate.classifier.fewshot import MIN_WEIGHT, calibrate, fewshot_scores, sources_of
+
+NAN = float("nan")
+
+
+def _layout():
+    """2 classes; columns: a text prompt per class, then 2 screenshot exemplars per class."""
+    cls = torch.tensor([0, 1, 0, 0, 1, 1])
+    neg = torch.zeros(6, dtype=torch.bool)
+    is_image = torch.tensor([False, False, True, True, True, True])
+    return cls, neg, is_image
+
+
+def test_sources_split_prompt_and_exemplar_columns():
+    _, _, is_image = _layout()
+    rel = {"text": torch.rand(1, 6), "visual": torch.tensor([[NAN, NAN, 0.5, 0.6, 0.7, 0.8]])}
+    got = sources_of(rel, is_image)
+    assert set(got) == {"text:prompts", "text:exemplars", "visual:exemplars"}
+    assert got["visual:exemplars"].tolist() == [False, False, True, True, True, True]
+
+
+def _exemplar_rows(good: str):
+    """Relevance of the 4 exemplar screens (columns 2..5) to every column: channel ``good``
+    tells the classes apart (same class 0.9, other 0.6), the other channel is noise that
+    prefers the wrong class."""
+    good_m = torch.tensor(
+        [
+            [0.7, 0.6, 1.0, 0.9, 0.6, 0.6],
+            [0.7, 0.6, 0.9, 1.0, 0.6, 0.6],
+            [0.6, 0.7, 0.6, 0.6, 1.0, 0.9],
+            [0.6, 0.7, 0.6, 0.6, 0.9, 1.0],
+        ]
+    )
+    bad_m = torch.tensor(
+        [
+            [0.6, 0.6, 1.0, 0.55, 0.8, 0.8],
+            [0.6, 0.6, 0.55, 1.0, 0.8, 0.8],
+            [0.6, 0.6, 0.8, 0.8, 1.0, 0.55],
+            [0.6, 0.6, 0.8, 0.8, 0.55, 1.0],
+        ]
+    )
+    bad_m[:, :2] = NAN  # the bad channel has no opinion on prompts
+    return {good: good_m, ("visual" if good == "text" else "text"): bad_m}
+
+
+def test_weights_follow_leave_one_out_accuracy_on_the_exemplars():
+    cls, neg, is_image = _layout()
+    cal = {c.name: c for c in calibrate(_exemplar_rows("text"), torch.tensor([2, 3, 4, 5]), cls, neg, is_image, 2)}
+    assert cal["text:exemplars"].loo_accuracy == 1.0 and cal["text:exemplars"].weight == pytest.approx(0.5)
+    assert cal["text:prompts"].loo_accuracy == 1.0
+    assert cal["visual:exemplars"].loo_accuracy == 0.0  # it picks the other class every time
+    assert cal["visual:exemplars"].weight == MIN_WEIGHT
+    assert cal["text:exemplars"].same == pytest.approx(0.9) and cal["text:exemplars"].diff == pytest.approx(0.6)
+
+
+def test_a_source_that_misleads_on_the_exemplars_does_not_decide():
+    cls, neg, is_image = _layout()
+    cal = calibrate(_exemplar_rows("text"), torch.tensor([2, 3, 4, 5]), cls, neg, is_image, 2)
+    # a new screen of class 0: text agrees with class 0's exemplars, visual (noise) with class 1's
+    screen = {
+        "text": torch.tensor([[0.7, 0.6, 0.85, 0.8, 0.6, 0.62]]),
+        "visual": torch.tensor([[NAN, NAN, 0.6, 0.6, 0.99, 0.99]]),
+    }
+    raw = fewshot_scores(screen, cal, cls, neg, 2)
+    assert int(raw.argmax(1)) == 0
+    # with equal weights (no calibration) the confident wrong channel would have won
+    flat = [type(c)(c.name, c.columns, None, None, 1.0, None) for c in cal]
+    assert int(fewshot_scores(screen, flat, cls, neg, 2).argmax(1)) == 1
+
+
+def test_negative_screenshot_lowers_its_class():
+    cls = torch.tensor([0, 0, 1, 1])
+    neg = torch.tensor([False, True, False, False])  # class 0: one positive, one negative screenshot
+    is_image = torch.ones(4, dtype=torch.bool)
+    rows = {"visual": torch.tensor([[1.0, 0.6, 0.6, 0.6], [0.6, 0.6, 1.0, 0.9], [0.6, 0.6, 0.9, 1.0]])}
+    cal = calibrate(rows, torch.tensor([0, 2, 3]), cls, neg, is_image, 2)
+    near_neg = {"visual": torch.tensor([[0.8, 0.95, 0.7, 0.7]])}  # like class 0, but more like its negative
+    far_neg = {"visual": torch.tensor([[0.8, 0.5, 0.7, 0.7]])}
+    assert int(fewshot_scores(far_neg, cal, cls, neg, 2).argmax(1)) == 0
+    assert int(fewshot_scores(near_neg, cal, cls, neg, 2).argmax(1)) == 1
+
+
+def test_one_exemplar_per_class_keeps_the_channel_calibration():
+    cls = torch.tensor([0, 1])
+    neg = torch.zeros(2, dtype=torch.bool)
+    is_image = torch.ones(2, dtype=torch.bool)
+    rows = {"visual": torch.tensor([[1.0, 0.6], [0.6, 1.0]])}
+    (cal,) = calibrate(rows, torch.tensor([0, 1]), cls, neg, is_image, 2)
+    assert cal.same is None and cal.weight == 1.0
+    raw = fewshot_scores({"visual": torch.tensor([[0.7, 0.9]])}, [cal], cls, neg, 2)
+    assert torch.allclose(raw, torch.tensor([[0.7, 0.9]]))
