@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from common import DEV, dev_files, heldout_sets, raw_lines
+from common import DEV, dev_files, foreground_boxes, heldout_sets, raw_lines
 from run import HERE, result
 
 
@@ -27,14 +27,13 @@ def offline_encoders() -> tuple[list[str], dict[str, str]]:
 def predictions(clf: Any, encoder: str, files: list[Path]) -> list[str]:
     """Predicted states. The text encoder reads each screen once for this benchmark and
     text_ablation (raw OCR lines cached by content hash) and then takes classify_batch's
-    own path: prepare -> OCR -> features_from_lines -> two-stage rule."""
+    own path: prepare -> OCR + foreground window -> features_from_lines -> two-stage rule."""
     if encoder != "text":
         return [r.pred for r in clf.classify_batch(files)]
     channel = clf.encoder.channels[0]
-    lines = raw_lines(channel, files)
-    return [
-        r.pred for r in clf.classify_features([{"text": channel.features_from_lines(lines[str(f)])} for f in files])
-    ]
+    lines, boxes = raw_lines(channel, files), foreground_boxes(channel, files)
+    feats = [{"text": channel.features_from_lines(lines[str(f)], boxes[str(f)])} for f in files]
+    return [r.pred for r in clf.classify_features(feats)]
 
 
 def run(quick: bool) -> dict:

@@ -103,6 +103,31 @@ def raw_lines(channel: Any, files: list[Path], cache_path: Path | None = None) -
     return out
 
 
+def foreground_boxes(channel: Any, files: list[Path], cache_path: Path | None = None) -> dict[str, Any]:
+    """The text channel's foreground window per file (``find_foreground`` on the prepared
+    image, as ``TextChannel.encode`` does), cached by content hash next to the OCR lines."""
+    import screenstate.embeddings.foreground as fg
+    from screenstate.embeddings.images import load_image
+    from screenstate.embeddings.windows import Box
+
+    cache_path = cache_path or Path(__file__).resolve().parent / ".cache" / "foreground.json"
+    # preparation settings plus the finder's own source: a changed finder is re-run
+    finder = hashlib.sha256(Path(fg.__file__).read_bytes()).hexdigest()[:12]
+    key = f"{channel.model_id.split(':', 2)[2]}:{finder}"
+    store: dict[str, Any] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    table = store.setdefault(key, {})
+    out = {}
+    for f in files:
+        h = hashlib.sha256(f.read_bytes()).hexdigest()
+        if h not in table:
+            box = fg.find_foreground(channel.prepare(load_image(str(f))))
+            table[h] = None if box is None else [box.x0, box.y0, box.x1, box.y1]
+        out[str(f)] = None if table[h] is None else Box(*table[h])
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache_path.write_text(json.dumps(store))
+    return out
+
+
 def git_commit() -> str:
     """The commit of the measured code (``screenstate/`` and ``benchmarks/``), with
     ``-dirty`` when either has uncommitted changes, so a result names what it measured."""

@@ -107,7 +107,7 @@ COMMANDS = [
     "ls -la /usr/share/doc | head -30",
     "cal -3",
     "head -35 /etc/services",
-    "for i in 1 2 3 4 5 6; do echo \"build step $i ... ok\"; done; echo done",
+    'for i in 1 2 3 4 5 6; do echo "build step $i ... ok"; done; echo done',
     "cat $HOME/notes/todo.txt",
 ]
 DOCUMENTS = {

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image, ImageChops
 
 from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.foreground import find_foreground
 from screenstate.embeddings.ocr import TextLine, reading_order
 
 TILE = 32
@@ -165,7 +166,7 @@ def partial_text(text: Any, img: Image.Image, tiles: np.ndarray, anchor_text: An
     ]
     if sorted(ln.text for ln in new) == sorted(ln.text for ln in inside):
         return anchor_text
-    return text.features_from_lines(reading_order([*keep, *new]))
+    return text.features_from_lines(reading_order([*keep, *new]), find_foreground(img))
 
 
 class ChangeGate:

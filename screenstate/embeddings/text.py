@@ -47,9 +47,11 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.foreground import find_foreground, front_mask
 from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
 from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, SentenceEncoder
+from screenstate.embeddings.windows import Box
 from screenstate.schema import Column
 
 _STOP = frozenset(
@@ -143,6 +145,10 @@ class TextFeatures:
     page_emb: torch.Tensor  # [D]
     words: tuple[str, ...]
     word_emb: torch.Tensor  # [n_words, D]
+    #: per line / per word: inside the foreground window (empty: no window covers another)
+    front: tuple[bool, ...] = ()
+    word_front: tuple[bool, ...] = ()
+    front_page_emb: torch.Tensor | None = None  # [D], the foreground window's lines only
 
     @property
     def text(self) -> str:
@@ -177,8 +183,22 @@ class TextOptions:
 #: held-out numbers at 1 are not fully untouched).
 WORD_PRIOR = 1.0
 
+#: weight of what lies behind the foreground window (text of other windows) relative to
+#: what is inside it, for the page score (a mix) and word matches (a factor); 1 = no
+#: foreground preference. Applies only where ``find_foreground`` found a window covering
+#: another.
+BEHIND_WEIGHT = 0.5
+
+
+def behind_scale(front: tuple[bool, ...]) -> torch.Tensor | float:
+    """Factor per screen word / line: 1 inside the foreground window, BEHIND_WEIGHT behind it."""
+    if not front:
+        return 1.0
+    return torch.where(torch.tensor(front), 1.0, BEHIND_WEIGHT)
+
+
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 15
+FEATURE_VERSION = 16
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
@@ -214,9 +234,10 @@ class TextChannel(Channel):
         self.ocr_calls += 1
         return self.ocr(img)
 
-    def features_from_lines(self, lines: list[TextLine]) -> TextFeatures:
+    def features_from_lines(self, lines: list[TextLine], foreground: Box | None = None) -> TextFeatures:
         """Embed OCR lines (kept apart so callers can OCR only part of a screen); merged words
-        are re-spaced first, since UI fonts make OCR drop spaces ("RememberMe")."""
+        are re-spaced first, since UI fonts make OCR drop spaces ("RememberMe"). Lines inside
+        ``foreground`` (the topmost window, :func:`find_foreground`) are marked as front."""
         vocab = self.sentences.words
         kept = [TextLine(ln.box, respace(ln.text, vocab), ln.confidence) for ln in lines if _is_text(ln.text)]
         texts = [ln.text for ln in kept]
@@ -225,10 +246,24 @@ class TextChannel(Channel):
         line_emb = self.sentences.encode(texts) if texts else torch.zeros(0, dim)
         page_emb = self.sentences.encode(["\n".join(texts)])[0] if texts else torch.zeros(dim)
         word_emb = self.sentences.encode(words) if words else torch.zeros(0, dim)
-        return TextFeatures(tuple(kept), line_emb, page_emb, tuple(words), word_emb)
+        front = front_mask([ln.box for ln in kept], foreground)
+        if not front:
+            return TextFeatures(tuple(kept), line_emb, page_emb, tuple(words), word_emb)
+        front_texts = [t for t, inside in zip(texts, front) if inside]
+        front_words = {w for t in front_texts for w in _WORD.findall(t.lower())}
+        return TextFeatures(
+            tuple(kept),
+            line_emb,
+            page_emb,
+            tuple(words),
+            word_emb,
+            front,
+            tuple(w in front_words for w in words),
+            self.sentences.encode(["\n".join(front_texts)])[0],
+        )
 
     def encode(self, prepared: list[Image.Image]) -> list[TextFeatures]:
-        return [self.features_from_lines(self.read_lines(im)) for im in prepared]
+        return [self.features_from_lines(self.read_lines(im), find_foreground(im)) for im in prepared]
 
     # -- examples ----------------------------------------------------------------
     def encode_examples(
@@ -285,12 +320,14 @@ class TextChannel(Channel):
     def _text_relevance(self, f: TextFeatures, ex: dict[str, Any]) -> torch.Tensor:
         sent: torch.Tensor = ex["sent"]
         page = sent @ f.page_emb if f.lines else torch.zeros(sent.shape[0])
+        if f.front_page_emb is not None:
+            page = BEHIND_WEIGHT * page + (1.0 - BEHIND_WEIGHT) * (sent @ f.front_page_emb)
         if ex["vocab_emb"] is not None and (len(f.words) or f.line_emb.shape[0]):
             best = torch.full((len(ex["vocab"]),), 0.0)
             if len(f.words):
-                best = torch.maximum(best, (ex["vocab_emb"] @ f.word_emb.T).amax(1))
+                best = torch.maximum(best, (ex["vocab_emb"] @ f.word_emb.T * behind_scale(f.word_front)).amax(1))
             if f.line_emb.shape[0]:
-                best = torch.maximum(best, (ex["vocab_emb"] @ f.line_emb.T).amax(1))
+                best = torch.maximum(best, (ex["vocab_emb"] @ f.line_emb.T * behind_scale(f.front)).amax(1))
             # idf-weighted mean of word matches, shrunk towards the page score with a prior
             # of WORD_PRIOR idf units: one or two matched words are weak evidence on their own
             w = ex["weights"]
@@ -366,11 +403,18 @@ class TextChannel(Channel):
     def dumps(self, feature: TextFeatures) -> bytes:
         buf = io.BytesIO()
         meta = json.dumps(
-            {"lines": [[list(ln.box), ln.text, ln.confidence] for ln in feature.lines], "words": list(feature.words)}
+            {
+                "lines": [[list(ln.box), ln.text, ln.confidence] for ln in feature.lines],
+                "words": list(feature.words),
+                "front": list(feature.front),
+                "word_front": list(feature.word_front),
+            }
         )
+        front_page = feature.front_page_emb
         np.savez(
             buf,
             meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8),
+            front_page_emb=(front_page if front_page is not None else torch.zeros(0)).numpy().astype(np.float16),
             line_emb=feature.line_emb.numpy().astype(np.float16),
             page_emb=feature.page_emb.numpy().astype(np.float16),
             word_emb=feature.word_emb.numpy().astype(np.float16),
@@ -387,6 +431,9 @@ class TextChannel(Channel):
             torch.from_numpy(z["page_emb"].astype(np.float32)),
             tuple(meta["words"]),
             torch.from_numpy(z["word_emb"].astype(np.float32)),
+            tuple(meta["front"]),
+            tuple(meta["word_front"]),
+            torch.from_numpy(z["front_page_emb"].astype(np.float32)) if meta["front"] else None,
         )
 
 
