@@ -13,6 +13,12 @@ Relevance of a text example t to a screen v (documented calibration, in [0, 1]):
                   towards the page score
     d(t, v)     = (1 + (page + words) / 2) / 2
 
+Where a window covers another (``find_foreground``: a dialog in front of an editor or a
+terminal), the state is the topmost window's: ``page`` becomes
+``B * page + (1 - B) * cos(MiniLM(t), MiniLM(the window's lines))`` and a screen word or
+line behind the window counts ``B`` times its cosine in ``match``, with B = BEHIND_WEIGHT.
+The finder returns nothing on full-screen web pages, which are then read whole.
+
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
 the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). OCR lines
 are re-spaced ("RememberMe" -> "Remember Me"); no other rewriting. Rules that added
