@@ -24,9 +24,11 @@ the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). OC
 are re-spaced ("RememberMe" -> "Remember Me"); no other rewriting. Rules that added
 class-naming words ("?" -> "question", "Copying..." -> "progress") were removed: they did
 not help the held-out sets of other software (``python benchmarks/run.py text_ablation``).
-Dropping CJK-looking icon glyphs and one-character lines went with them (at WORD_PRIOR 6
-they cost held-out accuracy); at WORD_PRIOR 1 re-adding them gains 2-4 held-out screens,
-within noise, so that is left to a third held-out set to decide. ``idf``
+Dropping CJK-looking icon glyphs went with them. Lines with fewer than two letters or
+digits are dropped (they went too, and are back): at WORD_PRIOR 1 dropping them gained on
+dev and on both older held-out sets (text_ablation), and without it a partial re-read of
+a clock face ("G", "K") swapped StateChecker's answer against the batch one
+(state_agreement 61 -> 59 of 61). ``idf``
 is computed over the class file itself (one document per class: its positive text
 examples), so words every class mentions ("dialog", "button") count little and words
 that tell classes apart count most. ``(1 + x) / 2`` keeps unrelated screens near 0.5,
@@ -138,8 +140,9 @@ def respace(text: str, vocab: frozenset[str]) -> str:
 
 
 def _is_text(line: str) -> bool:
-    """Anything but whitespace (empty OCR lines carry nothing)."""
-    return bool(line.strip())
+    """At least two letters or digits: empty lines and lone glyphs ("G" read off a clock
+    face, "|" of a border, an icon's "i") carry nothing a class can be told by."""
+    return sum(ch.isalnum() for ch in line) >= 2
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ def behind_scale(front: tuple[bool, ...]) -> torch.Tensor | float:
 
 
 #: bump when what TextFeatures hold changes, so old disk-cache entries are not reused
-FEATURE_VERSION = 16
+FEATURE_VERSION = 17
 
 #: cosine-like similarity of unrelated screens in the exemplar comparison
 EXEMPLAR_FLOOR = 0.3
