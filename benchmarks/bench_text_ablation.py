@@ -79,7 +79,9 @@ def features(channel: Any, lines: list[Any], rules: tuple[str, ...], box: Any = 
     if not extra - set(f.words):
         return f
     words = sorted(set(f.words) | extra)
-    return dataclasses.replace(f, words=tuple(words), word_emb=channel.sentences.encode(words))
+    front = dict(zip(f.words, f.word_front)) if f.word_front else {}
+    word_front = tuple(front.get(w, True) for w in words) if front else ()  # a cue word counts in front
+    return dataclasses.replace(f, words=tuple(words), word_emb=channel.sentences.encode(words), word_front=word_front)
 
 
 @contextlib.contextmanager
