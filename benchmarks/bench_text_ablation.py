@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from common import DEV, dev_files, heldout_sets, raw_lines, without_negatives
+from common import DEV, dev_files, foreground_boxes, heldout_sets, raw_lines, without_negatives
 from run import result
 
 #: rules removed after the first run of this benchmark (text FEATURE_VERSION 14), re-added here
@@ -37,7 +36,7 @@ def _variants() -> list[tuple[str, dict[str, Any], bool, tuple[str, ...]]]:
         ("+ '?' -> question cue (removed)", {}, False, ("question cue",)),
         ("+ '...ing' -> progress cue (removed)", {}, False, ("progress cue",)),
         ("+ icon-glyph dropping (removed)", {}, False, ("icon glyphs",)),
-        ("+ drop 1-character lines (removed)", {}, False, ("1-char lines",)),
+        ("keep 1-character lines (removed, then re-added)", {"_is_text": lambda t: bool(t.strip())}, False, ()),
         ("previous version (4 rules, WORD_PRIOR 6)", {"WORD_PRIOR": 6.0}, False, REMOVED),
         ("WORD_PRIOR 0 (words alone)", {"WORD_PRIOR": 1e-6}, False, ()),
         ("WORD_PRIOR 3", {"WORD_PRIOR": 3.0}, False, ()),
@@ -45,7 +44,10 @@ def _variants() -> list[tuple[str, dict[str, Any], bool, tuple[str, ...]]]:
         ("WORD_PRIOR 12", {"WORD_PRIOR": 12.0}, False, ()),
         ("page only (no word term)", {"WORD_PRIOR": 1e9}, False, ()),
         ("without examples_to_exclude", {}, True, ()),
-        ("foreground window's lines only (find_foreground)", {"FOREGROUND": True}, False, ()),
+        ("no foreground preference (BEHIND_WEIGHT 1)", {"BEHIND_WEIGHT": 1.0}, False, ()),
+        ("BEHIND_WEIGHT 0.75", {"BEHIND_WEIGHT": 0.75}, False, ()),
+        ("BEHIND_WEIGHT 0.25", {"BEHIND_WEIGHT": 0.25}, False, ()),
+        ("foreground window only (BEHIND_WEIGHT 0)", {"BEHIND_WEIGHT": 0.0}, False, ()),
     ]
 
 
@@ -62,11 +64,12 @@ def _old_lines(lines: list[Any], rules: tuple[str, ...]) -> list[Any]:
     return lines
 
 
-def features(channel: Any, lines: list[Any], rules: tuple[str, ...]) -> Any:
-    """The channel's features, with the removed ``rules`` applied as they were."""
+def features(channel: Any, lines: list[Any], rules: tuple[str, ...], box: Any = None) -> Any:
+    """The channel's features (foreground window ``box``), with the removed ``rules`` applied
+    as they were."""
     import dataclasses
 
-    f = channel.features_from_lines(_old_lines(lines, rules))
+    f = channel.features_from_lines(_old_lines(lines, rules), box)
     texts = [ln.text for ln in f.lines]
     extra = set()
     if "question cue" in rules and any(_QUESTION.search(t) for t in texts):
@@ -76,7 +79,9 @@ def features(channel: Any, lines: list[Any], rules: tuple[str, ...]) -> Any:
     if not extra - set(f.words):
         return f
     words = sorted(set(f.words) | extra)
-    return dataclasses.replace(f, words=tuple(words), word_emb=channel.sentences.encode(words))
+    front = dict(zip(f.words, f.word_front)) if f.word_front else {}
+    word_front = tuple(front.get(w, True) for w in words) if front else ()  # a cue word counts in front
+    return dataclasses.replace(f, words=tuple(words), word_emb=channel.sentences.encode(words), word_front=word_front)
 
 
 @contextlib.contextmanager
@@ -89,25 +94,6 @@ def patched(module: Any, attrs: dict[str, Any]) -> Iterator[None]:
     finally:
         for k, v in old.items():
             setattr(module, k, v)
-
-
-def foreground_lines(files: list[Path], lines: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    """Lines whose centre lies in the foreground window (find_foreground), where it holds at
-    least two lines; all lines otherwise (no window found, or an empty one such as a clock)."""
-    from screenstate.embeddings.foreground import find_foreground
-    from screenstate.embeddings.images import load_image
-
-    out = {}
-    for f in files:
-        all_lines = lines[str(f)]
-        box = find_foreground(load_image(str(f)))
-        inside = [
-            ln
-            for ln in all_lines
-            if box and box.contains_point((ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2)
-        ]
-        out[str(f)] = inside if len(inside) >= 2 else all_lines
-    return out
 
 
 def run(quick: bool) -> dict:
@@ -124,15 +110,14 @@ def run(quick: bool) -> dict:
     channel = clf.encoder.text
     lines = raw_lines(channel, [f for fs in sets.values() for f in fs])
     all_files = [f for fs in sets.values() for f in fs]
-    fg_lines = foreground_lines(all_files, lines)
+    boxes = foreground_boxes(channel, all_files)
     rows = []
     for name, attrs, drop_neg, rules in _variants():
         c = no_neg if drop_neg else clf
         row: dict[str, object] = {"variant": name}
-        source = fg_lines if attrs.pop("FOREGROUND", False) else lines
         with patched(text_mod, attrs):
             for set_name, files in sets.items():
-                feats = [ScreenFeatures(text=features(channel, source[str(f)], rules)) for f in files]
+                feats = [ScreenFeatures(text=features(channel, lines[str(f)], rules, boxes[str(f)])) for f in files]
                 idx = c.raw_scores(feats).argmax(1).tolist()
                 row[set_name] = sum(c.names[i] == f.parent.name for i, f in zip(idx, files)) / len(files)
         held = [float(row[n]) for n in sets if n != "screens-dev"]  # type: ignore[arg-type]

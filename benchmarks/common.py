@@ -82,25 +82,54 @@ def heldout_sets() -> dict[str, list[Path]]:
     }
 
 
-def raw_lines(channel: Any, files: list[Path], cache_path: Path | None = None) -> dict[str, list[Any]]:
-    """Raw OCR lines per file (before any text-channel rule), cached by content hash."""
-    from screenstate.embeddings.images import load_image
-    from screenstate.embeddings.ocr import TextLine
-
-    cache_path = cache_path or Path(__file__).resolve().parent / ".cache" / "ocr_lines.json"
-    key = channel.model_id.split(":", 2)[2]  # OCR + preparation settings, not FEATURE_VERSION
+def _cached_per_file(cache_path: Path, key: str, files: list[Path], compute: Callable[[Path], Any]) -> dict[str, Any]:
+    """``compute(file)`` per file, stored in the JSON ``cache_path`` under ``key`` by the
+    file's content hash (values must be JSON)."""
     store: dict[str, Any] = json.loads(cache_path.read_text()) if cache_path.exists() else {}
     table = store.setdefault(key, {})
     out = {}
     for f in files:
         h = hashlib.sha256(f.read_bytes()).hexdigest()
         if h not in table:
-            lines = channel.read_lines(channel.prepare(load_image(str(f))))
-            table[h] = [[list(ln.box), ln.text, ln.confidence] for ln in lines]
-        out[str(f)] = [TextLine(tuple(b), t, c) for b, t, c in table[h]]
+            table[h] = compute(f)
+        out[str(f)] = table[h]
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache_path.write_text(json.dumps(store))
     return out
+
+
+def raw_lines(channel: Any, files: list[Path], cache_path: Path | None = None) -> dict[str, list[Any]]:
+    """Raw OCR lines per file (before any text-channel rule), cached by content hash."""
+    from screenstate.embeddings.images import load_image
+    from screenstate.embeddings.ocr import TextLine
+
+    def read(f: Path) -> list[Any]:
+        lines = channel.read_lines(channel.prepare(load_image(str(f))))
+        return [[list(ln.box), ln.text, ln.confidence] for ln in lines]
+
+    cache_path = cache_path or Path(__file__).resolve().parent / ".cache" / "ocr_lines.json"
+    key = channel.model_id.split(":", 2)[2]  # OCR + preparation settings, not FEATURE_VERSION
+    raw = _cached_per_file(cache_path, key, files, read)
+    return {f: [TextLine(tuple(b), t, c) for b, t, c in rows] for f, rows in raw.items()}
+
+
+def foreground_boxes(channel: Any, files: list[Path], cache_path: Path | None = None) -> dict[str, Any]:
+    """The text channel's foreground window per file (``find_foreground`` on the prepared
+    image, as ``TextChannel.encode`` does), cached by content hash next to the OCR lines."""
+    import screenstate.embeddings.foreground as fg
+    from screenstate.embeddings.images import load_image
+    from screenstate.embeddings.windows import Box
+
+    def find(f: Path) -> list[int] | None:
+        box = fg.find_foreground(channel.prepare(load_image(str(f))))
+        return None if box is None else [box.x0, box.y0, box.x1, box.y1]
+
+    cache_path = cache_path or Path(__file__).resolve().parent / ".cache" / "foreground.json"
+    # preparation settings plus the finder's own source: a changed finder is re-run
+    finder = hashlib.sha256(Path(fg.__file__).read_bytes()).hexdigest()[:12]
+    key = f"{channel.model_id.split(':', 2)[2]}:{finder}"
+    boxes = _cached_per_file(cache_path, key, files, find)
+    return {f: None if b is None else Box(*b) for f, b in boxes.items()}
 
 
 def git_commit() -> str:

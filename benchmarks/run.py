@@ -163,7 +163,20 @@ def markdown() -> str:
         lines += [f"## {cls}", ""]
         for name in names:
             lines += _section(name, found[name])
+            if name in DEV_ONLY_ACCURACY and "generalization" in found:
+                lines[-1:-1] = [_heldout_line(found["generalization"]), ""]
     return "\n".join(lines + _eval_report_section())
+
+
+#: accuracy results measured on screens-dev alone: shown with the held-out numbers beside them
+DEV_ONLY_ACCURACY = ("text_accuracy",)
+
+
+def _heldout_line(gen: dict) -> str:
+    """Dev and held-out top-1 of the same encoder (from ``generalization``), side by side."""
+    row = gen["table"][0]
+    sets = " · ".join(f"{k} {_fmt(v)}" for k, v in row.items() if k != "encoder")
+    return f"Dev vs held-out, same `{row['encoder']}` encoder (`generalization`, {gen.get('date', '')}): {sets}."
 
 
 def _section(name: str, r: dict) -> list[str]:

@@ -94,14 +94,24 @@ def _rectangles(h: list[tuple[int, int, int]], v: list[tuple[int, int, int]], mi
 
 
 def _ends_on_border(box: Box, h: list[tuple[int, int, int]], v: list[tuple[int, int, int]]) -> int:
-    """Edges outside ``box`` that stop at its border: outlines of what it covers."""
+    """Edges outside ``box`` that stop at its border: outlines of what it covers. An edge in
+    line with the box's own top/bottom (left/right) edge continues it, as the cells of a
+    table or a list on a web page do, and is not counted: a covered outline meets the
+    border in a T, away from its corners, and does not go on inside the box (a grid line
+    crossing a table does)."""
+    inside_h = {y for y, x0, x1 in h if box.x0 - SLACK <= x0 and x1 <= box.x1 + SLACK}
+    inside_v = {x for x, y0, y1 in v if box.y0 - SLACK <= y0 and y1 <= box.y1 + SLACK}
+
+    def through(at: int, inside: set[int]) -> bool:  # the same line goes on inside the box
+        return any(abs(at - i) <= SLACK for i in inside)
+
     n = 0
     for y, x0, x1 in h:
-        if box.y0 <= y < box.y1 and not (box.x0 - SLACK <= x0 and x1 <= box.x1 + SLACK):
-            n += int(abs(x1 - box.x0) <= SLACK or abs(x0 - box.x1) <= SLACK)
+        if box.y0 + SLACK < y < box.y1 - SLACK and not (box.x0 - SLACK <= x0 and x1 <= box.x1 + SLACK):
+            n += int((abs(x1 - box.x0) <= SLACK or abs(x0 - box.x1) <= SLACK) and not through(y, inside_h))
     for x, y0, y1 in v:
-        if box.x0 <= x < box.x1 and not (box.y0 - SLACK <= y0 and y1 <= box.y1 + SLACK):
-            n += int(abs(y1 - box.y0) <= SLACK or abs(y0 - box.y1) <= SLACK)
+        if box.x0 + SLACK < x < box.x1 - SLACK and not (box.y0 - SLACK <= y0 and y1 <= box.y1 + SLACK):
+            n += int((abs(y1 - box.y0) <= SLACK or abs(y0 - box.y1) <= SLACK) and not through(x, inside_v))
     return n
 
 
@@ -134,3 +144,19 @@ def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
         min(image.width, int(best.x1 * inv)),
         min(image.height, int(best.y1 * inv)),
     )
+
+
+def front_mask(boxes: list[tuple[float, float, float, float]], window: Box | None) -> tuple[bool, ...]:
+    """Per OCR line box: whether its centre lies in the foreground ``window``. Empty when
+    there is no window, or when it holds no line or every line (then nothing is behind it
+    and the whole screen is the foreground)."""
+    if window is None:
+        return ()
+    mask = tuple(window.contains_point((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in boxes)
+    return mask if any(mask) and not all(mask) else ()
+
+
+#: what the foreground marks in stored text features depend on (part of the text channel's
+#: feature version): the finder's constants and code
+FEATURE_SETTINGS = (EDGE_STEP, SLACK, MIN_CUT_ENDS)
+FEATURE_CODE = (_runs, _edges, _covered, _rectangles, _ends_on_border, find_foreground, front_mask)

@@ -31,6 +31,7 @@ from PIL import Image, ImageChops
 
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.features import ScreenFeatures
+from screenstate.embeddings.foreground import find_foreground
 from screenstate.embeddings.ocr import TextLine, reading_order
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ def partial_text(text: TextChannel, img: Image.Image, tiles: np.ndarray, anchor_
     ]
     if sorted(ln.text for ln in new) == sorted(ln.text for ln in inside):
         return anchor_text
-    return text.features_from_lines(reading_order([*keep, *new]))
+    return text.features_from_lines(reading_order([*keep, *new]), find_foreground(img))
 
 
 class ChangeGate:

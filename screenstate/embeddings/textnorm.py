@@ -121,8 +121,9 @@ def respace(text: str, vocab: frozenset[str]) -> str:
 
 
 def is_text(line: str) -> bool:
-    """Anything but whitespace (empty OCR lines carry nothing)."""
-    return bool(line.strip())
+    """At least two letters or digits: empty lines and lone glyphs ("G" read off a clock
+    face, "|" of a border, an icon's "i") carry nothing a class can be told by."""
+    return sum(ch.isalnum() for ch in line) >= 2
 
 
 #: the functions whose code decides a screen's words and lines (part of the feature version)

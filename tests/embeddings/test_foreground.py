@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PIL import Image, ImageDraw
 
@@ -75,3 +77,38 @@ def test_a_large_screen_is_searched_downscaled_and_boxes_come_back_in_its_pixels
 )
 def test_no_window_or_no_evidence_gives_none(img):
     assert find_foreground(img) is None
+
+
+def test_front_mask_marks_lines_whose_centre_is_inside_the_window():
+    from screenstate.embeddings.foreground import front_mask
+
+    boxes = [(10.0, 10.0, 50.0, 20.0), (110.0, 110.0, 190.0, 130.0), (90.0, 95.0, 130.0, 105.0)]
+    assert front_mask(boxes, Box(100, 100, 200, 200)) == (False, True, True)
+    assert front_mask(boxes, None) == ()
+    assert front_mask(boxes, Box(0, 0, 300, 300)) == ()  # nothing behind it
+    assert front_mask(boxes, Box(250, 250, 300, 300)) == ()  # nothing inside it
+
+
+DEV = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "screens-dev"
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason=f"dev set not found at {DEV}")
+@pytest.mark.parametrize(
+    "name",
+    [
+        "data_table/dev_data_table_web_01.png",
+        "mailbox_inbox/dev_mailbox_inbox_web_09.png",
+        "dashboard/dev_dashboard_web_06.png",
+    ],
+)
+def test_cells_of_a_web_table_or_list_are_not_a_window_in_front(name):
+    """Grid lines that run on through a cell (or continue its top edge) are no occluded
+    outline: a full-screen web page has no foreground window."""
+    assert find_foreground(Image.open(DEV / name).convert("RGB")) is None
+
+
+@pytest.mark.skipif(not DEV.is_dir(), reason=f"dev set not found at {DEV}")
+def test_a_dialog_in_front_of_other_windows_is_found():
+    img = Image.open(DEV / "info_dialog" / "dev_info_dialog_07.png").convert("RGB")
+    box = find_foreground(img)
+    assert box is not None and box.area < 0.2 * img.width * img.height

@@ -113,4 +113,47 @@ def test_screen_words_are_only_what_the_screen_shows(text_encoder):
     box = (0.0, 0.0, 100.0, 20.0)
     f = ch.features_from_lines([TextLine(box, t, 0.99) for t in ("Delete 3 files?", "Copying photos...", "x", " ")])
     assert set(f.words) == {"delete", "files", "copying", "photos"}
-    assert [ln.text for ln in f.lines] == ["Delete 3 files?", "Copying photos...", "x"]  # only empty lines go
+    assert [ln.text for ln in f.lines] == ["Delete 3 files?", "Copying photos..."]  # lone glyphs and blanks go
+
+
+def _desktop_lines():
+    """A password dialog (front) over a mail client's inbox (behind): OCR lines in pixels."""
+    from screenstate.embeddings.ocr import TextLine
+
+    behind = ["Inbox (12)", "Compose", "Sent", "Drafts", "From: Anna Weekly report", "From: Bob Lunch on Friday?"]
+    lines = [TextLine((20.0, 40.0 + 30 * i, 300.0, 60.0 + 30 * i), t, 0.99) for i, t in enumerate(behind)]
+    front = ["Authentication required", "Password:", "Cancel OK"]
+    lines += [TextLine((420.0, 300.0 + 30 * i, 640.0, 320.0 + 30 * i), t, 0.99) for i, t in enumerate(front)]
+    return lines
+
+
+def test_text_inside_the_foreground_window_weighs_more_than_text_behind_it(text_encoder):
+    from screenstate.embeddings.windows import Box
+
+    ch = text_encoder.channels[0]
+    cols = [
+        Column(0, False, "a dialog asking for a password", None, "password"),
+        Column(1, False, "an email inbox listing messages", None, "inbox"),
+    ]
+    ex = ch.encode_examples(cols)
+    lines = _desktop_lines()
+    flat = ch.relevance([ch.features_from_lines(lines)], ex)[0]
+    window = Box(400, 280, 660, 400)
+    front = ch.features_from_lines(lines, window)
+    assert front.front == (False,) * 6 + (True,) * 3
+    rel = ch.relevance([front], ex)[0]
+    # the dialog in front gains on the inbox behind it
+    assert float(rel[0] - rel[1]) > float(flat[0] - flat[1]) + 0.01
+    g = ch.loads(ch.dumps(front))
+    assert g.front == front.front and g.word_front == front.word_front and g.front_page_emb is not None
+    torch.testing.assert_close(ch.relevance([g], ex), ch.relevance([front], ex), atol=2e-3, rtol=1e-3)
+
+
+def test_no_foreground_preference_when_the_window_holds_every_line_or_none(text_encoder):
+    from screenstate.embeddings.windows import Box
+
+    ch = text_encoder.channels[0]
+    lines = _desktop_lines()
+    for window in (None, Box(0, 0, 700, 500), Box(650, 0, 700, 20)):
+        f = ch.features_from_lines(lines, window)
+        assert f.front == () and f.front_page_emb is None
