@@ -13,7 +13,8 @@ which must be clean.
   ``screenstate.embeddings`` but its pure types, no open_clip / transformers / rapidocr /
   sentence-transformers / ONNX / OpenVINO / FAISS, directly or through what it imports;
 - library code outside ``cli/`` and ``server/`` reads no environment variable;
-- ``pytest`` (as configured in pyproject.toml, run by ``make test``) collects doctests.
+- ``pytest`` (as configured in pyproject.toml, run by ``make test``) collects doctests;
+- the import graph drawn in docs/ (``docs/import_graph.py``) is the code's current one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import ast
 import doctest
 import importlib
+import importlib.util
 import re
 import subprocess
 import sys
@@ -309,3 +311,16 @@ def test_pytest_collects_doctests(pytestconfig: pytest.Config) -> None:
     for mod in ("screenstate.classifier.two_stage", "screenstate.classifier.nms", "screenstate.embeddings.encoder"):
         examples = sum(len(t.examples) for t in finder.find(importlib.import_module(mod)))
         assert examples > 0, f"{mod}: no docstring examples left to collect"
+
+
+def test_committed_import_graph_is_current(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/imports*.dot (drawn as the SVGs in docs/ARCHITECTURE.md) match the code's imports."""
+    spec = importlib.util.spec_from_file_location("import_graph", ROOT / "docs" / "import_graph.py")
+    assert spec and spec.loader
+    graph = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "import_graph", graph)  # dataclasses look their module up
+    spec.loader.exec_module(graph)
+    edges = graph.graph()
+    assert ("classify", "classifier") in edges and ("embeddings", "ext:open_clip") in edges  # a real graph
+    assert not any(a == "classifier" for a, _ in edges), "classifier/ imports another part of screenstate"
+    assert graph.main(["--check"]) == 0, capsys.readouterr().out
