@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.store import FeatureStore, channel_model_ids, dumps_features, load_with_hash
 from screenstate.embeddings.visual import VisualChannel
 
@@ -32,9 +33,9 @@ def _counting(monkeypatch, channel):
     return calls
 
 
-def _same(a: dict, b: dict) -> None:
-    assert list(a) == list(b)
-    torch.testing.assert_close(a["clip"], b["clip"], atol=2e-3, rtol=0)  # disk keeps float16
+def _same(a: ScreenFeatures, b: ScreenFeatures) -> None:
+    assert a.names == b.names
+    torch.testing.assert_close(a.clip.views, b.clip.views, atol=2e-3, rtol=0)  # disk keeps float16
 
 
 def test_memory_hit_encodes_once_and_needs_no_disk(tiny_clip_encoder, monkeypatch):
@@ -69,8 +70,8 @@ def test_partial_channel_miss_encodes_only_the_missing_channel(tiny_clip_encoder
     store = FeatureStore(both, disk=tmp_path)
     got = store.features([load_with_hash(img, lazy=True)])[0]
     assert clip_calls == [] and visual_calls == [1]  # the visual channel joined: CLIP is not re-run
-    assert set(got) == {"clip", "visual"}
-    torch.testing.assert_close(got["clip"], only_clip["clip"], atol=2e-3, rtol=0)
+    assert got.names == ("clip", "visual")
+    torch.testing.assert_close(got.clip.views, only_clip.clip.views, atol=2e-3, rtol=0)
     # both channels are stored now: a third store encodes nothing
     third = FeatureStore(both, disk=tmp_path)
     assert third.cached(load_with_hash(img).content_hash) is not None and third.encodes == 0
@@ -98,7 +99,7 @@ def test_a_changed_file_is_not_served_stale(tiny_clip_encoder, tmp_path):
     frame.write_bytes(_png((0, 0, 250)))  # same path, new content
     blue = store.features([load_with_hash(frame, lazy=True)])[0]
     assert store.encodes == 2
-    assert not torch.allclose(red["clip"], blue["clip"], atol=1e-3)
+    assert not torch.allclose(red.clip.views, blue.clip.views, atol=1e-3)
     want = FeatureStore(tiny_clip_encoder).features([load_with_hash(_png((0, 0, 250)))])[0]
     _same(blue, want)
 
