@@ -417,6 +417,13 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
     def loads(self, data: bytes) -> ClipFeatures:
         return ClipFeatures(_tensor_from_bytes(data))
 
+    def dumps_text(self, embedding: torch.Tensor) -> bytes:
+        """An example text's embedding [D] for the feature store's disk cache."""
+        return _tensor_bytes(embedding)
+
+    def loads_text(self, data: bytes) -> torch.Tensor:
+        return _tensor_from_bytes(data)
+
 
 def _tensor_bytes(t: torch.Tensor) -> bytes:
     """float16 .npy bytes of an embedding tensor (image views, or a text embedding)."""

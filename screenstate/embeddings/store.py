@@ -120,9 +120,11 @@ class EmbedsTexts(Protocol):
 
     def text_key(self, text: str, augment: bool) -> str: ...
 
-    def dumps(self, feature: Any) -> bytes: ...
+    def dumps_text(self, embedding: Any) -> bytes:
+        """One example text's embedding as bytes (not an image feature: see ``dumps``)."""
+        ...
 
-    def loads(self, data: bytes) -> Any: ...
+    def loads_text(self, data: bytes) -> Any: ...
 
 
 class FeatureStore:
@@ -214,7 +216,7 @@ class FeatureStore:
             for key in dict.fromkeys(ch.text_key(t, augment) for t in texts):
                 if key in ch.text_embeddings:
                     continue
-                feat = self.disk.load(ch.text_model_id, key, ch.loads)
+                feat = self.disk.load(ch.text_model_id, key, ch.loads_text)
                 if feat is None:
                     fresh[ch.name].append(key)
                 else:
@@ -225,7 +227,7 @@ class FeatureStore:
             for key in fresh[ch.name]:
                 feat = ch.text_embeddings.get(key)
                 if feat is not None:
-                    self.disk.put(ch.text_model_id, key, ch.dumps(feat))
+                    self.disk.put(ch.text_model_id, key, ch.dumps_text(feat))
         return examples
 
     # -- encoding -----------------------------------------------------------------------

@@ -129,3 +129,22 @@ def test_classifiers_can_share_one_store(tiny_clip_encoder):
     one.classify(_png((20, 20, 20)))
     two.classify(_png((20, 20, 20)))
     assert one.store is two.store is store and store.encodes == 1
+
+
+def test_example_text_embeddings_persist_on_disk(tiny_clip_encoder, tmp_path, monkeypatch):
+    """CLIP's prompt-ensembled example embeddings go to the disk cache and a fresh process
+    (an empty in-memory LRU) reads them back instead of running the text model."""
+    from screenstate.schema import Column
+
+    clip = tiny_clip_encoder.clip
+    cols = [Column(0, False, "a login page", None, "p0"), Column(1, False, "an error dialog", None, "p1")]
+    clip.text_embeddings.clear()
+    want = FeatureStore(tiny_clip_encoder, disk=tmp_path).encode_examples(cols, augment=True)
+    clip.text_embeddings.clear()  # as in a new process
+    runs: list[int] = []
+    real = clip._encode_tokens
+    monkeypatch.setattr(clip, "_encode_tokens", lambda tokens: runs.append(len(tokens)) or real(tokens))
+    got = FeatureStore(tiny_clip_encoder, disk=tmp_path).encode_examples(cols, augment=True)
+    assert runs == []  # read from disk, not re-encoded
+    torch.testing.assert_close(got.clip.text, want.clip.text, atol=2e-3, rtol=0)  # disk keeps float16
+    assert got.clip.image is None and bool(got.clip.is_text.all())
