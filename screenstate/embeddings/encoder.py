@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.features import ScreenExamples, ScreenFeatures
+from screenstate.embeddings.features import ScreenExamples, ScreenFeatures, ScreenPrepared
 from screenstate.embeddings.images import Preparer
 from screenstate.schema import Column
 
@@ -77,13 +77,13 @@ class Encoder:
         """Picklable per-channel preprocessing (no model inside), for worker processes."""
         return Preparer({c.name: c.preparer() for c in self.channels})
 
-    def prepare(self, img: Image.Image) -> dict[str, Any]:
+    def prepare(self, img: Image.Image) -> ScreenPrepared:
         """Per-channel CPU preprocessing of one RGB image."""
-        return {c.name: c.prepare(img) for c in self.channels}
+        return ScreenPrepared.from_channels({c.name: c.prepare(img) for c in self.channels})
 
-    def encode(self, prepared: list[dict[str, Any]]) -> list[ScreenFeatures]:
+    def encode(self, prepared: Sequence[ScreenPrepared]) -> list[ScreenFeatures]:
         """Per-channel image features, one :class:`ScreenFeatures` per image."""
-        per_channel = {c.name: c.encode([p[c.name] for p in prepared]) for c in self.channels}
+        per_channel = {c.name: c.encode([_prepared(p, c) for p in prepared]) for c in self.channels}
         return [
             ScreenFeatures.from_channels({name: feats[i] for name, feats in per_channel.items()})
             for i in range(len(prepared))
@@ -116,6 +116,17 @@ class Encoder:
     def relevance(self, features: Sequence[ScreenFeatures], examples: ScreenExamples) -> torch.Tensor:
         """Fused relevance, float [images, examples] in [0, 1]."""
         return fuse(self.channel_relevance(features, examples), self.weights)
+
+
+def _prepared(prepared: ScreenPrepared, channel: Channel[Any, Any]) -> Any:
+    """``channel``'s prepared input; a screen prepared without it is a clear error."""
+    got = prepared.get(channel.name)
+    if got is None:
+        raise ValueError(
+            f"prepared screen has no {channel.name!r} input (it holds {list(prepared.names)}); "
+            "prepare the screen with this encoder"
+        )
+    return got
 
 
 def _feature(features: ScreenFeatures, channel: Channel[Any, Any]) -> Any:
