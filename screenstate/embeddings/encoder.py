@@ -118,33 +118,31 @@ class Encoder:
         return fuse(self.channel_relevance(features, examples), self.weights)
 
 
-def _prepared(prepared: ScreenPrepared, channel: Channel[Any, Any]) -> Any:
-    """``channel``'s prepared input; a screen prepared without it is a clear error."""
-    got = prepared.get(channel.name)
+def _part(container: ScreenPrepared | ScreenFeatures | ScreenExamples, channel: Channel[Any, Any], missing: str) -> Any:
+    """``channel``'s part of ``container``; a screen or class file handled without that
+    channel is a clear error (``missing``: the message, with ``{name}`` and ``{held}``)."""
+    got = container.get(channel.name)
     if got is None:
-        raise ValueError(
-            f"prepared screen has no {channel.name!r} input (it holds {list(prepared.names)}); "
-            "prepare the screen with this encoder"
-        )
+        raise ValueError(missing.format(name=repr(channel.name), held=list(container.names)))
     return got
+
+
+def _prepared(prepared: ScreenPrepared, channel: Channel[Any, Any]) -> Any:
+    return _part(
+        prepared, channel, "prepared screen has no {name} input (it holds {held}); prepare the screen with this encoder"
+    )
 
 
 def _feature(features: ScreenFeatures, channel: Channel[Any, Any]) -> Any:
-    """``channel``'s feature in ``features``; a screen encoded without it is a clear error."""
-    got = features.get(channel.name)
-    if got is None:
-        raise ValueError(
-            f"screen features have no {channel.name!r} feature (they hold {list(features.names)}); "
-            "encode the screen with this encoder"
-        )
-    return got
+    return _part(
+        features,
+        channel,
+        "screen features have no {name} feature (they hold {held}); encode the screen with this encoder",
+    )
 
 
 def _examples(examples: ScreenExamples, channel: Channel[Any, Any]) -> Any:
-    got = examples.get(channel.name)
-    if got is None:
-        raise ValueError(f"example features have no {channel.name!r} part; encode the examples with this encoder")
-    return got
+    return _part(examples, channel, "example features have no {name} part; encode the examples with this encoder")
 
 
 def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> torch.Tensor:
