@@ -12,8 +12,8 @@ where models live and which layer reaches them.
     python docs/import_graph.py --check               # exit 1 if a committed .dot is stale
 
 The SVG needs Graphviz's ``dot`` (Debian: ``apt-get install graphviz``); without it only
-the .dot file is written. tests/test_architecture.py checks that the committed .dot files
-match the code.
+the .dot file is written. tests/test_architecture.py checks that the committed
+package-level graph (docs/imports.dot) matches the code.
 """
 
 from __future__ import annotations
