@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.features import ScreenExamples, ScreenFeatures
+from screenstate.embeddings.features import ScreenExamples, ScreenFeatures, ScreenPrepared
 from screenstate.embeddings.images import Preparer
 from screenstate.schema import Column
 
@@ -77,13 +77,13 @@ class Encoder:
         """Picklable per-channel preprocessing (no model inside), for worker processes."""
         return Preparer({c.name: c.preparer() for c in self.channels})
 
-    def prepare(self, img: Image.Image) -> dict[str, Any]:
+    def prepare(self, img: Image.Image) -> ScreenPrepared:
         """Per-channel CPU preprocessing of one RGB image."""
-        return {c.name: c.prepare(img) for c in self.channels}
+        return ScreenPrepared.from_channels({c.name: c.prepare(img) for c in self.channels})
 
-    def encode(self, prepared: list[dict[str, Any]]) -> list[ScreenFeatures]:
+    def encode(self, prepared: Sequence[ScreenPrepared]) -> list[ScreenFeatures]:
         """Per-channel image features, one :class:`ScreenFeatures` per image."""
-        per_channel = {c.name: c.encode([p[c.name] for p in prepared]) for c in self.channels}
+        per_channel = {c.name: c.encode([_prepared(p, c) for p in prepared]) for c in self.channels}
         return [
             ScreenFeatures.from_channels({name: feats[i] for name, feats in per_channel.items()})
             for i in range(len(prepared))
@@ -118,22 +118,31 @@ class Encoder:
         return fuse(self.channel_relevance(features, examples), self.weights)
 
 
-def _feature(features: ScreenFeatures, channel: Channel[Any, Any]) -> Any:
-    """``channel``'s feature in ``features``; a screen encoded without it is a clear error."""
-    got = features.get(channel.name)
+def _part(container: ScreenPrepared | ScreenFeatures | ScreenExamples, channel: Channel[Any, Any], missing: str) -> Any:
+    """``channel``'s part of ``container``; a screen or class file handled without that
+    channel is a clear error (``missing``: the message, with ``{name}`` and ``{held}``)."""
+    got = container.get(channel.name)
     if got is None:
-        raise ValueError(
-            f"screen features have no {channel.name!r} feature (they hold {list(features.names)}); "
-            "encode the screen with this encoder"
-        )
+        raise ValueError(missing.format(name=repr(channel.name), held=list(container.names)))
     return got
+
+
+def _prepared(prepared: ScreenPrepared, channel: Channel[Any, Any]) -> Any:
+    return _part(
+        prepared, channel, "prepared screen has no {name} input (it holds {held}); prepare the screen with this encoder"
+    )
+
+
+def _feature(features: ScreenFeatures, channel: Channel[Any, Any]) -> Any:
+    return _part(
+        features,
+        channel,
+        "screen features have no {name} feature (they hold {held}); encode the screen with this encoder",
+    )
 
 
 def _examples(examples: ScreenExamples, channel: Channel[Any, Any]) -> Any:
-    got = examples.get(channel.name)
-    if got is None:
-        raise ValueError(f"example features have no {channel.name!r} part; encode the examples with this encoder")
-    return got
+    return _part(examples, channel, "example features have no {name} part; encode the examples with this encoder")
 
 
 def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> torch.Tensor:

@@ -1,5 +1,7 @@
-"""Typed containers for what crosses layers: one screen's features from every channel of an
-encoder (:class:`ScreenFeatures`), and a class file's example features (:class:`ScreenExamples`).
+"""Typed containers for what crosses layers: one screen's prepared inputs
+(:class:`ScreenPrepared`, CPU preprocessing done in threads or Ray tasks) and features
+(:class:`ScreenFeatures`) from every channel of an encoder, and a class file's example
+features (:class:`ScreenExamples`).
 
 One field per channel, ``None`` where the encoder has no such channel, so callers read
 ``features.text.lines`` or ``examples.visual`` instead of looking a channel up by a name
@@ -24,6 +26,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
     from screenstate.embeddings.clip import ClipExamples, ClipFeatures
     from screenstate.embeddings.text import TextExamples, TextFeatures
     from screenstate.embeddings.visual import VisualExamples, VisualFeatures
@@ -94,3 +99,16 @@ class ScreenExamples(_PerChannel):
     clip: ClipExamples | None = None
     text: TextExamples | None = None
     visual: VisualExamples | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenPrepared(_PerChannel):
+    """One screen's prepared inputs, one field per channel (None: not prepared for it): what
+    :meth:`Encoder.prepare` (or a :class:`~screenstate.embeddings.images.Preparer` in a Ray
+    task) hands to :meth:`Encoder.encode`. No model inside; picklable.
+
+    ``clip``: uint8 views [views, S, S, 3]; ``text`` and ``visual``: the (resized) RGB screen."""
+
+    clip: np.ndarray | None = None
+    text: Image.Image | None = None
+    visual: Image.Image | None = None

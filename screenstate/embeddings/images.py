@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from screenstate.embeddings.defaults import DEFAULT_MAX_PIXELS
+from screenstate.embeddings.features import ScreenPrepared
 from screenstate.errors import InvalidImageError, UnknownNameError
 
 ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
@@ -256,10 +257,11 @@ def make_views(
 
 @dataclass(frozen=True)
 class Preparer:
-    """Picklable callable mapping an RGB image to ``{channel: prepared input}`` (no model
-    inside, so Ray workers can run it without importing torch)."""
+    """Picklable callable mapping an RGB image to its :class:`ScreenPrepared` (each channel's
+    preparer by channel name; no model inside, so Ray workers can run it without importing
+    torch)."""
 
     fns: dict[str, Callable[[Image.Image], Any]]
 
-    def __call__(self, img: Image.Image) -> dict[str, Any]:
-        return {name: fn(img) for name, fn in self.fns.items()}
+    def __call__(self, img: Image.Image) -> ScreenPrepared:
+        return ScreenPrepared.from_channels({name: fn(img) for name, fn in self.fns.items()})

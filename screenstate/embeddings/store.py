@@ -28,7 +28,7 @@ from PIL import Image
 
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
-from screenstate.embeddings.features import ScreenExamples, ScreenFeatures
+from screenstate.embeddings.features import ScreenExamples, ScreenFeatures, ScreenPrepared
 from screenstate.embeddings.images import DEFAULT_MAX_PIXELS, ImageInput, load_image, read_image_file
 from screenstate.errors import InvalidImageError
 from screenstate.hashing import bytes_hash, pixel_hash
@@ -120,7 +120,9 @@ class EmbedsTexts(Protocol):
 
     def text_key(self, text: str, augment: bool) -> str: ...
 
-    def dumps_text(self, embedding: Any) -> bytes: ...
+    def dumps_text(self, embedding: Any) -> bytes:
+        """One example text's embedding as bytes (not an image feature: see ``dumps``)."""
+        ...
 
     def loads_text(self, data: bytes) -> Any: ...
 
@@ -255,7 +257,7 @@ class FeatureStore:
         for missing, hashes in groups.items():
             sub = self.encoder if len(missing) == n_channels else self.encoder.subset(missing)
 
-            def prepare(li: LoadedImage, sub: Encoder = sub) -> dict[str, Any]:
+            def prepare(li: LoadedImage, sub: Encoder = sub) -> ScreenPrepared:
                 return sub.prepare(li.image)  # decodes a lazily loaded input
 
             firsts = [loaded[todo[h][0]] for h in hashes]
@@ -269,7 +271,7 @@ class FeatureStore:
                     out[i] = full
         return out  # type: ignore[return-value]
 
-    def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[dict[str, Any]]) -> list[Features]:
+    def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[ScreenPrepared]) -> list[Features]:
         """Encode images prepared elsewhere (a batch job prepares them in Ray tasks) and store them."""
         feats = self.encoder.encode(list(prepared))
         self.encodes += len(feats)

@@ -80,3 +80,26 @@ def test_encoder_says_which_channel_features_lack(tiny_clip_encoder):
     assert isinstance(ex, ScreenExamples) and ex.clip is not None and ex.text is None
     with pytest.raises(ValueError, match=r"no 'clip' feature \(they hold \['text'\]\)"):
         tiny_clip_encoder.relevance([ScreenFeatures(text=_text())], ex)
+
+
+def test_prepared_inputs_are_one_typed_container_that_crosses_processes(tiny_clip_encoder):
+    """What Ray tasks hand to the encoder: a ScreenPrepared per screen, the same from the
+    encoder and from its picklable Preparer, and encoded to the same features."""
+    from PIL import Image
+
+    from screenstate.embeddings.encoder import Encoder
+    from screenstate.embeddings.features import ScreenPrepared
+    from screenstate.embeddings.visual import VisualChannel
+
+    enc = Encoder("clip+visual", [tiny_clip_encoder.clip, VisualChannel()])
+    img = Image.new("RGB", (64, 48), (30, 60, 90))
+    here = enc.prepare(img)
+    assert isinstance(here, ScreenPrepared) and here.names == ("clip", "visual")
+    assert here.clip.dtype == np.uint8 and here.clip.shape[-1] == 3 and here.visual.size == (64, 48)
+    there = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(enc.preparer()))(img)))  # a Ray task's result
+    assert isinstance(there, ScreenPrepared) and there.names == here.names
+    assert np.array_equal(there.clip, here.clip)
+    a, b = enc.encode([here, there])
+    assert torch.equal(a.clip.views, b.clip.views) and a.visual is not None
+    with pytest.raises(ValueError, match=r"prepared screen has no 'visual' input \(it holds \['clip'\]\)"):
+        enc.encode([ScreenPrepared(clip=here.clip)])

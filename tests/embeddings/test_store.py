@@ -71,7 +71,7 @@ def test_partial_channel_miss_encodes_only_the_missing_channel(tiny_clip_encoder
     store = FeatureStore(both, disk=tmp_path)
     got = store.features([load_with_hash(img, lazy=True)])[0]
     assert clip_calls == [] and visual_calls == [1]  # the visual channel joined: CLIP is not re-run
-    assert set(got.names) == {"clip", "visual"}
+    assert got.names == ("clip", "visual")
     torch.testing.assert_close(got.clip.views, only_clip.clip.views, atol=2e-3, rtol=0)
     # both channels are stored now: a third store encodes nothing
     third = FeatureStore(both, disk=tmp_path)
@@ -130,3 +130,22 @@ def test_classifiers_can_share_one_store(tiny_clip_encoder):
     one.classify(_png((20, 20, 20)))
     two.classify(_png((20, 20, 20)))
     assert one.store is two.store is store and store.encodes == 1
+
+
+def test_example_text_embeddings_persist_on_disk(tiny_clip_encoder, tmp_path, monkeypatch):
+    """CLIP's prompt-ensembled example embeddings go to the disk cache and a fresh process
+    (an empty in-memory LRU) reads them back instead of running the text model."""
+    from screenstate.schema import Column
+
+    clip = tiny_clip_encoder.clip
+    cols = [Column(0, False, "a login page", None, "p0"), Column(1, False, "an error dialog", None, "p1")]
+    clip.text_embeddings.clear()
+    want = FeatureStore(tiny_clip_encoder, disk=tmp_path).encode_examples(cols, augment=True)
+    clip.text_embeddings.clear()  # as in a new process
+    runs: list[int] = []
+    real = clip._encode_tokens
+    monkeypatch.setattr(clip, "_encode_tokens", lambda tokens: runs.append(len(tokens)) or real(tokens))
+    got = FeatureStore(tiny_clip_encoder, disk=tmp_path).encode_examples(cols, augment=True)
+    assert runs == []  # read from disk, not re-encoded
+    torch.testing.assert_close(got.clip.text, want.clip.text, atol=2e-3, rtol=0)  # disk keeps float16
+    assert got.clip.image is None and bool(got.clip.is_text.all())
