@@ -46,6 +46,7 @@ def _set_files(root: Path) -> dict[str, list[Path]]:
 def evaluate_set(clf, root: Path, quick: bool) -> list[dict]:  # type: ignore[no-untyped-def]
     """Rows of accuracy for one labeled set."""
     from screenstate import ClassSpec
+    from screenstate.embeddings.features import ScreenFeatures
 
     by_class = _set_files(root)
     names = sorted(by_class)
@@ -84,7 +85,7 @@ def evaluate_set(clf, root: Path, quick: bool) -> list[dict]:  # type: ignore[no
                 # text alone: OCR evidence only (its word overlap reads the whole screen, no foreground box)
                 text_only = {"text": rel["text"]}
                 if c2.words is not None:  # the few-shot rule is on (k >= 2)
-                    text_only["words"] = c2.words.relevance([{"text": f["text"]} for f in hf])
+                    text_only["words"] = c2.words.relevance([ScreenFeatures(text=f.text) for f in hf])
                 combos = {"text": text_only, "fused": rel}
                 if mode == "exemplars only":
                     combos["visual"] = {"visual": rel["visual"]}

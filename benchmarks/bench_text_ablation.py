@@ -36,7 +36,7 @@ def _variants() -> list[tuple[str, dict[str, Any], bool, tuple[str, ...]]]:
         ("+ '?' -> question cue (removed)", {}, False, ("question cue",)),
         ("+ '...ing' -> progress cue (removed)", {}, False, ("progress cue",)),
         ("+ icon-glyph dropping (removed)", {}, False, ("icon glyphs",)),
-        ("keep 1-character lines (removed, then re-added)", {"_is_text": lambda t: bool(t.strip())}, False, ()),
+        ("keep 1-character lines (removed, then re-added)", {"is_text": lambda t: bool(t.strip())}, False, ()),
         ("previous version (4 rules, WORD_PRIOR 6)", {"WORD_PRIOR": 6.0}, False, REMOVED),
         ("WORD_PRIOR 0 (words alone)", {"WORD_PRIOR": 1e-6}, False, ()),
         ("WORD_PRIOR 3", {"WORD_PRIOR": 3.0}, False, ()),
