@@ -18,9 +18,10 @@ Each screen records the predicted class, the state and every raw score at full f
 precision; ``text`` and ``exemplars`` also record the evidence lines of the predicted
 class for every tenth screen. ``check`` compares classes exactly, raw scores and evidence relevances to 1e-6.
 
-``benchmarks/predictions/screens_dev.json`` was recorded at commit 51c7fbd, before the typed
-channels / text.py split of issue #15; ``check`` against it shows a refactor kept every
-decision (465 predictions in 3 runs identical after that change).
+``benchmarks/predictions/screens_dev.json`` is the reference for the next refactor: first
+recorded at 51c7fbd, before the typed channels / feature store / thin shells of issue #15
+(``check`` after them: 465 predictions in 3 runs identical), then re-recorded at 97dcc64
+after #17 (foreground-first text) and #18 (the few-shot rule) changed predictions on purpose.
 """
 
 from __future__ import annotations
