@@ -136,7 +136,7 @@ class ScreenClassifier:
         if sum(n >= FEWSHOT_MIN_PER_CLASS for n in per_class.values()) < FEWSHOT_MIN_CLASSES:
             return  # too few exemplars to learn scales and weights from: the two-stage rule
         if self.encoder.text is not None:
-            self.words = WordExemplars.build(self.columns, image_feats)
+            self.words = WordExemplars.build(self.columns, image_feats, self.encoder.text.options.max_side)
         if len(pos) > FEWSHOT_CALIBRATION_ROWS:  # the first screenshots of every class
             per = max(FEWSHOT_MIN_PER_CLASS, -(-FEWSHOT_CALIBRATION_ROWS // len(per_class)))
             taken: Counter[int] = Counter()

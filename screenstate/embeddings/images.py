@@ -174,12 +174,21 @@ def resize_max_side(img: Image.Image, max_side: int) -> Image.Image:
     return _downscale(img, max_side / max(img.size))
 
 
+def screen_side_scale(size: tuple[int, int], max_side: int, aspect: float = 16 / 9) -> float:
+    """The factor :func:`resize_screen_side` scales an image of ``size`` by (at most 1).
+
+    >>> screen_side_scale((3840, 2160), 2560), screen_side_scale((1280, 5000), 2560)
+    (0.6666666666666666, 1.0)
+    """
+    w, h = size
+    return min(1.0, max_side / min(max(w, h), aspect * min(w, h)))
+
+
 def resize_screen_side(img: Image.Image, max_side: int, aspect: float = 16 / 9) -> Image.Image:
     """Downscale so a screen-shaped window of the image (``aspect``:1) has its long side at
     most ``max_side``: a 4K screen shrinks like with ``resize_max_side``, but a long
     scrolling capture (1920x8000) keeps its text size instead of shrinking to a sliver."""
-    w, h = img.size
-    return _downscale(img, max_side / min(max(w, h), aspect * min(w, h)))
+    return _downscale(img, screen_side_scale(img.size, max_side, aspect))
 
 
 class ViewMode(str, Enum):

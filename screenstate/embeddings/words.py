@@ -34,11 +34,10 @@ from dataclasses import dataclass
 import torch
 
 from screenstate.embeddings.features import ScreenFeatures
+from screenstate.embeddings.images import screen_side_scale
 from screenstate.schema import Column
 
 _LETTERS = re.compile(r"[^\W_\d]+", re.UNICODE)
-#: OCR reads screens whose 16:9 window is larger than this downscaled (text channel's max_side)
-TEXT_MAX_SIDE = 2560
 
 
 def _words(text: str) -> set[str]:
@@ -53,8 +52,10 @@ class ScreenWords:
     foreground: frozenset[str]
 
 
-def screen_words(features: ScreenFeatures) -> ScreenWords:
-    """Words of one screen from its channel features (``text``, and ``visual`` for the box)."""
+def screen_words(features: ScreenFeatures, text_max_side: int) -> ScreenWords:
+    """Words of one screen from its channel features (``text``, and ``visual`` for the box);
+    ``text_max_side`` is the text channel's ``max_side`` (OCR line boxes are in the pixels
+    of the screen downscaled by it, the visual box in the screen's own)."""
     lines = features.text.lines if features.text is not None else ()
     whole: set[str] = set()
     fg: set[str] = set()
@@ -62,7 +63,7 @@ def screen_words(features: ScreenFeatures) -> ScreenWords:
     box = visual.box if visual is not None else None
     if visual is not None and box is not None:
         w, h = visual.size
-        s = min(1.0, TEXT_MAX_SIDE / min(max(w, h), 16 / 9 * min(w, h)))  # OCR ran on this scale
+        s = screen_side_scale((w, h), text_max_side)  # OCR ran on this scale
         x0, y0, x1, y1 = (v * s for v in box)
     for ln in lines:
         ws = _words(ln.text)
@@ -81,14 +82,18 @@ class WordExemplars:
     exemplars: tuple[ScreenWords, ...]
     idf: dict[str, float]
     unseen_idf: float
+    text_max_side: int
 
     @classmethod
-    def build(cls, columns: Sequence[Column], exemplar_features: Sequence[ScreenFeatures]) -> WordExemplars:
-        """``exemplar_features``: channel features of the image columns, in column order."""
+    def build(
+        cls, columns: Sequence[Column], exemplar_features: Sequence[ScreenFeatures], text_max_side: int
+    ) -> WordExemplars:
+        """``exemplar_features``: channel features of the image columns, in column order;
+        ``text_max_side``: the text channel's ``max_side`` (see :func:`screen_words`)."""
         image_cols = [c for c in columns if c.image is not None]
         if len(image_cols) != len(exemplar_features):
             raise ValueError(f"words: expected {len(image_cols)} exemplar features, got {len(exemplar_features)}")
-        words = tuple(screen_words(f) for f in exemplar_features)
+        words = tuple(screen_words(f, text_max_side) for f in exemplar_features)
         per_class: dict[int, set[str]] = {}
         for c, sw in zip(image_cols, words):
             per_class.setdefault(c.class_index, set()).update(sw.whole)
@@ -96,7 +101,7 @@ class WordExemplars:
         df = Counter(w for ws in per_class.values() for w in ws)
         idf = {w: math.log((n + 1) / (k + 0.5)) for w, k in df.items()}
         is_image = torch.tensor([c.image is not None for c in columns], dtype=torch.bool)
-        return cls(is_image, words, idf, math.log((n + 1) / 0.5))
+        return cls(is_image, words, idf, math.log((n + 1) / 0.5), text_max_side)
 
     def _cosine(self, a: frozenset[str], b: frozenset[str]) -> float:
         if not a or not b:
@@ -116,7 +121,7 @@ class WordExemplars:
             return out
         cols = torch.nonzero(self.is_image).flatten()
         for i, f in enumerate(features):
-            sw = screen_words(f)
+            sw = screen_words(f, self.text_max_side)
             sims = [
                 0.5 * (self._cosine(sw.whole, e.whole) + self._cosine(sw.foreground, e.foreground))
                 for e in self.exemplars

@@ -31,7 +31,7 @@ def _columns() -> list[Column]:
 
 
 def test_foreground_words_leave_out_the_windows_behind():
-    sw = screen_words(_screen(BG, ("Replace the file?", (300, 300, 500, 320)), box=(250, 250, 550, 400)))
+    sw = screen_words(_screen(BG, ("Replace the file?", (300, 300, 500, 320)), box=(250, 250, 550, 400)), 2560)
     assert "terminal" in sw.whole and "terminal" not in sw.foreground
     assert sw.foreground == {"replace", "the", "file"}
 
@@ -45,7 +45,7 @@ def test_the_exemplar_sharing_the_buttons_wins(buttons, expected):
         BG, ("Delete the backup?", (300, 300, 500, 320)), ("Yes", (300, 350, 340, 370)), ("No", (360, 350, 400, 370))
     )
     info = _screen(BG, ("The backup is done.", (300, 300, 500, 320)), ("OK", (300, 350, 340, 370)))
-    words = WordExemplars.build(_columns(), [question, info])
+    words = WordExemplars.build(_columns(), [question, info], 2560)
     screen = _screen(
         BG,
         ("Another message entirely", (300, 300, 500, 320)),
@@ -59,4 +59,4 @@ def test_the_exemplar_sharing_the_buttons_wins(buttons, expected):
 
 def test_exemplar_count_mismatch_is_refused():
     with pytest.raises(ValueError, match="expected 2 exemplar features, got 1"):
-        WordExemplars.build(_columns(), [_screen(BG)])
+        WordExemplars.build(_columns(), [_screen(BG)], 2560)
