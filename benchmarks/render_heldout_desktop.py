@@ -23,7 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from render_heldout_dialogs import stop  # noqa: E402
+from render_heldout_dialogs import shot, stop  # noqa: E402
 
 TEXTS: dict[str, list[tuple[str | None, str | None]]] = {
     "error_dialog": [
@@ -203,21 +203,10 @@ def render(out: Path, seed: int = 17) -> int:
                 )
                 time.sleep(0.5)
                 shade = rng.choice(["#28435a", "#5a6e55", "#7a5c61", "#444444", "#b8b0a0", "#1d3b2a"])
-                subprocess.run(["xsetroot", "-solid", shade], env=env, check=False)
-                for cmd in _background(rng, w, h, home):
-                    procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                    time.sleep(0.6)
-                time.sleep(0.8)
                 args = ["/usr/bin/python3", str(HERE / "heldout_dialog_app.py")]
                 args += [kit, state, style, title or "-", text or "-"]
-                procs.append(
-                    subprocess.Popen(
-                        args, env=env, cwd=home / "Documents", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                    )
-                )
-                time.sleep(2.2)
                 dest = out / state / f"{kit}_{state}_{i + 1:02d}.png"
-                subprocess.run(["import", "-window", "root", str(dest)], env=env, check=True)
+                shot(procs, env, shade, _background(rng, w, h, home), 0.8, args, 2.2, dest, cwd=home / "Documents")
                 n += 1
             finally:
                 stop(procs)

@@ -147,6 +147,31 @@ def stop(procs: list[subprocess.Popen]) -> None:
         p.wait()
 
 
+def shot(
+    procs: list[subprocess.Popen],
+    env: dict[str, str],
+    shade: str,
+    background: list[list[str]],
+    settle: float,
+    dialog: list[str],
+    dialog_wait: float,
+    dest: Path,
+    cwd: Path | None = None,
+) -> None:
+    """One screenshot on a running X display (window manager already up): root colour,
+    background programs (0.6 s apart), ``settle``, the dialog, ``dialog_wait``, capture to
+    ``dest``. Started programs are appended to ``procs`` for :func:`stop`."""
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    subprocess.run(["xsetroot", "-solid", shade], env=env, check=False)
+    for cmd in background:
+        procs.append(subprocess.Popen(cmd, env=env, **quiet))
+        time.sleep(0.6)
+    time.sleep(settle)
+    procs.append(subprocess.Popen(dialog, env=env, cwd=cwd, **quiet))
+    time.sleep(dialog_wait)
+    subprocess.run(["import", "-window", "root", str(dest)], env=env, check=True)
+
+
 def render(out: Path, seed: int = 7) -> int:
     for tool in ("Xvfb", "zenity", "openbox", "import"):
         if shutil.which(tool) is None:

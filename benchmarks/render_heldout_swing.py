@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from render_heldout_dialogs import stop  # noqa: E402
+from render_heldout_dialogs import shot, stop  # noqa: E402
 
 TEXTS: dict[str, list[tuple[str | None, str]]] = {
     "error_dialog": [
@@ -181,16 +181,9 @@ def render(out: Path, seed: int = 23) -> int:
                 procs.append(subprocess.Popen([wm], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 time.sleep(0.8)
                 shade = rng.choice(["#2f4f4f", "#3c3c5a", "#6b4e3d", "#505050", "#a9b4c2", "#204060"])
-                subprocess.run(["xsetroot", "-solid", shade], env=env, check=False)
-                for cmd in _background(rng, w, h, home):
-                    procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                    time.sleep(0.6)
-                time.sleep(0.6)
                 args = ["java", "-cp", str(classes), "HeldoutSwingDialog", state, look, title or "-", text]
-                procs.append(subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                time.sleep(3.0)
                 dest = out / state / f"{look.lower()}_{state}_{i + 1:02d}.png"
-                subprocess.run(["import", "-window", "root", str(dest)], env=env, check=True)
+                shot(procs, env, shade, _background(rng, w, h, home), 0.6, args, 3.0, dest)
                 n += 1
             finally:
                 stop(procs)
