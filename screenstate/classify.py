@@ -22,8 +22,8 @@ from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
+from screenstate.embeddings.sources import ExemplarSource, exemplar_sources
 from screenstate.embeddings.store import FeatureStore, LoadedImage, load_with_hash
-from screenstate.embeddings.words import WordExemplars
 from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec, Column
@@ -108,12 +108,11 @@ class ScreenClassifier:
             self.columns, augment=spec.augment_examples, image_features=image_feats
         )
         self.example_columns = ExampleColumns.of(self.columns, len(self.names))
-        # evidence beyond the channels, from the class file's screenshots: word overlap
-        self.exemplar_sources: dict[str, WordExemplars] = {}
-        if image_feats is not None and self.encoder.text is not None:
-            self.exemplar_sources["words"] = WordExemplars.build(
-                self.columns, image_feats, self.encoder.text.options.max_side
-            )
+        #: evidence beyond the channels, built from the class file's screenshots (registered
+        #: exemplar sources, ``embeddings/sources.py``: word overlap)
+        self.exemplar_sources: dict[str, ExemplarSource] = (
+            exemplar_sources(self.columns, image_feats, self.encoder) if image_feats is not None else {}
+        )
         shots = dict(zip((k for k, c in enumerate(self.columns) if c.image is not None), image_feats or []))
 
         def exemplar_relevance(rows: torch.Tensor) -> dict[str, torch.Tensor]:  # rows: screenshot columns

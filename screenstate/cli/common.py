@@ -47,7 +47,8 @@ EncoderOpt = Annotated[
     typer.Option(
         "--encoder",
         "-e",
-        help="auto | clip | text | visual | clip+text | visual+text | clip+visual+text",
+        help="auto | clip | text | visual | clip+text | visual+text | clip+visual+text "
+        "(or registered channels joined by +)",
         envvar="SCREENSTATE_ENCODER",
     ),
 ]
@@ -66,11 +67,11 @@ PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto | fp32 | bf
 
 
 def _options(device: str, precision: str, views: str, clip_model: str, clip_pretrained: str) -> EncoderOptions:
+    from screenstate.embeddings.clip import ClipOptions
     from screenstate.embeddings.factory import EncoderOptions
 
-    return EncoderOptions(
-        device=device, precision=precision, views=views, clip_model=clip_model, clip_pretrained=clip_pretrained
-    )
+    clip = ClipOptions(model=clip_model, pretrained=clip_pretrained, views=views)
+    return EncoderOptions(device=device, precision=precision, clip=clip)
 
 
 @app.callback()

@@ -25,6 +25,7 @@ bf16 only if it is faster and every image embedding keeps a cosine of at least
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import io
 import threading
@@ -52,6 +53,7 @@ from screenstate.embeddings.clip_features import ClipExamples, ClipFeatures
 from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
+from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
 from screenstate.embeddings.templates import get_templates
 from screenstate.errors import ModelNotAvailableError
 from screenstate.hashing import digest
@@ -444,3 +446,13 @@ def image_relevance(cos: torch.Tensor) -> torch.Tensor:
     """Calibrate image-to-image cosine to [0, 1]: 0.5 at the typical unrelated-screen
     similarity (``IMAGE_COS_FLOOR``), 1.0 for identical screens, linear in between."""
     return (0.5 + 0.5 * (cos - IMAGE_COS_FLOOR) / (1.0 - IMAGE_COS_FLOOR)).clamp(0.0, 1.0)
+
+
+def _build(options: ClipOptions, runtime: Runtime) -> ClipChannel:
+    return ClipChannel(dataclasses.replace(options, device=runtime.device, precision=runtime.precision))
+
+
+#: the ``clip`` channel in the registry (``features.get(CLIP)`` is a ``ClipFeatures | None``)
+CLIP = register_channel(
+    ChannelKind("clip", ClipChannel, ClipFeatures, ClipExamples, (np.ndarray,), ClipOptions, _build)
+)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from screenstate.embeddings.features import check_rows, check_shape
+from screenstate.embeddings.shapes import check_rows, check_shape
 
 
 @dataclass(frozen=True)

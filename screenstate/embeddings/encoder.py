@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from PIL import Image
@@ -21,12 +21,15 @@ from PIL import Image
 from screenstate.embeddings.base import Channel
 from screenstate.embeddings.features import ScreenExamples, ScreenFeatures, ScreenPrepared
 from screenstate.embeddings.images import Preparer
+from screenstate.embeddings.registry import ChannelKind
 from screenstate.schema import Column
 
 if TYPE_CHECKING:
     from screenstate.embeddings.clip import ClipChannel
     from screenstate.embeddings.text import TextChannel
     from screenstate.embeddings.visual import VisualChannel
+
+C = TypeVar("C", bound=Channel[Any, Any])
 
 
 @dataclass
@@ -37,26 +40,30 @@ class Encoder:
     channels: list[Channel[Any, Any]]
     weights: dict[str, float] = field(default_factory=dict)
 
+    def get(self, kind: ChannelKind[C, Any, Any]) -> C | None:
+        """The channel of a registered kind (``encoder.get(TEXT)`` is a ``TextChannel | None``)."""
+        return next((c for c in self.channels if isinstance(c, kind.channel)), None)
+
     @property
     def text(self) -> TextChannel | None:
         """The ``text`` channel, or None."""
-        from screenstate.embeddings.text import TextChannel
+        from screenstate.embeddings.text import TEXT
 
-        return next((c for c in self.channels if isinstance(c, TextChannel)), None)
+        return self.get(TEXT)
 
     @property
     def clip(self) -> ClipChannel | None:
         """The ``clip`` channel, or None."""
-        from screenstate.embeddings.clip import ClipChannel
+        from screenstate.embeddings.clip import CLIP
 
-        return next((c for c in self.channels if isinstance(c, ClipChannel)), None)
+        return self.get(CLIP)
 
     @property
     def visual(self) -> VisualChannel | None:
         """The ``visual`` channel, or None."""
-        from screenstate.embeddings.visual import VisualChannel
+        from screenstate.embeddings.visual import VISUAL
 
-        return next((c for c in self.channels if isinstance(c, VisualChannel)), None)
+        return self.get(VISUAL)
 
     @property
     def channel_names(self) -> tuple[str, ...]:

@@ -9,36 +9,76 @@ alone otherwise, saying so once. When the class file has image exemplars
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from screenstate.embeddings import builtins  # noqa: F401 - registers the built-in channels and sources
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.clip import (
-    DEFAULT_CLIP_MODEL,
-    DEFAULT_CLIP_PRETRAINED,
-    ClipChannel,
-    ClipOptions,
-    clip_available,
-)
+from screenstate.embeddings.clip import ClipOptions, clip_available
 from screenstate.embeddings.encoder import Encoder
-from screenstate.embeddings.ocr import OcrOptions
-from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL
-from screenstate.embeddings.text import TextChannel, TextOptions
-from screenstate.embeddings.visual import VisualChannel
+from screenstate.embeddings.registry import ChannelKind, Runtime, channel_kind, registered_channels
+from screenstate.embeddings.text import TextOptions
+from screenstate.embeddings.text import options_in_effect as text_options_in_effect
+from screenstate.embeddings.visual import VisualChannel, VisualOptions
 from screenstate.errors import UnknownNameError
 
 log = logging.getLogger("screenstate")
 CONFIG_DIR = Path(__file__).parent / "configs"
 _NOTICE_SHOWN = False
 
+#: the flat option names of earlier versions (and of the CLI), each the nested field it sets
+FLAT_OPTIONS: dict[str, tuple[str, ...]] = {
+    "clip_model": ("clip", "model"),
+    "clip_pretrained": ("clip", "pretrained"),
+    "views": ("clip", "views"),
+    "tile_rows": ("clip", "tile_rows"),
+    "templates": ("clip", "templates"),
+    "batch_size": ("clip", "batch_size"),
+    "allow_download": ("clip", "allow_download"),
+    "sentence_model": ("text", "sentence_model"),
+    "ocr_det_max_side": ("text", "ocr", "det_max_side"),
+    "ocr_min_rec_width": ("text", "ocr", "min_rec_width"),
+    "ocr_min_confidence": ("text", "ocr", "min_confidence"),
+}
+
+
+def _as_dict(options: Any) -> dict[str, Any]:
+    """The fields of an options dataclass (one level: nested options stay objects), or a dict's copy."""
+    if dataclasses.is_dataclass(options) and not isinstance(options, type):
+        return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    return dict(options)
+
+
+def _nest(data: dict[str, Any]) -> dict[str, Any]:
+    """Fold the flat option names into the nested per-channel options."""
+    data = dict(data)
+    for flat, path in FLAT_OPTIONS.items():
+        if flat not in data:
+            continue
+        value = data.pop(flat)
+        node = data.setdefault(path[0], {})
+        if not isinstance(node, dict):  # an options object: set the field on a copy
+            node = _as_dict(node)
+            data[path[0]] = node
+        for key in path[1:-1]:
+            node[key] = _as_dict(node.get(key, {}))
+            node = node[key]
+        node[path[-1]] = value
+    return data
+
 
 class EncoderOptions(BaseModel):
-    """Every encoder setting in one object (defaults are the documented ones)."""
+    """Every encoder setting: what all channels share (device, precision, fusion weights)
+    and one options object per channel, e.g. ``EncoderOptions(text=TextOptions(max_side=1920),
+    clip=ClipOptions(model="ViT-B-16"))``; a channel registered outside the package takes its
+    options from ``channels={"toy": ToyOptions(...)}``. The flat names of earlier versions
+    (``clip_model=...``, ``ocr_det_max_side=...``, :data:`FLAT_OPTIONS`) still work."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N")
@@ -46,45 +86,47 @@ class EncoderOptions(BaseModel):
         "auto",
         description="auto (measured on CPU: fastest of fp32/bf16 that agrees with fp32; fp16 on GPU) | fp32 | bf16 | fp16",
     )
-    clip_model: str = DEFAULT_CLIP_MODEL
-    clip_pretrained: str = Field(
-        DEFAULT_CLIP_PRETRAINED, description="open_clip tag, local checkpoint path, or 'random'"
-    )
-    views: str = Field("letterbox", description="squash (reference) | letterbox | tiles")
-    tile_rows: int = Field(2, ge=1, le=6)
-    templates: str = Field("screen", description="screen | photo (reference) | none")
-    batch_size: int = Field(32, ge=1)
-    allow_download: bool = Field(True, description="explicit clip encoders may download when the hub answers")
-    sentence_model: str = DEFAULT_SENTENCE_MODEL
-    ocr_det_max_side: int = Field(OcrOptions.det_max_side, ge=64)
-    ocr_min_rec_width: int = Field(96, ge=16)
-    ocr_min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     weights: dict[str, float] | None = Field(None, description="fusion weights per channel")
+    clip: ClipOptions = Field(default_factory=ClipOptions)
+    text: TextOptions = Field(default_factory=TextOptions)
+    visual: VisualOptions = Field(default_factory=VisualOptions)
+    channels: dict[str, Any] = Field(default_factory=dict, description="options of other registered channels")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, data: Any) -> Any:
+        return _nest(data) if isinstance(data, dict) else data
+
+    @property
+    def clip_model(self) -> str:
+        return self.clip.model
+
+    @property
+    def clip_pretrained(self) -> str:
+        return self.clip.pretrained
+
+    @property
+    def runtime(self) -> Runtime:
+        return Runtime(self.device, self.precision)
+
+    def options_of(self, kind: ChannelKind[Any, Any, Any]) -> Any:
+        """The options of a registered channel (its defaults when not given)."""
+        if kind.name in type(self).model_fields and kind.name != "channels":
+            return getattr(self, kind.name)
+        given = self.channels.get(kind.name)
+        return kind.options() if given is None else given
+
+    def build(self, kind: ChannelKind[Any, Any, Any]) -> Channel[Any, Any]:
+        """The channel of ``kind`` with these options."""
+        return kind.build(self.options_of(kind), self.runtime)
 
     def clip_options(self) -> ClipOptions:
-        return ClipOptions(
-            model=self.clip_model,
-            pretrained=self.clip_pretrained,
-            device=self.device,
-            precision=self.precision,
-            views=self.views,
-            templates=self.templates,
-            tile_rows=self.tile_rows,
-            batch_size=self.batch_size,
-            allow_download=self.allow_download,
-        )
+        """The CLIP options in effect (device and precision applied)."""
+        return dataclasses.replace(self.clip, device=self.device, precision=self.precision)
 
     def text_options(self) -> TextOptions:
-        return TextOptions(
-            sentence_model=self.sentence_model,
-            ocr=OcrOptions(
-                det_max_side=self.ocr_det_max_side,
-                min_rec_width=self.ocr_min_rec_width,
-                min_confidence=self.ocr_min_confidence,
-                # the OCR models run in bf16 or fp32 (openvino); fp16 is a GPU-only choice for CLIP
-                precision=self.precision if self.precision in ("fp32", "bf16") else "auto",
-            ),
-        )
+        """The text options in effect (the OCR precision follows ``precision``)."""
+        return text_options_in_effect(self.text, self.runtime)
 
 
 @cache
@@ -93,8 +135,19 @@ def _registry() -> dict[str, dict[str, Any]]:
 
 
 def list_encoders() -> list[str]:
-    """Valid encoder names: ``auto`` plus the registry's configs."""
+    """Valid encoder names: ``auto``, the registry's configs, and any ``a+b`` of registered
+    channels (``registered_channels()``)."""
     return ["auto", *_registry()]
+
+
+def _config(name: str) -> dict[str, Any]:
+    """A named config, or the registered channels ``a+b+...`` with weight 1 each."""
+    if name in _registry():
+        return _registry()[name]
+    parts = name.split("+")
+    if all(p in registered_channels() for p in parts) and len(set(parts)) == len(parts):
+        return {"channels": parts}
+    raise UnknownNameError("encoder", name, [*list_encoders(), *registered_channels()])
 
 
 def resolve_encoder_name(name: str, options: EncoderOptions, image_exemplars: bool = False) -> str:
@@ -102,8 +155,7 @@ def resolve_encoder_name(name: str, options: EncoderOptions, image_exemplars: bo
     (the class file has screenshot examples) adds the ``visual`` channel."""
     global _NOTICE_SHOWN
     if name != "auto":
-        if name not in _registry():
-            raise UnknownNameError("encoder", name, list_encoders())
+        _config(name)
         return name
     if clip_available(options.clip_model, options.clip_pretrained):
         return "clip+visual+text" if image_exemplars else "clip+text"
@@ -121,22 +173,13 @@ def resolve_encoder_name(name: str, options: EncoderOptions, image_exemplars: bo
 
 
 def create_encoder(name: str = "auto", options: EncoderOptions | None = None, image_exemplars: bool = False) -> Encoder:
-    """Build an encoder by registry name (``auto``, ``clip``, ``text``, ``visual``,
-    ``clip+text``, ``visual+text``, ``clip+visual+text``)."""
+    """Build an encoder by name: ``auto``, a registry config (``clip``, ``text``, ``visual``,
+    ``clip+text``, ``visual+text``, ``clip+visual+text``), or registered channels joined by
+    ``+`` (a channel registered outside the package: ``"toy+text"``)."""
     options = options or EncoderOptions()
     resolved = resolve_encoder_name(name, options, image_exemplars)
-    cfg = _registry()[resolved]
-    channels: list[Channel] = []
-    for ch in cfg["channels"]:
-        if ch == "clip":
-            channels.append(ClipChannel(options.clip_options()))
-        elif ch == "text":
-            dev = "cuda" if options.device.startswith("cuda") else "cpu"
-            channels.append(TextChannel(options.text_options(), device=dev))
-        elif ch == "visual":
-            channels.append(VisualChannel())
-        else:  # pragma: no cover - registry files are ours
-            raise UnknownNameError("channel", ch, ["clip", "text", "visual"])
+    cfg = _config(resolved)
+    channels = [options.build(channel_kind(ch)) for ch in cfg["channels"]]
     weights = dict(cfg.get("weights", {}))
     weights.update(options.weights or {})
     return Encoder(resolved, channels, weights)

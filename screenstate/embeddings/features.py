@@ -3,112 +3,149 @@
 (:class:`ScreenFeatures`) from every channel of an encoder, and a class file's example
 features (:class:`ScreenExamples`).
 
-One field per channel, ``None`` where the encoder has no such channel, so callers read
-``features.text.lines`` or ``examples.visual`` instead of looking a channel up by a name
-string. Both are frozen, picklable (Ray ships them between workers and the driver) and
-cheap: they hold references to the channels' own frozen feature objects. The encoder fills
-them generically through :meth:`ScreenFeatures.from_channels`; each channel's feature and
-example types validate their own shapes (:func:`check_rows`, :func:`check_shape`).
+Each holds one value per *registered* channel (``embeddings/registry.py``), validated on
+creation against that channel's types, and nothing for channels it was not made with.
+Typed access goes through the channel's kind, ``features.get(TEXT)`` (a ``TextFeatures |
+None``); the built-in names also read as attributes (``features.text``, ``None`` when
+absent). All three are frozen, picklable (Ray ships them between workers and the driver)
+and cheap: they hold references to the channels' own frozen feature objects.
 
-    >>> import torch
-    >>> check_shape("clip.views", torch.zeros(2, 3), (None, 3))
-    >>> check_shape("clip.views", torch.zeros(2, 4), (None, 3))
+    >>> import screenstate.embeddings.builtins  # registers clip, text, visual
+    >>> ScreenFeatures().names
+    ()
+    >>> ScreenFeatures(text=1)
     Traceback (most recent call last):
     ...
-    ValueError: clip.views: expected shape (*, 3), got (2, 4)
+    ValueError: ScreenFeatures: text must be a TextFeatures, got int
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar, overload
 
-if TYPE_CHECKING:
-    import numpy as np
-    from PIL import Image
+from screenstate.embeddings.registry import ChannelKind, channel_kind
 
-    from screenstate.embeddings.clip import ClipExamples, ClipFeatures
-    from screenstate.embeddings.text import TextExamples, TextFeatures
-    from screenstate.embeddings.visual import VisualExamples, VisualFeatures
-
-
-def check_shape(what: str, array: Any, expected: Sequence[int | None]) -> None:
-    """Raise a ValueError naming ``what`` unless ``array.shape`` matches ``expected``
-    (``None`` matches any size)."""
-    shape = tuple(array.shape)
-    if len(shape) != len(expected) or any(e is not None and s != e for s, e in zip(shape, expected)):
-        want = ", ".join("*" if e is None else str(e) for e in expected)
-        raise ValueError(f"{what}: expected shape ({want}{',' if len(expected) == 1 else ''}), got {shape}")
-
-
-def check_rows(what: str, n: int, expected: int, of: str) -> None:
-    """Raise a ValueError naming ``what`` unless it has ``expected`` rows (one per ``of``)."""
-    if n != expected:
-        raise ValueError(f"{what}: expected {expected} rows (one per {of}), got {n}")
-
-
-_CHANNELS = ("clip", "text", "visual")
+F = TypeVar("F")
+E = TypeVar("E")
 _P = TypeVar("_P", bound="_PerChannel")
 
 
 class _PerChannel:
-    """One optional field per channel; generic access by channel name for the encoder."""
+    """One optional value per registered channel."""
 
-    __slots__ = ()
+    __slots__ = ("_items",)
+    #: which of a channel's types the values are: ``features``, ``examples`` or ``prepared``
+    _role: ClassVar[str]
+    _items: dict[str, Any]
+
+    def __init__(self, **channels: Any) -> None:
+        items: dict[str, Any] = {}
+        for name, value in sorted(channels.items()):  # one order whatever the construction
+            if value is None:
+                continue
+            kind = channel_kind(name)
+            want = getattr(kind, self._role)
+            want = want if isinstance(want, tuple) else (want,)
+            if not isinstance(value, want):
+                names = " or ".join(t.__name__ for t in want)
+                raise ValueError(f"{type(self).__name__}: {name} must be a {names}, got {type(value).__name__}")
+            items[name] = value
+        object.__setattr__(self, "_items", items)
 
     @classmethod
     def from_channels(cls: type[_P], items: Mapping[str, Any]) -> _P:
         """Generic construction from ``{channel.name: value}`` (the encoder's plumbing)."""
-        unknown = sorted(set(items) - set(_CHANNELS))
-        if unknown:
-            raise ValueError(f"{cls.__name__}: unknown channel(s) {unknown}; channels are {list(_CHANNELS)}")
-        return cls(**{k: v for k, v in items.items() if v is not None})
+        return cls(**items)
 
-    def get(self, channel: str) -> Any:
-        """The value of the channel named ``channel`` (None if absent); for generic plumbing
-        over an encoder's channels, not for callers that want one channel."""
-        if channel not in _CHANNELS:
-            raise ValueError(f"{type(self).__name__}: unknown channel {channel!r}; channels are {list(_CHANNELS)}")
-        return getattr(self, channel)
+    def _value(self, channel: ChannelKind[Any, Any, Any] | str) -> Any:
+        name = channel if isinstance(channel, str) else channel.name
+        channel_kind(name)  # unknown names are errors, not None
+        return self._items.get(name)
+
+    def get(self, channel: ChannelKind[Any, Any, Any] | str) -> Any:
+        """The value of ``channel`` (a registered kind, or its name for generic plumbing),
+        None if absent."""
+        return self._value(channel)
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Channels present, in field order."""
-        return tuple(n for n in _CHANNELS if getattr(self, n) is not None)
+        """Channels present, by name."""
+        return tuple(self._items)
+
+    def __getattr__(self, name: str) -> Any:
+        # attribute access by channel name (``features.text``), None when absent
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            channel_kind(name)
+        except ValueError:
+            raise AttributeError(f"{type(self).__name__} has no attribute or channel {name!r}") from None
+        return self._items.get(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _PerChannel) and type(other) is type(self) and self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(self._items)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self._items))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}=...' for k in self._items)})"
+
+    def merged(self: _P, other: _P) -> _P:
+        """These values with ``other``'s present channels added or replacing them."""
+        return type(self)(**{**self._items, **other._items})
+
+    def replace(self: _P, **channels: Any) -> _P:
+        """A copy with ``channels`` replaced (None removes one)."""
+        return type(self)(**{**self._items, **channels})
 
 
-@dataclass(frozen=True, slots=True)
+def _restore(cls: type[_P], items: dict[str, Any]) -> _P:
+    return cls(**items)
+
+
 class ScreenFeatures(_PerChannel):
-    """One screen's image features, one field per channel (None: not encoded by it)."""
+    """One screen's image features, one value per channel that encoded it."""
 
-    clip: ClipFeatures | None = None
-    text: TextFeatures | None = None
-    visual: VisualFeatures | None = None
+    __slots__ = ()
+    _role = "features"
 
-    def merged(self, other: ScreenFeatures) -> ScreenFeatures:
-        """These features with ``other``'s present channels added or replacing them."""
-        return dataclasses.replace(self, **{n: getattr(other, n) for n in other.names})
+    @overload
+    def get(self, channel: ChannelKind[Any, F, Any]) -> F | None: ...
+    @overload
+    def get(self, channel: str) -> Any: ...
+    def get(self, channel: ChannelKind[Any, Any, Any] | str) -> Any:
+        """``features.get(TEXT)``: the channel's features (typed by its kind), None if absent."""
+        return self._value(channel)
 
 
-@dataclass(frozen=True, slots=True)
 class ScreenExamples(_PerChannel):
-    """A class file's example features, one field per channel of the encoder."""
+    """A class file's example features, one value per channel of the encoder."""
 
-    clip: ClipExamples | None = None
-    text: TextExamples | None = None
-    visual: VisualExamples | None = None
+    __slots__ = ()
+    _role = "examples"
+
+    @overload
+    def get(self, channel: ChannelKind[Any, Any, E]) -> E | None: ...
+    @overload
+    def get(self, channel: str) -> Any: ...
+    def get(self, channel: ChannelKind[Any, Any, Any] | str) -> Any:
+        """``examples.get(TEXT)``: the channel's example features (typed by its kind), None if absent."""
+        return self._value(channel)
 
 
-@dataclass(frozen=True, slots=True)
 class ScreenPrepared(_PerChannel):
-    """One screen's prepared inputs, one field per channel (None: not prepared for it): what
-    :meth:`Encoder.prepare` (or a :class:`~screenstate.embeddings.images.Preparer` in a Ray
-    task) hands to :meth:`Encoder.encode`. No model inside; picklable.
+    """One screen's prepared inputs, one per channel (what :meth:`Encoder.prepare`, or a
+    :class:`~screenstate.embeddings.images.Preparer` in a Ray task, hands to
+    :meth:`Encoder.encode`). No model inside; picklable. ``clip``: uint8 views
+    [views, S, S, 3]; ``text`` and ``visual``: the (resized) RGB screen."""
 
-    ``clip``: uint8 views [views, S, S, 3]; ``text`` and ``visual``: the (resized) RGB screen."""
-
-    clip: np.ndarray | None = None
-    text: Image.Image | None = None
-    visual: Image.Image | None = None
+    __slots__ = ()
+    _role = "prepared"

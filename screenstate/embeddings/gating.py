@@ -20,7 +20,6 @@ word one character per frame is re-read once the typed tiles pass ``reuse_tiles`
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -247,7 +246,7 @@ class ChangeGate:
             feats = ScreenFeatures.from_channels(others).merged(ScreenFeatures(text=text))
             how = "partial"
             if confirm is not None and confirm(feats):
-                feats = dataclasses.replace(feats, text=self.text.encode([self.text.prepare(img)])[0])
+                feats = feats.replace(text=self.text.encode([self.text.prepare(img)])[0])
                 how = "full"
         else:
             feats = enc.encode([enc.prepare(img)])[0]

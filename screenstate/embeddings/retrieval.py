@@ -14,9 +14,9 @@ about any one class.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 import torch
 
@@ -24,8 +24,22 @@ from screenstate.embeddings.index import ExemplarIndex
 from screenstate.embeddings.textnorm import line_key
 from screenstate.schema import Column
 
-if TYPE_CHECKING:
-    from screenstate.embeddings.text import TextFeatures
+
+class _Line(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+class ReadScreen(Protocol):
+    """What retrieval reads of a screen's text features (``text.TextFeatures`` is one)."""
+
+    @property
+    def lines(self) -> Sequence[_Line]: ...
+    @property
+    def page_emb(self) -> torch.Tensor: ...
+
+
+S = TypeVar("S", bound=ReadScreen)
 
 #: exemplars compared in full per (class, sign) group; the rest are ranked by page embedding
 RETRIEVE_PER_GROUP = 5
@@ -40,7 +54,7 @@ class ExemplarRetrieval:
     line_weights: tuple[torch.Tensor, ...]  # per exemplar, float32 [its lines]
 
     @classmethod
-    def build(cls, image_cols: list[Column], feats: list[TextFeatures], model_id: str) -> ExemplarRetrieval:
+    def build(cls, image_cols: list[Column], feats: Sequence[ReadScreen], model_id: str) -> ExemplarRetrieval:
         if len(image_cols) != len(feats):
             raise ValueError(f"ExemplarRetrieval: expected {len(image_cols)} exemplar features, got {len(feats)}")
         by_group: dict[tuple[int, bool], list[int]] = {}
@@ -67,9 +81,9 @@ class ExemplarRetrieval:
 
     def similarities(
         self,
-        f: TextFeatures,
-        exemplars: tuple[TextFeatures, ...] | list[TextFeatures],
-        full: Callable[[TextFeatures, TextFeatures, torch.Tensor], float],
+        f: S,
+        exemplars: Sequence[S],
+        full: Callable[[S, S, torch.Tensor], float],
     ) -> torch.Tensor:
         """Similarity of screen ``f`` to each exemplar, float [exemplars]; ``full`` is the
         channel's line-overlap comparison (screen, exemplar, exemplar line weights)."""

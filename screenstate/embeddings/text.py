@@ -55,14 +55,15 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.features import check_rows, check_shape
 from screenstate.embeddings.foreground import FEATURE_CODE as FOREGROUND_CODE
 from screenstate.embeddings.foreground import FEATURE_SETTINGS as FOREGROUND_SETTINGS
 from screenstate.embeddings.foreground import find_foreground, front_mask
 from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
+from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
 from screenstate.embeddings.retrieval import ExemplarRetrieval
 from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, SentenceEncoder
+from screenstate.embeddings.shapes import check_rows, check_shape
 from screenstate.embeddings.textnorm import FEATURE_CODE as NORM_CODE
 from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
 from screenstate.embeddings.textnorm import WORD, content_words, is_text, respace, screen_words
@@ -441,4 +442,23 @@ FEATURE_VERSION = feature_digest(
         *NORM_CODE,
         *FOREGROUND_CODE,
     ),
+)
+
+
+def options_in_effect(options: TextOptions, runtime: Runtime) -> TextOptions:
+    """``options`` with the OCR precision of ``runtime``: the OCR models run in bf16 or fp32
+    (openvino); fp16 is a GPU-only choice for CLIP."""
+    ocr_precision = runtime.precision if runtime.precision in ("fp32", "bf16") else "auto"
+    return dataclasses.replace(options, ocr=dataclasses.replace(options.ocr, precision=ocr_precision))
+
+
+def _build(options: TextOptions, runtime: Runtime) -> TextChannel:
+    return TextChannel(
+        options_in_effect(options, runtime), device="cuda" if runtime.device.startswith("cuda") else "cpu"
+    )
+
+
+#: the ``text`` channel in the registry (``features.get(TEXT)`` is a ``TextFeatures | None``)
+TEXT = register_channel(
+    ChannelKind("text", TextChannel, TextFeatures, TextExamples, (Image.Image,), TextOptions, _build)
 )

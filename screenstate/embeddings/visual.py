@@ -44,8 +44,9 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.features import check_shape
 from screenstate.embeddings.images import load_image
+from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
+from screenstate.embeddings.shapes import check_shape
 from screenstate.embeddings.windows import WORK_SIDE, foreground_in_small
 from screenstate.schema import Column
 
@@ -171,7 +172,9 @@ class VisualFeatures:
     def __post_init__(self) -> None:
         check_shape("VisualFeatures.vector", self.vector, (None,))
         if len(self.box) != 4 or len(self.size) != 2:
-            raise ValueError(f"VisualFeatures: expected box (x0, y0, x1, y1) and size (w, h), got {self.box}, {self.size}")
+            raise ValueError(
+                f"VisualFeatures: expected box (x0, y0, x1, y1) and size (w, h), got {self.box}, {self.size}"
+            )
 
 
 def describe(img: Image.Image) -> VisualFeatures:
@@ -279,3 +282,18 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
         box = tuple(int(v) for v in z["box"])
         size = tuple(int(v) for v in z["size"])
         return VisualFeatures(z["vector"].astype(np.float32), box, size)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class VisualOptions:
+    """Settings of the visual channel (none yet: its constants are fixed, see above)."""
+
+
+def _build(options: VisualOptions, runtime: Runtime) -> VisualChannel:
+    return VisualChannel()
+
+
+#: the ``visual`` channel in the registry (``features.get(VISUAL)`` is a ``VisualFeatures | None``)
+VISUAL = register_channel(
+    ChannelKind("visual", VisualChannel, VisualFeatures, VisualExamples, (Image.Image,), VisualOptions, _build)
+)

@@ -20,7 +20,8 @@ words)::
     d(e, v) = 0.5 + 0.5 * (cos_whole(e, v) + cos_foreground(e, v)) / 2
 
 Text examples get NaN (no opinion). The few-shot rule (``classifier/fewshot.py``)
-recalibrates this scale on the user's exemplars.
+recalibrates this scale on the user's exemplars. Registered as the exemplar source
+``words`` (``sources.py``) for encoders with the text channel.
 """
 
 from __future__ import annotations
@@ -33,8 +34,12 @@ from dataclasses import dataclass
 
 import torch
 
+from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.images import screen_side_scale
+from screenstate.embeddings.sources import SourceKind, register_source
+from screenstate.embeddings.text import TEXT
+from screenstate.embeddings.visual import VISUAL
 from screenstate.schema import Column
 
 _LETTERS = re.compile(r"[^\W_\d]+", re.UNICODE)
@@ -56,10 +61,11 @@ def screen_words(features: ScreenFeatures, text_max_side: int) -> ScreenWords:
     """Words of one screen from its channel features (``text``, and ``visual`` for the box);
     ``text_max_side`` is the text channel's ``max_side`` (OCR line boxes are in the pixels
     of the screen downscaled by it, the visual box in the screen's own)."""
-    lines = features.text.lines if features.text is not None else ()
+    text = features.get(TEXT)
+    lines = text.lines if text is not None else ()
     whole: set[str] = set()
     fg: set[str] = set()
-    visual = features.visual
+    visual = features.get(VISUAL)
     box = visual.box if visual is not None else None
     if visual is not None and box is not None:
         w, h = visual.size
@@ -128,3 +134,14 @@ class WordExemplars:
             ]
             out[i, cols] = 0.5 + 0.5 * torch.tensor(sims)
         return out
+
+
+def _build(
+    columns: Sequence[Column], exemplar_features: Sequence[ScreenFeatures], encoder: Encoder
+) -> WordExemplars | None:
+    text = encoder.get(TEXT)
+    return None if text is None else WordExemplars.build(columns, exemplar_features, text.options.max_side)
+
+
+#: the ``words`` exemplar source in the registry
+WORDS = register_source(SourceKind("words", _build))

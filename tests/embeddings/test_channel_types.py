@@ -45,7 +45,7 @@ def _text(n_lines: int = 1, line_rows: int | None = None, dim: int = 4) -> TextF
             lambda: VisualExamples(torch.tensor([True, True, False]), np.zeros((1, 5), np.float32)),
             r"VisualExamples.vectors: expected shape \(2, \*\), got \(1, 5\)",
         ),
-        (lambda: ScreenFeatures.from_channels({"owl": 1}), r"unknown channel\(s\) \['owl'\]"),
+        (lambda: ScreenFeatures.from_channels({"owl": 1}), r"unknown channel 'owl'"),
     ],
 )
 def test_invalid_features_say_expected_and_actual(make, message):

@@ -1,0 +1,87 @@
+"""The channel registry: every evidence channel registers itself (like timm's ``register_model``).
+
+A channel module defines its feature and example types, its options object and its
+``Channel`` subclass, and registers them once::
+
+    TOY = register_channel(ChannelKind("toy", ToyChannel, ToyFeatures, ToyExamples, (Image.Image,), ToyOptions, build_toy))
+
+Everything generic reads the registry: the containers (``ScreenFeatures`` /
+``ScreenExamples`` / ``ScreenPrepared`` validate each value against its channel's types),
+the encoder factory (``create_encoder("toy+text")``; ``EncoderOptions`` carries each
+channel's options), the feature store (a channel's ``dumps`` / ``loads`` / ``model_id``).
+Typed access goes through the kind: ``features.get(TOY)`` is a ``ToyFeatures | None``,
+``encoder.get(TOY)`` a ``ToyChannel | None``.
+The built-in channels (``clip``, ``text``, ``visual``) register when
+``screenstate.embeddings.builtins`` is imported (the factory does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from screenstate.embeddings.base import Channel
+from screenstate.errors import UnknownNameError
+
+C = TypeVar("C", bound=Channel[Any, Any])
+F = TypeVar("F")
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What every channel of one encoder shares: where and at what precision models run."""
+
+    device: str = "auto"
+    precision: str = "auto"
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelKind(Generic[C, F, E]):
+    """A registered channel: its name, its class and types, its options and how to build it.
+
+    ``prepared``: the type(s) of one screen's prepared input (what the channel's
+    ``preparer()`` returns); ``options``: a default-constructible settings type (a frozen
+    dataclass or pydantic model), a field of ``EncoderOptions``; ``build(options, runtime)``
+    makes the channel."""
+
+    name: str
+    channel: type[C]
+    features: type[F]
+    examples: type[E]
+    prepared: tuple[type, ...]
+    options: type
+    build: Callable[[Any, Runtime], C]
+
+    def __repr__(self) -> str:
+        return f"ChannelKind({self.name!r})"
+
+
+_CHANNELS: dict[str, ChannelKind[Any, Any, Any]] = {}
+
+
+def register_channel(kind: ChannelKind[C, F, E]) -> ChannelKind[C, F, E]:
+    """Register ``kind`` under its name (re-registering the same name replaces it, so a
+    reloaded module stays usable); returns it, for a module-level constant."""
+    if not kind.name.isidentifier():
+        raise ValueError(f"channel name must be an identifier (it is a keyword of the containers), got {kind.name!r}")
+    _CHANNELS[kind.name] = kind
+    return kind
+
+
+def channel_kind(name: str) -> ChannelKind[Any, Any, Any]:
+    """The registered channel ``name``; an unknown name is an error listing the registered ones."""
+    try:
+        return _CHANNELS[name]
+    except KeyError:
+        raise UnknownNameError("channel", name, sorted(_CHANNELS)) from None
+
+
+def registered_channels() -> tuple[str, ...]:
+    """Names of the registered channels, in registration order."""
+    return tuple(_CHANNELS)
+
+
+def is_channel(name: str) -> bool:
+    return name in _CHANNELS
