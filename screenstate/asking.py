@@ -187,24 +187,18 @@ class Asker:
 
     def _rank_lines(self, img: Any, phrase: str) -> list[tuple[Any, float]]:
         """OCR lines (boxes in ``img`` pixels) ranked by similarity to ``phrase``; one OCR pass."""
-        from screenstate.embeddings.ocr import TextLine
         from screenstate.embeddings.regions import strip_roles
 
         prepared = self.text.prepare(img)
-        lines = [ln for ln in self.text.read_lines(prepared) if ln.text.strip()]
-        if not lines:
-            return []
-        enc = self.text.sentences
-        emb = enc.encode([ln.text for ln in lines])
-        sims = (enc.encode([phrase, strip_roles(phrase)]) @ emb.T).amax(0)
-        scale = img.size[0] / prepared.size[0]
-        ranked = sorted(zip(lines, sims.tolist()), key=lambda t: -t[1])
-        return [(TextLine(tuple(v * scale for v in ln.box), ln.text, ln.confidence), s) for ln, s in ranked]  # type: ignore[arg-type]
+        found = self.text.find_lines(prepared, [phrase, strip_roles(phrase)], scale=img.size[0] / prepared.size[0])
+        return [(m, m.similarity) for m in found]
 
     def _detector(self, img: Any, question: str) -> Answer | None:
+        from screenstate.embeddings.lines import FIND_MIN_SIMILARITY
+
         phrase = _target_phrase(question)
         ranked = self._rank_lines(img, phrase)
-        if not ranked or ranked[0][1] < 0.5:
+        if not ranked or ranked[0][1] < FIND_MIN_SIMILARITY:
             return None
         line, score = ranked[0]
         box = [round(v, 1) for v in line.box]

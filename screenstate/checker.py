@@ -35,6 +35,7 @@ from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
+from screenstate.embeddings.lines import FIND_MIN_SIMILARITY
 from screenstate.errors import StateTimeoutError, UnknownNameError
 from screenstate.hashing import pixel_hash
 from screenstate.schema import ClassSpec
@@ -113,7 +114,7 @@ class StateChecker:
         prev = self._prev_result
 
         def near_tie(feats: ScreenFeatures) -> bool:
-            return _margin(self.classifier.classify_features([feats])[0].raw_scores) < self.confirm_margin
+            return self.classifier.classify_features([feats])[0].margin < self.confirm_margin
 
         store = self.classifier.store
         key: list[str] = []
@@ -179,7 +180,8 @@ class StateChecker:
         last: StateResult | None = None
         while True:
             if frames is None:
-                frame = grab()  # type: ignore[operator]
+                assert callable(grab)  # frames is None only for a callable grab
+                frame = grab()
             else:
                 try:
                     frame = next(frames)
@@ -210,21 +212,6 @@ class StateChecker:
             raise UnknownNameError("find backend", "none", ["a detector", "the text channel"])
         original = load_image(image)
         img = resize_max_side(original, self.max_side)
-        lines = self._text.read_lines(img)  # type: ignore[attr-defined]
-        if not lines:
-            return []
-        sent = self._text.sentences  # type: ignore[attr-defined]
-        sims = (sent.encode([what]) @ sent.encode([ln.text for ln in lines]).T)[0]
-        order = sims.argsort(descending=True)
         scale = original.size[0] / img.size[0]
-        return [
-            (tuple(v * scale for v in lines[i].box), lines[i].text, float(sims[i]))
-            for i in order.tolist()
-            if float(sims[i]) >= 0.5
-        ]
-
-
-def _margin(raw_scores: dict[str, float]) -> float:
-    """Raw-score gap between the best and the second-best class."""
-    top = sorted(raw_scores.values(), reverse=True)
-    return top[0] - top[1] if len(top) > 1 else float("inf")
+        found = self._text.find_lines(img, [what], floor=FIND_MIN_SIMILARITY, scale=scale)
+        return [(m.box, m.text, m.similarity) for m in found]

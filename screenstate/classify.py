@@ -128,8 +128,10 @@ class ScreenClassifier:
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
         """An image exemplar, decoded now unless cached, so that a file that is not an image
         fails here with the class file and the JSON path of the example."""
+        if column.image is None:
+            raise ValueError(f"{column.json_path}: not a screenshot exemplar")
         try:
-            li = self.load(column.image)  # type: ignore[arg-type]
+            li = self.load(column.image)
             if self.store.cached(li.content_hash) is None:
                 li.image  # noqa: B018 - decode now
         except InvalidImageError as e:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from screenstate.embeddings.features import ScreenFeatures
-from screenstate.embeddings.text import LineMatch
+from screenstate.embeddings.lines import LineMatch
 from screenstate.errors import UnknownNameError
 
 if TYPE_CHECKING:

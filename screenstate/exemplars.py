@@ -69,7 +69,7 @@ def _copy_exemplar(classes: Path, frame: Path, class_name: str) -> Path:
     return dest
 
 
-def _write_validated(classes: Path, data: dict) -> None:  # type: ignore[type-arg]
+def _write_validated(classes: Path, data: dict) -> None:
     ClassSpec.from_dict(data, base_dir=classes.parent)  # validate before writing
     atomic_write(classes, json.dumps(data, indent=2) + "\n")
 

@@ -39,6 +39,13 @@ class LRU(Generic[K, V]):
     def __contains__(self, key: object) -> bool:
         return key in self._items
 
+    def require(self, key: K) -> V:
+        """The value of ``key`` (counted as :meth:`get` does); KeyError when it is not held."""
+        got = self.get(key)
+        if got is None:
+            raise KeyError(key)
+        return got
+
     def get(self, key: K) -> V | None:
         with self._lock:
             if key not in self._items:

@@ -42,6 +42,13 @@ class ClassificationResult:
         """Softmax score of the predicted class."""
         return self.scores[self.pred]
 
+    @property
+    def margin(self) -> float:
+        """Raw-score gap between the best and the second-best class (inf with one class):
+        how near a tie the decision is (the checker and ordered batch jobs confirm near-ties)."""
+        top = sorted(self.raw_scores.values(), reverse=True)
+        return top[0] - top[1] if len(top) > 1 else float("inf")
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The k best classes by raw score, best first."""
         return sorted(self.raw_scores.items(), key=lambda kv: -kv[1])[:k]

@@ -207,7 +207,7 @@ def suggest_states(
     return Suggestions(root, tuple(Cluster(i, *_fields(c)) for i, c in enumerate(clusters)))
 
 
-def _fields(c: Cluster) -> tuple:  # type: ignore[type-arg]
+def _fields(c: Cluster) -> tuple:
     return (c.frames, c.representative, c.exemplars, c.words)
 
 

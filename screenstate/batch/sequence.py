@@ -117,8 +117,7 @@ def frame_key(video_hash: str, time_s: float, context: str) -> str:
 
 def _near_tie(clf: ScreenClassifier) -> Callable[[ScreenFeatures], bool]:
     def confirm(feats: ScreenFeatures) -> bool:
-        top = sorted(clf.classify_features([feats])[0].raw_scores.values(), reverse=True)
-        return len(top) > 1 and top[0] - top[1] < CONFIRM_MARGIN
+        return clf.classify_features([feats])[0].margin < CONFIRM_MARGIN
 
     return confirm
 

@@ -26,13 +26,8 @@ A source whose exemplars give no same-class pair (one exemplar per class) keeps 
 channel's own calibration and weight 1. The rule only sees relevance matrices
 (model-agnostic, like ``two_stage``).
 
-Chosen on screens-dev only (k = 3 screenshot exemplars + the class file's prompts, top-1
-0.886 with exemplar-level fusion -> 0.929); the held-out sets of other software agree
-(desktop Tk/Qt 0.541 -> 0.673, web SB Admin/Gentelella 0.884 -> 1.0):
-``python benchmarks/run.py fewshot_accuracy``.
-Compared there and not kept: exemplar-level fusion (weighted mean per exemplar, then the
-two-stage rule), clamped linear calibration (ties), squared weights, visual parts as
-separate sources.
+Chosen by ``python benchmarks/run.py fewshot_accuracy`` on screens-dev, the held-out sets
+agreeing; the numbers and the variants compared and not kept are in docs/CONSTANTS.md.
 
 :class:`FewShot` is the rule object (see ``classifier/rule.py``); it is chosen when
 ``FEWSHOT_MIN_CLASSES`` classes have ``FEWSHOT_MIN_PER_CLASS`` positive screenshots each
@@ -51,13 +46,12 @@ from screenstate.classifier.columns import Against, ExampleColumns, Relevance, S
 from screenstate.classifier.fusion import weighted_mean
 from screenstate.classifier.two_stage import two_stage_scores
 
-#: weight of a source no better than chance on the user's exemplars
+#: weight of a source no better than chance on the user's exemplars (fewshot_accuracy)
 MIN_WEIGHT = 0.01
-#: NEGATIVE_PROMPTS: with screenshot exemplars, the prompt sources score positive text
-#: examples only; negative *screenshots* still lower a class by the two-stage rule in the
-#: exemplar sources. Chosen on screens-dev (k = 3 + prompts, fused 0.862 with text
-#: negatives -> 0.929 without); held-out sets agree (desktop Tk/Qt 0.653 -> 0.673, web
-#: 0.929 -> 1.0). Without exemplars the two-stage rule keeps every text negative.
+#: whether the prompt sources score negative text examples under this rule: no, only
+#: negative *screenshots* lower a class here (fewshot_accuracy; docs/CONSTANTS.md).
+#: Without exemplars the two-stage rule keeps every text negative.
+NEGATIVE_PROMPTS = False
 
 #: the few-shot rule needs this many classes with this many positive screenshots each
 FEWSHOT_MIN_CLASSES = 2
@@ -137,8 +131,8 @@ def calibrate(
     out = []
     rows_cls = example_class[exemplar_columns]
     for src, cols in sources_of(exemplar_relevance, columns.is_image).items():
-        if src.against is Against.PROMPTS:
-            cols = cols & ~example_is_negative  # see NEGATIVE_PROMPTS
+        if src.against is Against.PROMPTS and not NEGATIVE_PROMPTS:
+            cols = cols & ~example_is_negative
             if not bool(cols.any()):
                 continue
         rel = exemplar_relevance[src.channel].clone().nan_to_num_(0.0)

@@ -80,3 +80,14 @@ class Channel(ABC, Generic[F, E]):
     def exemplar_vectors(self, examples: E) -> np.ndarray:
         """One unit vector per image exemplar, float32 [n_image_columns, D] (what a saved
         exemplar index holds; ``D`` is 1 when there are none)."""
+
+
+def floor_relevance(similarity: torch.Tensor, floor: float) -> torch.Tensor:
+    """The channels' one calibration of a similarity to a relevance: ``floor`` (the
+    similarity of unrelated screens, fitted per channel: docs/CONSTANTS.md) maps to 0.5 and
+    1 to 1, linearly; not clamped (callers clamp to [0, 1]).
+
+    >>> floor_relevance(torch.tensor([0.6, 0.8, 1.0]), 0.6)
+    tensor([0.5000, 0.7500, 1.0000])
+    """
+    return 0.5 + 0.5 * (similarity - floor) / (1.0 - floor)

@@ -30,7 +30,6 @@ import functools
 import io
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ import torch
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from PIL import Image
 
-from screenstate.embeddings.base import Channel
+from screenstate.embeddings.base import Channel, floor_relevance
 from screenstate.embeddings.calibrate import (
     Calibration,
     CalibrationKey,
@@ -49,7 +48,7 @@ from screenstate.embeddings.calibrate import (
     record_use,
     thread_budget,
 )
-from screenstate.embeddings.clip_features import ClipExamples, ClipFeatures
+from screenstate.embeddings.clip_features import ClipExamples, ClipFeatures, ClipOptions
 from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
@@ -163,21 +162,6 @@ def missing_weights_message(model: str, pretrained: str) -> str:
         "with --clip-pretrained /path/to/open_clip_model.safetensors, or use --encoder text "
         "(no download needed)."
     )
-
-
-@dataclass(frozen=True)
-class ClipOptions:
-    """Settings of the CLIP channel."""
-
-    model: str = DEFAULT_CLIP_MODEL
-    pretrained: str = DEFAULT_CLIP_PRETRAINED
-    device: str = "auto"
-    precision: str = "auto"
-    views: str = "letterbox"
-    templates: str = "screen"
-    tile_rows: int = 2
-    batch_size: int = 32
-    allow_download: bool = True
 
 
 class ClipChannel(Channel[ClipFeatures, ClipExamples]):
@@ -348,7 +332,7 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
                     self.text_embeddings.put(key_of[t], v)
                     found[t] = v
             # just encoded ones from ``found``: a long list may push them out of the LRU
-            return torch.stack([found[t] if t in found else self.text_embeddings.get(key_of[t]) for t in texts])  # type: ignore[misc]
+            return torch.stack([found[t] if t in found else self.text_embeddings.require(key_of[t]) for t in texts])
 
     @property
     def text_model_id(self) -> str:
@@ -438,14 +422,14 @@ def _tensor_from_bytes(data: bytes) -> torch.Tensor:
     return torch.from_numpy(np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32))
 
 
-#: image-to-image cosine of unrelated screenshots sits around this value for CLIP ViT-B
+#: image-to-image cosine of unrelated screenshots for CLIP ViT-B, relevance 0.5 (docs/CONSTANTS.md)
 IMAGE_COS_FLOOR = 0.5
 
 
 def image_relevance(cos: torch.Tensor) -> torch.Tensor:
     """Calibrate image-to-image cosine to [0, 1]: 0.5 at the typical unrelated-screen
     similarity (``IMAGE_COS_FLOOR``), 1.0 for identical screens, linear in between."""
-    return (0.5 + 0.5 * (cos - IMAGE_COS_FLOOR) / (1.0 - IMAGE_COS_FLOOR)).clamp(0.0, 1.0)
+    return floor_relevance(cos, IMAGE_COS_FLOOR).clamp(0.0, 1.0)
 
 
 def _build(options: ClipOptions, runtime: Runtime) -> ClipChannel:

@@ -1,4 +1,4 @@
-"""The ``clip`` channel's feature and example types (validated, frozen, picklable)."""
+"""The ``clip`` channel's types: options, features and examples (validated, frozen, picklable)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 from screenstate.embeddings.shapes import check_rows, check_shape
 
 
@@ -44,3 +45,18 @@ class ClipExamples:
                 check_rows(f"ClipExamples.{what}", emb.shape[0], n, of)
             elif n:
                 raise ValueError(f"ClipExamples.{what}: expected {n} rows (one per {of}), got None")
+
+
+@dataclass(frozen=True)
+class ClipOptions:
+    """Settings of the CLIP channel."""
+
+    model: str = DEFAULT_CLIP_MODEL
+    pretrained: str = DEFAULT_CLIP_PRETRAINED
+    device: str = "auto"
+    precision: str = "auto"
+    views: str = "letterbox"
+    templates: str = "screen"
+    tile_rows: int = 2
+    batch_size: int = 32
+    allow_download: bool = True

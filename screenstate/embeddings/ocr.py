@@ -375,7 +375,7 @@ class ScreenOCR:
         full = np.asarray(img, dtype=np.uint8)[:, :, ::-1]
         crops = [np.ascontiguousarray(full[y0:y1, x0:x1]) for x0, y0, x1, y1 in rects]
         lines = [
-            TextLine(tuple(float(v) for v in r), text.strip(), conf)  # type: ignore[arg-type]
+            TextLine((float(r[0]), float(r[1]), float(r[2]), float(r[3])), text.strip(), conf)
             for r, (text, conf) in zip(rects, self._recognize(crops))
             if text.strip() and conf >= o.min_confidence
         ]

@@ -13,7 +13,6 @@ about any one class.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
@@ -21,7 +20,7 @@ from typing import Protocol, TypeVar
 import torch
 
 from screenstate.embeddings.index import ExemplarIndex
-from screenstate.embeddings.textnorm import line_key
+from screenstate.embeddings.textnorm import ClassIdf, line_key
 from screenstate.schema import Column
 
 
@@ -67,16 +66,12 @@ class ExemplarRetrieval:
                 vecs = torch.stack([feats[m].page_emb for m in members]).numpy()
                 index = ExemplarIndex(vecs, members, model_id, [])
             groups.append((tuple(members), index))
-        line_classes: dict[str, set[int]] = {}
         keys = [[line_key(ln.text) for ln in f.lines] for f in feats]
+        docs: dict[int, list[str]] = {}
         for c, ks in zip(image_cols, keys):
-            for k in ks:
-                line_classes.setdefault(k, set()).add(c.class_index)
-        n_cls = max(1, len({c.class_index for c in image_cols}))
-        weights = tuple(
-            torch.tensor([math.log((n_cls + 1) / (len(line_classes[k]) + 0.5)) for k in ks], dtype=torch.float32)
-            for ks in keys
-        )
+            docs.setdefault(c.class_index, []).extend(ks)
+        idf = ClassIdf.of(docs)
+        weights = tuple(torch.tensor([idf(k) for k in ks], dtype=torch.float32) for ks in keys)
         return cls(tuple(groups), weights)
 
     def similarities(

@@ -123,4 +123,4 @@ class SentenceEncoder:
             for t, v in found.items():
                 self._cache.put(t, v)
             # just encoded ones from ``found``: a long list may push them out of the LRU
-            return torch.stack([found[t] if t in found else self._cache.get(t) for t in texts])  # type: ignore[misc]
+            return torch.stack([found[t] if t in found else self._cache.require(t) for t in texts])

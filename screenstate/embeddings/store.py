@@ -66,7 +66,9 @@ class LoadedImage:
     @property
     def image(self) -> Image.Image:
         if self._image is None:
-            self._image = self._decode()  # type: ignore[misc]
+            if self._decode is None:  # pragma: no cover - the constructor requires one of them
+                raise ValueError("LoadedImage: no image and no way to decode it")
+            self._image = self._decode()
         return self._image
 
 
@@ -162,7 +164,7 @@ class FeatureStore:
         from disk channel by channel: a channel added later is not there yet)."""
         hit = self.memory.get(h)
         if hit is not None:
-            return hit  # type: ignore[no-any-return]
+            return hit
         if self.disk is None:
             return ScreenFeatures()
         found: dict[str, Any] = {}
@@ -269,7 +271,10 @@ class FeatureStore:
                 self.put(h, full, only=missing)
                 for i in todo[h]:
                     out[i] = full
-        return out  # type: ignore[return-value]
+        done = [f for f in out if f is not None]
+        if len(done) != len(out):  # pragma: no cover - every input was found or encoded above
+            raise RuntimeError("feature store: an input got no features")
+        return done
 
     def encode_prepared(self, hashes: Sequence[str], prepared: Sequence[ScreenPrepared]) -> list[Features]:
         """Encode images prepared elsewhere (a batch job prepares them in Ray tasks) and store them."""

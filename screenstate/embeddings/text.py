@@ -46,7 +46,6 @@ import functools
 import io
 import json
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -54,11 +53,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from screenstate.embeddings.base import Channel
+from screenstate.embeddings.base import Channel, floor_relevance
 from screenstate.embeddings.foreground import FEATURE_CODE as FOREGROUND_CODE
 from screenstate.embeddings.foreground import FEATURE_SETTINGS as FOREGROUND_SETTINGS
 from screenstate.embeddings.foreground import find_foreground, front_mask
 from screenstate.embeddings.images import load_image, resize_screen_side
+from screenstate.embeddings.lines import LineMatch, ranked_lines
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
 from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
 from screenstate.embeddings.retrieval import ExemplarRetrieval
@@ -66,7 +66,7 @@ from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, SentenceEnco
 from screenstate.embeddings.shapes import check_rows, check_shape
 from screenstate.embeddings.textnorm import FEATURE_CODE as NORM_CODE
 from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
-from screenstate.embeddings.textnorm import WORD, content_words, is_text, respace, screen_words
+from screenstate.embeddings.textnorm import WORD, ClassIdf, content_words, is_text, respace, screen_words
 from screenstate.embeddings.versioning import feature_digest
 from screenstate.embeddings.windows import Box
 from screenstate.schema import Column
@@ -138,15 +138,6 @@ class TextExamples:
 
 
 @dataclass(frozen=True)
-class LineMatch:
-    """An on-screen line that supports an example: its text, pixel box, similarity."""
-
-    text: str
-    box: tuple[float, float, float, float]
-    similarity: float
-
-
-@dataclass(frozen=True)
 class TextOptions:
     """Settings of the text channel."""
 
@@ -155,23 +146,12 @@ class TextOptions:
     max_side: int = 2560  # screens larger than this (16:9 window side) are downscaled before OCR
 
 
-#: pseudo-count (in idf units) shrinking the word score towards the page score, so that
-#: one matched word is weak evidence on its own. It was 6, chosen on the dev set; the
-#: held-out sets of other software (benchmarks/heldout/, text_ablation) disagreed: with the
-#: previous rules 1, 3 and 12 all did better there (mean top-1 0.574 / 0.568 / 0.547 vs
-#: 0.521) while dev was flat (0.793-0.807) from 1 to 12 and only words alone (0) lost on
-#: dev (0.780); without them, 6 gives 0.534 vs 0.561 at 1. 1 is the smallest prior within
-#: one screen of the dev best (a rule written after seeing that 6 fails on held-out, so
-#: held-out numbers at 1 are not fully untouched).
+#: pseudo-count (idf units) shrinking the word score towards the page score: one matched
+#: word is weak evidence alone (text_ablation, held-out sets; history: docs/CONSTANTS.md)
 WORD_PRIOR = 1.0
 
-#: weight of what lies behind the foreground window (text of other windows) relative to
-#: what is inside it, for the page score (a mix) and word matches (a factor); 1 = no
-#: foreground preference. Applies only where ``find_foreground`` found a window covering
-#: another. Chosen on screens-dev: top-1 0.773 / 0.800 / 0.807 / 0.807 / 0.800 / 0.800 at
-#: 1 / 0.75 / 0.6 / 0.5 / 0.4 / 0.25; 0.5 is the middle of the plateau. desktop-tkqt
-#: (looked at, so not clean) agreed: 0.371 -> 0.443 at 0.5; web-sbadmin-gentelella is
-#: unchanged (the finder fires on none of its pages). desktop-swing was not looked at.
+#: weight of text behind the foreground window (other windows) relative to text inside it,
+#: where ``find_foreground`` found one; 1 = no preference (text_accuracy; docs/CONSTANTS.md)
 BEHIND_WEIGHT = 0.5
 
 
@@ -182,7 +162,7 @@ def behind_scale(front: tuple[bool, ...]) -> torch.Tensor | float:
     return torch.where(torch.tensor(front), 1.0, BEHIND_WEIGHT)
 
 
-#: cosine-like similarity of unrelated screens in the exemplar comparison
+#: line-overlap similarity of unrelated screens, relevance 0.5 (fewshot_accuracy; docs/CONSTANTS.md)
 EXEMPLAR_FLOOR = 0.3
 
 
@@ -256,8 +236,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         for c in columns:
             if c.text is not None and not c.is_negative:
                 docs.setdefault(c.class_index, set()).update(content_words(c.text))
-        n_docs = max(1, len(docs))
-        df = Counter(w for d in docs.values() for w in d)
+        idf = ClassIdf.of(docs)
         texts = [c.text for c in columns if c.text is not None]
         sent = self.sentences.encode(texts) if texts else None
         vocab = sorted({w for t in texts for w in content_words(t)})
@@ -272,7 +251,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
             for w in content_words(t):
                 rows.append(e)
                 cols.append(vidx[w])
-                vals.append(math.log((n_docs + 1) / (df.get(w, 0) + 0.5)))
+                vals.append(idf(w))
         weights = torch.sparse_coo_tensor(
             torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
             torch.tensor(vals, dtype=torch.float32),
@@ -282,7 +261,9 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         weight_sums = torch.sparse.sum(weights, 1).to_dense() if len(texts) else torch.zeros(0)
         image_cols = [c for c in columns if c.image is not None]
         if image_features is None:
-            image_features = [self.encode([self.prepare(load_image(c.image))])[0] for c in image_cols]  # type: ignore[arg-type]
+            image_features = [
+                self.encode([self.prepare(load_image(c.image))])[0] for c in image_cols if c.image is not None
+            ]
         exemplars = list(image_features)
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         has_words = weight_sums > 0
@@ -345,7 +326,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
                 out[i, is_text] = self._text_relevance(f, examples)
             if examples.exemplars:
                 sims = examples.retrieval.similarities(f, examples.exemplars, self._screen_similarity)
-                out[i, ~is_text] = 0.5 + 0.5 * (sims - EXEMPLAR_FLOOR) / (1.0 - EXEMPLAR_FLOOR)
+                out[i, ~is_text] = floor_relevance(sims, EXEMPLAR_FLOOR)
         return out.clamp_(0.0, 1.0)
 
     # -- evidence ----------------------------------------------------------------
@@ -376,12 +357,19 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
             if ex.line_emb.shape[0] == 0:
                 return ()
             sims = (feature.line_emb @ ex.line_emb.T).amax(1)
-        order = sims.argsort(descending=True).tolist()[:k]
-        return tuple(
-            LineMatch(feature.lines[i].text, feature.lines[i].box, round(float(sims[i]), 4))
-            for i in order
-            if float(sims[i]) >= floor
-        )
+        return tuple(ranked_lines(feature.lines, sims, k=k, floor=floor, digits=4))
+
+    def find_lines(
+        self, img: Image.Image, phrases: Sequence[str], floor: float = -math.inf, scale: float = 1.0
+    ) -> list[LineMatch]:
+        """OCR lines of ``img`` (read as given) ranked by their best sentence similarity to
+        any of ``phrases``, best first, those >= ``floor``; boxes times ``scale`` (to the
+        pixels of the screen ``img`` was resized from). "Where is X?" (checker ``find``, ``ask``)."""
+        lines = [ln for ln in self.read_lines(img) if ln.text.strip()]
+        if not lines:
+            return []
+        sims = (self.sentences.encode(list(phrases)) @ self.sentences.encode([ln.text for ln in lines]).T).amax(0)
+        return ranked_lines(lines, sims, floor=floor, scale=scale)
 
     def exemplar_vectors(self, examples: TextExamples) -> np.ndarray:
         """Page embeddings of the screenshot exemplars."""
@@ -414,7 +402,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
     def loads(self, data: bytes) -> TextFeatures:
         z = np.load(io.BytesIO(data), allow_pickle=False)
         meta = json.loads(z["meta"].tobytes().decode("utf-8"))
-        lines = tuple(TextLine(tuple(b), t, c) for b, t, c in meta["lines"])  # type: ignore[arg-type]
+        lines = tuple(TextLine(tuple(b), t, c) for b, t, c in meta["lines"])
         return TextFeatures(
             lines,
             torch.from_numpy(z["line_emb"].astype(np.float32)),
@@ -427,9 +415,8 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         )
 
 
-#: part of ``model_id``: a digest of what stored TextFeatures depend on besides the OCR and
-#: model settings already named there (normalisation settings, the stored layout, and the
-#: code that computes, stores and loads them), so a change makes old disk-cache entries misses
+#: part of ``model_id``: a digest of what stored TextFeatures depend on besides the OCR and model
+#: settings named there (normalisation settings, stored layout, the code computing/storing them)
 FEATURE_VERSION = feature_digest(
     NORM_SETTINGS,
     FOREGROUND_SETTINGS,
@@ -453,9 +440,8 @@ def options_in_effect(options: TextOptions, runtime: Runtime) -> TextOptions:
 
 
 def _build(options: TextOptions, runtime: Runtime) -> TextChannel:
-    return TextChannel(
-        options_in_effect(options, runtime), device="cuda" if runtime.device.startswith("cuda") else "cpu"
-    )
+    device = "cuda" if runtime.device.startswith("cuda") else "cpu"
+    return TextChannel(options_in_effect(options, runtime), device=device)
 
 
 #: the ``text`` channel in the registry (``features.get(TEXT)`` is a ``TextFeatures | None``)

@@ -16,7 +16,10 @@ are part of the text channel's feature version (``text.feature_version``).
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 _STOP = frozenset(
@@ -26,6 +29,42 @@ _STOP = frozenset(
 )
 #: a word: a run of letters or digits (Unicode-aware, no underscore)
 WORD = re.compile(r"[^\W_]+", re.UNICODE)
+#: a letter word (the ``words`` source's tokens): a run of letters only
+LETTERS = re.compile(r"[^\W_\d]+", re.UNICODE)
+
+
+def letter_words(text: str) -> set[str]:
+    """The set of lower-cased letter-only words of at least two characters (word overlap).
+
+    >>> sorted(letter_words("Save as... PDF v2"))
+    ['as', 'pdf', 'save']
+    """
+    return {w for w in LETTERS.findall(text.lower()) if len(w) >= 2}
+
+
+@dataclass(frozen=True)
+class ClassIdf:
+    """Inverse document frequency with one document per class (words every class shows
+    count little): ``log((classes + 1) / (classes with the term + 0.5))``; used by the text
+    channel's word score, its exemplar line weights and the ``words`` source.
+
+    >>> idf = ClassIdf.of({0: {"ok", "save"}, 1: {"ok", "print"}})
+    >>> round(idf("ok"), 3), round(idf("save"), 3), round(idf("unseen"), 3)
+    (0.182, 0.693, 1.792)
+    """
+
+    weights: Mapping[str, float]
+    unseen: float
+
+    @classmethod
+    def of(cls, docs: Mapping[int, Iterable[str]]) -> ClassIdf:
+        """From each class's terms (a class with no terms still counts as a document)."""
+        n = max(1, len(docs))
+        df = Counter(w for terms in docs.values() for w in set(terms))
+        return cls({w: math.log((n + 1) / (k + 0.5)) for w, k in df.items()}, math.log((n + 1) / 0.5))
+
+    def __call__(self, term: str) -> float:
+        return self.weights.get(term, self.unseen)
 
 
 @dataclass(frozen=True)

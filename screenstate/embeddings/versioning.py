@@ -41,7 +41,7 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def _without_docstrings(tree: ast.AST) -> ast.AST:
+def _without_docstrings(tree: ast.Module) -> ast.Module:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -51,7 +51,7 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
             and isinstance(body[0].value, ast.Constant)
             and isinstance(body[0].value.value, str)
         ):
-            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+            node.body = body[1:] or [ast.Pass()]
     return tree
 
 
@@ -64,7 +64,7 @@ def code_text(fn: Callable[..., Any]) -> str:
         code = fn.__code__
         return code.co_code.hex() + repr(code.co_consts) + repr(code.co_names)
     tree = _without_docstrings(ast.parse(src))
-    for node in tree.body:  # type: ignore[attr-defined]
+    for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.name = ""  # a renamed function computes the same features
     return ast.dump(tree)

@@ -33,6 +33,7 @@ desktop dialogs 0.44 / 0.52 / 0.57 / 0.56, SB Admin / Gentelella web pages 0.94 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,18 +44,19 @@ import numpy as np
 import torch
 from PIL import Image
 
-from screenstate.embeddings.base import Channel
+from screenstate.embeddings.base import Channel, floor_relevance
 from screenstate.embeddings.images import load_image
 from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
 from screenstate.embeddings.shapes import check_shape
+from screenstate.embeddings.versioning import feature_digest
+from screenstate.embeddings.windows import FEATURE_CODE as WINDOW_CODE
+from screenstate.embeddings.windows import FEATURE_SETTINGS as WINDOW_SETTINGS
 from screenstate.embeddings.windows import WORK_SIDE, foreground_in_small
 from screenstate.schema import Column
 
 if TYPE_CHECKING:
     from screenstate.embeddings.index import ExemplarIndex
 
-#: version of the descriptor (part of the cache key)
-FEATURE_VERSION = 5
 #: shape grid (columns, rows) and orientation bins
 GRID = (12, 8)
 PYRAMID = ((1, 1), (3, 2), GRID)
@@ -67,12 +69,11 @@ HUES = 12
 WORK = (GRID[0] * 8, GRID[1] * 8)
 #: weights of (whole shape, whole colour, foreground shape, foreground colour)
 PART_WEIGHTS = (0.25, 0.5, 1.0, 1.0)
-#: weight of the foreground's icon part against all the others together (1), and the
-#: side its search runs at (held-out desktop dialogs k=3: icon states 0.55 -> 0.71,
-#: screens-dev 0.74 -> 1.0; chosen among 0.25 / 0.5 / 1 / 2, flat from 0.25 to 1)
+#: weight of the foreground's icon part against all the others together (1), and the side
+#: its search runs at (heldout_dialog_accuracy; docs/CONSTANTS.md)
 ICON_WEIGHT = 0.5
 ICON_SIDE = 160
-#: cosine of unrelated screens (maps to relevance 0.5)
+#: cosine of unrelated screens, relevance 0.5 (fewshot_accuracy; docs/CONSTANTS.md)
 FLOOR = 0.6
 #: exemplar count above which relevance uses FAISS top-k retrieval instead of a full product
 INDEX_ABOVE = 2048
@@ -223,7 +224,7 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
 
     @property
     def model_id(self) -> str:
-        return f"visual:v{FEATURE_VERSION}:g{GRID[0]}x{GRID[1]}o{ORIENTATIONS}:c{COLOUR_GRID[0]}x{COLOUR_GRID[1]}h{HUES}:w{PART_WEIGHTS}"
+        return f"visual:v{FEATURE_VERSION}"
 
     def preparer(self) -> Callable[[Image.Image], Image.Image]:
         return _identity
@@ -236,7 +237,7 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
     ) -> VisualExamples:
         image_cols = [c for c in columns if c.image is not None]
         if image_features is None:
-            image_features = [describe(load_image(c.image)) for c in image_cols]  # type: ignore[arg-type]
+            image_features = [describe(load_image(c.image)) for c in image_cols if c.image is not None]
         if len(image_features) != len(image_cols):
             raise ValueError(f"visual: expected {len(image_cols)} exemplar features, got {len(image_features)}")
         dim = len(describe(Image.new("RGB", (8, 8))).vector) if not image_features else len(image_features[0].vector)
@@ -266,7 +267,7 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
         out = torch.full((len(features), examples.is_image.shape[0]), float("nan"))
         if len(features) and len(examples.vectors):
             sims = torch.from_numpy(self.similarities(features, examples))
-            out[:, examples.is_image] = (0.5 + 0.5 * (sims - FLOOR) / (1.0 - FLOOR)).clamp(0.0, 1.0)
+            out[:, examples.is_image] = floor_relevance(sims, FLOOR).clamp(0.0, 1.0)
         return out
 
     def exemplar_vectors(self, examples: VisualExamples) -> np.ndarray:
@@ -279,9 +280,29 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
 
     def loads(self, data: bytes) -> VisualFeatures:
         z = np.load(io.BytesIO(data), allow_pickle=False)
-        box = tuple(int(v) for v in z["box"])
-        size = tuple(int(v) for v in z["size"])
-        return VisualFeatures(z["vector"].astype(np.float32), box, size)  # type: ignore[arg-type]
+        b, s = z["box"], z["size"]
+        box = (int(b[0]), int(b[1]), int(b[2]), int(b[3]))
+        return VisualFeatures(z["vector"].astype(np.float32), box, (int(s[0]), int(s[1])))
+
+
+#: part of ``model_id``: a digest of what stored VisualFeatures depend on (the descriptor's
+#: settings, the stored layout, and the code that computes, stores and loads them)
+FEATURE_VERSION = feature_digest(
+    (GRID, PYRAMID, ORIENTATIONS, COLOUR_GRID, FG_COLOUR_GRID, HUES, WORK, PART_WEIGHTS, ICON_WEIGHT, ICON_SIDE),
+    WINDOW_SETTINGS,
+    [(f.name, str(f.type)) for f in dataclasses.fields(VisualFeatures)],
+    code=(
+        _unit,
+        shape_descriptor,
+        colour_descriptor,
+        icon_descriptor,
+        describe,
+        *WINDOW_CODE,
+        VisualChannel.encode,
+        VisualChannel.dumps,
+        VisualChannel.loads,
+    ),
+)
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,8 @@ def foreground_in_small(gray: np.ndarray, size: tuple[int, int]) -> Box:
         min(w, int(np.ceil(best[2] / sx))),
         min(h, int(np.ceil(best[3] / sy))),
     )
+
+
+#: what the foreground box depends on, for the visual channel's derived feature version
+FEATURE_SETTINGS = (WORK_SIDE, MIN_SIDE, MAX_AREA, INTACT)
+FEATURE_CODE = (_edges, _support, window_boxes, _covers, find_foreground, foreground_in_small)

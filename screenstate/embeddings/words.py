@@ -27,26 +27,20 @@ recalibrates this scale on the user's exemplars. Registered as the exemplar sour
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from screenstate.embeddings.base import floor_relevance
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.images import screen_side_scale
 from screenstate.embeddings.sources import SourceKind, register_source
 from screenstate.embeddings.text import TEXT
+from screenstate.embeddings.textnorm import ClassIdf, letter_words
 from screenstate.embeddings.visual import VISUAL
 from screenstate.schema import Column
-
-_LETTERS = re.compile(r"[^\W_\d]+", re.UNICODE)
-
-
-def _words(text: str) -> set[str]:
-    return {w for w in _LETTERS.findall(text.lower()) if len(w) >= 2}
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ class ScreenWords:
     foreground: frozenset[str]
 
 
-def screen_words(features: ScreenFeatures, text_max_side: int) -> ScreenWords:
+def word_sets(features: ScreenFeatures, text_max_side: int) -> ScreenWords:
     """Words of one screen from its channel features (``text``, and ``visual`` for the box);
     ``text_max_side`` is the text channel's ``max_side`` (OCR line boxes are in the pixels
     of the screen downscaled by it, the visual box in the screen's own)."""
@@ -72,7 +66,7 @@ def screen_words(features: ScreenFeatures, text_max_side: int) -> ScreenWords:
         s = screen_side_scale((w, h), text_max_side)  # OCR ran on this scale
         x0, y0, x1, y1 = (v * s for v in box)
     for ln in lines:
-        ws = _words(ln.text)
+        ws = letter_words(ln.text)
         whole |= ws
         cx, cy = (ln.box[0] + ln.box[2]) / 2, (ln.box[1] + ln.box[3]) / 2
         if box is None or (x0 <= cx < x1 and y0 <= cy < y1):
@@ -86,8 +80,7 @@ class WordExemplars:
 
     is_image: torch.Tensor  # bool [columns]
     exemplars: tuple[ScreenWords, ...]
-    idf: dict[str, float]
-    unseen_idf: float
+    idf: ClassIdf
     text_max_side: int
 
     @classmethod
@@ -95,19 +88,16 @@ class WordExemplars:
         cls, columns: Sequence[Column], exemplar_features: Sequence[ScreenFeatures], text_max_side: int
     ) -> WordExemplars:
         """``exemplar_features``: channel features of the image columns, in column order;
-        ``text_max_side``: the text channel's ``max_side`` (see :func:`screen_words`)."""
+        ``text_max_side``: the text channel's ``max_side`` (see :func:`word_sets`)."""
         image_cols = [c for c in columns if c.image is not None]
         if len(image_cols) != len(exemplar_features):
             raise ValueError(f"words: expected {len(image_cols)} exemplar features, got {len(exemplar_features)}")
-        words = tuple(screen_words(f, text_max_side) for f in exemplar_features)
+        words = tuple(word_sets(f, text_max_side) for f in exemplar_features)
         per_class: dict[int, set[str]] = {}
         for c, sw in zip(image_cols, words):
             per_class.setdefault(c.class_index, set()).update(sw.whole)
-        n = max(1, len(per_class))
-        df = Counter(w for ws in per_class.values() for w in ws)
-        idf = {w: math.log((n + 1) / (k + 0.5)) for w, k in df.items()}
         is_image = torch.tensor([c.image is not None for c in columns], dtype=torch.bool)
-        return cls(is_image, words, idf, math.log((n + 1) / 0.5), text_max_side)
+        return cls(is_image, words, ClassIdf.of(per_class), text_max_side)
 
     def _cosine(self, a: frozenset[str], b: frozenset[str]) -> float:
         if not a or not b:
@@ -115,7 +105,7 @@ class WordExemplars:
         idf = self.idf
 
         def sq(w: str) -> float:
-            return idf.get(w, self.unseen_idf) ** 2
+            return idf(w) ** 2
 
         inter = sum(sq(w) for w in a & b)
         return inter / math.sqrt(sum(sq(w) for w in a) * sum(sq(w) for w in b))
@@ -127,12 +117,12 @@ class WordExemplars:
             return out
         cols = torch.nonzero(self.is_image).flatten()
         for i, f in enumerate(features):
-            sw = screen_words(f, self.text_max_side)
+            sw = word_sets(f, self.text_max_side)
             sims = [
                 0.5 * (self._cosine(sw.whole, e.whole) + self._cosine(sw.foreground, e.foreground))
                 for e in self.exemplars
             ]
-            out[i, cols] = 0.5 + 0.5 * torch.tensor(sims)
+            out[i, cols] = floor_relevance(torch.tensor(sims), 0.0)  # cosines of word sets: 0 = nothing in common
         return out
 
 

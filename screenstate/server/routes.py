@@ -15,7 +15,7 @@ from screenstate.server.service import Service
 
 def get_service(request: Request) -> Service:
     """The app's one :class:`Service` (built by ``create_app``)."""
-    return request.app.state.service  # type: ignore[no-any-return]
+    return request.app.state.service
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

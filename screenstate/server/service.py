@@ -138,7 +138,7 @@ class Service:
 
     def classifier(self, deployed_id: str) -> ScreenClassifier:
         cfg = self.config(deployed_id, "classifier")
-        return self.loaded.get(  # type: ignore[no-any-return]
+        return self.loaded.get(
             f"classifier:{deployed_id}",
             json.dumps(cfg, sort_keys=True),
             lambda: ScreenClassifier(ClassSpec.from_dict(cfg, check_files=False), encoder=self.encoder()),
@@ -153,7 +153,7 @@ class Service:
             spec = DetectorSpec.from_dict(cfg, check_files=False)
             return ScreenDetector(spec, regions="auto", text_channel=self._text_channel())
 
-        return self.loaded.get(f"detector:{deployed_id}", json.dumps(cfg, sort_keys=True), build)  # type: ignore[no-any-return]
+        return self.loaded.get(f"detector:{deployed_id}", json.dumps(cfg, sort_keys=True), build)
 
     def asker(self, deployed_id: str | None) -> Asker:
         """One Asker per deployed classifier (its StateChecker built once), and one without."""
@@ -162,14 +162,14 @@ class Service:
 
         vlm = self._vlm_model()
         if not deployed_id:
-            return self.loaded.get("asker:", "", lambda: Asker(text_channel=self._text_channel(), vlm=vlm))  # type: ignore[no-any-return]
+            return self.loaded.get("asker:", "", lambda: Asker(text_channel=self._text_channel(), vlm=vlm))
         cfg = self.config(deployed_id, "classifier")
 
         def build() -> Asker:
             checker = StateChecker(ClassSpec.from_dict(cfg, check_files=False), encoder=self.encoder())
             return Asker(checker=checker, text_channel=self._text_channel(), vlm=vlm)
 
-        return self.loaded.get(f"asker:{deployed_id}", json.dumps(cfg, sort_keys=True), build)  # type: ignore[no-any-return]
+        return self.loaded.get(f"asker:{deployed_id}", json.dumps(cfg, sort_keys=True), build)
 
     # -- uploads -----------------------------------------------------------------------
     async def read_image(self, data: Upload, decode: bool = True) -> LoadedImage:

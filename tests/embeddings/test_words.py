@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 
 from screenstate.embeddings.features import ScreenFeatures
-from screenstate.embeddings.words import WordExemplars, screen_words
+from screenstate.embeddings.ocr import TextLine
+from screenstate.embeddings.text import TextFeatures
+from screenstate.embeddings.visual import VisualFeatures
+from screenstate.embeddings.words import WordExemplars, word_sets
 from screenstate.schema import Column
 
 
 def _screen(*lines: tuple[str, tuple[float, float, float, float]], box=None, size=(800, 600)) -> ScreenFeatures:
-    text = SimpleNamespace(lines=tuple(SimpleNamespace(text=t, box=b) for t, b in lines))
-    visual = SimpleNamespace(box=box, size=size) if box is not None else None
-    return ScreenFeatures(text=text, visual=visual)  # type: ignore[arg-type]  # only what words read
+    """Real (validated) channel features holding only what word overlap reads: the OCR
+    lines, and the visual channel's foreground box; embeddings are empty."""
+    rows = tuple(TextLine(b, t, 1.0) for t, b in lines)
+    text = TextFeatures(rows, torch.zeros(len(rows), 1), torch.zeros(1), (), torch.zeros(0, 1))
+    visual = VisualFeatures(np.zeros(4, np.float32), box, size) if box is not None else None
+    return ScreenFeatures(text=text, visual=visual)
 
 
 BG = ("File Edit View Terminal Help", (0, 0, 400, 20))  # a window behind every dialog
@@ -31,7 +37,7 @@ def _columns() -> list[Column]:
 
 
 def test_foreground_words_leave_out_the_windows_behind():
-    sw = screen_words(_screen(BG, ("Replace the file?", (300, 300, 500, 320)), box=(250, 250, 550, 400)), 2560)
+    sw = word_sets(_screen(BG, ("Replace the file?", (300, 300, 500, 320)), box=(250, 250, 550, 400)), 2560)
     assert "terminal" in sw.whole and "terminal" not in sw.foreground
     assert sw.foreground == {"replace", "the", "file"}
 
