@@ -16,6 +16,11 @@ read), every labeled screen and every recording frame of screens-dev:
 - ``clip``: a tiny random-weight CLIP (tests/data/tiny-clip.json) with text prompts and
   exemplars, on every fifth screen.
 
+``SCREENSTATE_RECORD_CACHE=DIR`` reads and writes the feature cache in ``DIR`` instead of a
+fresh temporary one (``DIR/cache``, ``DIR/cache-clip``): a copy of the cache of an earlier
+run of code whose channels' ``model_id`` are the same (same feature code) checks the
+decisions without repeating OCR; the features themselves are then not re-checked.
+
 Each screen records the predicted class, the state and every raw score at full float
 precision; ``text`` and ``exemplars`` also record the evidence lines of the predicted
 class for every tenth screen. ``check`` compares classes exactly, raw scores and evidence relevances to 1e-6.
@@ -120,7 +125,9 @@ def record() -> dict:
     out: dict = {"dataset": str(DEV), "runs": {}}
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        cache = tmp / "cache"
+        reuse = os.environ.get("SCREENSTATE_RECORD_CACHE")
+        caches = Path(reuse) if reuse else tmp
+        cache = caches / "cache"
         clf = ScreenClassifier(_text_spec(tmp), encoder="text", device="cpu", cache=cache)
         out["runs"]["text"] = {"channels": list(clf.encoder.channel_names), "rows": _run(clf, files, 10)}
         spec = _exemplar_spec(tmp)
@@ -135,7 +142,7 @@ def record() -> dict:
         import torch
 
         torch.manual_seed(0)
-        clf = ScreenClassifier(spec, encoder="clip", options=tiny, cache=tmp / "cache-clip")
+        clf = ScreenClassifier(spec, encoder="clip", options=tiny, cache=caches / "cache-clip")
         out["runs"]["clip"] = {"channels": list(clf.encoder.channel_names), "rows": _run(clf, files[::5], None)}
     return out
 
