@@ -114,6 +114,8 @@ class EncoderOptions(BaseModel):
         if kind.name in type(self).model_fields and kind.name != "channels":
             return getattr(self, kind.name)
         given = self.channels.get(kind.name)
+        if isinstance(given, dict):  # from JSON (options sent to Ray workers)
+            return kind.options(**given)
         return kind.options() if given is None else given
 
     def build(self, kind: ChannelKind[Any, Any, Any]) -> Channel[Any, Any]:

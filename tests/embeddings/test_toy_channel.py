@@ -71,3 +71,23 @@ def test_a_toy_channel_joins_registered_channels_and_the_fewshot_rule(tmp_path, 
     assert {str(c.source) for c in clf.rule.calibration} == {"toy:exemplars", "visual:exemplars"}
     assert clf.classify(_screen((200, 40, 40))).pred == "stop"
     assert clf.classify(_screen((40, 190, 60))).pred == "go"
+
+
+def test_options_nest_per_channel_and_cross_processes_as_json():
+    """Per-channel options (built-ins by field, others under ``channels``), the flat names of
+    earlier versions, and the JSON that carries options to Ray workers."""
+    from screenstate.embeddings.clip import ClipOptions
+    from screenstate.embeddings.text import TextOptions
+
+    flat = EncoderOptions(clip_model="ViT-B-16", ocr_det_max_side=960, precision="bf16")
+    nested = EncoderOptions(
+        clip=ClipOptions(model="ViT-B-16"),
+        text=TextOptions(ocr=TextOptions().ocr.__class__(det_max_side=960)),
+        precision="bf16",
+    )
+    assert flat == nested and flat.clip_model == "ViT-B-16" and flat.text_options().ocr.precision == "bf16"
+    opts = EncoderOptions(channels={"toy": ToyOptions(side=3)})
+    back = EncoderOptions.model_validate_json(opts.model_dump_json())
+    assert back.options_of(TOY) == ToyOptions(side=3) and back.options_of(TOY).side == 3
+    with pytest.raises(ValueError):
+        EncoderOptions(clip_modell="typo")
