@@ -10,6 +10,7 @@ from PIL import Image
 
 from screenstate import ClassSpec, ScreenClassifier
 from screenstate.embeddings.base import Channel
+from screenstate.embeddings.registry import ChannelKind, register_channel
 from screenstate.errors import InvalidImageError
 
 SPEC = {
@@ -102,9 +103,10 @@ def test_batch_equals_one_by_one_and_dedupes(clf):
 
 class FixedRelevance(Channel):
     """A channel whose relevances the test sets: the screen's top-left red value picks a
-    row of ``table`` (one relevance per example column, in column order)."""
+    row of ``table`` (one relevance per example column, in column order). Registered below
+    as the ``fixed`` channel: its features and examples are plain ints."""
 
-    name = "clip"
+    name = "fixed"
 
     def __init__(self, table: dict[int, list[float]]) -> None:
         self.table = table
@@ -135,6 +137,9 @@ class FixedRelevance(Channel):
 
     def exemplar_vectors(self, examples):
         return np.zeros((0, 1), np.float32)
+
+
+register_channel(ChannelKind("fixed", FixedRelevance, int, int, (int,), dict, lambda o, rt: FixedRelevance(ROWS)))
 
 
 def _below(x: float) -> float:
