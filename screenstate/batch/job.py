@@ -29,6 +29,7 @@ from typing import Any
 from screenstate.batch.config import JobConfig
 from screenstate.batch.encode import encode_with_actors, prepared_for_driver
 from screenstate.batch.hashing import hash_local, hash_on_ray
+from screenstate.batch.ordered import run_gated_folder, run_source, run_video
 from screenstate.batch.outputs import job_metrics, write_outputs
 from screenstate.batch.progress import EncodeProgress
 from screenstate.batch.ray_setup import init_ray, is_multi_node, ray_started
@@ -140,8 +141,6 @@ class BatchJob:
     def run(self) -> JobSummary:
         cfg = self.config
         t0 = time.perf_counter()
-        from screenstate.batch import ordered
-
         source = open_recording(cfg.root, max_pixels=cfg.max_pixels, fps=cfg.sequence.fps)
         if cfg.actions is not None and source.kind not in ("openadapt", "flow"):
             raise ScreenstateError(
@@ -149,16 +148,16 @@ class BatchJob:
                 "(an OpenAdapt capture or an openadapt-flow recording does)"
             )
         if isinstance(source, VideoFile):
-            return ordered.run_video(self, source.path)
+            return run_video(cfg, self.classifier, source)
         if source.kind in ("openadapt", "flow"):
-            return ordered.run_source(self, source)
+            return run_source(cfg, self.classifier, source)
         root = self.root
         frames = list(source.frames())
         layout = source.layout
         skipped = [n.removeprefix("not read: ") for n in source.notes]
         if root.uri is None:
             if layout == "flat" and cfg.sequence.gate == "on":
-                return ordered.run_gated_folder(self, frames)
+                return run_gated_folder(cfg, self.classifier, frames)
             hashed = hash_local(root, frames)
         else:  # listed here, read and hashed on the workers
             init_ray(cfg.ray_address)
@@ -197,10 +196,6 @@ class BatchJob:
             rows.append(FrameRow(root.display(f.file), f.label, h, res, err))
         metrics = job_metrics(rows, self.classifier.names, cfg.none_label) if layout == "labeled" else None
         outputs = write_outputs(cfg, rows, layout, metrics, self.classifier.names)
-        if cfg.sequence.segments is not None:
-            from screenstate.batch.ordered import write_folder_segments
-
-            outputs.append(write_folder_segments(self, rows, layout))
         return JobSummary(
             n_frames=len(rows),
             n_distinct=len(distinct),

@@ -21,6 +21,7 @@ read-only: nothing here writes inside one.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +112,7 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-def open_recording(root: str | Path, max_pixels: int | None = None, fps: float | None = None) -> FrameSource:
+def open_recording(root: str | os.PathLike[str], max_pixels: int | None = None, fps: float | None = None) -> FrameSource:
     """The recording at ``root`` (see the module docstring for the kinds and their order).
 
     ``max_pixels``: frames of a video whose declared size is larger become error frames

@@ -10,17 +10,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from screenstate.recordings.capture_db import ShotRow
 from screenstate.recordings.frame import Frame
+from screenstate.recordings.timing import TimingBox
 
 if TYPE_CHECKING:
     from screenstate.embeddings.gating import LazyFrame
-    from screenstate.recordings.openadapt import OpenAdaptCapture
 
 #: how the recorder writes captures (openadapt-capture's DEFAULT_FPS), used without a timing box
 RECORDER_FPS = 24.0
+
+
+@dataclass(frozen=True)
+class CaptureVideo:
+    """What reading a capture's video needs: the MP4, its timing box (None: none), the
+    screenshot rows in order, the recording's ``video_start_time``, how frames are named
+    (``folder#ordinal``) and the pixel limit."""
+
+    video: Path
+    timing: TimingBox | None
+    shots: list[ShotRow]
+    video_start_time: float | None
+    name: Callable[[ShotRow], str]
+    max_pixels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -32,11 +47,11 @@ class Binding:
     timestamp: float | None  # exact capture time from the box, None: take the row's / estimate
 
 
-def plan(src: OpenAdaptCapture, fps: float) -> list[Binding]:
+def plan(src: CaptureVideo, fps: float) -> list[Binding]:
     """Each screenshot row with its encoded frame index, in recording order."""
     box, shots = src.timing, src.shots
     if box is None:
-        start = src.meta.video_start_time if src.meta.video_start_time is not None else shots[0].timestamp
+        start = src.video_start_time if src.video_start_time is not None else shots[0].timestamp
         out, last, first = [], -1, None
         for s in shots:  # openadapt_capture.video.write_video_frame's placement
             pts = max(int(max(s.timestamp - start, 0.0) * fps), last + 1)
@@ -64,29 +79,32 @@ def _decoded(container: Any, stream: Any, fps: float) -> Iterator[tuple[int, flo
     tb = stream.time_base
     start = float(stream.start_time * tb) if stream.start_time is not None else 0.0
     n = 0
+    tainted: str | None = None  # the damage later frames refer to, until the next keyframe
     try:
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
             except av_errors() as e:
                 t = float(packet.pts * tb) - start if packet.pts is not None else n / fps
+                tainted = f"refers to damaged data at {t:.3f} s"
                 yield round(t * fps), t, None, f"could not be decoded ({e})"
                 continue
             for fr in frames:
                 t = float(fr.pts * tb) - start if fr.pts is not None else n / fps
                 n += 1
-                bad = "is damaged (the decoder concealed errors in it)" if getattr(fr, "is_corrupt", False) else None
+                if fr.key_frame:
+                    tainted = None
+                bad = "is damaged (the decoder concealed errors in it)" if fr.is_corrupt else tainted
                 yield round(t * fps), t, fr, bad
     except av_errors() as e:
         yield -1, -1.0, None, f"video unreadable from here on ({e})"
 
 
-def video_frames(src: OpenAdaptCapture) -> Iterator[Frame]:
+def video_frames(src: CaptureVideo) -> Iterator[Frame]:
     """Frames of the capture's video for its screenshots, in recording order."""
     from screenstate.embeddings.gating import GateOptions
     from screenstate.recordings.decode import lazy_frame, open_video
 
-    assert src.video is not None
     container, stream = open_video(src.video)
     try:
         fps = src.timing.fps if src.timing is not None else float(stream.average_rate or RECORDER_FPS)
@@ -94,12 +112,12 @@ def video_frames(src: OpenAdaptCapture) -> Iterator[Frame]:
         t0 = bindings[0].timestamp if bindings[0].timestamp is not None else bindings[0].shot.timestamp
         w, h = stream.width, stream.height
         too_big = src.max_pixels is not None and w * h > src.max_pixels
-        start = src.meta.video_start_time if src.meta.video_start_time is not None else t0
+        start = src.video_start_time if src.video_start_time is not None else t0
         decoded = _decoded(container, stream, fps) if not too_big else iter(())
         cur: tuple[int, float, Any, str | None] | None = None
         scale = GateOptions.for_video().scale
         for i, b in enumerate(bindings):
-            key = src._key(b.shot)
+            key = src.name(b.shot)
             err: str | None = None
             secs = None
             if too_big:

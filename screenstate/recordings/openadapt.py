@@ -32,6 +32,7 @@ from screenstate.recordings.capture_db import (
     read_raw_events,
     read_shots,
 )
+from screenstate.recordings.capture_video import CaptureVideo, video_frames
 from screenstate.recordings.frame import Frame, RecordingError
 from screenstate.recordings.timing import TimingBox, read_timing_box
 from screenstate.schema import natural_key
@@ -134,9 +135,10 @@ class OpenAdaptCapture:
         if self.video is None:
             yield from self._png_frames()
         else:
-            from screenstate.recordings.capture_video import video_frames
-
-            yield from video_frames(self)
+            v = CaptureVideo(
+                self.video, self.timing, self.shots, self.meta.video_start_time, self._key, self.max_pixels
+            )
+            yield from video_frames(v)
 
     def _png_frames(self) -> Iterator[Frame]:
         t0 = self.shots[0].timestamp

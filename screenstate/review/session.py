@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from screenstate.batch.segments import Segment, find_segments
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.encoder import Encoder
@@ -69,22 +70,6 @@ class ReviewFrame:
         if self.result is None:
             return "<unreadable>"
         return self.result.state or NONE_LABEL
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A run of consecutive frames in one state (unreadable frames form their own runs)."""
-
-    index: int
-    start: int
-    end: int  # inclusive
-    state: str
-    start_s: float | None
-    end_s: float | None
-
-    @property
-    def n_frames(self) -> int:
-        return self.end - self.start + 1
 
 
 @dataclass(frozen=True)
@@ -327,15 +312,11 @@ class ReviewSession:
         return sorted(scored, key=lambda f: (f.margin, f.index))[:n]
 
     def segments(self) -> list[Segment]:
-        """Runs of consecutive frames with the same state."""
-        out: list[Segment] = []
-        for f in self.frames:
-            if out and out[-1].state == f.state_label:
-                last = out[-1]
-                out[-1] = Segment(last.index, last.start, f.index, last.state, last.start_s, f.time_s)
-            else:
-                out.append(Segment(len(out), f.index, f.index, f.state_label, f.time_s, f.time_s))
-        return out
+        """Runs of consecutive frames with the same state (``batch/segments.py``, as
+        classify-directory finds them: ``end_s`` is when the next segment starts)."""
+        frames = self.frames
+        scores = [f.result.confidence if f.result is not None else None for f in frames]
+        return find_segments([f.state_label for f in frames], [f.time_s for f in frames], scores)
 
     def accuracy(self) -> tuple[int, int] | None:
         """(correct, labeled) against the recording's known labels, or None without labels."""

@@ -81,3 +81,21 @@ def test_capture_cut_short_rows_for_every_screenshot(tmp_path, tiny_options, dat
     rows = _rows(out)
     assert len(rows) == 10
     assert [bool(r["error"]) for r in rows] == [False] * 7 + [True] * 3
+
+
+def test_readme_command_on_a_capture(tmp_path, data_dir):
+    """README: ``classify-directory --root CAPTURE --classes C.json --output out.csv --actions actions.csv``."""
+    from typer.testing import CliRunner
+
+    from screenstate.cli import app
+
+    out, actions = tmp_path / "out.csv", tmp_path / "actions.csv"
+    tiny = ["--encoder", "clip", "--clip-model", str(data_dir / "tiny-clip.json"), "--clip-pretrained", "random"]
+    args = ["classify-directory", "--root", str(CAPTURES / "png"), "--classes", str(data_dir / "classes_small.json")]
+    res = CliRunner().invoke(
+        app, [*args, "--output", str(out), "--actions", str(actions), "--cache", str(tmp_path / "c"), *tiny]
+    )
+    assert res.exit_code == 0, res.output
+    assert "10 frames (capture)" in res.output
+    assert len(_rows(out)) == 10 and len(_rows(actions)) == 10
+    assert list(_rows(actions)[0])[:3] == ["index", "time", "kind"]

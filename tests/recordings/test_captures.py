@@ -156,3 +156,16 @@ def test_capture_without_frames_and_without_database_say_what_is_wrong(tmp_path)
 def test_video_over_the_pixel_limit_is_error_frames_without_decoding():
     frames = list(open_recording(CAPTURES / "mp4_box", max_pixels=100 * 100).frames())
     assert len(frames) == 10 and all(f.error is not None and "--max-pixels" in f.error for f in frames)
+
+
+def test_state_checker_walks_a_capture_as_a_replay_loop_would(data_dir, tiny_clip_encoder):
+    from screenstate import StateChecker
+
+    checker = StateChecker(data_dir / "classes_small.json", encoder=tiny_clip_encoder)
+    png = [(f.source_ordinal, r.best) for f, r in checker.over(CAPTURES / "png") if r is not None]
+    checker.reset()
+    mp4 = [(f.source_ordinal, r.best) for f, r in checker.over(CAPTURES / "mp4_box") if r is not None]
+    assert [o for o, _ in png] == [o for o, _ in mp4] == [w["source_ordinal"] for w in expected("png")["frames"]]
+    checker.reset()
+    cut = list(checker.over(open_recording(CAPTURES / "cut_short")))
+    assert [r is None for _, r in cut] == [False] * 7 + [True] * 3
