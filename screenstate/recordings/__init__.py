@@ -112,7 +112,9 @@ KINDS: tuple[Kind, ...] = (
 )
 
 
-def open_recording(root: str | os.PathLike[str], max_pixels: int | None = None, fps: float | None = None) -> FrameSource:
+def open_recording(
+    root: str | os.PathLike[str], max_pixels: int | None = None, fps: float | None = None
+) -> FrameSource:
     """The recording at ``root`` (see the module docstring for the kinds and their order).
 
     ``max_pixels``: frames of a video whose declared size is larger become error frames

@@ -73,6 +73,19 @@ class ReviewFrame:
 
 
 @dataclass(frozen=True)
+class ReviewAction:
+    """A user action on the page's timeline: when (s from the first frame), what, and the
+    frames it is bound to (indices; None where the recording binds none)."""
+
+    index: int
+    time_s: float
+    kind: str
+    text: str
+    before: int | None
+    after: int | None
+
+
+@dataclass(frozen=True)
 class LabelOutcome:
     """A saved correction and how re-scoring changed the recording."""
 
@@ -136,6 +149,8 @@ class ReviewSession:
         self._paths = [f.file for f in found]
         self._truth = [f.label if f.label is not None else truth.get(f.file.name) for f in found]
         self._times: list[float | None] = [None] * len(found)
+        self._row_keys: dict[str, int] = {}  # a recording's frame key / source ordinal -> frame index
+        self._t0: float | None = None  # Unix time of a capture's first frame
         if self.video is not None or self.source.kind in ("openadapt", "flow"):
             self._load_video(self.video, hashes, errors)
         self.corrections: dict[int, str | None] = {}
@@ -207,6 +222,11 @@ class ReviewSession:
             self._paths.append(saved.get(row.feature_id, video or Path(row.path)))
             self._truth.append(None)
             self._times.append(row.time_s)
+            self._row_keys[row.path] = len(self._times) - 1
+            if row.source_ordinal is not None:
+                self._row_keys[f"#{row.source_ordinal}"] = len(self._times) - 1
+            if self._t0 is None and row.timestamp is not None and row.time_s is not None:
+                self._t0 = row.timestamp - row.time_s
 
     # -- scoring -----------------------------------------------------------------------
     def rescore(self) -> tuple[int, ...]:
@@ -317,6 +337,23 @@ class ReviewSession:
         frames = self.frames
         scores = [f.result.confidence if f.result is not None else None for f in frames]
         return find_segments([f.state_label for f in frames], [f.time_s for f in frames], scores)
+
+    def actions(self) -> list[ReviewAction]:
+        """The user's actions (OpenAdapt captures, openadapt-flow recordings), each with the
+        frames it is bound to; empty for recordings without actions."""
+        out = []
+        for a in self.source.actions():
+
+            def frame(ordinal: int | None, key: str | None) -> int | None:
+                if ordinal is not None and f"#{ordinal}" in self._row_keys:
+                    return self._row_keys[f"#{ordinal}"]
+                return self._row_keys.get(key) if key is not None else None
+
+            t = a.time - self._t0 if self._t0 is not None else a.time
+            before = frame(a.screenshot_source_ordinal, a.before_key)
+            after = frame(a.after_screenshot_source_ordinal, a.after_key)
+            out.append(ReviewAction(a.index, t, a.kind, a.text or "+".join(a.keys), before, after))
+        return out
 
     def accuracy(self) -> tuple[int, int] | None:
         """(correct, labeled) against the recording's known labels, or None without labels."""
