@@ -77,23 +77,27 @@ class OpenAdaptCapture:
     def open(cls, root: str | Path, max_pixels: int | None = None) -> OpenAdaptCapture:
         folder = Path(root)
         db = CaptureDb(folder)
-        weakref.finalize(db, db.close)
-        meta = read_meta(db, folder)
-        shots = read_shots(db, meta)
-        pngs = sum(s.has_png for s in shots)
-        video = capture_video(folder) if pngs < len(shots) or not shots else None
-        timing = read_timing_box(video) if video is not None else None
+        try:
+            meta = read_meta(db, folder)
+            shots = read_shots(db, meta)
+            pngs = sum(s.has_png for s in shots)
+            if not shots:
+                raise RecordingError(
+                    f"{folder}: the capture holds no screenshots (recording.db has no screenshot rows): nothing to "
+                    "classify; record again with screenshots enabled"
+                )
+            video = capture_video(folder) if pngs < len(shots) else None
+            if pngs == 0 and video is None:
+                raise RecordingError(
+                    f"{folder}: recording.db keeps no screenshot PNGs and the folder has no oa_recording-*.mp4: "
+                    "the capture's frames are missing; copy its video into the folder"
+                )
+            timing = read_timing_box(video) if video is not None else None
+        except BaseException:
+            db.close()
+            raise
         src = cls(str(root), folder, meta, shots, video, timing, db, max_pixels)
-        if not shots:
-            raise RecordingError(
-                f"{folder}: the capture holds no screenshots (recording.db has no screenshot rows): nothing to "
-                "classify; record again with screenshots enabled"
-            )
-        if pngs < len(shots) and video is None and pngs == 0:
-            raise RecordingError(
-                f"{folder}: recording.db keeps no screenshot PNGs and the folder has no oa_recording-*.mp4: "
-                "the capture's frames are missing; copy its video into the folder"
-            )
+        weakref.finalize(src, db.close)  # the connection (and a WAL capture's temporary copy) goes with the source
         src.notes = src._notes(pngs)
         return src
 

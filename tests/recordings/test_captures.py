@@ -169,3 +169,30 @@ def test_state_checker_walks_a_capture_as_a_replay_loop_would(data_dir, tiny_cli
     checker.reset()
     cut = list(checker.over(open_recording(CAPTURES / "cut_short")))
     assert [r is None for _, r in cut] == [False] * 7 + [True] * 3
+
+
+def test_capture_without_screenshots_says_so(tmp_path):
+    import sqlite3
+
+    cap = tmp_path / "empty"
+    shutil.copytree(CAPTURES / "png", cap)
+    con = sqlite3.connect(cap / "recording.db")
+    con.execute("DELETE FROM screenshot")
+    con.commit()
+    con.close()
+    with pytest.raises(RecordingError, match="holds no screenshots"):
+        open_recording(cap)
+
+
+def test_wal_copy_is_removed_with_its_source(tmp_path, monkeypatch):
+    import gc
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    src = open_recording(CAPTURES / "wal")
+    assert len(list(src.frames())) == 10 and list(scratch.iterdir())  # read from a temporary copy
+    del src
+    gc.collect()
+    assert not list(scratch.iterdir())
