@@ -38,6 +38,7 @@ from screenstate.embeddings.images import ImageInput, load_image, resize_max_sid
 from screenstate.embeddings.lines import FIND_MIN_SIMILARITY
 from screenstate.errors import StateTimeoutError, UnknownNameError
 from screenstate.hashing import pixel_hash
+from screenstate.recordings.frame import Frame, FrameSource
 from screenstate.schema import ClassSpec
 
 
@@ -203,6 +204,22 @@ class StateChecker:
         raise StateTimeoutError(
             f"waited {time.perf_counter() - t0:.1f} s over {seen} frames for {' or '.join(wanted)}; {seen_text}"
         )
+
+    def over(self, recording: str | os.PathLike[str] | FrameSource) -> Iterator[tuple[Frame, StateResult | None]]:
+        """Check every frame of a recording in order (a path is opened with
+        :func:`~screenstate.recordings.open_recording`): ``(frame, result)``, with ``None``
+        for a frame that cannot be read (its ``error`` says why). Frames are checked as a
+        replay loop checks screenshots, so unchanged frames cost a few ms."""
+        from screenstate.embeddings.gating import LazyFrame
+        from screenstate.recordings import open_recording
+
+        source = recording if isinstance(recording, FrameSource) else open_recording(recording)
+        for frame in source.frames():
+            if frame.error is not None:
+                yield frame, None
+                continue
+            data = frame.load()
+            yield frame, self.which(data.load() if isinstance(data, LazyFrame) else data)
 
     def find(self, image: ImageInput, what: str) -> list[Any]:
         """Boxes of a UI element ("Submit button") via the detector, or on-screen text lines."""

@@ -12,9 +12,12 @@ from typing import Any
 
 from screenstate.atomic import atomic_open, atomic_path, atomic_write
 from screenstate.batch.config import JobConfig
-from screenstate.batch.listing import printable
 from screenstate.batch.metrics import evaluate
+from screenstate.batch.segments import ERROR_STATE, Segment, find_segments, write_segments
+from screenstate.batch.sequence import SequenceOptions
 from screenstate.batch.summary import FrameRow
+from screenstate.errors import ScreenstateError
+from screenstate.recordings.listing import printable
 
 
 def eval_pred(row: FrameRow, none_label: str) -> str:
@@ -33,27 +36,57 @@ def job_metrics(rows: Sequence[FrameRow], names: list[str], none_label: str) -> 
 
 
 def write_csv(path: Path, rows: Sequence[FrameRow], layout: str, none_label: str) -> None:
-    labeled = layout == "labeled"
-    header = ["path", "label", "pred", "is_correct"] if labeled else ["path", "pred"]
-    header += ["state", "error"]
+    """One line per row; the columns a layout knows: ``label,is_correct`` (labeled),
+    ``frame_index,time_s`` (videos, captures), ``source_ordinal,timestamp`` (captures)."""
+    labeled, timed, capture = layout == "labeled", layout in ("video", "capture"), layout == "capture"
+    header = ["path"] + (["label"] if labeled else []) + (["frame_index", "time_s"] if timed else [])
+    header += (["source_ordinal", "timestamp"] if capture else []) + ["pred"]
+    header += (["is_correct"] if labeled else []) + ["state", "error"]
     with atomic_open(path, "w") as f:
         w = csv.writer(f)
         w.writerow(header)
         for r in rows:
-            pred = r.result.pred if r.result else ""
-            state = (r.result.state or "") if r.result else ""
-            line = [printable(r.path)]
-            if labeled:
-                line += [printable(r.label or ""), pred, str(eval_pred(r, none_label) == r.label)]
-            else:
-                line += [pred]
-            w.writerow(line + [state, printable(r.error or "")])
+            line = [printable(r.path)] + ([printable(r.label or "")] if labeled else [])
+            if timed:
+                line += [_opt(r.frame_index), "" if r.time_s is None else f"{r.time_s:.3f}"]
+            if capture:
+                line += [_opt(r.source_ordinal), "" if r.timestamp is None else f"{r.timestamp:.6f}"]
+            line += [r.result.pred if r.result else ""]
+            line += [str(eval_pred(r, none_label) == r.label)] if labeled else []
+            w.writerow(line + [(r.result.state or "") if r.result else "", printable(r.error or "")])
+
+
+def _opt(v: int | None) -> str:
+    return "" if v is None else str(v)
+
+
+def row_state(row: FrameRow, none_label: str) -> str:
+    """A row's state on a timeline (``<unreadable>`` for errors, ``none_label`` below min_score)."""
+    if row.result is None:
+        return ERROR_STATE
+    return row.result.state or none_label
+
+
+def segments_of(rows: Sequence[FrameRow], seq: SequenceOptions, none_label: str) -> list[Segment]:
+    """Segments of ordered rows with the configured temporal rule."""
+    return find_segments(
+        [row_state(r, none_label) for r in rows],
+        [r.time_s for r in rows],
+        [r.result.confidence if r.result is not None else None for r in rows],
+        frame_indices=[r.frame_index if r.frame_index is not None else i for i, r in enumerate(rows)],
+        min_duration_s=seq.min_segment_s,
+        min_frames=seq.min_segment_frames,
+    )
 
 
 def write_scores(path: Path, rows: Sequence[Any], names: list[str]) -> None:
     """Every row's prediction and class scores, as ``.jsonl`` or ``.parquet`` (ordered
     recordings' rows add where each row is in the recording)."""
-    extra = [k for k in ("frame_index", "time_s") if rows and hasattr(rows[0], k)]
+    extra = [
+        k
+        for k in ("frame_index", "time_s", "source_ordinal", "timestamp")
+        if any(getattr(r, k) is not None for r in rows)
+    ]
     records: list[dict[str, Any]] = [
         {
             "path": printable(r.path),
@@ -92,8 +125,12 @@ def write_scores(path: Path, rows: Sequence[Any], names: list[str]) -> None:
 def write_outputs(
     cfg: JobConfig, rows: Sequence[FrameRow], layout: str, metrics: dict[str, Any] | None, names: list[str]
 ) -> list[str]:
-    """The CSV, scores, metrics and report a folder run was asked for; the paths written."""
+    """The CSV, scores, metrics, segments and report a run was asked for (every kind of
+    recording, each file atomically); the paths written. ``--segments`` needs an ordered
+    recording: for the labeled layout it is refused after the other outputs are written."""
     written = []
+    ordered = layout != "labeled"
+    segs = segments_of(rows, cfg.sequence, cfg.none_label) if ordered else None
     if cfg.output is not None:
         write_csv(cfg.output, rows, layout, cfg.none_label)
         written.append(str(cfg.output))
@@ -106,7 +143,14 @@ def write_outputs(
     if cfg.report is not None:
         from screenstate.batch.report import render_report
 
-        html = printable(render_report(list(rows), layout, metrics, names, cfg.none_label))
+        html = printable(render_report(list(rows), layout, metrics, names, cfg.none_label, segments=segs))
         atomic_write(cfg.report, html)
         written.append(str(cfg.report))
+    if cfg.sequence.segments is not None:
+        if segs is None:
+            raise ScreenstateError(
+                "--segments needs an ordered recording (a video or a flat folder), not ROOT/<label>/*"
+            )
+        write_segments(cfg.sequence.segments, segs)
+        written.append(str(cfg.sequence.segments))
     return written

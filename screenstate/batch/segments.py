@@ -41,10 +41,24 @@ class Segment:
     end_frame: int
     frames: int
     mean_score: float | None
+    index: int = 0  # position among the recording's segments
 
     def __post_init__(self) -> None:
         if self.end_frame < self.start_frame or self.frames < 1:
             raise ValueError(f"segment frames must be a non-empty range, got {self}")
+
+    # the review page's names for the same things (one Segment type for batch, report and page)
+    @property
+    def start(self) -> int:
+        return self.start_frame
+
+    @property
+    def end(self) -> int:
+        return self.end_frame
+
+    @property
+    def n_frames(self) -> int:
+        return self.frames
 
 
 def _runs(states: Sequence[str]) -> list[tuple[int, int]]:
@@ -111,7 +125,7 @@ def find_segments(
     known = [t for t in times if t is not None]
     gaps = [b - a for a, b in zip(known, known[1:]) if b > a]
     step = statistics.median(gaps) if gaps else 0.0
-    out = []
+    out: list[Segment] = []
     for s, e in _runs(labels):
         t0 = times[s]
         last = times[e - 1]
@@ -126,6 +140,7 @@ def find_segments(
                 end_frame=idx[e - 1],
                 frames=e - s,
                 mean_score=sum(vals) / len(vals) if vals else None,
+                index=len(out),
             )
         )
     return out

@@ -9,7 +9,7 @@ reads nothing again. Then every distinct feature set is classified once (millise
 and the result fanned out to its frames.
 
     chunk = gate_video(clf, "rec.mp4", SequenceOptions())     # features + per-frame bookkeeping
-    rows = video_rows("rec.mp4", [chunk], clf)                 # one SequenceRow per frame
+    rows = video_rows("rec.mp4", [chunk], clf)                 # one FrameRow per frame
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from screenstate.batch.video import decode_video
+from screenstate.batch.summary import FrameRow
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions, LazyFrame
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.hashing import digest
-from screenstate.results import ClassificationResult
+from screenstate.recordings.decode import decode_video
+from screenstate.recordings.frame import Frame
 
 GATE_MODES = ("auto", "on", "off")
 
@@ -62,26 +63,6 @@ class SequenceOptions:
             raise ScreenstateError(f"--fps must be a positive number, got {self.fps}")
         if self.video_ranges < 0:
             raise ScreenstateError(f"--video-ranges must be >= 0, got {self.video_ranges}")
-
-
-@dataclass(frozen=True)
-class SequenceRow:
-    """One output row of an ordered recording (one per frame, or per run of lost frames)."""
-
-    path: str
-    frame_index: int
-    time_s: float | None
-    result: ClassificationResult | None
-    error: str | None
-    how: str | None = None  # full | partial | reused | cached
-    thumb: str | None = None  # JPEG data URI of the frame that was read for this row
-    feature_id: int = -1  # index into its chunk's features (-1: none)
-    label: str | None = None
-    content_hash: str | None = None
-
-    @property
-    def predicted(self) -> str | None:
-        return None if self.result is None else self.result.pred
 
 
 @dataclass
@@ -141,13 +122,18 @@ def gate_items(
     out = GatedChunk()
     gate = ChangeGate(clf.encoder, options) if options is not None else None
     confirm = _near_tie(clf)
-    pending: list[tuple[int, Image.Image]] = []
+    pending: list[tuple[int, Image.Image, str | None]] = []
 
     def flush() -> None:
         if pending:
-            feats = clf.encoder.encode([clf.encoder.prepare(im) for _, im in pending])
-            clf.store.encodes += len(feats)
-            for (pos, _), f in zip(pending, feats):
+            prepared = [clf.encoder.prepare(im) for _, im, _ in pending]
+            keys = [k for _, _, k in pending]
+            if all(k is not None for k in keys):  # through the feature store: kept under their keys
+                feats = clf.store.encode_prepared([str(k) for k in keys], prepared)
+            else:
+                feats = clf.encoder.encode(prepared)
+                clf.store.encodes += len(feats)
+            for (pos, _, _), f in zip(pending, feats):
                 out.feature_ids[pos] = len(out.features)
                 out.features.append(f)
             pending.clear()
@@ -167,7 +153,7 @@ def gate_items(
             out.thumbs.append(thumbnail(img) if thumbs else None)
             if on_read is not None:
                 on_read(len(out.features) + len(pending), img)
-            pending.append((len(out.times) - 1, img))
+            pending.append((len(out.times) - 1, img, key))
             if len(pending) >= batch_size:
                 flush()
             continue
@@ -227,11 +213,11 @@ def gate_video(
     return chunk
 
 
-def video_rows(path: str | Path, chunks: list[GatedChunk], clf: ScreenClassifier) -> list[SequenceRow]:
+def video_rows(path: str | Path, chunks: list[GatedChunk], clf: ScreenClassifier) -> list[FrameRow]:
     """One row per decoded (or sampled) frame and per run of lost frames, in time order;
     ``frame_index`` is the frame's position among all frames the video holds."""
     all_times = sorted(t for c in chunks for t in c.frame_times)
-    rows: list[SequenceRow] = []
+    rows: list[FrameRow] = []
     for c in chunks:
         results = clf.classify_features(c.features) if c.features else []
         for t, err, fid, how in zip(c.times, c.errors, c.feature_ids, c.hows):
@@ -241,9 +227,52 @@ def video_rows(path: str | Path, chunks: list[GatedChunk], clf: ScreenClassifier
                 i = len(all_times)  # after the last frame: the file ends there
             res = results[fid] if fid >= 0 else None
             thumb = c.thumbs[fid] if 0 <= fid < len(c.thumbs) else None
-            rows.append(SequenceRow(str(path), i, t, res, err, how, thumb, fid))
+            rows.append(FrameRow(str(path), None, None, res, err, i, t, how, thumb, fid))
     rows.sort(key=lambda r: (r.time_s or 0.0, r.error is not None))
     return rows
+
+
+def source_items(
+    clf: ScreenClassifier, frames: Iterable[Frame], context: str
+) -> Iterator[tuple[float | None, str | None, Image.Image | LazyFrame | None, str | None]]:
+    """Gate items of a recording's frames, in order: encoded bytes are keyed by content hash,
+    decoded video frames by ``context`` (what their features depend on) and the frame key."""
+    for f in frames:
+        if f.error is not None:
+            yield f.time_s, None, None, f.error
+            continue
+        try:
+            data = f.load()
+            if isinstance(data, LazyFrame):
+                yield f.time_s, digest(f"frame:{context}:{f.key}:{f.time_s}"), data, None
+            else:
+                li = clf.load(data)
+                yield f.time_s, li.content_hash, li.image, None
+        except ScreenstateError as e:
+            yield f.time_s, None, None, f"{f.key}: {e}"
+
+
+def source_rows(frames: list[Frame], chunk: GatedChunk, clf: ScreenClassifier) -> list[FrameRow]:
+    """One row per frame of a gated recording (``frames`` as given to :func:`source_items`)."""
+    results = clf.classify_features(chunk.features) if chunk.features else []
+    return [
+        FrameRow(
+            f.key,
+            f.label,
+            None,
+            results[fid] if fid >= 0 else None,
+            err,
+            f.index,
+            f.time_s,
+            how,
+            chunk.thumbs[fid] if 0 <= fid < len(chunk.thumbs) else None,
+            fid,
+            source_ordinal=f.source_ordinal,
+            timestamp=f.timestamp,
+            key=f.key if f.path is None else None,
+        )
+        for f, err, fid, how in zip(frames, chunk.errors, chunk.feature_ids, chunk.hows)
+    ]
 
 
 def folder_items(
@@ -258,18 +287,17 @@ def folder_items(
             yield None, None, None, str(e)
 
 
-def folder_rows(paths: list[Path], chunk: GatedChunk, clf: ScreenClassifier) -> list[SequenceRow]:
+def folder_rows(paths: list[Path], chunk: GatedChunk, clf: ScreenClassifier) -> list[FrameRow]:
     """One row per file of a gated flat folder."""
     results = clf.classify_features(chunk.features) if chunk.features else []
     return [
-        SequenceRow(
+        FrameRow(
             str(p),
-            i,
-            None,
-            results[fid] if fid >= 0 else None,
-            err,
-            how,
-            chunk.thumbs[fid] if 0 <= fid < len(chunk.thumbs) else None,
+            result=results[fid] if fid >= 0 else None,
+            error=err,
+            frame_index=i,
+            how=how,
+            thumb=chunk.thumbs[fid] if 0 <= fid < len(chunk.thumbs) else None,
         )
         for i, (p, err, fid, how) in enumerate(zip(paths, chunk.errors, chunk.feature_ids, chunk.hows))
     ]

@@ -6,23 +6,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from screenstate.batch.listing import printable
+from screenstate.recordings.listing import printable
 from screenstate.results import ClassificationResult
 
 
 @dataclass(frozen=True)
 class FrameRow:
-    """One output row (one per input frame, always)."""
+    """One output row: one per input frame, always (a video's run of lost frames is one row).
+
+    Every kind of recording fills what it knows: ``label`` (labeled layout), ``frame_index``
+    and ``time_s`` (ordered recordings), ``source_ordinal`` and Unix ``timestamp``
+    (captures); ``how`` (full | partial | reused | cached), ``thumb`` (a JPEG data URI taken
+    while decoding) and ``feature_id`` (index into its gated chunk's features) come from the
+    change gate; ``key`` is the frame's source key when ``path`` is not a file of its own."""
 
     path: str
-    label: str | None
-    content_hash: str | None
-    result: ClassificationResult | None
-    error: str | None
+    label: str | None = None
+    content_hash: str | None = None
+    result: ClassificationResult | None = None
+    error: str | None = None
+    frame_index: int | None = None
+    time_s: float | None = None
+    how: str | None = None
+    thumb: str | None = None
+    feature_id: int = -1
+    source_ordinal: int | None = None
+    timestamp: float | None = None
+    key: str | None = None
 
     @property
     def predicted(self) -> str | None:
         return None if self.result is None else self.result.pred
+
+    @property
+    def from_file(self) -> bool:
+        """Whether ``path`` is a file holding just this row's frame (a report may open it)."""
+        return self.key is None and self.time_s is None
 
 
 @dataclass

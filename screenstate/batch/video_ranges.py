@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from screenstate.batch.sequence import GatedChunk, gate_video
-from screenstate.batch.video import VideoInfo, keyframe_times
 from screenstate.embeddings.gating import GateOptions
+from screenstate.recordings.decode import VideoInfo, keyframe_times
 
 if TYPE_CHECKING:
-    from screenstate.batch.job import BatchJob
+    from screenstate.batch.config import JobConfig
 
 #: videos shorter than this are not split automatically (model loads would dominate)
 AUTO_SPLIT_MIN_S = 120.0
@@ -90,7 +90,7 @@ class _RangeWorker:
 
 
 def run_ranges(
-    job: BatchJob,
+    cfg: JobConfig,
     video: Path,
     ranges: list[tuple[float, float | None]],
     gate: GateOptions | None,
@@ -103,7 +103,6 @@ def run_ranges(
 
     from screenstate.batch.ray_setup import init_ray
 
-    cfg = job.config
     init_ray(cfg.ray_address)
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     n_actors = max(1, min(len(ranges), cpus))

@@ -18,6 +18,7 @@ API (JSON; errors are ``{"error": message}`` with a 4xx status):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import socket
@@ -173,6 +174,10 @@ def create_review_app(session: ReviewSession, allowed_hosts: list[str] | None = 
     @app.get("/api/frames")
     def get_frames() -> list[dict[str, Any]]:
         return [frame_json(f) for f in session.frames]
+
+    @app.get("/api/actions")
+    def get_actions() -> list[dict[str, Any]]:
+        return [dataclasses.asdict(a) for a in session.actions()]
 
     @app.get("/api/frames/{index}")
     def get_frame(index: int) -> dict[str, Any]:

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from screenstate.batch.layout import Frame, discover_frames
-from screenstate.batch.video import find_video, probe_video
+from screenstate.batch.segments import Segment, find_segments
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.encoder import Encoder
@@ -30,6 +29,8 @@ from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.evidence import ClassEvidence, explain
+from screenstate.recordings import Frame, FrameSource, open_recording
+from screenstate.recordings.video import VideoFile
 from screenstate.results import ClassificationResult
 from screenstate.review.classfile import ClassFile, LabelChange, parse_spec_text
 
@@ -72,19 +73,16 @@ class ReviewFrame:
 
 
 @dataclass(frozen=True)
-class Segment:
-    """A run of consecutive frames in one state (unreadable frames form their own runs)."""
+class ReviewAction:
+    """A user action on the page's timeline: when (s from the first frame), what, and the
+    frames it is bound to (indices; None where the recording binds none)."""
 
     index: int
-    start: int
-    end: int  # inclusive
-    state: str
-    start_s: float | None
-    end_s: float | None
-
-    @property
-    def n_frames(self) -> int:
-        return self.end - self.start + 1
+    time_s: float
+    kind: str
+    text: str
+    before: int | None
+    after: int | None
 
 
 @dataclass(frozen=True)
@@ -121,13 +119,11 @@ class ReviewSession:
         classifier: ScreenClassifier | None = None,
     ) -> None:
         self.root = Path(root).resolve()
-        self.video = find_video(self.root)
-        found: list[Frame]
-        if self.video is not None:
-            probe_video(self.video)  # bad input fails before models load
-            found, self.layout = [], "video"
-        else:
-            found, self.layout = discover_frames(self.root)
+        # one opener for every kind of recording; a bad one fails here, before models load
+        self.source: FrameSource = open_recording(self.root)
+        self.video = self.source.path if isinstance(self.source, VideoFile) else None
+        found: list[Frame] = [] if self.source.kind in ("video", "openadapt", "flow") else list(self.source.frames())
+        self.layout = self.source.layout
         self.classfile = ClassFile(classes)
         self.cache = FeatureCache(Path(cache) if cache is not None else default_cache_dir())
         self.clf = classifier or ScreenClassifier(
@@ -141,7 +137,7 @@ class ReviewSession:
         loaded = []
         for f in found:
             try:
-                li = self.clf.load(f.path)
+                li = self.clf.load(f.file)
                 loaded.append(li)
                 hashes.append(li.content_hash)
                 errors.append(None)
@@ -150,10 +146,12 @@ class ReviewSession:
                 errors.append(str(e))
         self.features: dict[str, ScreenFeatures] = {}
         self._encode(loaded, hashes, errors)
-        self._paths = [f.path for f in found]
-        self._truth = [f.label if f.label is not None else truth.get(f.path.name) for f in found]
+        self._paths = [f.file for f in found]
+        self._truth = [f.label if f.label is not None else truth.get(f.file.name) for f in found]
         self._times: list[float | None] = [None] * len(found)
-        if self.video is not None:
+        self._row_keys: dict[str, int] = {}  # a recording's frame key / source ordinal -> frame index
+        self._t0: float | None = None  # Unix time of a capture's first frame
+        if self.video is not None or self.source.kind in ("openadapt", "flow"):
             self._load_video(self.video, hashes, errors)
         self.corrections: dict[int, str | None] = {}
         #: per class-file change of this session: (frame, had a correction, its previous value), None for edits
@@ -188,15 +186,15 @@ class ReviewSession:
                     if f is not None:
                         self.features[li.content_hash] = f
 
-    def _load_video(self, video: Path, hashes: list[str | None], errors: list[str | None]) -> None:
-        """Decode and gate a video (as classify-directory does); every frame that was read is
-        saved as a PNG under the cache directory, and frames that reused its features point
-        to it, so the page can show, and a correction can copy, what was classified."""
-        from screenstate.batch.sequence import gate_video, video_rows
+    def _load_video(self, video: Path | None, hashes: list[str | None], errors: list[str | None]) -> None:
+        """Decode and gate a video or a capture (as classify-directory does); every frame that
+        was read is saved as a PNG under the cache directory, and frames that reused its
+        features point to it, so the page can show, and a correction can copy, what was classified."""
+        from screenstate.batch.sequence import gate_items, gate_video, source_items, source_rows, video_rows
         from screenstate.embeddings.gating import GateOptions
-        from screenstate.hashing import file_hash
+        from screenstate.hashing import digest, file_hash
 
-        vhash = file_hash(video)
+        vhash = file_hash(video) if video is not None else digest(f"recording:{self.root}")
         folder = self.cache.root / "video-frames" / vhash
         folder.mkdir(parents=True, exist_ok=True)
         saved: dict[int, Path] = {}
@@ -207,16 +205,28 @@ class ReviewSession:
                 img.save(p)
             saved[fid] = p
 
-        chunk = gate_video(self.clf, video, GateOptions.for_video(), video_hash=vhash, on_read=save)
-        for row in video_rows(video, [chunk], self.clf):
+        if video is not None:
+            chunk = gate_video(self.clf, video, GateOptions.for_video(), video_hash=vhash, on_read=save)
+            rows = video_rows(video, [chunk], self.clf)
+        else:
+            frames = list(self.source.frames())
+            items = source_items(self.clf, frames, vhash)
+            chunk = gate_items(self.clf, items, GateOptions.for_video(), on_read=save)
+            rows = source_rows(frames, chunk, self.clf)
+        for row in rows:
             key = f"{vhash}:{row.feature_id}" if row.feature_id >= 0 else None
             if key is not None:
                 self.features[key] = chunk.features[row.feature_id]
             hashes.append(key)
             errors.append(row.error)
-            self._paths.append(saved.get(row.feature_id, video))
+            self._paths.append(saved.get(row.feature_id, video or Path(row.path)))
             self._truth.append(None)
             self._times.append(row.time_s)
+            self._row_keys[row.path] = len(self._times) - 1
+            if row.source_ordinal is not None:
+                self._row_keys[f"#{row.source_ordinal}"] = len(self._times) - 1
+            if self._t0 is None and row.timestamp is not None and row.time_s is not None:
+                self._t0 = row.timestamp - row.time_s
 
     # -- scoring -----------------------------------------------------------------------
     def rescore(self) -> tuple[int, ...]:
@@ -322,14 +332,27 @@ class ReviewSession:
         return sorted(scored, key=lambda f: (f.margin, f.index))[:n]
 
     def segments(self) -> list[Segment]:
-        """Runs of consecutive frames with the same state."""
-        out: list[Segment] = []
-        for f in self.frames:
-            if out and out[-1].state == f.state_label:
-                last = out[-1]
-                out[-1] = Segment(last.index, last.start, f.index, last.state, last.start_s, f.time_s)
-            else:
-                out.append(Segment(len(out), f.index, f.index, f.state_label, f.time_s, f.time_s))
+        """Runs of consecutive frames with the same state (``batch/segments.py``, as
+        classify-directory finds them: ``end_s`` is when the next segment starts)."""
+        frames = self.frames
+        scores = [f.result.confidence if f.result is not None else None for f in frames]
+        return find_segments([f.state_label for f in frames], [f.time_s for f in frames], scores)
+
+    def actions(self) -> list[ReviewAction]:
+        """The user's actions (OpenAdapt captures, openadapt-flow recordings), each with the
+        frames it is bound to; empty for recordings without actions."""
+        out = []
+        for a in self.source.actions():
+
+            def frame(ordinal: int | None, key: str | None) -> int | None:
+                if ordinal is not None and f"#{ordinal}" in self._row_keys:
+                    return self._row_keys[f"#{ordinal}"]
+                return self._row_keys.get(key) if key is not None else None
+
+            t = a.time - self._t0 if self._t0 is not None else a.time
+            before = frame(a.screenshot_source_ordinal, a.before_key)
+            after = frame(a.after_screenshot_source_ordinal, a.after_key)
+            out.append(ReviewAction(a.index, t, a.kind, a.text or "+".join(a.keys), before, after))
         return out
 
     def accuracy(self) -> tuple[int, int] | None:

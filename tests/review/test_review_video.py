@@ -41,3 +41,32 @@ def test_review_session_over_a_video(tmp_path, data_dir, tiny_clip_encoder):
     spec = json.loads(classes.read_text())
     added = [e for c in spec["classifier_configs"] if c["name"] == "error_dialog" for e in c["examples_to_include"]]
     assert any(isinstance(e, dict) and "image" in e for e in added)
+
+
+@pytest.mark.parametrize("variant", ["png", "mp4_box"])
+def test_review_session_over_an_openadapt_capture_shows_its_actions(variant, tmp_path, data_dir, tiny_clip_encoder):
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from screenstate.review.app import create_review_app
+    from screenstate.review.session import ReviewSession
+
+    captures = Path(__file__).resolve().parents[1] / "data" / "captures"
+    want = json.loads((captures / "png.expected.json").read_text())
+    ordinals = [f["source_ordinal"] for f in want["frames"]]
+    classes = tmp_path / "classes.json"
+    shutil.copyfile(data_dir / "classes_small.json", classes)
+    session = ReviewSession(captures / variant, classes, encoder=tiny_clip_encoder, cache=tmp_path / "cache")
+    assert session.layout == "capture" and len(session.frames) == len(ordinals)
+    assert session.frames[1].time_s == pytest.approx(0.9)
+    with TestClient(create_review_app(session)) as client:
+        acts = client.get("/api/actions").json()
+        img = client.get("/api/frames/3/image")
+        assert img.status_code == 200 and img.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(acts) == len(want["actions"]) == 10
+    for a, w in zip(acts, want["actions"]):  # each action on the frames the capture binds it to
+        assert ordinals[a["before"]] == w["screenshot_source_ordinal"]
+        assert ordinals[a["after"]] == w["after_screenshot_source_ordinal"]
+        assert a["time_s"] == pytest.approx(w["timestamp"] - want["frames"][0]["timestamp"])
+    assert [a["kind"] for a in acts][:2] == ["click", "typed text"]

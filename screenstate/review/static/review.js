@@ -35,6 +35,25 @@ async function loadAll() {
   Object.assign(S, { session, frames, segments });
   renderSummary(); renderTimeline(); renderSegments(); renderQueue(queue); renderSelect();
   $("undo").disabled = !session.can_undo;
+  api("/api/actions").then(renderActions);
+}
+
+// the user's actions (captures, flow recordings): a mark under the frame each one follows
+function renderActions(actions) {
+  const row = $("actions");
+  row.replaceChildren();
+  if (!actions.length) return;
+  const at = new Map();
+  for (const a of actions) if (a.before !== null) at.set(a.before, [...(at.get(a.before) || []), a]);
+  for (const f of S.frames) {
+    const here = at.get(f.index) || [];
+    const tip = here.map((a) => {
+      const to = a.after === null ? "" : ` → ${S.frames[a.after].label}`;
+      return `${a.time_s.toFixed(2)} s ${a.kind}${a.text ? " " + a.text : ""}: ${f.label}${to}`;
+    }).join("\n");
+    row.append(el("div", { title: tip, dataset: { index: f.index, actions: here.length },
+      onclick: () => openFrame(here.length ? here[0].after ?? f.index : f.index) }, here.length ? "▲" : ""));
+  }
 }
 
 function renderSummary() {

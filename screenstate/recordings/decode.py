@@ -133,6 +133,8 @@ def open_video(path: str | Path) -> tuple[Any, Any]:
         container.close()
         raise VideoError(f"{path}: no decoder for its video codec ({_cause(e)}); supported: {SUPPORTED}") from e
     stream.thread_type = "AUTO"
+    # report damaged data instead of concealing it (error rows, never silently altered pixels)
+    stream.codec_context.options = {"err_detect": "careful+explode"}
     return container, stream
 
 
@@ -205,6 +207,7 @@ def decode_video(
         kept_buckets: set[int] = set()
         last_time = start_s
         read_error = None
+        tainted = False
         packets = container.demux(stream)
 
         def in_range(t: float) -> bool:
@@ -226,6 +229,7 @@ def decode_video(
             try:
                 frames = packet.decode()
             except av_errors():
+                tainted = True  # later frames refer to this one until the next keyframe
                 continue  # the frame is reported below as not decodable
             for frame in frames:
                 t = round(float(frame.pts * tb) - start, 6) if frame.pts is not None else last_time
@@ -234,6 +238,9 @@ def decode_video(
                     break
                 if not in_range(t):
                     continue
+                if tainted and not frame.key_frame:
+                    continue  # decoded from damaged references: reported below as not decodable
+                tainted = False
                 decoded.add(t)
                 last_time = t
                 if fps is not None:
@@ -273,7 +280,12 @@ def _lost_runs(
     def flush() -> Iterator[VideoItem]:
         if run:
             span = f"{run[0]:.3f} s" if len(run) == 1 else f"{run[0]:.3f}-{run[-1]:.3f} s"
-            yield VideoItem(run[0], None, f"{path}: {len(run)} frame(s) at {span} could not be decoded (damaged data)")
+            yield VideoItem(
+                run[0],
+                None,
+                f"{path}: {len(run)} frame(s) at {span} could not be decoded (damaged data, or frames "
+                "decoded from damaged data until the next keyframe)",
+            )
             run.clear()
 
     for t in times:
