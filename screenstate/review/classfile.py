@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from screenstate.atomic import atomic_write
 from screenstate.embeddings.images import load_image
 from screenstate.embeddings.index import file_digest
 from screenstate.errors import ScreenstateError, SpecError, UnknownNameError
-from screenstate.schema import ClassSpec
+from screenstate.schema import ClassSpec, ImageExample
 
 try:  # POSIX: serialise writers across processes too
     import fcntl
@@ -52,13 +53,47 @@ class _Undo:
     what: str
 
 
-def parse_spec_text(text: str, base_dir: Path) -> tuple[dict[str, Any], ClassSpec]:
+def parse_spec_text(text: str, base_dir: Path, check_files: bool = True) -> tuple[dict[str, Any], ClassSpec]:
     """Parse and validate class-file text; :class:`SpecError` names the line or JSON path."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         raise SpecError(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from e
-    return data, ClassSpec.from_dict(data, base_dir=base_dir)
+    return data, ClassSpec.from_dict(data, base_dir=base_dir, check_files=check_files)
+
+
+def _real(p: Path) -> Path:
+    return Path(os.path.realpath(p))
+
+
+def _example_paths(spec: ClassSpec) -> list[tuple[str, Path]]:
+    """(JSON path, real path) of every image and exemplar-folder example."""
+    out = []
+    for ref in spec.iter_examples():
+        ex = ref.example
+        if not isinstance(ex, str):
+            raw = ex.image if isinstance(ex, ImageExample) else ex.exemplars
+            out.append((ref.json_path, _real(spec.resolve(raw))))
+    return out
+
+
+def check_example_paths(text: str, base_dir: Path, roots: Sequence[Path], trusted: str | None = None) -> None:
+    """Refuse image examples outside ``roots`` (the class file's folder, the recording),
+    except those ``trusted`` (the file's current text) already names. One message whatever
+    the path is, checked before any file is looked at: it never tells whether a file exists."""
+    spec = ClassSpec.from_dict(json.loads(text), base_dir=base_dir, check_files=False)
+    known: set[Path] = set()
+    if trusted is not None:
+        with contextlib.suppress(ScreenstateError, ValueError):
+            known = {p for _, p in _example_paths(ClassSpec.from_dict(json.loads(trusted), base_dir, False))}
+    real_roots = [_real(r) for r in roots]
+    for json_path, p in _example_paths(spec):
+        if p not in known and not any(p == r or p.is_relative_to(r) for r in real_roots):
+            where = " or ".join(str(r) for r in real_roots)
+            raise SpecError(
+                f"{json_path}: the review page only takes image examples under {where}; "
+                "copy the image there and name it relative to the class file"
+            )
 
 
 class ClassFile:
@@ -102,9 +137,12 @@ class ClassFile:
         atomic_write(self.path, text)
         self._undo.append(_Undo(previous, created, what))
 
-    def replace_text(self, text: str) -> bool:
+    def replace_text(self, text: str, roots: Sequence[Path] = ()) -> bool:
         """Validate ``text`` as a class file and write it; invalid text raises
-        :class:`SpecError` and writes nothing. False when the text was already the file's."""
+        :class:`SpecError` and writes nothing. False when the text was already the file's.
+        ``roots``: besides the class file's folder, where new image examples may be."""
+        parse_spec_text(text, self.path.parent, check_files=False)
+        check_example_paths(text, self.path.parent, [self.path.parent, *roots], self.read_text())
         parse_spec_text(text, self.path.parent)
         text = text if text.endswith("\n") else text + "\n"
         with self._locked():

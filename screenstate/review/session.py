@@ -31,7 +31,7 @@ from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.evidence import ClassEvidence, explain
 from screenstate.results import ClassificationResult
-from screenstate.review.classfile import ClassFile, LabelChange, parse_spec_text
+from screenstate.review.classfile import ClassFile, LabelChange
 
 #: what CSV exports and accuracy call a frame below every min_score
 NONE_LABEL = "unknown"
@@ -310,10 +310,15 @@ class ReviewSession:
         """Validate and save edited class-file text, then re-score; invalid text raises
         :class:`~screenstate.errors.SpecError` and nothing is written."""
         with self._lock:
-            parse_spec_text(text, self.classfile.path.parent)
-            if self.classfile.replace_text(text):
+            if self.classfile.replace_text(text, self.example_roots):
                 self._history.append(None)
             self.rescore()
+
+    @property
+    def example_roots(self) -> tuple[Path, ...]:
+        """Where the page's edits may name image examples, besides the class file's folder:
+        the recording (a folder; a video is one file)."""
+        return (self.root,)
 
     # -- views -------------------------------------------------------------------------
     def queue(self, n: int = 20) -> list[ReviewFrame]:
