@@ -26,7 +26,7 @@ from screenstate.atomic import atomic_write, file_lock
 from screenstate.embeddings.images import load_image
 from screenstate.errors import ScreenstateError, SpecError, UnknownNameError
 from screenstate.exemplars import clean_class_folder, copy_exemplar
-from screenstate.schema import ClassSpec, ImageExample
+from screenstate.schema import ClassSpec, ImageExample, list_images
 
 
 class NothingToUndoError(ScreenstateError):
@@ -82,14 +82,18 @@ def _real(p: Path) -> Path:
     return Path(os.path.realpath(p))
 
 
-def _example_paths(spec: ClassSpec) -> list[tuple[str, Path]]:
-    """(JSON path, real path) of every image and exemplar-folder example."""
+def _example_paths(spec: ClassSpec, inside: Sequence[Path] = ()) -> list[tuple[str, Path]]:
+    """(JSON path, real path) of every image and exemplar-folder example, and of the images
+    in an exemplar folder under one of ``inside`` (a link in it may lead elsewhere)."""
     out = []
     for ref in spec.iter_examples():
         ex = ref.example
         if not isinstance(ex, str):
             raw = ex.image if isinstance(ex, ImageExample) else ex.exemplars
-            out.append((ref.json_path, _real(spec.resolve(raw))))
+            p = _real(spec.resolve(raw))
+            out.append((ref.json_path, p))
+            if not isinstance(ex, ImageExample) and any(p.is_relative_to(r) for r in inside) and p.is_dir():
+                out += [(f"{ref.json_path}.exemplars", _real(f)) for f in list_images(p)]
     return out
 
 
@@ -98,12 +102,14 @@ def check_example_paths(text: str, base_dir: Path, roots: Sequence[Path], truste
     except those ``trusted`` (the file's current text) already names. One message whatever
     the path is, checked before any file is looked at: it never tells whether a file exists."""
     spec = ClassSpec.from_dict(json.loads(text), base_dir=base_dir, check_files=False)
+    real_roots = [_real(r) for r in roots]
     known: set[Path] = set()
     if trusted is not None:
         with contextlib.suppress(ScreenstateError, ValueError):
-            known = {p for _, p in _example_paths(ClassSpec.from_dict(json.loads(trusted), base_dir, False))}
-    real_roots = [_real(r) for r in roots]
-    for json_path, p in _example_paths(spec):
+            known = {
+                p for _, p in _example_paths(ClassSpec.from_dict(json.loads(trusted), base_dir, False), real_roots)
+            }
+    for json_path, p in _example_paths(spec, real_roots):
         if p not in known and not any(p == r or p.is_relative_to(r) for r in real_roots):
             where = " or ".join(str(r) for r in real_roots)
             raise SpecError(

@@ -200,3 +200,18 @@ def test_review_cli_host_warns_and_keeps_the_token(review_dirs, review_cache, mo
     # loopback: no warning
     r = CliRunner().invoke(cli, [*args, "--encoder", "text", "--port", "8999"])
     assert r.exit_code == 0 and "warning" not in r.output
+
+
+def test_a_link_inside_an_exemplar_folder_cannot_lead_out(review_client, review_session, tmp_path, data_dir):
+    classes = review_session.classfile.path
+    before = classes.read_text()
+    secret = tmp_path.parent / f"{tmp_path.name}-outside.png"
+    secret.write_bytes((data_dir / "login_page.png").read_bytes())
+    folder = classes.parent / "mine"
+    folder.mkdir()
+    (folder / "a.png").symlink_to(secret)
+    data = json.loads(before)
+    data["classifier_configs"][0]["examples_to_include"].append({"exemplars": "mine"})
+    r = review_client.put("/api/classes", json={"text": json.dumps(data)})
+    assert r.status_code == 422 and "only takes image examples under" in r.json()["error"]
+    assert classes.read_text() == before
