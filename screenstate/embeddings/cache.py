@@ -114,5 +114,5 @@ class MemoryFeatureCache(LRU[str, Any]):
     when no disk cache is configured. ``max_items=0`` turns it off.
     """
 
-    def __init__(self, max_items: int = 64) -> None:
-        super().__init__(max_items)
+    def __init__(self, max_items: int = 64, max_bytes: int | None = None) -> None:
+        super().__init__(max_items, max_bytes)

@@ -35,17 +35,23 @@ class Batcher:
         #: per event loop (tests and some servers run several): its queue and batch slots
         self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lane] = weakref.WeakKeyDictionary()
 
-    async def submit(self, img: LoadedImage) -> Any:
+    async def submit(self, img: LoadedImage, on_done: Callable[[], None] | None = None) -> Any:
+        """The features of ``img``; ``on_done`` runs when the encoding that includes it has
+        ended (or it was dropped unstarted because its request gave up), even after the
+        request stopped waiting."""
         w, h = img.image.size
         if w * h > LARGE_IMAGE_PIXELS:
-            return (await asyncio.to_thread(self.encode, [img]))[0]
+            work = asyncio.ensure_future(asyncio.to_thread(self.encode, [img]))
+            if on_done is not None:
+                work.add_done_callback(lambda _: on_done())
+            return (await asyncio.shield(work))[0]
         loop = asyncio.get_running_loop()
         lane = self._lanes.get(loop)
         if lane is None:
             lane = self._lanes[loop] = _Lane(asyncio.Queue(), asyncio.Semaphore(self.max_concurrent))
             lane.task = loop.create_task(self._run(lane))
         fut: asyncio.Future[Any] = loop.create_future()
-        await lane.queue.put((img, fut))
+        await lane.queue.put((img, fut, on_done))
         return await fut
 
     async def aclose(self) -> None:
@@ -75,22 +81,33 @@ class Batcher:
             await lane.slots.acquire()
             asyncio.get_running_loop().create_task(self._encode(batch, lane.slots))
 
-    async def _encode(self, batch: list[tuple[LoadedImage, asyncio.Future[Any]]], slots: asyncio.Semaphore) -> None:
+    async def _encode(self, batch: list[_Item], slots: asyncio.Semaphore) -> None:
+        for _, fut, on_done in batch:
+            if fut.done() and on_done is not None:  # its request gave up meanwhile: not encoded
+                on_done()
+        batch = [b for b in batch if not b[1].done()]
         try:
-            feats = await asyncio.to_thread(self.encode, [b[0] for b in batch])
-            for (_, fut), f in zip(batch, feats):
-                if not fut.done():
-                    fut.set_result(f)
+            if batch:
+                feats = await asyncio.to_thread(self.encode, [b[0] for b in batch])
+                for (_, fut, _d), f in zip(batch, feats):
+                    if not fut.done():
+                        fut.set_result(f)
         except Exception as e:  # noqa: BLE001 - delivered to every waiter
-            for _, fut in batch:
+            for _, fut, _d in batch:
                 if not fut.done():
                     fut.set_exception(e)
         finally:
             slots.release()
+            for _, _f, on_done in batch:
+                if on_done is not None:
+                    on_done()
+
+
+_Item = tuple[LoadedImage, "asyncio.Future[Any]", "Callable[[], None] | None"]
 
 
 @dataclass
 class _Lane:
-    queue: asyncio.Queue[tuple[LoadedImage, asyncio.Future[Any]]]
+    queue: asyncio.Queue[_Item]
     slots: asyncio.Semaphore
     task: asyncio.Task[None] | None = None

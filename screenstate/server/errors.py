@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,8 +24,10 @@ STATUS: tuple[tuple[type[ScreenstateError], int], ...] = (
 )
 
 
-def error_response(status: int, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"status_code": status, "message": message, "data": None})
+def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content={"status_code": status, "message": message, "data": None}, headers=headers
+    )
 
 
 def status_of(exc: ScreenstateError) -> int:
@@ -42,7 +45,7 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:  # also 404/405 from routing
     assert isinstance(exc, HTTPException)
-    return error_response(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, str(exc.detail), exc.headers)  # e.g. Retry-After of a 429/503
 
 
 async def _library(request: Request, exc: Exception) -> JSONResponse:

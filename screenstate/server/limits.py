@@ -13,6 +13,9 @@ Defaults (each set by an environment variable, or ``create_app(limits=ServiceLim
 | image pixels | 40,000,000 | ``SCREENSTATE_MAX_IMAGE_PIXELS`` |
 | time budget per request | 60 s | ``SCREENSTATE_REQUEST_TIMEOUT_S`` |
 | deployed models kept in memory | 64 | ``SCREENSTATE_MAX_LOADED`` |
+| requests encoding at once | 2 | ``SCREENSTATE_WORKERS`` |
+| requests waiting for an encoder (more: 429) | 2 | ``SCREENSTATE_MAX_QUEUE`` |
+| memory of recent screens' features | 64 MiB | ``SCREENSTATE_MAX_CACHE_BYTES`` |
 
 Bodies are refused from their ``Content-Length`` before anything is read, and a body
 without one (chunked) is cut off at the limit (:class:`BodyLimitMiddleware`).
@@ -40,6 +43,9 @@ _ENV = {
     "max_pixels": "SCREENSTATE_MAX_IMAGE_PIXELS",
     "request_timeout_s": "SCREENSTATE_REQUEST_TIMEOUT_S",
     "max_loaded": "SCREENSTATE_MAX_LOADED",
+    "workers": "SCREENSTATE_WORKERS",
+    "max_queue": "SCREENSTATE_MAX_QUEUE",
+    "max_cache_bytes": "SCREENSTATE_MAX_CACHE_BYTES",
 }
 
 #: room for multipart boundaries and headers around an uploaded file
@@ -59,6 +65,9 @@ class ServiceLimits:
     max_pixels: int = 40_000_000
     request_timeout_s: float = 60.0
     max_loaded: int = 64
+    workers: int = 2
+    max_queue: int = 2
+    max_cache_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -10,8 +10,10 @@ import functools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Awaitable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from starlette.exceptions import HTTPException
@@ -24,6 +26,7 @@ from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.store import FeatureStore
 from screenstate.errors import SpecError
 from screenstate.schema import ClassSpec, DetectorSpec, ExemplarsExample, ImageExample
+from screenstate.server.admission import Admission, release_free_memory
 from screenstate.server.batching import Batcher
 from screenstate.server.limits import ServiceLimits
 from screenstate.server.registry import LoadedModels
@@ -74,9 +77,15 @@ class Service:
         self._vlm = vlm
         #: every model built from a deployed config, keyed ``kind:deployed_id``
         self.loaded: LoadedModels[Any] = LoadedModels(limits.max_loaded)
-        self.memory = MemoryFeatureCache(memory_cache)  # one encoder for every deployed classifier
+        # one encoder for every deployed classifier; bounded in entries and in bytes
+        self.memory = MemoryFeatureCache(memory_cache, max_bytes=limits.max_cache_bytes)
         self._features: FeatureStore | None = None
         self.batcher = Batcher(self._encode_loaded)
+        #: bounded, first-come-first-served line in front of the encoders (429 beyond it)
+        self.admission = Admission(limits.workers, limits.max_queue, on_idle=release_free_memory)
+        self._workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="encode")
+        #: screens being encoded now: a second request for one waits for it instead of queueing
+        self._inflight: dict[str, Future[ScreenFeatures]] = {}
 
     # -- models ------------------------------------------------------------------------
     @property
@@ -117,6 +126,10 @@ class Service:
     def deploy(self, kind: str, payload: dict[str, Any]) -> dict[str, str]:
         """Store a new config, or replace one when ``payload`` names a known ``deployed_id``."""
         requested = payload.pop("deployed_id", None)
+        if requested is not None and not isinstance(requested, str):
+            raise HTTPException(
+                422, f"deployed_id: must be a string (an id from an earlier deploy); got {requested!r}"[:300]
+            )
         model = ClassSpec if kind == "classifier" else DetectorSpec
         self.limits.check_config(payload, model.configs_field)
         try:
@@ -196,19 +209,63 @@ class Service:
         return self.feature_store().features(images)
 
     async def features_of(self, img: LoadedImage) -> ScreenFeatures:
-        """Features of an upload: from the store when these bytes were seen, else decoded and
-        encoded (batched with concurrent requests). The one place an upload becomes features."""
+        """Features of an upload: from the store when these bytes were seen, from the request
+        encoding the same bytes right now, else decoded and encoded once admitted (batched
+        with concurrent requests). The one place an upload becomes features."""
         feats = self.feature_store().cached(img.content_hash)
-        if feats is None:
-            img = await _decoded(img)
+        if feats is not None:
+            return feats
+        shared = self._inflight.get(img.content_hash)
+        if shared is not None:  # a concurrent.futures.Future: any event loop may wait for it
+            return await asyncio.shield(asyncio.wrap_future(shared))
+        mine: Future[ScreenFeatures] = Future()
+        mine.set_running_or_notify_cancel()  # only its request settles it
+        self._inflight[img.content_hash] = mine
+        try:
+            feats = await self._encode_admitted(img)
+            mine.set_result(feats)
+            return feats
+        except BaseException as e:
+            gave_up = HTTPException(503, "the request encoding this same screen gave up; retry", {"Retry-After": "1"})
+            mine.set_exception(gave_up if isinstance(e, asyncio.CancelledError) else e)
+            raise
+        finally:
+            if self._inflight.get(img.content_hash) is mine:
+                del self._inflight[img.content_hash]
+
+    async def _encode_admitted(self, img: LoadedImage) -> ScreenFeatures:
+        """Wait for a turn (:class:`Admission`: 429 when the line is full), then decode and
+        encode. The turn ends when the encoding really ends, not when a request gives up,
+        so the encoders are never oversubscribed; a request cancelled while waiting (time
+        budget, client gone) never starts, and one whose batch has not started is dropped."""
+        await self.admission.acquire()
+        t0 = time.monotonic()
+        once = threading.Lock()
+
+        def done(*_: Any) -> None:  # from a worker thread or the event loop, exactly once
+            if once.acquire(blocking=False):
+                self.admission.release(time.monotonic() - t0)
+
+        handed_over = False  # from then on the batcher or the worker thread ends the turn
+        try:
             if self.batching:
-                feats = await self.batcher.submit(img)
-            else:
-                feats = (await asyncio.to_thread(self._encode_loaded, [img]))[0]
-        return feats
+                img = await _decoded(img)
+                handed_over = True
+                return await self.batcher.submit(img, on_done=done)  # type: ignore[no-any-return]
+            work = self._workers.submit(self._decode_encode, img)
+            work.add_done_callback(done)  # not started and cancelled below: runs at once
+            handed_over = True
+            return await asyncio.wrap_future(work)  # cancelling it cancels ``work`` if not started
+        finally:
+            if not handed_over:
+                done()
+
+    def _decode_encode(self, img: LoadedImage) -> ScreenFeatures:
+        return self._encode_loaded([img])[0]  # decodes a lazily loaded upload first
 
     async def within_budget(self, work: Awaitable[T]) -> T:
-        """``work`` or a 503 after the per-request time budget (the event loop stays free)."""
+        """``work`` or a 503 with ``Retry-After`` after the per-request time budget (the event
+        loop stays free; the work is cancelled: queued encodes never start)."""
         try:
             return await asyncio.wait_for(work, self.limits.request_timeout_s)
         except asyncio.TimeoutError as e:
@@ -216,6 +273,7 @@ class Service:
                 503,
                 f"request took longer than the {self.limits.request_timeout_s:g} s time budget "
                 "(SCREENSTATE_REQUEST_TIMEOUT_S); try a smaller image",
+                headers={"Retry-After": str(self.admission.retry_after_s())},
             ) from e
 
     async def aclose(self) -> None:

@@ -1,0 +1,162 @@
+"""The service under more requests than it can encode: a bounded line served in arrival
+order, 429 with Retry-After beyond it, requests that time out leave the line and never
+encode, one encode for concurrent requests of the same screen, a feature memory bounded
+in bytes, and JSON 4xx for malformed ids."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from screenstate.embeddings.encoder import Encoder
+from screenstate.server import create_app
+from screenstate.server.limits import ServiceLimits
+
+CLASSIFIER = {
+    "classifier_configs": [
+        {"name": "red", "examples_to_include": ["a red screen"]},
+        {"name": "green", "examples_to_include": ["a green screen"]},
+    ]
+}
+
+
+class _Held(Encoder):
+    """Records which screen it starts on and waits for ``hold`` (a stand-in for OCR time)."""
+
+    hold: threading.Event
+    order: list[tuple[int, int, int]]
+
+    def prepare(self, img):
+        self.order.append(img.getpixel((0, 0)))
+        self.hold.wait(30)
+        return super().prepare(img)
+
+
+def _held(tiny_clip_encoder) -> _Held:
+    enc = _Held(tiny_clip_encoder.name, tiny_clip_encoder.channels, tiny_clip_encoder.weights)
+    enc.hold, enc.order = threading.Event(), []
+    return enc
+
+
+def _png(k: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (80, 60), (k, 255 - k, 7)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _until(cond, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out waiting"
+        time.sleep(0.01)
+
+
+def _app(tmp_path, enc, **limits):
+    return create_app(store=tmp_path / "s.db", encoder=enc, batching=False, limits=ServiceLimits(**limits))
+
+
+def test_bounded_line_in_arrival_order_and_429_with_retry_after(tmp_path, tiny_clip_encoder):
+    enc = _held(tiny_clip_encoder)
+    app = _app(tmp_path, enc, workers=1, max_queue=2)
+    adm = app.state.service.admission
+    with TestClient(app) as c:
+        did = c.post("/deploy_classifier", json=CLASSIFIER).json()["deployed_id"]
+
+        def post(k):
+            return c.post(f"/classify?deployed_id={did}", files={"data": ("s.png", _png(k), "image/png")})
+
+        with ThreadPoolExecutor(3) as pool:
+            first = pool.submit(post, 10)
+            _until(lambda: len(enc.order) == 1)  # encoding
+            second = pool.submit(post, 20)
+            _until(lambda: adm.waiting == 1)
+            third = pool.submit(post, 30)
+            _until(lambda: adm.waiting == 2)
+            r = post(40)  # the line is full
+            assert r.status_code == 429
+            assert int(r.headers["retry-after"]) >= 1
+            body = r.json()
+            assert body["status_code"] == 429 and "SCREENSTATE_MAX_QUEUE" in body["message"]
+            enc.hold.set()
+            assert [f.result(60).status_code for f in (first, second, third)] == [200, 200, 200]
+        assert [o[0] for o in enc.order] == [10, 20, 30]  # first come, first served
+        assert post(40).status_code == 200  # room again
+
+
+def test_timed_out_requests_leave_the_line_and_never_encode(tmp_path, tiny_clip_encoder):
+    enc = _held(tiny_clip_encoder)
+    app = _app(tmp_path, enc, workers=1, max_queue=4, request_timeout_s=2.0)
+    with TestClient(app) as c:
+        did = c.post("/deploy_classifier", json=CLASSIFIER).json()["deployed_id"]
+
+        def post(k):
+            return c.post(f"/classify?deployed_id={did}", files={"data": ("s.png", _png(k), "image/png")})
+
+        with ThreadPoolExecutor(4) as pool:
+            rs = list(pool.map(post, [1, 2, 3, 4]))
+        assert [r.status_code for r in rs] == [503] * 4
+        assert all("retry-after" in r.headers and "time budget" in r.json()["message"] for r in rs)
+        assert len(enc.order) == 1  # only the one already encoding started
+        enc.hold.set()
+        time.sleep(0.5)
+        assert len(enc.order) == 1  # the three that waited in line never start: no CPU after the 503s
+        assert app.state.service.admission.active == 0 and app.state.service.admission.waiting == 0
+        assert post(5).status_code == 200
+
+
+def test_concurrent_requests_for_one_screen_share_one_encode(tmp_path, tiny_clip_encoder):
+    enc = _held(tiny_clip_encoder)
+    app = _app(tmp_path, enc, workers=1, max_queue=1)
+    with TestClient(app) as c:
+        did = c.post("/deploy_classifier", json=CLASSIFIER).json()["deployed_id"]
+
+        def post(_):
+            return c.post(f"/classify?deployed_id={did}", files={"data": ("s.png", _png(99), "image/png")})
+
+        with ThreadPoolExecutor(6) as pool:
+            futs = [pool.submit(post, i) for i in range(6)]
+            _until(lambda: len(enc.order) == 1)
+            time.sleep(0.3)
+            enc.hold.set()
+            codes = [f.result(60).status_code for f in futs]
+    assert codes == [200] * 6 and len(enc.order) == 1
+
+
+def test_feature_memory_is_bounded_in_bytes(tmp_path, tiny_clip_encoder):
+    enc = _held(tiny_clip_encoder)
+    enc.hold.set()
+    app = _app(tmp_path, enc)
+    mem = app.state.service.memory
+    assert mem.max_bytes == ServiceLimits().max_cache_bytes  # bounded by default
+    with TestClient(app) as c:
+        did = c.post("/deploy_classifier", json=CLASSIFIER).json()["deployed_id"]
+
+        def post(k):
+            assert (
+                c.post(f"/classify?deployed_id={did}", files={"data": ("s.png", _png(k), "image/png")}).status_code
+                == 200
+            )
+
+        post(0)
+        per_screen = mem.bytes
+        assert per_screen > 100  # the features' arrays are counted
+        mem.max_bytes = 3 * per_screen + 10
+        for k in range(1, 12):
+            post(k)
+            assert mem.bytes <= mem.max_bytes
+    assert len(mem) == 3
+
+
+def test_malformed_ids_are_json_4xx(tmp_path, tiny_clip_encoder):
+    with TestClient(create_app(store=tmp_path / "s.db", encoder=tiny_clip_encoder)) as c:
+        for bad in (["a"], {"x": 1}, 3):
+            r = c.post("/deploy_classifier", json={**CLASSIFIER, "deployed_id": bad})
+            assert r.status_code == 422, r.text
+            assert r.json()["status_code"] == 422 and "deployed_id: must be a string" in r.json()["message"]
+        r = c.post("/classify?deployed_id=nope", files={"data": ("s.png", _png(1), "image/png")})
+        assert r.status_code == 400 and r.json()["status_code"] == 400
