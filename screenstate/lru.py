@@ -102,7 +102,7 @@ class LRU(Generic[K, V]):
 
     def pop(self, key: K) -> V | None:
         with self._lock:
-            self.bytes -= self._sizes.pop(key, 0)  # type: ignore[arg-type]
+            self.bytes -= self._sizes.pop(key, 0)
             return self._items.pop(key, None)
 
     def clear(self) -> None:

@@ -251,7 +251,7 @@ class Service:
             if self.batching:
                 img = await _decoded(img)
                 handed_over = True
-                return await self.batcher.submit(img, on_done=done)  # type: ignore[no-any-return]
+                return await self.batcher.submit(img, on_done=done)
             work = self._workers.submit(self._decode_encode, img)
             work.add_done_callback(done)  # not started and cancelled below: runs at once
             handed_over = True
