@@ -60,3 +60,9 @@ class ClipOptions:
     tile_rows: int = 2
     batch_size: int = 32
     allow_download: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.tile_rows <= 6 or self.batch_size < 1:
+            raise ValueError(
+                f"ClipOptions: tile_rows in [1, 6] and batch_size >= 1 are required, got {self.tile_rows}, {self.batch_size}"
+            )

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar, overload
 
-from screenstate.embeddings.registry import ChannelKind, channel_kind
+from screenstate.embeddings.registry import ChannelKind, channel_kind, is_channel
 
 F = TypeVar("F")
 E = TypeVar("E")
@@ -37,12 +37,18 @@ class _PerChannel:
     __slots__ = ("_items",)
     #: which of a channel's types the values are: ``features``, ``examples`` or ``prepared``
     _role: ClassVar[str]
+    #: False: values of channels not registered in this process pass unchecked (prepared
+    #: inputs are built in Ray prepare tasks, which must not import the channels' models)
+    _strict: ClassVar[bool] = True
     _items: dict[str, Any]
 
     def __init__(self, **channels: Any) -> None:
         items: dict[str, Any] = {}
         for name, value in sorted(channels.items()):  # one order whatever the construction
             if value is None:
+                continue
+            if not self._strict and not is_channel(name):
+                items[name] = value
                 continue
             kind = channel_kind(name)
             want = getattr(kind, self._role)
@@ -149,3 +155,4 @@ class ScreenPrepared(_PerChannel):
 
     __slots__ = ()
     _role = "prepared"
+    _strict = False

@@ -85,6 +85,11 @@ class OcrOptions:
             raise UnknownNameError("OCR engine", self.engine, list(ENGINES))
         if self.precision not in PRECISIONS:
             raise UnknownNameError("OCR precision", self.precision, list(PRECISIONS))
+        if self.det_max_side < 64 or self.min_rec_width < 16 or not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(
+                f"OcrOptions: det_max_side >= 64, min_rec_width >= 16 and min_confidence in [0, 1] are required, "
+                f"got {self.det_max_side}, {self.min_rec_width}, {self.min_confidence}"
+            )
 
 
 def bucket_width(width: int) -> int:

@@ -17,14 +17,17 @@ The built-in channels (``clip``, ``text``, ``visual``) register when
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from screenstate.embeddings.base import Channel
 from screenstate.errors import UnknownNameError
 
-C = TypeVar("C", bound=Channel[Any, Any])
+if TYPE_CHECKING:  # the registry itself stays torch-free: containers built in Ray prepare tasks import it
+    from screenstate.embeddings.base import Channel
+
+C = TypeVar("C", bound="Channel[Any, Any]")
 F = TypeVar("F")
 E = TypeVar("E")
 
@@ -71,7 +74,10 @@ def register_channel(kind: ChannelKind[C, F, E]) -> ChannelKind[C, F, E]:
 
 
 def channel_kind(name: str) -> ChannelKind[Any, Any, Any]:
-    """The registered channel ``name``; an unknown name is an error listing the registered ones."""
+    """The registered channel ``name`` (the built-ins register on first need, e.g. in a worker
+    process that unpickled features); an unknown name is an error listing the registered ones."""
+    if name not in _CHANNELS:
+        importlib.import_module("screenstate.embeddings.builtins")
     try:
         return _CHANNELS[name]
     except KeyError:

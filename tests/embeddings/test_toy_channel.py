@@ -91,3 +91,7 @@ def test_options_nest_per_channel_and_cross_processes_as_json():
     assert back.options_of(TOY) == ToyOptions(side=3) and back.options_of(TOY).side == 3
     with pytest.raises(ValueError):
         EncoderOptions(clip_modell="typo")
+    with pytest.raises(ValueError, match="det_max_side >= 64"):
+        EncoderOptions(ocr_det_max_side=10)
+    with pytest.raises(ValueError, match="tile_rows in"):
+        EncoderOptions(tile_rows=9)
