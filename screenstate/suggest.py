@@ -171,17 +171,20 @@ def suggest_states(
 ) -> Suggestions:
     """Cluster the frames under ``root`` (a flat recording or a labeled layout) into
     candidate states with the offline ``visual+text`` encoder."""
-    from screenstate.batch.layout import discover_frames
     from screenstate.embeddings.factory import EncoderOptions, create_encoder
     from screenstate.embeddings.store import FeatureStore, load_with_hash
+    from screenstate.recordings import open_recording
 
     if max_states is not None and max_states < 1:
         raise ScreenstateError(f"--max-states: must be at least 1, got {max_states}")
     root = Path(root)
-    frames, _ = discover_frames(root)
+    source = open_recording(root)
+    if source.kind not in ("folder", "flow"):  # clustering reads frame files
+        raise ScreenstateError(f"{root}: suggest reads image folders; this is a {source.kind} recording")
+    frames = list(source.frames())
     if not frames:
         raise ScreenstateError(f"{root}: no frames found (expected image files, or <state>/ folders of them)")
-    paths = [f.path for f in frames]
+    paths = [f.path for f in frames if f.path is not None]
     store = FeatureStore(create_encoder("visual+text", EncoderOptions()), disk=cache)
     loaded = [load_with_hash(p, lazy=True) for p in paths]
     distinct: dict[str, int] = {}

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from screenstate.batch.job import BatchJob, JobConfig, JobSummary
-    from screenstate.batch.layout import Frame, discover_frames
+    from screenstate.recordings.folder import discover_frames
+    from screenstate.recordings.frame import Frame
 
 __all__ = ["BatchJob", "Frame", "JobConfig", "JobSummary", "discover_frames"]
 
@@ -18,5 +19,9 @@ def __getattr__(name: str) -> Any:
     if name in ("BatchJob", "JobConfig", "JobSummary"):
         return getattr(importlib.import_module("screenstate.batch.job"), name)
     if name in ("Frame", "discover_frames"):
-        return getattr(importlib.import_module("screenstate.batch.layout"), name)
+        return (
+            getattr(importlib.import_module("screenstate.recordings"), name)
+            if name == "Frame"
+            else getattr(importlib.import_module("screenstate.recordings.folder"), name)
+        )
     raise AttributeError(f"module 'screenstate.batch' has no attribute {name!r}")

@@ -22,6 +22,8 @@ class JobConfig:
     scores_file: Path | None = None
     metrics_json: Path | None = None
     report: Path | None = None
+    #: recordings with actions (OpenAdapt captures, openadapt-flow): one CSV row per user action
+    actions: Path | None = None
     cache_dir: Path | None = None
     resume: bool = False
     ray_address: str | None = None

@@ -7,16 +7,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from screenstate.batch.layout import Frame
-from screenstate.batch.listing import printable
 from screenstate.batch.sources import Root, hash_batch, hash_frame
+from screenstate.recordings.frame import Frame
+from screenstate.recordings.listing import printable
 
 
 def hash_file(frame: Frame, root: Root) -> tuple[str | None, str | None]:
     """(content hash, None) or (None, error) of one listed frame."""
     if frame.error is not None:  # a broken link, a FIFO: known from listing, never opened
-        return None, f"{printable(frame.path)}: {frame.error}"
-    return hash_frame(root, str(frame.path))
+        return None, f"{printable(frame.file)}: {frame.error}"
+    return hash_frame(root, str(frame.file))
 
 
 def hash_local(root: Root, frames: list[Frame], threads: int = 8) -> list[tuple[str | None, str | None]]:

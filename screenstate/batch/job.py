@@ -29,17 +29,18 @@ from typing import Any
 from screenstate.batch.config import JobConfig
 from screenstate.batch.encode import encode_with_actors, prepared_for_driver
 from screenstate.batch.hashing import hash_local, hash_on_ray
-from screenstate.batch.layout import scan_root
 from screenstate.batch.outputs import job_metrics, write_outputs
 from screenstate.batch.progress import EncodeProgress
 from screenstate.batch.ray_setup import init_ray, is_multi_node, ray_started
-from screenstate.batch.sources import Root, discover_uri_frames
+from screenstate.batch.sources import Root
 from screenstate.batch.summary import FrameRow, JobSummary
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.store import channel_model_ids
 from screenstate.errors import ScreenstateError
+from screenstate.recordings import open_recording
+from screenstate.recordings.video import VideoFile
 from screenstate.schema import ClassSpec
 
 __all__ = ["BatchJob", "FrameRow", "JobConfig", "JobSummary"]
@@ -140,26 +141,26 @@ class BatchJob:
         cfg = self.config
         t0 = time.perf_counter()
         from screenstate.batch import ordered
-        from screenstate.batch.video import find_video
 
-        root = self.root
-        video = find_video(cfg.root) if root.uri is None else None
-        if video is not None:
-            return ordered.run_video(self, video)
-        if cfg.sequence.fps is not None:
+        source = open_recording(cfg.root, max_pixels=cfg.max_pixels, fps=cfg.sequence.fps)
+        if cfg.actions is not None and source.kind not in ("openadapt", "flow"):
             raise ScreenstateError(
-                f"--fps samples a video; --root {cfg.root} is an image recording (every file is a frame)"
+                f"--actions: {cfg.root} is a {source.kind} recording, which keeps no user actions "
+                "(an OpenAdapt capture or an openadapt-flow recording does)"
             )
-        skipped: list[str] = []
+        if isinstance(source, VideoFile):
+            return ordered.run_video(self, source.path)
+        if source.kind in ("openadapt", "flow"):
+            return ordered.run_source(self, source)
+        root = self.root
+        frames = list(source.frames())
+        layout = source.layout
+        skipped = [n.removeprefix("not read: ") for n in source.notes]
         if root.uri is None:
-            listing = scan_root(cfg.root)
-            frames, layout = listing.frames, listing.layout
-            skipped = [s.describe() for s in listing.skipped]
             if layout == "flat" and cfg.sequence.gate == "on":
                 return ordered.run_gated_folder(self, frames)
             hashed = hash_local(root, frames)
         else:  # listed here, read and hashed on the workers
-            frames, layout = discover_uri_frames(root)
             init_ray(cfg.ray_address)
             by_path = hash_on_ray(root, [str(f.path) for f in frames])
             hashed = [by_path[str(f.path)] for f in frames]
@@ -192,8 +193,8 @@ class BatchJob:
                 err = decode_errors.get(h)
             res = results.get(h) if h is not None and err is None else None
             if res is not None:
-                res = replace(res, source=root.display(f.path))
-            rows.append(FrameRow(root.display(f.path), f.label, h, res, err))
+                res = replace(res, source=root.display(f.file))
+            rows.append(FrameRow(root.display(f.file), f.label, h, res, err))
         metrics = job_metrics(rows, self.classifier.names, cfg.none_label) if layout == "labeled" else None
         outputs = write_outputs(cfg, rows, layout, metrics, self.classifier.names)
         if cfg.sequence.segments is not None:

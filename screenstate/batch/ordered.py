@@ -11,12 +11,11 @@ from __future__ import annotations
 import csv
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from screenstate.atomic import atomic_open, atomic_write
-from screenstate.batch.layout import Frame
 from screenstate.batch.outputs import write_scores
 from screenstate.batch.segments import ERROR_STATE, find_segments, write_segments
 from screenstate.batch.sequence import (
@@ -25,14 +24,19 @@ from screenstate.batch.sequence import (
     SequenceRow,
     folder_items,
     folder_rows,
+    gate_context,
     gate_items,
     gate_video,
+    source_items,
+    source_rows,
     video_rows,
 )
-from screenstate.batch.video import probe_video
 from screenstate.embeddings.gating import GateOptions
 from screenstate.errors import ScreenstateError
 from screenstate.hashing import file_hash
+from screenstate.recordings.decode import probe_video
+from screenstate.recordings.frame import Frame, FrameSource
+from screenstate.recordings.listing import printable
 
 if TYPE_CHECKING:
     from screenstate.batch.job import BatchJob, JobSummary
@@ -72,12 +76,44 @@ def run_video(job: BatchJob, video: Path) -> JobSummary:
     return _finish(job, rows, chunks, "video", t0, n_ranges=len(ranges))
 
 
+def run_source(job: BatchJob, source: FrameSource) -> JobSummary:
+    """A recording whose frames come from the recordings layer (OpenAdapt captures,
+    openadapt-flow recordings): its frames in order through the change gate, one row each."""
+    cfg = job.config
+    t0 = time.perf_counter()
+    if cfg.eval_only:
+        raise ScreenstateError(
+            f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is a {source.kind} recording"
+        )
+    for note in source.notes:
+        log.warning("%s: %s", cfg.root, note)
+    clf = job.classifier
+    gate = _gate_options(cfg.sequence, video=True)
+    video = getattr(source, "video", None)
+    context = gate_context(gate, None, 0.0) + (f":{file_hash(video)}" if video is not None else "")
+    frames: list[Frame] = []
+
+    def counted() -> Iterator[Frame]:
+        for f in source.frames():
+            frames.append(f)
+            yield f
+
+    chunk = gate_items(clf, source_items(clf, counted(), context), gate, thumbs=cfg.report is not None)
+    rows = source_rows(frames, chunk, clf)
+    summary = _finish(job, rows, [chunk], source.layout, t0)
+    if cfg.actions is not None:
+        from screenstate.batch.actions import write_actions
+
+        summary.outputs.append(write_actions(cfg.actions, source.actions(), rows, cfg.none_label))
+    return summary
+
+
 def run_gated_folder(job: BatchJob, frames: list[Frame]) -> JobSummary:
     """A flat image folder in natural order through the change gate."""
     cfg = job.config
     t0 = time.perf_counter()
     clf = job.classifier
-    paths = [f.path for f in frames]
+    paths = [f.file for f in frames]
     gate = _gate_options(cfg.sequence, video=False)
     chunk = gate_items(clf, folder_items(clf, paths), gate, thumbs=False, store_partial=False)
     rows = folder_rows(paths, chunk, clf)
@@ -144,17 +180,24 @@ def write_outputs(job: BatchJob, rows: list[SequenceRow], layout: str) -> list[s
     """CSV, scores, segments and report of an ordered run (written atomically)."""
     cfg = job.config
     video = layout == "video"
+    capture = layout == "capture"
     written: list[str] = []
     if cfg.output is not None:
-        header = ["path", "frame_index", "time_s"] if video else ["path"]
+        header = ["path", "frame_index", "time_s"] if video or capture else ["path"]
+        header += ["source_ordinal", "timestamp"] if capture else []
         header += ["pred", "state", "error"]
         with atomic_open(cfg.output, "w") as f:
             w = csv.writer(f)
             w.writerow(header)
             for r in rows:
-                line = [r.path, str(r.frame_index), f"{r.time_s:.3f}"] if video and r.time_s is not None else [r.path]
-                line += [r.result.pred if r.result else "", (r.result.state or "") if r.result else "", r.error or ""]
-                w.writerow(line)
+                line = [printable(r.path)]
+                if video or capture:
+                    line += [str(r.frame_index), "" if r.time_s is None else f"{r.time_s:.3f}"]
+                if capture:
+                    ts = "" if r.timestamp is None else f"{r.timestamp:.6f}"
+                    line += ["" if r.source_ordinal is None else str(r.source_ordinal), ts]
+                line += [r.result.pred if r.result else "", (r.result.state or "") if r.result else ""]
+                w.writerow(line + [printable(r.error or "")])
         written.append(str(cfg.output))
     if cfg.scores_file is not None:
         write_scores(cfg.scores_file, rows, job.classifier.names)

@@ -12,9 +12,9 @@ from typing import Any
 
 from screenstate.atomic import atomic_open, atomic_path, atomic_write
 from screenstate.batch.config import JobConfig
-from screenstate.batch.listing import printable
 from screenstate.batch.metrics import evaluate
 from screenstate.batch.summary import FrameRow
+from screenstate.recordings.listing import printable
 
 
 def eval_pred(row: FrameRow, none_label: str) -> str:
@@ -54,6 +54,7 @@ def write_scores(path: Path, rows: Sequence[Any], names: list[str]) -> None:
     """Every row's prediction and class scores, as ``.jsonl`` or ``.parquet`` (ordered
     recordings' rows add where each row is in the recording)."""
     extra = [k for k in ("frame_index", "time_s") if rows and hasattr(rows[0], k)]
+    extra += [k for k in ("source_ordinal", "timestamp") if any(getattr(r, k, None) is not None for r in rows)]
     records: list[dict[str, Any]] = [
         {
             "path": printable(r.path),

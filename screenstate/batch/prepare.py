@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from screenstate.batch.listing import printable
 from screenstate.batch.sources import unwire_path
 from screenstate.embeddings.images import load_image
 from screenstate.errors import InvalidImageError
+from screenstate.recordings.listing import printable
 
 
 def prepare_batch(batch: dict[str, np.ndarray], preparer: Any, max_pixels: int) -> dict[str, list[Any]]:

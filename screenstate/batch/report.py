@@ -78,8 +78,11 @@ def _state(row: Any, none_label: str) -> str:
 
 
 def _row_thumb(row: Any, width: int) -> str:
-    """A row's thumbnail: the one taken while decoding (videos) or read from its file."""
-    return getattr(row, "thumb", None) or _thumb(row.path, width)
+    """A row's thumbnail: the one taken while decoding (videos) or read from its file. An
+    error row's path is never opened (it may be a FIFO, a device, a broken link)."""
+    if row.error is not None:
+        return ""
+    return getattr(row, "thumb", None) or (_thumb(row.path, width) if getattr(row, "from_file", True) else "")
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ def render_report(
             r.label or "",
             r.error or f"predicted {(r.result.state or none_label)}",
             ", ".join(f"{n} {v:.3f}" for n, v in r.result.top(3)) if r.result else "",
-            _thumb(r.path),
+            _row_thumb(r, 240),
         )
         for r in wrong_rows[:MAX_THUMBS]
     ]

@@ -23,12 +23,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from screenstate.batch.video import decode_video
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.gating import CONFIRM_MARGIN, ChangeGate, GateOptions, LazyFrame
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.hashing import digest
+from screenstate.recordings.decode import decode_video
+from screenstate.recordings.frame import Frame
 from screenstate.results import ClassificationResult
 
 GATE_MODES = ("auto", "on", "off")
@@ -78,6 +79,14 @@ class SequenceRow:
     feature_id: int = -1  # index into its chunk's features (-1: none)
     label: str | None = None
     content_hash: str | None = None
+    source_ordinal: int | None = None  # captures: the recorder's number for the screenshot
+    timestamp: float | None = None  # Unix seconds, where the recording says
+    key: str | None = None  # the frame's source key when it differs from ``path``
+
+    @property
+    def from_file(self) -> bool:
+        """Whether ``path`` is a file holding just this row's frame (a report may open it)."""
+        return self.key is None and self.time_s is None
 
     @property
     def predicted(self) -> str | None:
@@ -245,6 +254,48 @@ def video_rows(path: str | Path, chunks: list[GatedChunk], clf: ScreenClassifier
             rows.append(SequenceRow(str(path), i, t, res, err, how, thumb, fid))
     rows.sort(key=lambda r: (r.time_s or 0.0, r.error is not None))
     return rows
+
+
+def source_items(
+    clf: ScreenClassifier, frames: Iterable[Frame], context: str
+) -> Iterator[tuple[float | None, str | None, Image.Image | LazyFrame | None, str | None]]:
+    """Gate items of a recording's frames, in order: encoded bytes are keyed by content hash,
+    decoded video frames by ``context`` (what their features depend on) and the frame key."""
+    for f in frames:
+        if f.error is not None:
+            yield f.time_s, None, None, f.error
+            continue
+        try:
+            data = f.load()
+            if isinstance(data, LazyFrame):
+                yield f.time_s, digest(f"frame:{context}:{f.key}:{f.time_s}"), data, None
+            else:
+                li = clf.load(data)
+                yield f.time_s, li.content_hash, li.image, None
+        except ScreenstateError as e:
+            yield f.time_s, None, None, f"{f.key}: {e}"
+
+
+def source_rows(frames: list[Frame], chunk: GatedChunk, clf: ScreenClassifier) -> list[SequenceRow]:
+    """One row per frame of a gated recording (``frames`` as given to :func:`source_items`)."""
+    results = clf.classify_features(chunk.features) if chunk.features else []
+    return [
+        SequenceRow(
+            f.key,
+            f.index,
+            f.time_s,
+            results[fid] if fid >= 0 else None,
+            err,
+            how,
+            chunk.thumbs[fid] if 0 <= fid < len(chunk.thumbs) else None,
+            fid,
+            label=f.label,
+            source_ordinal=f.source_ordinal,
+            timestamp=f.timestamp,
+            key=f.key if f.path is None else None,
+        )
+        for f, err, fid, how in zip(frames, chunk.errors, chunk.feature_ids, chunk.hows)
+    ]
 
 
 def folder_items(

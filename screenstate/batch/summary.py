@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from screenstate.batch.listing import printable
+from screenstate.recordings.listing import printable
 from screenstate.results import ClassificationResult
 
 

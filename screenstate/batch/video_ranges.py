@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from screenstate.batch.sequence import GatedChunk, gate_video
-from screenstate.batch.video import VideoInfo, keyframe_times
 from screenstate.embeddings.gating import GateOptions
+from screenstate.recordings.decode import VideoInfo, keyframe_times
 
 if TYPE_CHECKING:
     from screenstate.batch.job import BatchJob

@@ -114,6 +114,14 @@ def classify_directory_cmd(
         Path | None, typer.Option("--metrics_json", "--metrics-json", help="Write metrics JSON.")
     ] = None,
     report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report.")] = None,
+    actions: Annotated[
+        Path | None,
+        typer.Option(
+            "--actions",
+            help="OpenAdapt captures and openadapt-flow recordings: write one CSV row per user action "
+            "(kind, position, text, before/after/settled state).",
+        ),
+    ] = None,
     cache: CacheOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run.")] = False,
     ray_address: Annotated[
@@ -168,6 +176,7 @@ def classify_directory_cmd(
             scores_file=scores_file,
             metrics_json=metrics_json,
             report=report,
+            actions=actions,
             cache_dir=cache,
             resume=resume,
             ray_address=ray_address,

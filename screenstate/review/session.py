@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from screenstate.batch.layout import Frame, discover_frames
-from screenstate.batch.video import find_video, probe_video
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.encoder import Encoder
@@ -30,6 +28,8 @@ from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.evidence import ClassEvidence, explain
+from screenstate.recordings import Frame, FrameSource, open_recording
+from screenstate.recordings.video import VideoFile
 from screenstate.results import ClassificationResult
 from screenstate.review.classfile import ClassFile, LabelChange, parse_spec_text
 
@@ -121,13 +121,11 @@ class ReviewSession:
         classifier: ScreenClassifier | None = None,
     ) -> None:
         self.root = Path(root).resolve()
-        self.video = find_video(self.root)
-        found: list[Frame]
-        if self.video is not None:
-            probe_video(self.video)  # bad input fails before models load
-            found, self.layout = [], "video"
-        else:
-            found, self.layout = discover_frames(self.root)
+        # one opener for every kind of recording; a bad one fails here, before models load
+        self.source: FrameSource = open_recording(self.root)
+        self.video = self.source.path if isinstance(self.source, VideoFile) else None
+        found: list[Frame] = [] if self.source.kind in ("video", "openadapt", "flow") else list(self.source.frames())
+        self.layout = self.source.layout
         self.classfile = ClassFile(classes)
         self.cache = FeatureCache(Path(cache) if cache is not None else default_cache_dir())
         self.clf = classifier or ScreenClassifier(
@@ -141,7 +139,7 @@ class ReviewSession:
         loaded = []
         for f in found:
             try:
-                li = self.clf.load(f.path)
+                li = self.clf.load(f.file)
                 loaded.append(li)
                 hashes.append(li.content_hash)
                 errors.append(None)
@@ -150,10 +148,10 @@ class ReviewSession:
                 errors.append(str(e))
         self.features: dict[str, ScreenFeatures] = {}
         self._encode(loaded, hashes, errors)
-        self._paths = [f.path for f in found]
-        self._truth = [f.label if f.label is not None else truth.get(f.path.name) for f in found]
+        self._paths = [f.file for f in found]
+        self._truth = [f.label if f.label is not None else truth.get(f.file.name) for f in found]
         self._times: list[float | None] = [None] * len(found)
-        if self.video is not None:
+        if self.video is not None or self.source.kind in ("openadapt", "flow"):
             self._load_video(self.video, hashes, errors)
         self.corrections: dict[int, str | None] = {}
         #: per class-file change of this session: (frame, had a correction, its previous value), None for edits
@@ -188,15 +186,15 @@ class ReviewSession:
                     if f is not None:
                         self.features[li.content_hash] = f
 
-    def _load_video(self, video: Path, hashes: list[str | None], errors: list[str | None]) -> None:
-        """Decode and gate a video (as classify-directory does); every frame that was read is
-        saved as a PNG under the cache directory, and frames that reused its features point
-        to it, so the page can show, and a correction can copy, what was classified."""
-        from screenstate.batch.sequence import gate_video, video_rows
+    def _load_video(self, video: Path | None, hashes: list[str | None], errors: list[str | None]) -> None:
+        """Decode and gate a video or a capture (as classify-directory does); every frame that
+        was read is saved as a PNG under the cache directory, and frames that reused its
+        features point to it, so the page can show, and a correction can copy, what was classified."""
+        from screenstate.batch.sequence import gate_items, gate_video, source_items, source_rows, video_rows
         from screenstate.embeddings.gating import GateOptions
-        from screenstate.hashing import file_hash
+        from screenstate.hashing import digest, file_hash
 
-        vhash = file_hash(video)
+        vhash = file_hash(video) if video is not None else digest(f"recording:{self.root}")
         folder = self.cache.root / "video-frames" / vhash
         folder.mkdir(parents=True, exist_ok=True)
         saved: dict[int, Path] = {}
@@ -207,14 +205,21 @@ class ReviewSession:
                 img.save(p)
             saved[fid] = p
 
-        chunk = gate_video(self.clf, video, GateOptions.for_video(), video_hash=vhash, on_read=save)
-        for row in video_rows(video, [chunk], self.clf):
+        if video is not None:
+            chunk = gate_video(self.clf, video, GateOptions.for_video(), video_hash=vhash, on_read=save)
+            rows = video_rows(video, [chunk], self.clf)
+        else:
+            frames = list(self.source.frames())
+            items = source_items(self.clf, frames, vhash)
+            chunk = gate_items(self.clf, items, GateOptions.for_video(), on_read=save)
+            rows = source_rows(frames, chunk, self.clf)
+        for row in rows:
             key = f"{vhash}:{row.feature_id}" if row.feature_id >= 0 else None
             if key is not None:
                 self.features[key] = chunk.features[row.feature_id]
             hashes.append(key)
             errors.append(row.error)
-            self._paths.append(saved.get(row.feature_id, video))
+            self._paths.append(saved.get(row.feature_id, video or Path(row.path)))
             self._truth.append(None)
             self._times.append(row.time_s)
 

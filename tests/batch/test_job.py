@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from screenstate.batch.job import BatchJob, JobConfig
-from screenstate.batch.layout import discover_frames
 from screenstate.batch.metrics import evaluate
+from screenstate.recordings.folder import discover_frames
 
 CLASSES = {
     "classifier_configs": [

@@ -15,10 +15,10 @@ from test_job import _rows
 
 from screenstate.batch import hashing as batch_hashing
 from screenstate.batch.job import BatchJob
-from screenstate.batch.layout import scan_root
-from screenstate.batch.listing import printable
 from screenstate.batch.prepare import prepare_batch
 from screenstate.hashing import bytes_hash
+from screenstate.recordings.folder import scan_root
+from screenstate.recordings.listing import printable
 
 CLASSES = {
     "classifier_configs": [

@@ -6,10 +6,11 @@ import pytest
 
 from screenstate.batch import encode
 from screenstate.batch.encode import plan_pool
-from screenstate.batch.layout import discover_frames
-from screenstate.batch.sources import Root, discover_uri_frames, fetch_batch, hash_frame, is_uri, unwire_path
+from screenstate.batch.sources import Root, fetch_batch, hash_frame, unwire_path
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.errors import ScreenstateError
+from screenstate.recordings.folder import discover_frames
+from screenstate.recordings.uri import discover_uri_frames, is_uri
 
 
 def test_file_uri_lists_like_a_local_root_and_names_frames_by_uri(tmp_path):

@@ -12,10 +12,10 @@ from PIL import Image, ImageDraw
 
 from screenstate.batch.job import BatchJob, JobConfig
 from screenstate.batch.sequence import SequenceOptions
-from screenstate.batch.video import VideoError, decode_video, find_video, keyframe_times
 from screenstate.batch.video_ranges import split_at_keyframes
 from screenstate.batch.video_write import draw_cursor as with_cursor
 from screenstate.errors import ScreenstateError
+from screenstate.recordings.decode import VideoError, decode_video, find_video, keyframe_times
 
 av = pytest.importorskip("av")
 
@@ -97,8 +97,11 @@ def test_openadapt_capture_directory(make_video, classes, tmp_path, tiny_options
     make_video("oa_recording-1700000000.mp4", [(_screen((30, 30, 200), i), i * 0.2) for i in range(5)])
     shutil.move(tmp_path / "oa_recording-1700000000.mp4", cap / "oa_recording-1700000000.mp4")
     assert find_video(cap) == cap / "oa_recording-1700000000.mp4"
+    # a capture folder is read through its database (one row per screenshot, never the
+    # 24 fps padding): a database that is not one is a clear error, not 5 video rows
     job, out = _job(cap, classes, tmp_path, tiny_options)
-    assert job.run().n_frames == 5 and len(_rows(out)) == 5
+    with pytest.raises(ScreenstateError, match="recording.db: not a readable SQLite database"):
+        job.run()
     # two videos and no capture name: ambiguous, say which
     other = tmp_path / "two"
     other.mkdir()
@@ -324,7 +327,8 @@ def test_cli_readme_workflow_on_an_openadapt_capture(make_video, classes, tmp_pa
     shutil.move(video, cap / video.name)
     tiny = ["--encoder", "clip", "--clip-model", str(data_dir / "tiny-clip.json"), "--clip-pretrained", "random"]
     out, seg = tmp_path / "out.csv", tmp_path / "seg.csv"
-    args = ["classify-directory", "--root", str(cap), "--classes", str(classes), "--output", str(out)]
+    # the capture's MP4 on its own is a video (the capture folder is read through its database)
+    args = ["classify-directory", "--root", str(cap / video.name), "--classes", str(classes), "--output", str(out)]
     res = CliRunner().invoke(app, [*args, "--segments", str(seg), "--cache", str(tmp_path / "c"), *tiny])
     assert res.exit_code == 0, res.output
     assert "8 frames (video)" in res.output and len(_rows(out)) == 8 and _rows(seg)
