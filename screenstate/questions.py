@@ -118,26 +118,6 @@ def read_questions(path: str | Path) -> list[str]:
     return out
 
 
-def folder_frames(root: Path) -> Iterator[QuestionFrame]:
-    """Frames of an image folder (flat or labeled, as classify-directory lists them)."""
-    from screenstate.batch.layout import scan_root
-    from screenstate.embeddings.images import load_image
-
-    for i, f in enumerate(scan_root(root).frames):
-        key = str(f.path.relative_to(root))
-        yield QuestionFrame(i, key, None, functools.partial(load_image, f.path), f.error)
-
-
-def video_frames(path: Path) -> Iterator[QuestionFrame]:
-    """Frames of a video, decoded in order (an undecodable run becomes an error frame)."""
-    from screenstate.batch.video import decode_video
-
-    for i, item in enumerate(decode_video(path, scale=4)):
-        lazy = item.frame
-        key = f"{path.name}@{item.time_s:.3f}s"
-        yield QuestionFrame(i, key, item.time_s, None if lazy is None else lazy.load, item.error)
-
-
 @dataclass(frozen=True)
 class RecordingFrames:
     """The frames of a recording, in order, and whether they are decoded video (the
@@ -150,17 +130,22 @@ class RecordingFrames:
         return iter(self.frames)
 
 
-def recording_frames(root: str | Path) -> RecordingFrames:
-    """Frames of a recording: a video file, a folder holding one video, or an image folder."""
-    from screenstate.batch.video import find_video
+def _pixels(frame: Any) -> Image.Image:
+    from screenstate.embeddings.gating import LazyFrame
+    from screenstate.embeddings.images import load_image
 
-    root = Path(root)
-    if not root.exists():
-        raise ScreenstateError(f"--root {root}: no such file or directory")
-    video = root if root.is_file() else find_video(root)
-    if video is not None:
-        return RecordingFrames(video_frames(video), True)
-    return RecordingFrames(list(folder_frames(root)), False)
+    data = frame.load()
+    return data.load() if isinstance(data, LazyFrame) else load_image(data)
+
+
+def recording_frames(root: str | Path) -> RecordingFrames:
+    """Frames of any recording :func:`~screenstate.recordings.open_recording` opens (image
+    folders, URIs, videos, OpenAdapt captures, openadapt-flow recordings)."""
+    from screenstate.recordings import open_recording
+
+    source = open_recording(root)
+    frames = (QuestionFrame(f.index, f.key, f.time_s, functools.partial(_pixels, f), f.error) for f in source.frames())
+    return RecordingFrames(frames, source.layout in ("video", "capture"))
 
 
 def check_output(root: str | Path, output: str | Path) -> None:
@@ -245,10 +230,10 @@ def ask_recording(
     """Ask every question of every frame, writing one CSV row per (frame, question) to
     ``output`` (see the module docstring); ``progress(frame_index, summary)`` after each frame."""
     out = Path(output)
-    done: dict[tuple[str, str], list[str]] = {}
+    done: dict[tuple[str, str, str], list[str]] = {}
     if out.exists():
         rows, torn = _read_existing(out)
-        done = {(r[1], r[3]): r for r in rows}
+        done = {(r[0], r[1], r[3]): r for r in rows}
         if torn:
             from screenstate.atomic import atomic_write
 
@@ -266,7 +251,7 @@ def ask_recording(
         writer = csv.writer(fh, lineterminator="\n")
         for fr in frames:
             summary.frames += 1
-            todo = [q for q in questions if (fr.key, q) not in done]
+            todo = [q for q in questions if (str(fr.index), fr.key, q) not in done]
             if not todo:
                 summary.resumed += 1
             else:
