@@ -34,11 +34,12 @@ def main() -> None:
     a = ap.parse_args()
     session = ReviewSession(a.root, a.classes, encoder=a.encoder, cache=a.cache)
     frame = a.frame if a.frame is not None else session.queue(1)[0].index
-    with serve_in_thread(create_review_app(session)) as url, sync_playwright() as pw:
+    app = create_review_app(session)
+    with serve_in_thread(app) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=a.chromium, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 980})
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
-        page.goto(f"{url}/#frame={frame}")
+        page.goto(f"{url}/?token={app.state.token}#frame={frame}")
         page.wait_for_selector("body[data-ready='1']")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(a.out))

@@ -128,8 +128,47 @@ class _ExamplesConfig(BaseModel):
         return v
 
 
+#: what a class name may not hold: it names a folder (``exemplars/<name>/``) and a state
+_NOT_IN_NAMES = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def check_class_name(name: str) -> str:
+    """A class name is a name, not a path: no ``/`` or ``\\``, no control characters, not
+    ``.`` or ``..`` or containing ``..``, no drive prefix (``C:``). Exemplar folders are made
+    from it, so this keeps every copy inside the class file's folder.
+
+    >>> check_class_name("login_page")
+    'login_page'
+    >>> check_class_name("../x")
+    Traceback (most recent call last):
+    ValueError: class name '../x' is a path; a class name may not contain '/', '\\', '..', a drive prefix (C:) or control characters
+    """
+    if _NOT_IN_NAMES.search(name) or ".." in name or re.match(r"^[A-Za-z]:", name) or name.strip() in (".", ""):
+        raise ValueError(
+            f"class name {name!r} is a path; a class name may not contain '/', '\\', '..', a drive prefix (C:) or control characters"
+        )
+    return name
+
+
+def exemplar_folder(base_dir: Path, name: str, negative: bool = False) -> Path:
+    """``base_dir/exemplars/<name>`` (``exemplars/_negative/<name>`` for negatives), made if
+    missing: where exemplars of class ``name`` are copied; a name that is a path is refused."""
+    check_class_name(name)
+    root = base_dir / "exemplars"
+    folder = (root / "_negative" / name) if negative else (root / name)
+    if not folder.resolve().is_relative_to(root.resolve()):  # a symlinked class folder pointing out
+        raise ValueError(f"exemplar folder {folder} leads outside {root}")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 class ClassConfig(_ExamplesConfig):
     """One state: positive examples, optional negative examples, optional min_score."""
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_name(cls, v: str) -> str:
+        return check_class_name(v)
 
     min_score: StrictUnit | None = Field(
         default=None,

@@ -177,3 +177,25 @@ def test_undecodable_exemplar_names_class_file_and_json_path(tmp_path, tiny_clip
         ScreenClassifier(path, encoder=tiny_clip_encoder, memory_cache=0)
     assert str(path) in str(e.value) and "classifier_configs[1].examples_to_include[1]" in str(e.value)
     assert "not_an_image.png" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["../../../x", "/tmp/abs", "a/b", "a\\b", "..", ".", "C:evil", "tab\tname", "x..y"])
+def test_class_names_are_names_not_paths(name):
+    """A class name becomes a folder (exemplars/<name>/): a path is refused in the schema,
+    so the CLI, the service and the review page refuse it the same way."""
+    with pytest.raises(SpecError, match=r"classifier_configs\[0\]\.name: class name .* is a path"):
+        ClassSpec.from_dict({"classifier_configs": [_cfg(name=name)]})
+
+
+def test_exemplar_folder_stays_inside(tmp_path):
+    from screenstate.schema import exemplar_folder
+
+    assert exemplar_folder(tmp_path, "login page") == tmp_path / "exemplars" / "login page"
+    assert exemplar_folder(tmp_path, "a", negative=True) == tmp_path / "exemplars" / "_negative" / "a"
+    with pytest.raises(ValueError, match="is a path"):
+        exemplar_folder(tmp_path, "../x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (tmp_path / "exemplars" / "linked").symlink_to(outside)  # a class folder that is a link out
+    with pytest.raises(ValueError, match="leads outside"):
+        exemplar_folder(tmp_path, "linked")

@@ -54,14 +54,25 @@ def review(
     port: Annotated[int, typer.Option("--port", help="Port.")] = 8765,
     min_score: Annotated[float | None, typer.Option("--min-score", help="Default min raw score.")] = None,
 ) -> None:
-    """Open a classified recording in a browser page: see why, correct, re-score."""
+    """Open a classified recording in a browser page: see why, correct, re-score.
+    The printed URL carries the session's token (``?token=...``); the page needs it
+    (SCREENSTATE_REVIEW_TOKEN sets a fixed one)."""
     import uvicorn
 
     from screenstate.review.app import create_review_app
+    from screenstate.review.guard import LOOPBACK_HOSTS, new_token, page_url, served_hosts
     from screenstate.review.session import ReviewSession
 
     session = ReviewSession(root, classes, encoder=encoder, cache=cache, min_score=min_score)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    typer.echo(f"{len(session.frames)} frames classified; review page: http://{shown}:{port}/  (Ctrl+C to stop)")
-    hosts = None if host in ("0.0.0.0", "::") else [host, "127.0.0.1", "localhost"]
-    uvicorn.run(create_review_app(session, allowed_hosts=hosts), host=host, port=port, log_level="warning")
+    token = os.environ.get("SCREENSTATE_REVIEW_TOKEN") or new_token()
+    hosts = served_hosts(host)
+    if host not in LOOPBACK_HOSTS:
+        typer.echo(
+            f"warning: serving on {host}: the review page (your frames and class file) is reachable from other "
+            "machines by anyone who has its URL and token; use --host 127.0.0.1 unless you need that",
+            err=True,
+        )
+    shown = ["127.0.0.1", *[h for h in hosts if h not in LOOPBACK_HOSTS][:2]] if host in ("0.0.0.0", "::") else [host]
+    urls = "  ".join(page_url(h, port, token) for h in shown)
+    typer.echo(f"{len(session.frames)} frames classified; review page: {urls}  (Ctrl+C to stop)")
+    uvicorn.run(create_review_app(session, allowed_hosts=hosts, token=token), host=host, port=port, log_level="warning")

@@ -1,5 +1,9 @@
 """The review page's FastAPI app: static page + a small JSON API over a ReviewSession.
 
+Every request but the static files needs the session token, and every change the page's
+own origin (:mod:`screenstate.review.guard`: 401 without the token, 403 from another
+origin); a new route is covered by the guard without doing anything.
+
 API (JSON; errors are ``{"error": message}`` with a 4xx status):
 
 - ``GET  /api/session``            names, colours, channels, counts, accuracy, undo state
@@ -39,12 +43,16 @@ from screenstate.errors import InvalidImageError, ScreenstateError, SpecError, U
 from screenstate.evidence import ClassEvidence
 from screenstate.results import ClassificationResult
 from screenstate.review.classfile import NothingToUndoError
+from screenstate.review.guard import install_guard, new_token
 from screenstate.review.session import NONE_LABEL, ReviewFrame, ReviewSession
 
 STATIC = resources.files("screenstate.review") / "static"
 MAX_UPLOAD = 32 * 1024 * 1024
 #: the page loads nothing from other hosts (no CDN); the browser enforces it too
-CSP = "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'"
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
 
 
 class LabelRequest(BaseModel):
@@ -116,16 +124,16 @@ def _thumbnail(path: str, mtime: float, width: int) -> bytes:
     return buf.getvalue()
 
 
-def create_review_app(session: ReviewSession, allowed_hosts: list[str] | None = None) -> FastAPI:
+def create_review_app(
+    session: ReviewSession, allowed_hosts: list[str] | None = None, token: str | None = None
+) -> FastAPI:
     """The page and its API for one session (one recording, one class file).
     ``allowed_hosts`` rejects other Host headers (a web page cannot reach a loopback
-    server through DNS rebinding); None accepts any."""
+    server through DNS rebinding); None accepts any. ``token``: the session token every
+    request needs (default: a new random one, in ``app.state.token``)."""
     app = FastAPI(title="screenstate review", docs_url="/docs", redoc_url=None)
     app.state.session = session
-    if allowed_hosts:
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.state.token = token or new_token()
 
     @app.middleware("http")
     async def _csp(request: Request, call_next: Any) -> Any:
@@ -133,6 +141,8 @@ def create_review_app(session: ReviewSession, allowed_hosts: list[str] | None = 
         if not request.url.path.startswith("/docs"):
             resp.headers["Content-Security-Policy"] = CSP
         return resp
+
+    install_guard(app, app.state.token, allowed_hosts)  # added last: runs first
 
     @app.exception_handler(ScreenstateError)
     async def _screenstate_error(_: Request, e: ScreenstateError) -> JSONResponse:
@@ -198,7 +208,11 @@ def create_review_app(session: ReviewSession, allowed_hosts: list[str] | None = 
         if not 0 <= column < len(cols) or cols[column].image is None:
             return _error(404, f"example column {column} is not an image exemplar of the current class file")
         path = Path(str(cols[column].image))
-        return Response(_thumbnail(str(path), path.stat().st_mtime, 320), media_type="image/jpeg")
+        try:
+            data = _thumbnail(str(path), path.stat().st_mtime, 320)
+        except OSError:
+            return _error(404, f"example column {column}: its image cannot be read")
+        return Response(data, media_type="image/jpeg")
 
     @app.get("/api/segments")
     def get_segments() -> list[dict[str, Any]]:

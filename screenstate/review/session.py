@@ -26,12 +26,14 @@ from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.features import ScreenFeatures
+from screenstate.embeddings.images import load_image
 from screenstate.errors import ScreenstateError, UnknownNameError
 from screenstate.evidence import ClassEvidence, explain
 from screenstate.recordings import Frame, FrameSource, open_recording
 from screenstate.recordings.video import VideoFile
 from screenstate.results import ClassificationResult
-from screenstate.review.classfile import ClassFile, LabelChange, parse_spec_text
+from screenstate.review.classfile import ClassFile, Edit, LabelChange
+from screenstate.schema import ClassSpec
 
 #: what CSV exports and accuracy call a frame below every min_score
 NONE_LABEL = "unknown"
@@ -228,7 +230,33 @@ class ReviewSession:
         """Re-read the class file and re-classify every frame from held features; returns
         the indices whose state changed."""
         with self._lock:
-            self.clf = self.clf.with_spec(self.classfile.spec())
+            return self._commit(*self._prepare(self.classfile.spec()))
+
+    def _prepare(self, spec: ClassSpec) -> tuple[ScreenClassifier, dict[str, ScreenFeatures]]:
+        """The classifier for ``spec`` (its exemplars encoded) and the frames' features for
+        it, without changing the session: raises, with nothing changed, when the spec cannot
+        be used. A class file that gains its first screenshot exemplar under ``auto`` gains
+        the visual channel; the frames then get that channel's features (the others are
+        kept, nothing is read again)."""
+        clf = self.clf.with_spec(spec)
+        missing = tuple(n for n in clf.encoder.channel_names if n not in self.clf.encoder.channel_names)
+        if not missing:
+            return clf, self.features
+        sub = clf.encoder.subset(missing)
+        where = {h: p for p, h in zip(self._paths, self._hashes) if h is not None}
+        features = dict(self.features)
+        keys = list(features)
+        for start in range(0, len(keys), 16):
+            chunk = keys[start : start + 16]
+            new = sub.encode([sub.prepare(load_image(where[h])) for h in chunk])
+            for h, f in zip(chunk, new):
+                features[h] = features[h].merged(f)
+        return clf, features
+
+    def _commit(self, clf: ScreenClassifier, features: dict[str, ScreenFeatures]) -> tuple[int, ...]:
+        """Make ``clf`` and ``features`` the session's and re-classify every frame."""
+        with self._lock:
+            self.clf, self.features = clf, features
             order = list(self.features)
             results = dict(zip(order, self.clf.classify_features([self.features[h] for h in order])))
             old = {f.index: f.state_label for f in self.frames}
@@ -248,6 +276,18 @@ class ReviewSession:
             ]
             self.version += 1
             return tuple(f.index for f in self.frames if f.index in old and old[f.index] != f.state_label)
+
+    def _apply(self, edit: Edit) -> tuple[int, ...]:
+        """Write ``edit`` once the classifier it gives is built (so a class file that cannot
+        be used is never written), then re-score. Caller holds both locks."""
+        try:
+            prepared = self._prepare(edit.spec)
+            self.classfile.write(edit)
+        except BaseException:
+            if edit.undoes is None:
+                self.classfile.drop_files(edit.created)
+            raise
+        return self._commit(*prepared)
 
     @property
     def names(self) -> list[str]:
@@ -292,33 +332,57 @@ class ReviewSession:
                     "'none of the above' adds no exemplar by itself: also tick 'negative' to add the frame "
                     f"as a negative exemplar of {f.result.pred!r}"
                 )
-            change = self.classfile.add_label(f.path, state, wrong)
-            self._history.append((index, index in self.corrections, self.corrections.get(index)))
-            self.corrections[index] = state
-            return LabelOutcome(change, self.rescore())
+            with self.classfile.locked():
+                edit = self.classfile.label(f.path, state, wrong)
+                had, prev = index in self.corrections, self.corrections.get(index)
+                saved = dict(self.corrections)
+                self.corrections[index] = state
+                try:
+                    changed = self._apply(edit)
+                except BaseException:
+                    self.corrections = saved
+                    raise
+            self._history.append((index, had, prev))
+            assert edit.label is not None
+            return LabelOutcome(edit.label, changed)
 
     def undo(self) -> str:
         """Undo the last change to the class file (a label or an edit) and re-score."""
-        with self._lock:
-            what = self.classfile.undo()
-            undone = self._history.pop() if self._history else None
+        with self._lock, self.classfile.locked():
+            edit = self.classfile.undo_edit()
+            undone = self._history[-1] if self._history else None
+            saved = dict(self.corrections)
             if undone is not None:  # a label: restore the frame's previous correction
                 index, had, prev = undone
                 if had:
                     self.corrections[index] = prev
                 else:
                     self.corrections.pop(index, None)
-            self.rescore()
-            return what
+            try:
+                self._apply(edit)
+            except BaseException:
+                self.corrections = saved
+                raise
+            if self._history:
+                self._history.pop()
+            return edit.what
 
     def replace_classes(self, text: str) -> None:
         """Validate and save edited class-file text, then re-score; invalid text raises
         :class:`~screenstate.errors.SpecError` and nothing is written."""
-        with self._lock:
-            parse_spec_text(text, self.classfile.path.parent)
-            if self.classfile.replace_text(text):
-                self._history.append(None)
-            self.rescore()
+        with self._lock, self.classfile.locked():
+            edit = self.classfile.edit(text, self.example_roots)
+            if edit is None:
+                self.rescore()
+                return
+            self._apply(edit)
+            self._history.append(None)
+
+    @property
+    def example_roots(self) -> tuple[Path, ...]:
+        """Where the page's edits may name image examples, besides the class file's folder:
+        the recording (a folder; a video is one file)."""
+        return (self.root,)
 
     # -- views -------------------------------------------------------------------------
     def queue(self, n: int = 20) -> list[ReviewFrame]:

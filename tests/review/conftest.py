@@ -49,5 +49,6 @@ def review_client(review_session):
 
     from screenstate.review.app import create_review_app
 
-    with TestClient(create_review_app(review_session)) as client:
+    app = create_review_app(review_session)
+    with TestClient(app, headers={"Authorization": f"Bearer {app.state.token}"}) as client:
         yield client

@@ -244,10 +244,12 @@ def test_review_command_serves_the_page(review_dirs, review_cache):
             if "review page:" in line:
                 break
         url = f"http://127.0.0.1:{port}/"
-        assert f"3 frames classified; review page: {url}" in "".join(lines), "".join(lines)
+        assert f"3 frames classified; review page: {url}?token=" in "".join(lines), "".join(lines)
+        token = "".join(lines).split("?token=")[1].split()[0]
         for _ in range(100):  # the URL is printed just before uvicorn binds
             try:
-                frames = json.load(urllib.request.urlopen(url + "api/frames", timeout=5))
+                req = urllib.request.Request(url + "api/frames", headers={"Authorization": f"Bearer {token}"})
+                frames = json.load(urllib.request.urlopen(req, timeout=5))
                 break
             except OSError:
                 import time

@@ -86,9 +86,10 @@ def test_review_page_correct_a_frame(browser, mistaken):
     from screenstate.review.app import create_review_app, serve_in_thread
 
     classes = mistaken.classfile.path
-    with serve_in_thread(create_review_app(mistaken)) as url:
+    app = create_review_app(mistaken)
+    with serve_in_thread(app) as url:
         page, problems = _page(browser, url)
-        page.goto(f"{url}/#frame=1")
+        page.goto(f"{url}/?token={app.state.token}#frame=1")
         page.wait_for_selector("body[data-ready='1']")
 
         # timeline: one tick per frame, coloured by state; one card per segment
@@ -148,3 +149,73 @@ def test_review_page_correct_a_frame(browser, mistaken):
             "console error: Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"
         ]
         page.close()
+
+
+ATTACKER_PAGE = """<!doctype html><html><body>
+<form id="f" method="post" action="{target}/api/undo" target="sink"><input name="x" value="1"></form>
+<iframe name="sink"></iframe>
+<script>
+fetch("{target}/api/undo", {{method: "POST", mode: "no-cors", credentials: "include"}})
+  .catch(() => null)
+  .finally(() => {{ document.getElementById("f").submit(); document.title = "sent"; }});
+</script></body></html>"""
+
+
+def test_cross_site_undo_from_another_origin_is_refused(browser, mistaken):
+    """A page on another origin (another port of 127.0.0.1: the same *site*, so the
+    SameSite cookie goes along) tries a body-less fetch and a form post to /api/undo
+    while the user has the review page open: both refused, nothing undone."""
+    import http.server
+    import threading
+
+    from screenstate.review.app import create_review_app, serve_in_thread
+
+    classes = mistaken.classfile.path
+    app = create_review_app(mistaken)
+    with serve_in_thread(app) as url:
+        ctx = browser.new_context()  # one browser profile: the review cookie is there for both pages
+        page = ctx.new_page()
+        page.goto(f"{url}/?token={app.state.token}#frame=2")
+        page.wait_for_selector("body[data-ready='1']")
+        assert "token=" not in page.url  # the token went into the cookie
+        # the user's correction, through the page's own request
+        saved = page.evaluate(
+            """async () => (await fetch('/api/label', {method: 'POST', headers: {'content-type': 'application/json'},
+                 body: JSON.stringify({index: 2, state: 'login_page', negative: false})})).status"""
+        )
+        assert saved == 200
+        labelled = classes.read_text()
+        exemplar = classes.parent / "exemplars" / "login_page" / "frame_002.png"
+        assert exemplar.is_file()
+
+        html = ATTACKER_PAGE.format(target=url).encode()
+
+        class Evil(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, *a):
+                pass
+
+        evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+        threading.Thread(target=evil.serve_forever, daemon=True).start()
+        try:
+            other = ctx.new_page()
+            statuses: list[int] = []
+            other.on("response", lambda r: statuses.append(r.status) if "/api/undo" in r.url else None)
+            other.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+            other.wait_for_function("document.title === 'sent'")
+            other.wait_for_timeout(1500)
+            assert statuses and set(statuses) == {403}, statuses  # the fetch and the form post reached it: refused
+            other.close()
+        finally:
+            evil.shutdown()
+        assert classes.read_text() == labelled and exemplar.is_file()
+        assert mistaken.frames[2].corrected
+        # the page itself can still undo
+        undone = page.evaluate("async () => (await fetch('/api/undo', {method: 'POST'})).status")
+        assert undone == 200 and not exemplar.exists()
+        ctx.close()

@@ -31,7 +31,8 @@ def test_review_session_over_a_video(tmp_path, data_dir, tiny_clip_encoder):
     assert session.layout == "video" and len(session.frames) == 8
     assert [f.time_s for f in session.frames] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]
     assert len({f.path for f in session.frames}) == 2  # the cursor moved, the screens were read once each
-    with TestClient(create_review_app(session)) as client:
+    app = create_review_app(session)
+    with TestClient(app, headers={"Authorization": f"Bearer {app.state.token}"}) as client:
         got = client.get("/api/frames").json()
         assert got[5]["time_s"] == 2.5
         img = client.get("/api/frames/5/image")
