@@ -255,7 +255,9 @@ class Asker:
             heading = heading_line([ln for ln, _ in ranked])
             if heading is not None:
                 lines = [ln.text for ln, _ in ranked[:5]]
-                return Answer(heading.text, "ocr", {"lines": lines, "query": phrase, "rule": "largest text, topmost"})
+                box = [round(v, 1) for v in heading.box]
+                rule = "largest text, topmost"
+                return Answer(heading.text, "ocr", {"lines": lines, "query": phrase, "rule": rule, "box": box})
         # "error message" / "text": prefer the longest of the best lines near the best match
         best_line, best_score = ranked[0]
         if best_score < 0.3 and not any(w in key for w in ("message", "title", "text", "heading")):
@@ -265,7 +267,9 @@ class Asker:
             near = [ln for ln, _ in ranked[:5] if len(ln.text) > len(text) and abs(ln.box[1] - best_line.box[1]) < 200]
             if near:
                 text = max(near, key=lambda ln: len(ln.text)).text
-        return Answer(text, "ocr", {"lines": [ln.text for ln, _ in ranked[:5]], "query": phrase})
+        box = next((ln.box for ln, _ in ranked if ln.text == text), best_line.box)
+        evidence = {"lines": [ln.text for ln, _ in ranked[:5]], "query": phrase, "box": [round(v, 1) for v in box]}
+        return Answer(text, "ocr", {**evidence, "label": text})
 
 
 def ask(image: ImageInput, question: str, spec: ClassSpec | str | dict | None = None, **kwargs: Any) -> Answer:
