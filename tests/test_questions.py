@@ -152,3 +152,20 @@ def test_cli_asks_a_question_list_over_a_recording(recording, tmp_path, data_dir
     assert rows and rows[0]["route"] == "ocr" and rows[1]["route"] == "detector"
     res = CliRunner().invoke(app, ["ask", "--root", str(recording), "--output", str(out)])
     assert res.exit_code == 2 and "--questions" in res.output
+
+
+@pytest.mark.parametrize("name", ["png", "mp4_box"])
+def test_openadapt_capture_frames_are_asked_and_the_capture_is_untouched(data_dir, tmp_path, name):
+    import hashlib
+
+    pytest.importorskip("av")
+    capture = data_dir / "captures" / name
+    before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(capture.rglob("*")) if p.is_file()}
+    frames = recording_frames(capture)
+    out = tmp_path / "answers.csv"
+    summary = ask_recording(CountingAsker(), frames, QUESTIONS[:2], out, video=frames.video)
+    rows = _rows(out)
+    n = summary.frames
+    assert n > 1 and len(rows) == 2 * n and not any(r["error"] for r in rows)
+    assert [int(r["frame_index"]) for r in rows] == [i for i in range(n) for _ in range(2)]
+    assert before == {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(capture.rglob("*")) if p.is_file()}
