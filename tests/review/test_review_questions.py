@@ -90,3 +90,36 @@ def test_one_question_at_a_time(client, app):
     with fq._lock:
         r = _ask(client, 0, "what is the title?")
     assert r.status_code == 429 and "another question" in r.json()["error"]
+
+
+def test_question_box_in_a_real_browser_draws_the_answer_box(review_session, tiny_vlm):
+    """Type a question in the page, see the route and the answer, and a box on the frame."""
+    from test_review_browser import CHROMIUM, CHROMIUM_ARGS, _page
+
+    from screenstate.review.app import create_review_app, serve_in_thread
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright's Python package is missing")
+    from pathlib import Path
+
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    app = create_review_app(review_session, vlm=tiny_vlm)
+    with sync_api.sync_playwright() as pw, serve_in_thread(app) as url:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page, problems = _page(browser, url)
+        page.goto(f"{url}/?token={app.state.token}#frame=2")
+        page.wait_for_selector("body[data-ready='1']")
+        page.get_by_test_id("ask-question").fill("where is the Sign In button?")
+        page.get_by_test_id("ask-submit").click()
+        page.wait_for_selector("[data-testid=ask-route]", timeout=60_000)
+        assert page.get_by_test_id("ask-route").inner_text().strip() == "[detector]"
+        assert "Sign In" in page.get_by_test_id("ask-answer").inner_text()
+        box = page.get_by_test_id("ask-box")
+        assert box.count() == 1 and "Sign In" in box.inner_text()
+        b, img = box.bounding_box(), page.locator("#frame-img").bounding_box()
+        assert img["x"] <= b["x"] and b["x"] + b["width"] <= img["x"] + img["width"] + 1
+        page.locator("#frame-title").click()  # focus out of the question box: arrow keys move frames
+        page.keyboard.press("ArrowLeft")
+        sync_api.expect(page.get_by_test_id("ask-box")).to_have_count(0)  # another frame: its boxes go
+        browser.close()
+        assert not problems, problems
