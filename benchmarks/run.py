@@ -54,6 +54,7 @@ BENCHMARKS = {
     "retrieval_scaling": "bench_retrieval",
     "server_load": "bench_server",
     "vlm_latency": "bench_vlm",
+    "questions_recording": "bench_questions",
     "video_throughput": "bench_video",
     "segment_rule": "bench_segments",
     "capture_throughput": "bench_capture",

@@ -14,10 +14,12 @@ nothing, to the VLM, which is loaded only then.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from screenstate.embeddings.images import ImageInput, load_image
+from screenstate.errors import ModelNotAvailableError
 from screenstate.schema import ClassSpec
 
 PATHS = ("classifier", "detector", "ocr", "vlm")
@@ -156,21 +158,41 @@ class Asker:
         return self._vlm is not None and bool(getattr(self._vlm, "loaded", False))
 
     def ask(self, image: ImageInput, question: str) -> Answer:
+        return self._ask(load_image(image), question, {})
+
+    def ask_all(self, image: ImageInput, questions: list[str]) -> list[tuple[str, Answer | None, float, str]]:
+        """Every question about one screen, reading its text once: ``(question, answer,
+        seconds, error)`` per question; a question that fails gets ``None`` and the error
+        (a missing model still raises: every other question would fail the same way)."""
         img = load_image(image)
+        read: dict[str, Any] = {}
+        out: list[tuple[str, Answer | None, float, str]] = []
+        for q in questions:
+            t0 = time.perf_counter()
+            try:
+                out.append((q, self._ask(img, q, read), time.perf_counter() - t0, ""))
+            except ModelNotAvailableError:
+                raise
+            except Exception as e:  # noqa: BLE001 - one failed question must not lose the others' answers
+                out.append((q, None, time.perf_counter() - t0, f"{type(e).__name__}: {e}"))
+        return out
+
+    def _ask(self, img: Any, question: str, read: dict[str, Any]) -> Answer:
         names = self.checker.names if self.checker is not None else []
         path = route(question, names)
         if path == "classifier":
             return self._classifier(img, question)
         if path == "detector":
-            ans = self._detector(img, question)
+            ans = self._detector(img, question, read)
             if ans is not None:
                 return ans
         if path == "ocr":
-            ans = self._ocr(img, question)
+            ans = self._ocr(img, question, read)
             if ans is not None:
                 return ans
         out = self.vlm.answer(img, question)
-        return Answer(out.text, "vlm", {"seconds": out.seconds, "new_tokens": out.new_tokens, "routed": path})
+        evidence = {"seconds": out.seconds, "new_tokens": out.new_tokens, "routed": path, "runtime": out.runtime}
+        return Answer(out.text, "vlm", evidence)
 
     def _classifier(self, img: Any, question: str) -> Answer:
         res = self.checker.which(img)
@@ -185,19 +207,39 @@ class Asker:
             )
         return Answer(res.state or "none of the configured states", "classifier", evidence)
 
-    def _rank_lines(self, img: Any, phrase: str) -> list[tuple[Any, float]]:
+    def _read(self, img: Any, read: dict[str, Any]) -> tuple[list[Any], Any]:
+        """OCR lines of ``img`` (boxes in its pixels) and their sentence embeddings, read
+        once per screen (``read`` keeps them for the screen's other questions)."""
+        if "lines" not in read:
+            from screenstate.embeddings.ocr import TextLine
+
+            prepared = self.text.prepare(img)
+            scale = img.size[0] / prepared.size[0]
+            lines = [
+                TextLine(tuple(v * scale for v in ln.box), ln.text, ln.confidence)  # type: ignore[arg-type]
+                for ln in self.text.read_lines(prepared)
+                if ln.text.strip()
+            ]
+            read["lines"] = lines
+            read["emb"] = self.text.sentences.encode([ln.text for ln in lines]) if lines else None
+        return read["lines"], read["emb"]
+
+    def _rank_lines(self, img: Any, phrase: str, read: dict[str, Any] | None = None) -> list[tuple[Any, float]]:
         """OCR lines (boxes in ``img`` pixels) ranked by similarity to ``phrase``; one OCR pass."""
+        from screenstate.embeddings.lines import ranked_lines
         from screenstate.embeddings.regions import strip_roles
 
-        prepared = self.text.prepare(img)
-        found = self.text.find_lines(prepared, [phrase, strip_roles(phrase)], scale=img.size[0] / prepared.size[0])
-        return [(m, m.similarity) for m in found]
+        lines, emb = self._read(img, {} if read is None else read)
+        if not lines:
+            return []
+        sims = (self.text.sentences.encode([phrase, strip_roles(phrase)]) @ emb.T).amax(0)
+        return [(m, m.similarity) for m in ranked_lines(lines, sims)]
 
-    def _detector(self, img: Any, question: str) -> Answer | None:
+    def _detector(self, img: Any, question: str, read: dict[str, Any] | None = None) -> Answer | None:
         from screenstate.embeddings.lines import FIND_MIN_SIMILARITY
 
         phrase = _target_phrase(question)
-        ranked = self._rank_lines(img, phrase)
+        ranked = self._rank_lines(img, phrase, read)
         if not ranked or ranked[0][1] < FIND_MIN_SIMILARITY:
             return None
         line, score = ranked[0]
@@ -206,9 +248,9 @@ class Asker:
             f"{line.text!r} at {box}", "detector", {"box": box, "score": score, "label": line.text, "query": phrase}
         )
 
-    def _ocr(self, img: Any, question: str) -> Answer | None:
+    def _ocr(self, img: Any, question: str, read: dict[str, Any] | None = None) -> Answer | None:
         phrase = _target_phrase(question)
-        ranked = self._rank_lines(img, phrase)
+        ranked = self._rank_lines(img, phrase, read)
         if not ranked:
             return None
         key = _norm(phrase)
@@ -216,7 +258,9 @@ class Asker:
             heading = heading_line([ln for ln, _ in ranked])
             if heading is not None:
                 lines = [ln.text for ln, _ in ranked[:5]]
-                return Answer(heading.text, "ocr", {"lines": lines, "query": phrase, "rule": "largest text, topmost"})
+                box = [round(v, 1) for v in heading.box]
+                rule = "largest text, topmost"
+                return Answer(heading.text, "ocr", {"lines": lines, "query": phrase, "rule": rule, "box": box})
         # "error message" / "text": prefer the longest of the best lines near the best match
         best_line, best_score = ranked[0]
         if best_score < 0.3 and not any(w in key for w in ("message", "title", "text", "heading")):
@@ -226,7 +270,9 @@ class Asker:
             near = [ln for ln, _ in ranked[:5] if len(ln.text) > len(text) and abs(ln.box[1] - best_line.box[1]) < 200]
             if near:
                 text = max(near, key=lambda ln: len(ln.text)).text
-        return Answer(text, "ocr", {"lines": [ln.text for ln, _ in ranked[:5]], "query": phrase})
+        box = next((ln.box for ln, _ in ranked if ln.text == text), best_line.box)
+        evidence = {"lines": [ln.text for ln, _ in ranked[:5]], "query": phrase, "box": [round(v, 1) for v in box]}
+        return Answer(text, "ocr", {**evidence, "label": text})
 
 
 def ask(image: ImageInput, question: str, spec: ClassSpec | str | dict | None = None, **kwargs: Any) -> Answer:

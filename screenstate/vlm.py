@@ -1,9 +1,14 @@
 """A small vision-language model for free-form questions, loaded only when needed.
 
 Default: SmolVLM-256M-Instruct (any ``AutoModelForImageTextToText`` by name or local
-path works; BLIP-VQA is the lighter option). bf16 on CPUs that support it, a token limit
-and a time budget (``generate(max_time=...)``). Missing weights fail fast with the same
-message shape as the other models. Tests pass a tiny model built from a config.
+path works; BLIP-VQA is the lighter option), with a token limit and a time budget.
+
+``runtime="auto"`` (the default) answers on OpenVINO on CPU when it is installed and the
+model is an Idefics3/SmolVLM one (``vlm_openvino.py``: converted once and cached, precision
+and weight compression chosen by measurement and kept only where the tokens equal fp32's);
+otherwise, and for inputs the converted graphs do not cover, on torch (bf16 on CPUs that
+support it). Missing weights fail fast with the same message shape as the other models.
+Tests pass a tiny model built from a config (``vlm_random.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +26,20 @@ from screenstate.embeddings.clip import resolve_device, resolve_dtype
 from screenstate.embeddings.defaults import DEFAULT_VLM
 from screenstate.embeddings.hub import model_source
 from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
-from screenstate.errors import ModelNotAvailableError
+from screenstate.errors import ModelNotAvailableError, UnknownNameError
+
+RUNTIMES = ("auto", "torch", "openvino")
 
 
 @dataclass(frozen=True)
 class VlmAnswer:
+    """Generated text, seconds, generated tokens, and the runtime (and precision) that ran."""
+
     text: str
     seconds: float
     new_tokens: int
+    runtime: str = "torch"
+    token_ids: tuple[int, ...] = ()
 
 
 class VLM:
@@ -45,10 +56,18 @@ class VLM:
         model_obj: Any = None,
         processor: Any = None,
         allow_download: bool = True,
+        runtime: str = "auto",
+        export_root: Path | None = None,
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise UnknownNameError("VLM runtime", runtime, list(RUNTIMES))
         self.model_name = model
         self.device = resolve_device(device)
-        self.dtype = resolve_dtype(precision, self.device)
+        self.precision = precision
+        self.dtype = resolve_dtype(precision if precision in ("auto", "fp32", "bf16", "fp16") else "auto", self.device)
+        self.runtime = runtime
+        self.export_root = export_root
+        self._ov: Any = None  # OpenVINO graphs, once chosen (vlm_openvino.OvRunner)
         self.max_new_tokens = max_new_tokens
         self.time_budget_s = time_budget_s
         self.max_side = max_side
@@ -59,7 +78,7 @@ class VLM:
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._model is not None or self._ov is not None
 
     def _load(self) -> None:
         if self._model is not None:
@@ -80,6 +99,26 @@ class VLM:
             raise ModelNotAvailableError(f"cannot load VLM from {source}: {e}") from e
         self._model = self._model.to(self.device).eval()
 
+    def _openvino(self) -> Any:
+        """The OpenVINO runner, or None where torch answers (see module docstring)."""
+        if self._ov is None and self.runtime != "torch" and self.device.type == "cpu":
+            from screenstate.vlm_openvino import OvRunner, available, supported
+
+            if supported(self._model) and available():
+                self._ov = OvRunner.build(self._model, self.model_name, self.precision, self.export_root)
+            elif self.runtime == "openvino":
+                raise ModelNotAvailableError(
+                    f"VLM runtime 'openvino' needs the openvino package and an Idefics3/SmolVLM model; "
+                    f"{self.model_name!r} is {getattr(self._model.config, 'model_type', '?')}. "
+                    "Fix: pip install openvino, or use runtime='torch'."
+                )
+        return self._ov
+
+    @property
+    def runtime_used(self) -> str:
+        """``torch`` or ``openvino <precision>`` (what the next answer runs on, once loaded)."""
+        return f"openvino {self._ov.precision}" if self._ov is not None else "torch"
+
     def _inputs(self, img: Image.Image, question: str) -> Any:
         proc = self._processor
         if getattr(self._model.config, "model_type", "") == "blip":
@@ -95,7 +134,25 @@ class VLM:
         with self._lock:
             self._load()
             img = resize_max_side(load_image(image), self.max_side)
-            inputs = self._inputs(img, question).to(self.device)
+            inputs = self._inputs(img, question)
+            ov = self._openvino()
+            if ov is not None:
+                from screenstate.vlm_openvino import UnsupportedVlm
+
+                gen = self._model.generation_config
+                try:
+                    ids = ov.generate(
+                        inputs,
+                        max_new_tokens=self.max_new_tokens,
+                        min_new_tokens=int(getattr(gen, "min_new_tokens", None) or 0),
+                        max_time=self.time_budget_s,
+                    )
+                except UnsupportedVlm:
+                    ids = None
+                if ids is not None:
+                    text = self._decode(torch.tensor(ids))
+                    return VlmAnswer(text, time.perf_counter() - t0, len(ids), self.runtime_used, tuple(ids))
+            inputs = inputs.to(self.device)
             for k, v in list(inputs.items()):
                 if torch.is_floating_point(v):
                     inputs[k] = v.to(self._model.dtype)
@@ -104,9 +161,13 @@ class VLM:
             )
         prompt_len = 0 if getattr(self._model.config, "model_type", "") == "blip" else inputs["input_ids"].shape[1]
         new = out[0][prompt_len:]
+        return VlmAnswer(
+            self._decode(new), time.perf_counter() - t0, int(new.numel()), "torch", tuple(int(t) for t in new)
+        )
+
+    def _decode(self, ids: torch.Tensor) -> str:
         tok = getattr(self._processor, "tokenizer", self._processor)
-        text = tok.decode(new, skip_special_tokens=True).strip()
-        return VlmAnswer(text, time.perf_counter() - t0, int(new.numel()))
+        return str(tok.decode(ids, skip_special_tokens=True)).strip()
 
 
 def tiny_blip_vlm(workdir: Path, width: int = 32, image_size: int = 32, max_new_tokens: int = 4) -> VLM:

@@ -223,21 +223,74 @@ def detect(
 
 @app.command()
 def ask(
-    image: Annotated[Path, typer.Argument(help="Screenshot.")],
-    question: Annotated[str, typer.Argument(help="A question about the screen.")],
+    image: Annotated[Path | None, typer.Argument(help="Screenshot (or use --root for a recording).")] = None,
+    question: Annotated[str | None, typer.Argument(help="A question about the screen.")] = None,
     classes: Annotated[Path | None, typer.Option("--classes", "-c", help="Class JSON (for state questions).")] = None,
     encoder: EncoderOpt = "auto",
     vlm_model: Annotated[
         str, typer.Option("--vlm-model", help="VLM name or local path (free-form questions).")
     ] = DEFAULT_VLM,
+    vlm_runtime: Annotated[
+        str, typer.Option("--vlm-runtime", help="auto (OpenVINO on CPU where it can) | torch | openvino")
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="A recording (image folder, video, capture): ask every frame.")
+    ] = None,
+    questions: Annotated[
+        Path | None, typer.Option("--questions", "-q", help="Text file, one question per line (with --root).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Answers CSV (with --root); an existing one is resumed.")
+    ] = None,
+    gate: Annotated[
+        bool, typer.Option("--gate/--no-gate", help="Ask distinct frames only; repeats get copied answers.")
+    ] = True,
 ) -> None:
-    """Answer a question: from the classifier, the detector, OCR text, or (only if needed) a small VLM."""
+    """Answer a question: from the classifier, the detector, OCR text, or (only if needed) a small VLM.
+    With --root, --questions and --output: every question for every frame of a recording."""
     from screenstate.asking import Asker
     from screenstate.vlm import VLM
 
-    ans = Asker(str(classes) if classes else None, encoder=encoder, vlm=VLM(vlm_model)).ask(image, question)
+    asker = Asker(str(classes) if classes else None, encoder=encoder, vlm=VLM(vlm_model, runtime=vlm_runtime))
+    if root is not None:
+        if image is not None or question is not None:
+            raise ScreenstateError("give either IMAGE QUESTION or --root with --questions, not both")
+        _ask_recording(asker, root, questions, output, gate)
+        return
+    if image is None or question is None:
+        raise ScreenstateError("give IMAGE and QUESTION, or --root RECORDING --questions FILE --output CSV")
+    ans = asker.ask(image, question)
     if as_json:
         typer.echo(json.dumps({"text": ans.text, "path": ans.path, "evidence": ans.evidence}, default=str))
     else:
         typer.echo(f"[{ans.path}] {ans.text}")
+
+
+def _ask_recording(asker: object, root: Path, questions: Path | None, output: Path | None, gate: bool) -> None:
+    from screenstate.questions import ask_recording, check_output, read_questions, recording_frames
+
+    if questions is None or output is None:
+        raise ScreenstateError("--root needs --questions FILE (one question per line) and --output answers.csv")
+    qs = read_questions(questions)
+    check_output(root, output)
+    frames = recording_frames(root)
+    if output.exists():
+        typer.echo(f"resuming {output}: frames already answered are not asked again", err=True)
+
+    def progress(index: int, summary: object) -> None:
+        typer.echo(
+            f"\rframe {index + 1}: asked {summary.asked}, copied {summary.copied}, "  # type: ignore[attr-defined]
+            f"resumed {summary.resumed}, unreadable {summary.failed}",  # type: ignore[attr-defined]
+            err=True,
+            nl=False,
+        )
+
+    s = ask_recording(asker, frames, qs, output, video=frames.video, gate=gate, progress=progress)
+    routes = ", ".join(f"{k} {v}" for k, v in sorted(s.routes.items())) or "none"
+    typer.echo("", err=True)
+    typer.echo(
+        f"{s.frames} frames x {len(qs)} questions: {s.rows_written} rows written to {output} "
+        f"({s.asked} frames asked, {s.copied} copied, {s.resumed} resumed, {s.failed} unreadable; "
+        f"routes: {routes}; {s.seconds:.1f} s)"
+    )

@@ -16,6 +16,7 @@ API (JSON; errors are ``{"error": message}`` with a 4xx status):
 - ``POST /api/undo``               undo the last class-file change + re-score
 - ``GET  /api/classes``, ``PUT /api/classes`` ``{"text"}``: edit the class file (validated)
 - ``POST /api/try``                multipart ``file``: scores of any screenshot
+- ``POST /api/frames/{i}/ask``     ``{"question"}``: answer, route, evidence, boxes (``review/questions.py``)
 - ``GET  /api/export/labels.csv``, ``GET /api/export/segments.csv``
 """
 
@@ -37,7 +38,7 @@ from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from screenstate.batch.report import _colors
 from screenstate.errors import InvalidImageError, ScreenstateError, SpecError, UnknownNameError
@@ -45,6 +46,7 @@ from screenstate.evidence import ClassEvidence
 from screenstate.results import ClassificationResult
 from screenstate.review.classfile import NothingToUndoError
 from screenstate.review.guard import install_guard, new_token
+from screenstate.review.questions import MAX_QUESTION, FrameQuestions, QuestionBusyError
 from screenstate.review.session import NONE_LABEL, ReviewFrame, ReviewSession
 
 STATIC = resources.files("screenstate.review") / "static"
@@ -63,6 +65,13 @@ class LabelRequest(BaseModel):
     index: int
     state: str | None
     negative: bool = False
+
+
+class AskRequest(BaseModel):
+    """``POST /api/frames/{i}/ask``: a free-form question about the frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=MAX_QUESTION)
 
 
 class ClassesRequest(BaseModel):
@@ -126,12 +135,13 @@ def _thumbnail(path: str, mtime: float, width: int) -> bytes:
 
 
 def create_review_app(
-    session: ReviewSession, allowed_hosts: list[str] | None = None, token: str | None = None
+    session: ReviewSession, allowed_hosts: list[str] | None = None, token: str | None = None, vlm: Any = None
 ) -> FastAPI:
     """The page and its API for one session (one recording, one class file).
     ``allowed_hosts`` rejects other Host headers (a web page cannot reach a loopback
     server through DNS rebinding); None accepts any. ``token``: the session token every
-    request needs (default: a new random one, in ``app.state.token``)."""
+    request needs (default: a new random one, in ``app.state.token``); ``vlm``: the model
+    for free-form questions (default: the default VLM, loaded on the first such question)."""
     app = FastAPI(title="screenstate review", docs_url="/docs", redoc_url=None)
     app.state.session = session
     app.state.token = token or new_token()
@@ -148,6 +158,10 @@ def create_review_app(
     @app.exception_handler(ScreenstateError)
     async def _screenstate_error(_: Request, e: ScreenstateError) -> JSONResponse:
         return _error(422 if isinstance(e, (SpecError, UnknownNameError, InvalidImageError)) else 409, str(e))
+
+    @app.exception_handler(QuestionBusyError)
+    async def _busy(_: Request, e: QuestionBusyError) -> JSONResponse:
+        return _error(429, str(e))
 
     @app.exception_handler(IndexError)
     async def _index_error(_: Request, e: IndexError) -> JSONResponse:
@@ -260,6 +274,12 @@ def create_review_app(
         except NothingToUndoError as e:
             return _error(409, str(e))
         return JSONResponse({"undone": what, "version": session.version})
+
+    questions = FrameQuestions(session, vlm)
+
+    @app.post("/api/frames/{index}/ask")
+    def post_ask(index: int, req: AskRequest) -> dict[str, Any]:
+        return questions.ask(index, req.question).to_json()
 
     @app.get("/api/classes")
     def get_classes() -> dict[str, Any]:

@@ -152,6 +152,8 @@ async function openFrame(index, { keepMessage = false } = {}) {
   $("frame-title").textContent = `${where(f)} · ${f.name} · ${f.label}` +
     (f.truth ? ` (known: ${f.truth})` : "") + (f.corrected ? " · corrected" : "");
   $("frame-img").src = `/api/frames/${index}/image`;
+  $("ask-boxes").replaceChildren();
+  $("ask-out").replaceChildren();
   $("frame-img").alt = f.name;
   renderScores(f);
   renderEvidence($("evidence"), f.evidence);
@@ -196,6 +198,43 @@ function renderEvidence(box, evidence) {
       el("div", { class: "hint" }, `relevance ${fmt(e.relevance)} (${channels})`),
       el("div", {}, "on-screen lines that matched:"), lines));
   });
+}
+
+function drawBoxes(answer) {
+  // boxes come in image pixels; the image is shown scaled to fit
+  const img = $("frame-img"), layer = $("ask-boxes");
+  layer.replaceChildren();
+  if (!answer || !answer.boxes.length || !img.naturalWidth) return;
+  const k = img.clientWidth / img.naturalWidth;
+  Object.assign(layer.style, { width: `${img.clientWidth}px`, height: `${img.clientHeight}px` });
+  for (const b of answer.boxes) {
+    const [x0, y0, x1, y1] = b.box;
+    layer.append(el("div", { class: "ask-box", "data-testid": "ask-box",
+      style: { left: `${x0 * k}px`, top: `${y0 * k}px`, width: `${(x1 - x0) * k}px`, height: `${(y1 - y0) * k}px` } },
+      el("span", {}, b.label)));
+  }
+}
+
+async function askQuestion(ev) {
+  ev.preventDefault();
+  const out = $("ask-out"), index = S.current, question = $("ask-question").value;
+  out.replaceChildren(el("span", { class: "hint" }, "answering…"));
+  $("ask-submit").disabled = true;
+  try {
+    const a = await api(`/api/frames/${index}/ask`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ question }),
+    });
+    if (index !== S.current) return; // the user moved on
+    out.replaceChildren(
+      el("div", {}, el("span", { class: "route", "data-testid": "ask-route" }, `[${a.route}] `), a.answer),
+      el("div", { class: "hint" }, `${a.seconds.toFixed(2)} s`),
+      el("pre", {}, JSON.stringify(a.evidence, null, 1)));
+    drawBoxes(a);
+  } catch (e) {
+    out.replaceChildren(el("span", { class: "error" }, e.message));
+  } finally {
+    $("ask-submit").disabled = false;
+  }
 }
 
 async function saveLabel(ev) {
@@ -304,6 +343,7 @@ function fromHash() {
 
 async function main() {
   $("correct").addEventListener("submit", saveLabel);
+  $("ask").addEventListener("submit", askQuestion);
   $("undo").addEventListener("click", undo);
   $("open-classes").addEventListener("click", openClasses);
   $("classes-save").addEventListener("click", saveClasses);
