@@ -216,7 +216,7 @@ class Asker:
             prepared = self.text.prepare(img)
             scale = img.size[0] / prepared.size[0]
             lines = [
-                TextLine(tuple(v * scale for v in ln.box), ln.text, ln.confidence)  # type: ignore[arg-type]
+                TextLine(tuple(v * scale for v in ln.box), ln.text, ln.confidence)
                 for ln in self.text.read_lines(prepared)
                 if ln.text.strip()
             ]

@@ -103,7 +103,7 @@ def smolvlm_random(
 ) -> tuple[Any, int]:
     """(screenstate VLM wrapping the random model, parameter count). Generation always runs
     exactly ``max_new_tokens`` steps (no end token), so runs compare."""
-    from transformers import (  # type: ignore[attr-defined]
+    from transformers import (
         Idefics3Config,
         Idefics3ForConditionalGeneration,
         Idefics3ImageProcessor,

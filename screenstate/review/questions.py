@@ -115,7 +115,7 @@ class FrameQuestions:
             self._lock.release()
         box = ans.evidence.get("box")
         boxes = ((tuple(box), str(ans.evidence.get("label", ans.text))),) if box else ()
-        return FrameAnswer(index, question, ans.path, ans.text, ans.evidence, boxes, img.size, seconds)  # type: ignore[arg-type]
+        return FrameAnswer(index, question, ans.path, ans.text, ans.evidence, boxes, img.size, seconds)
 
 
 class _LazyVlm:
