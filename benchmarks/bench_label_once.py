@@ -144,8 +144,11 @@ def run(quick: bool) -> dict:
             jobs.append((d.name, d / "session_a", checks))
         if not quick:
             jobs.append(
-                ("screens-dev", DEV / "recording", {"recording_itself": _labels(DEV / "recording"),
-                                                    "labelled_screenshots": _screenshots(DEV)})
+                (
+                    "screens-dev",
+                    DEV / "recording",
+                    {"recording_itself": _labels(DEV / "recording"), "labelled_screenshots": _screenshots(DEV)},
+                )
             )
         for name, session_a, checks in jobs:
             work = Path(tmp) / name

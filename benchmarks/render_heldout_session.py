@@ -62,8 +62,10 @@ SESSIONS = [
         ["openbox"],
         "Fusion",
         "#3d5a73",
-        [["xterm", "-geometry", "80x20+40+30", "-hold", "-e", "sh", "-c", "cal; date; ls -l ~/Documents"],
-         ["xclock", "-update", "1", "-geometry", "140x140+1110+20"]],
+        [
+            ["xterm", "-geometry", "80x20+40+30", "-hold", "-e", "sh", "-c", "cal; date; ls -l ~/Documents"],
+            ["xclock", "-update", "1", "-geometry", "140x140+1110+20"],
+        ],
         "order-2291.txt",
         [
             ("unknown", 3, None, None),
@@ -85,8 +87,10 @@ SESSIONS = [
         ["fluxbox"],
         "Fusion-dark",
         "#22262e",
-        [["xterm", "-rv", "-geometry", "70x16+640+380", "-hold", "-e", "sh", "-c", "df -h; uptime"],
-         ["xload", "-geometry", "180x90+1150+640"]],
+        [
+            ["xterm", "-rv", "-geometry", "70x16+640+380", "-hold", "-e", "sh", "-c", "df -h; uptime"],
+            ["xload", "-geometry", "180x90+1150+640"],
+        ],
         "garden.md",
         [
             ("unknown", 2, None, None),
@@ -145,7 +149,9 @@ def render_session(s: Session, out: Path, home: Path, display: str) -> list[tupl
         for state, n, title, text in s.steps:
             dialog: subprocess.Popen | None = None
             if state == "editor" and editor is None:
-                editor = subprocess.Popen(["featherpad", "--standalone", str(home / "Documents" / s.document)], env=env, **quiet)
+                editor = subprocess.Popen(
+                    ["featherpad", "--standalone", str(home / "Documents" / s.document)], env=env, **quiet
+                )
                 procs.append(editor)
                 time.sleep(2.0)
             if state == "desktop" and editor is not None:
@@ -160,7 +166,9 @@ def render_session(s: Session, out: Path, home: Path, display: str) -> list[tupl
                         dialog.wait()
                     penv = {**env, "HELDOUT_PROGRESS": str(min(95, 12 + 18 * k + rng.randint(0, 6)))}
                     args = ["/usr/bin/python3", str(HERE / "heldout_dialog_app.py"), "qt", state, s.style]
-                    dialog = subprocess.Popen([*args, title or "-", text or "-"], env=penv, cwd=home / "Documents", **quiet)
+                    dialog = subprocess.Popen(
+                        [*args, title or "-", text or "-"], env=penv, cwd=home / "Documents", **quiet
+                    )
                     procs.append(dialog)
                     time.sleep(2.2)
                 if state == "editor" and text:  # type the note a few words at a time
