@@ -265,15 +265,16 @@ def write_suggestions(s: Suggestions, out: str | Path, thumb_side: int = 480) ->
             f"--out {out}: inside the recording {s.root}, which screenstate never writes into; choose a folder outside it"
         )
     previous = _previous_files(out)
-    foreign = [d for c in s.clusters if (out / (d := f"cluster_{c.id:02d}")).exists() and d not in previous]
+    names = [f"cluster_{c.id:02d}" for c in s.clusters]
+    foreign = [n for n in names if (out / n).exists() and n not in previous]
     if foreign:
         raise ScreenstateError(
             f"{out}: {', '.join(foreign)} not written by `screenstate suggest` (no {SUMMARY} lists it); "
             "nothing was written: move it away or give another --out"
         )
     out.mkdir(parents=True, exist_ok=True)
-    for d, files in previous.items():
-        _remove_own(out / d, files)
+    for name, files in previous.items():
+        _remove_own(out / name, files)
     run = hashlib.blake2b(f"{time.time_ns()} {out.resolve()}".encode(), digest_size=8).hexdigest()
     summary = []
     for c in s.clusters:
