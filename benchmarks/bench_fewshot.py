@@ -8,7 +8,7 @@ the set's states).
 Exemplars are k screenshots of each class, taken in turn from each class's sorted files
 (split s uses files s*k .. s*k+k-1; up to ``SPLITS`` splits, averaged); every other
 screenshot of the set is evaluated. Scores come from the classifier's own rule
-(``ScreenClassifier.raw_from_relevance``: with exemplars, the few-shot rule of
+(``ScreenClassifier.rule``: with exemplars, the few-shot rule of
 ``classifier/fewshot.py``) on the channels of each row. Also reports per-class recall of the icon-only dialog
 states (error / warning / question) at k = 3 with text prompts, fused."""
 
@@ -81,16 +81,17 @@ def evaluate_set(clf, root: Path, quick: bool) -> list[dict]:  # type: ignore[no
                     c2 = clf.with_spec(ClassSpec.from_json(spec_path))
                 held = [f for n in names for f in by_class[n] if f not in ex[n]]
                 hf = [feats[pos[f]] for f in held]
-                rel = c2.channel_relevance(hf)
+                rel = c2.relevance(hf)
                 # text alone: OCR evidence only (its word overlap reads the whole screen, no foreground box)
                 text_only = {"text": rel["text"]}
-                if c2.words is not None:  # the few-shot rule is on (k >= 2)
-                    text_only["words"] = c2.words.relevance([ScreenFeatures(text=f.text) for f in hf])
+                if "words" in rel:  # the few-shot rule is on (k >= 2)
+                    words = c2.exemplar_sources["words"]
+                    text_only["words"] = words.relevance([ScreenFeatures(text=f.text) for f in hf])
                 combos = {"text": text_only, "fused": rel}
                 if mode == "exemplars only":
                     combos["visual"] = {"visual": rel["visual"]}
                 for combo, parts in combos.items():
-                    raw = c2.raw_from_relevance(parts)
+                    raw = c2.rule.scores(parts)
                     pred = [c2.names[int(i)] for i in raw.argmax(1)]
                     per = correct.setdefault(combo, {})
                     for f, p in zip(held, pred):

@@ -2,6 +2,8 @@
 
     python benchmarks/record_predictions.py record [OUT.json]   # default: benchmarks/predictions/screens_dev.json
     python benchmarks/record_predictions.py check  [REF.json]   # exit 1 and list differences
+    SCREENSTATE_DEV=benchmarks/heldout/desktop-tkqt python benchmarks/record_predictions.py check \
+        benchmarks/predictions/heldout_desktop_tkqt.json           # the same on a held-out set
 
 Three runs, all from pixels (fresh temporary feature cache, so no earlier cache entry is
 read), every labeled screen and every recording frame of screens-dev:
@@ -37,7 +39,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))
+SCREENS_DEV = ROOT.parent / "shared" / "datasets" / "screens-dev"
+#: the labeled set recorded: screens-dev, or a held-out set (``<state>/*.png`` without a class
+#: file of its own: the screens-dev class file's descriptions of its states are used)
+DEV = Path(os.environ.get("SCREENSTATE_DEV", SCREENS_DEV))
 DEFAULT = HERE / "predictions" / "screens_dev.json"
 TOLERANCE = 1e-6
 
@@ -57,8 +62,25 @@ def _files() -> list[Path]:
     return labeled + sorted((DEV / "recording").glob("*.png"))
 
 
+def _classes() -> dict:
+    """The set's class file, else screens-dev's restricted to the set's states."""
+    own = DEV / "classes.json"
+    if own.is_file():
+        return json.loads(own.read_text())
+    data = json.loads((SCREENS_DEV / "classes.json").read_text())
+    names = {p.parent.name for p in DEV.glob("*/*.png")}
+    data["classifier_configs"] = [c for c in data["classifier_configs"] if c["name"] in names]
+    return data
+
+
+def _text_spec(tmp: Path) -> Path:
+    path = tmp / "classes.json"
+    path.write_text(json.dumps(_classes()))
+    return path
+
+
 def _exemplar_spec(tmp: Path) -> Path:
-    data = json.loads((DEV / "classes.json").read_text())
+    data = _classes()
     for i, c in enumerate(data["classifier_configs"]):
         k = 6 if i < 3 else 2
         shots = sorted((DEV / c["name"]).glob("*.png"))[:k]
@@ -99,7 +121,7 @@ def record() -> dict:
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         cache = tmp / "cache"
-        clf = ScreenClassifier(DEV / "classes.json", encoder="text", device="cpu", cache=cache)
+        clf = ScreenClassifier(_text_spec(tmp), encoder="text", device="cpu", cache=cache)
         out["runs"]["text"] = {"channels": list(clf.encoder.channel_names), "rows": _run(clf, files, 10)}
         spec = _exemplar_spec(tmp)
         clf = ScreenClassifier(spec, encoder="auto", device="cpu", cache=cache)

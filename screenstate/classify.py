@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from screenstate.classifier.fewshot import SourceCalibration, calibrate, fewshot_scores
-from screenstate.classifier.two_stage import predict, softmax_scores, two_stage_scores
+from screenstate.classifier.columns import ExampleColumns
+from screenstate.classifier.rule import DecisionRule, choose_rule
+from screenstate.classifier.two_stage import predict, softmax_scores
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
-from screenstate.embeddings.encoder import Encoder, fuse
+from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
@@ -29,14 +29,6 @@ from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec, Column
 
 __all__ = ["LoadedImage", "ScreenClassifier", "as_spec", "load_with_hash"]
-
-
-#: the few-shot rule needs this many classes with this many positive screenshots each
-FEWSHOT_MIN_CLASSES = 2
-FEWSHOT_MIN_PER_CLASS = 2
-#: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
-#: larger sets use this many, spread over the classes
-FEWSHOT_CALIBRATION_ROWS = 256
 
 
 def _has_images(spec: ClassSpec) -> bool:
@@ -115,47 +107,24 @@ class ScreenClassifier:
         self.examples = self.store.encode_examples(
             self.columns, augment=spec.augment_examples, image_features=image_feats
         )
-        self.example_class = torch.tensor([c.class_index for c in self.columns], dtype=torch.long)
-        self.example_is_negative = torch.tensor([c.is_negative for c in self.columns], dtype=torch.bool)
-        self._set_fewshot(image_cols, image_feats)
+        self.example_columns = ExampleColumns.of(self.columns, len(self.names))
+        # evidence beyond the channels, from the class file's screenshots: word overlap
+        self.exemplar_sources: dict[str, WordExemplars] = {}
+        if image_feats is not None and self.encoder.text is not None:
+            self.exemplar_sources["words"] = WordExemplars.build(
+                self.columns, image_feats, self.encoder.text.options.max_side
+            )
+        shots = dict(zip((k for k, c in enumerate(self.columns) if c.image is not None), image_feats or []))
+
+        def exemplar_relevance(rows: torch.Tensor) -> dict[str, torch.Tensor]:  # rows: screenshot columns
+            return self._relevance([shots[int(j)] for j in rows], None)
+
+        #: the decision rule, chosen once for this class file (``classifier/rule.py``)
+        self.rule: DecisionRule = choose_rule(
+            self.example_columns, self.encoder.channel_names, self.encoder.weights, exemplar_relevance
+        )
         mins = spec.min_scores(self.default_min_score)
         self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
-
-    def _set_fewshot(self, image_cols: list[Column], image_feats: list[ScreenFeatures] | None) -> None:
-        """With screenshot exemplars: the word-overlap source (when OCR is on) and each
-        source's scale and weight learned from the exemplars (``classifier/fewshot.py``),
-        once at least ``FEWSHOT_MIN_CLASSES`` classes have ``FEWSHOT_MIN_PER_CLASS``
-        positive screenshots each (a same-class pair to compare); before that, the
-        two-stage rule on the fused relevance."""
-        self.words: WordExemplars | None = None
-        self.fewshot: list[SourceCalibration] | None = None
-        if not image_cols or image_feats is None:
-            return
-        pos = [(i, c) for i, c in enumerate(image_cols) if not c.is_negative]
-        per_class = Counter(c.class_index for _, c in pos)
-        if sum(n >= FEWSHOT_MIN_PER_CLASS for n in per_class.values()) < FEWSHOT_MIN_CLASSES:
-            return  # too few exemplars to learn scales and weights from: the two-stage rule
-        if self.encoder.text is not None:
-            self.words = WordExemplars.build(self.columns, image_feats, self.encoder.text.options.max_side)
-        if len(pos) > FEWSHOT_CALIBRATION_ROWS:  # the first screenshots of every class
-            per = max(FEWSHOT_MIN_PER_CLASS, -(-FEWSHOT_CALIBRATION_ROWS // len(per_class)))
-            taken: Counter[int] = Counter()
-            kept = []
-            for i, c in pos:
-                taken[c.class_index] += 1
-                if taken[c.class_index] <= per:
-                    kept.append((i, c))
-            pos = kept
-        col_of = {id(c): j for j, c in enumerate(self.columns)}
-        rows = self.channel_relevance([image_feats[i] for i, _ in pos])
-        self.fewshot = calibrate(
-            rows,
-            torch.tensor([col_of[id(c)] for _, c in pos], dtype=torch.long),
-            self.example_class,
-            self.example_is_negative,
-            torch.tensor([c.image is not None for c in self.columns], dtype=torch.bool),
-            len(self.names),
-        )
 
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
         """An image exemplar, decoded now unless cached, so that a file that is not an image
@@ -183,30 +152,27 @@ class ScreenClassifier:
         return self.store.features(loaded, pool)
 
     # -- decisions -----------------------------------------------------------------
-    def channel_relevance(self, features: Sequence[ScreenFeatures]) -> dict[str, torch.Tensor]:
-        """Each evidence source's relevance, float [images, examples] (NaN = no opinion):
-        the encoder's channels, plus ``words`` when the class file has screenshot exemplars."""
-        rel = self.encoder.channel_relevance(list(features), self.examples)
-        if self.words is not None:
-            rel["words"] = self.words.relevance(features)
+    def _relevance(self, features: Sequence[ScreenFeatures], only: tuple[str, ...] | None) -> dict[str, torch.Tensor]:
+        """Relevance of the sources named in ``only`` (None: every source)."""
+        rel = {
+            name: r
+            for name, r in self.encoder.channel_relevance(list(features), self.examples).items()
+            if only is None or name in only
+        }
+        for name, source in self.exemplar_sources.items():
+            if only is None or name in only:
+                rel[name] = source.relevance(features)
         return rel
 
-    def raw_from_relevance(self, relevance: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Raw scores [images, classes] from (a subset of) :meth:`channel_relevance`: with
-        screenshot exemplars the few-shot rule, else the two-stage rule on the fused relevance."""
-        if self.fewshot is not None:
-            return fewshot_scores(
-                relevance, self.fewshot, self.example_class, self.example_is_negative, len(self.names)
-            )
-        rel = fuse(relevance, self.encoder.weights)
-        return two_stage_scores(rel, self.example_class, self.example_is_negative, len(self.names))
+    def relevance(self, features: Sequence[ScreenFeatures]) -> dict[str, torch.Tensor]:
+        """The evidence the rule reads: each source's relevance, float [images, examples]
+        (NaN = no opinion), by source name (the encoder's channels, and ``words`` under the
+        few-shot rule)."""
+        return self._relevance(features, self.rule.channels)
 
     def raw_scores(self, features: Sequence[ScreenFeatures]) -> torch.Tensor:
-        """Raw scores, float [images, classes] (see :meth:`raw_from_relevance`)."""
-        if self.fewshot is None:
-            rel = self.encoder.relevance(list(features), self.examples)
-            return two_stage_scores(rel, self.example_class, self.example_is_negative, len(self.names))
-        return self.raw_from_relevance(self.channel_relevance(features))
+        """Raw scores, float [images, classes]: the rule's scores of :meth:`relevance`."""
+        return self.rule.scores(self.relevance(features))
 
     def results_from_raw(self, raw: torch.Tensor, sources: Sequence[str] | None = None) -> list[ClassificationResult]:
         """Result objects from raw scores [images, classes]."""

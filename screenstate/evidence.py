@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from screenstate.classifier.fewshot import column_scores
-from screenstate.embeddings.encoder import fuse
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.text import LineMatch
 from screenstate.errors import UnknownNameError
@@ -31,11 +29,10 @@ if TYPE_CHECKING:
 class ClassEvidence:
     """The example that decided one class's raw score on one screen.
 
-    ``relevance`` is the fused relevance d of that example; ``raw_score`` is the class's
-    raw score: d for a positive example and 1 - d for a negative one under the two-stage
-    rule; with screenshot exemplars (the few-shot rule, ``classifier/fewshot.py``) the
-    weighted mean of the sources' class scores, and the example is the one the weighted,
-    calibrated sources rate highest. ``column`` indexes
+    ``relevance`` is the classifier's decision rule's column view of that example
+    (``classifier/rule.py``: the fused relevance d under the two-stage rule, the weighted
+    calibrated sources under the few-shot rule); ``raw_score`` is the class's raw score
+    (d for a positive example and 1 - d for a negative one under the two-stage rule). ``column`` indexes
     ``ScreenClassifier.columns``; ``json_path`` names the example in the class file.
     """
 
@@ -64,12 +61,9 @@ def explain(
     for name in classes:
         if name not in clf.names:
             raise UnknownNameError("class", name, clf.names)
-    per_channel = clf.channel_relevance([features])
-    raw = clf.raw_from_relevance(per_channel)[0]
-    if clf.fewshot is not None:  # screenshot exemplars: the few-shot rule's column view
-        fused = column_scores(per_channel, clf.fewshot)[0].nan_to_num(-1.0)
-    else:
-        fused = fuse(per_channel, clf.encoder.weights)[0]
+    per_channel = clf.relevance([features])
+    raw = clf.rule.scores(per_channel)[0]
+    fused = clf.rule.column_view(per_channel)[0].nan_to_num(-1.0)  # NaN: no source scores the column
     text = clf.encoder.text
     out = []
     for name in classes:

@@ -308,7 +308,7 @@ def test_pytest_collects_doctests(pytestconfig: pytest.Config) -> None:
     )
     assert "two_stage.py::screenstate.classifier.two_stage" in out.stdout, out.stdout + out.stderr
     finder = doctest.DocTestFinder()
-    for mod in ("screenstate.classifier.two_stage", "screenstate.classifier.nms", "screenstate.embeddings.encoder"):
+    for mod in ("screenstate.classifier.two_stage", "screenstate.classifier.nms", "screenstate.classifier.fusion"):
         examples = sum(len(t.examples) for t in finder.find(importlib.import_module(mod)))
         assert examples > 0, f"{mod}: no docstring examples left to collect"
 

@@ -33,15 +33,22 @@ Chosen on screens-dev only (k = 3 screenshot exemplars + the class file's prompt
 Compared there and not kept: exemplar-level fusion (weighted mean per exemplar, then the
 two-stage rule), clamped linear calibration (ties), squared weights, visual parts as
 separate sources.
+
+:class:`FewShot` is the rule object (see ``classifier/rule.py``); it is chosen when
+``FEWSHOT_MIN_CLASSES`` classes have ``FEWSHOT_MIN_PER_CLASS`` positive screenshots each
+(:func:`calibration_rows`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
+from screenstate.classifier.columns import Against, ExampleColumns, Relevance, Source, sources_of
+from screenstate.classifier.fusion import weighted_mean
 from screenstate.classifier.two_stage import two_stage_scores
 
 #: weight of a source no better than chance on the user's exemplars
@@ -52,12 +59,19 @@ MIN_WEIGHT = 0.01
 #: negatives -> 0.929 without); held-out sets agree (desktop Tk/Qt 0.653 -> 0.673, web
 #: 0.929 -> 1.0). Without exemplars the two-stage rule keeps every text negative.
 
+#: the few-shot rule needs this many classes with this many positive screenshots each
+FEWSHOT_MIN_CLASSES = 2
+FEWSHOT_MIN_PER_CLASS = 2
+#: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
+#: larger sets use this many, spread over the classes
+FEWSHOT_CALIBRATION_ROWS = 256
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class SourceCalibration:
     """One source's learned scale and weight (``same``/``diff`` are None when uncalibrated)."""
 
-    name: str
+    source: Source
     columns: torch.Tensor  # bool [examples]: the columns this source scores
     same: float | None
     diff: float | None
@@ -85,27 +99,31 @@ def _class_scores(rel: torch.Tensor, cls: torch.Tensor, neg: torch.Tensor, n_cla
     return torch.where(torch.isfinite(out), out, float("nan"))  # a class whose only column was left out
 
 
-def sources_of(relevance: dict[str, torch.Tensor], is_image: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Split each channel's relevance into its prompt columns and its exemplar columns
-    (``<channel>:prompts`` / ``<channel>:exemplars``); columns a channel has no opinion on
-    (NaN in every row) belong to no source. Returns name -> bool column mask."""
-    out: dict[str, torch.Tensor] = {}
-    for name, rel in relevance.items():
-        has = ~torch.isnan(rel).all(0) if rel.shape[0] else torch.ones(rel.shape[1], dtype=torch.bool)
-        for kind, mask in (("prompts", ~is_image), ("exemplars", is_image)):
-            cols = has & mask
-            if bool(cols.any()):
-                out[f"{name}:{kind}"] = cols
-    return out
+def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> torch.Tensor | None:
+    """The positive screenshot columns the few-shot scales are learned from (long, column
+    order), or None when too few classes have a same-class pair (then the two-stage rule
+    decides). Above ``limit`` (default ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first
+    ones of every class, at least ``FEWSHOT_MIN_PER_CLASS`` each."""
+    limit = FEWSHOT_CALIBRATION_ROWS if limit is None else limit
+    pos = torch.nonzero(columns.is_image & ~columns.is_negative).flatten().tolist()
+    cls = columns.example_class.tolist()
+    per_class = Counter(cls[i] for i in pos)
+    if sum(n >= FEWSHOT_MIN_PER_CLASS for n in per_class.values()) < FEWSHOT_MIN_CLASSES:
+        return None
+    if len(pos) > limit:
+        per = max(FEWSHOT_MIN_PER_CLASS, -(-limit // len(per_class)))
+        taken: Counter[int] = Counter()
+        kept = []
+        for i in pos:
+            taken[cls[i]] += 1
+            if taken[cls[i]] <= per:
+                kept.append(i)
+        pos = kept
+    return torch.tensor(pos, dtype=torch.long)
 
 
 def calibrate(
-    exemplar_relevance: dict[str, torch.Tensor],
-    exemplar_columns: torch.Tensor,
-    example_class: torch.Tensor,
-    example_is_negative: torch.Tensor,
-    is_image: torch.Tensor,
-    n_classes: int,
+    exemplar_relevance: Relevance, exemplar_columns: torch.Tensor, columns: ExampleColumns
 ) -> list[SourceCalibration]:
     """Learn each source's scale and weight from the positive image exemplars.
 
@@ -113,17 +131,17 @@ def calibrate(
         exemplar_relevance: channel -> float [exemplars, examples], the relevance of each
             positive exemplar's own screen to every example column.
         exemplar_columns: long [exemplars], the column each exemplar row is.
-        example_class / example_is_negative / is_image: per column.
+        columns: the class file's columns.
     """
+    example_class, example_is_negative, n_classes = columns.example_class, columns.is_negative, columns.n_classes
     out = []
     rows_cls = example_class[exemplar_columns]
-    for name, cols in sources_of(exemplar_relevance, is_image).items():
-        channel = name.split(":")[0]
-        if name.endswith(":prompts"):
+    for src, cols in sources_of(exemplar_relevance, columns.is_image).items():
+        if src.against is Against.PROMPTS:
             cols = cols & ~example_is_negative  # see NEGATIVE_PROMPTS
             if not bool(cols.any()):
                 continue
-        rel = exemplar_relevance[channel].clone().nan_to_num_(0.0)
+        rel = exemplar_relevance[src.channel].clone().nan_to_num_(0.0)
         rel[torch.arange(len(exemplar_columns)), exemplar_columns] = float("-inf")  # leave itself out
         masked = rel.masked_fill(~cols.unsqueeze(0), float("-inf"))
         scores = _class_scores(masked, example_class, example_is_negative | ~cols, n_classes)
@@ -134,15 +152,15 @@ def calibrate(
             other[torch.arange(len(rows_cls)), rows_cls] = float("nan")
         other_ok = torch.isfinite(other)
         if not bool(ok.any()) or not bool(other_ok.any()):
-            out.append(SourceCalibration(name, cols, None, None, 1.0, None))
+            out.append(SourceCalibration(src, cols, None, None, 1.0, None))
             continue
-        if name.endswith(":exemplars"):  # pairs of exemplars: every other same-class / other-class column
+        if src.against is Against.EXEMPLARS:  # pairs of exemplars: every other same-class / other-class column
             pos_cols = cols & ~example_is_negative
             same_pair = (example_class.unsqueeze(0) == rows_cls.unsqueeze(1)) & pos_cols.unsqueeze(0)
             diff_pair = (example_class.unsqueeze(0) != rows_cls.unsqueeze(1)) & pos_cols.unsqueeze(0)
             same_pair &= torch.isfinite(rel)
             if not bool(same_pair.any()) or not bool(diff_pair.any()):
-                out.append(SourceCalibration(name, cols, None, None, 1.0, None))
+                out.append(SourceCalibration(src, cols, None, None, 1.0, None))
                 continue
             same, diff = float(rel[same_pair].mean()), float(rel[diff_pair].mean())
         else:  # prompts: the class's best prompt, own class vs the others
@@ -152,55 +170,59 @@ def calibrate(
         present = int(torch.unique(rows_cls[ok]).numel())
         weight = max(acc - 1.0 / max(present, 1), MIN_WEIGHT)
         if same <= diff:  # the source ranks other classes above the exemplar's own
-            out.append(SourceCalibration(name, cols, None, None, MIN_WEIGHT, acc))
+            out.append(SourceCalibration(src, cols, None, None, MIN_WEIGHT, acc))
         else:
-            out.append(SourceCalibration(name, cols, same, diff, weight, acc))
+            out.append(SourceCalibration(src, cols, same, diff, weight, acc))
     return out
 
 
-def _calibrated(
-    relevance: dict[str, torch.Tensor], calibration: list[SourceCalibration]
-) -> Iterator[tuple[SourceCalibration, torch.Tensor]]:
-    """Each source whose channel is in ``relevance``, with its calibrated columns."""
-    for cal in calibration:
-        channel = cal.name.split(":")[0]
-        if channel in relevance:
-            yield cal, cal.apply(relevance[channel].nan_to_num(0.0))
+@dataclass(frozen=True, eq=False)
+class FewShot:
+    """The few-shot rule of a class file with screenshot exemplars (see the module docstring).
 
-
-def fewshot_scores(
-    relevance: dict[str, torch.Tensor],
-    calibration: list[SourceCalibration],
-    example_class: torch.Tensor,
-    example_is_negative: torch.Tensor,
-    n_classes: int,
-) -> torch.Tensor:
-    """Fused raw class scores, float [images, classes] in [0, 1] (see the module docstring).
-
-    >>> cols = torch.tensor([True, True])
-    >>> cal = [SourceCalibration("text:exemplars", cols, None, None, 1.0, None)]
-    >>> fewshot_scores({"text": torch.tensor([[0.9, 0.6]])}, cal, torch.tensor([0, 1]), torch.tensor([False, False]), 2)
+    >>> cols = ExampleColumns(torch.tensor([0, 1]), torch.tensor([False, False]), torch.tensor([True, True]), 2)
+    >>> cal = SourceCalibration(Source("text", Against.EXEMPLARS), torch.tensor([True, True]), None, None, 1.0, None)
+    >>> FewShot(cols, (cal,), ("text",)).scores({"text": torch.tensor([[0.9, 0.6]])})
     tensor([[0.9000, 0.6000]])
     """
-    n_images = next(iter(relevance.values())).shape[0] if relevance else 0
-    num = torch.zeros(n_images, n_classes)
-    den = torch.zeros(n_images, n_classes)
-    for cal, rel in _calibrated(relevance, calibration):
-        scores = _class_scores(rel, example_class[cal.columns], example_is_negative[cal.columns], n_classes)
-        has = ~torch.isnan(scores)
-        num += torch.where(has, cal.weight * scores, 0.0)
-        den += has * cal.weight
-    return torch.where(den > 0, num / den.clamp(min=1e-12), 0.0)
 
+    columns: ExampleColumns
+    calibration: tuple[SourceCalibration, ...]
+    #: the evidence it reads: every source it was calibrated over
+    channels: tuple[str, ...]
 
-def column_scores(relevance: dict[str, torch.Tensor], calibration: list[SourceCalibration]) -> torch.Tensor:
-    """Per example column, the weighted mean of the calibrated relevances of the sources
-    that score it, float [images, examples] (NaN where none does): which example of a
-    class the sources agree on, to explain a few-shot score."""
-    n_images, n_cols = next(iter(relevance.values())).shape
-    num = torch.zeros(n_images, n_cols)
-    den = torch.zeros(n_images, n_cols)
-    for cal, rel in _calibrated(relevance, calibration):
-        num[:, cal.columns] += cal.weight * rel
-        den[:, cal.columns] += cal.weight
-    return torch.where(den > 0, num / den.clamp(min=1e-12), float("nan"))
+    @classmethod
+    def calibrated(cls, columns: ExampleColumns, exemplar_relevance: Relevance, rows: torch.Tensor) -> FewShot:
+        """The rule learned from ``exemplar_relevance`` of the screenshot columns ``rows``
+        (:func:`calibrate`)."""
+        return cls(columns, tuple(calibrate(exemplar_relevance, rows, columns)), tuple(exemplar_relevance))
+
+    def _calibrated(self, relevance: Relevance) -> Iterator[tuple[SourceCalibration, torch.Tensor]]:
+        """Each source whose channel is in ``relevance``, with its calibrated columns."""
+        for cal in self.calibration:
+            if cal.source.channel in relevance:
+                yield cal, cal.apply(relevance[cal.source.channel].nan_to_num(0.0))
+
+    def scores(self, relevance: Relevance) -> torch.Tensor:
+        """Fused raw class scores, float [images, classes] in [0, 1]: per source, the
+        two-stage rule on its calibrated columns; then the weighted mean over the sources
+        that score a class. Sources missing from ``relevance`` are left out."""
+        c = self.columns
+        n_images = next(iter(relevance.values())).shape[0] if relevance else 0
+        terms = []
+        for cal, rel in self._calibrated(relevance):
+            scores = _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
+            terms.append((cal.weight, scores))
+        return weighted_mean(terms, torch.zeros(n_images, c.n_classes), 0.0)
+
+    def column_view(self, relevance: Relevance) -> torch.Tensor:
+        """Per example column, the weighted mean of the calibrated relevances of the sources
+        that score it, float [images, examples] (NaN where none does): which example of a
+        class the sources agree on, to explain a few-shot score."""
+        n_images, n_cols = next(iter(relevance.values())).shape
+        terms = []
+        for cal, rel in self._calibrated(relevance):
+            full = torch.full((n_images, n_cols), float("nan"))
+            full[:, cal.columns] = rel
+            terms.append((cal.weight, full))
+        return weighted_mean(terms, torch.zeros(n_images, n_cols), float("nan"))

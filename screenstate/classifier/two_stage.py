@@ -8,12 +8,19 @@ For image v and class j with positives P_j and negatives N_j and relevance d in 
 
 Ties between the best positive and the best negative go to the negative, as in the
 reference server (``pos > neg`` is required for the positive to win). The rule is
-model-agnostic: it only sees a relevance matrix.
+model-agnostic: it only sees a relevance matrix. :class:`TwoStage` is the rule object
+(``classifier/rule.py``): the channels' relevances fused by a weighted mean, then this rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 import torch
+
+from screenstate.classifier.columns import ExampleColumns, Relevance
+from screenstate.classifier.fusion import fuse
 
 #: softmax temperature of the reference server
 TEMPERATURE = 0.07
@@ -99,3 +106,29 @@ def predict(raw: torch.Tensor, min_scores: torch.Tensor | None = None) -> tuple[
         return idx, torch.ones_like(idx, dtype=torch.bool)
     thr = min_scores.to(raw.device, torch.float32)[idx]
     return idx, torch.isnan(thr) | (best >= thr)
+
+
+@dataclass(frozen=True, eq=False)
+class TwoStage:
+    """The two-stage rule on the weighted mean of the channels' relevances (class files
+    without enough screenshot exemplars for the few-shot rule).
+
+    >>> cols = ExampleColumns(torch.tensor([0, 0, 1]), torch.tensor([False, True, False]), torch.zeros(3, dtype=torch.bool), 2)
+    >>> TwoStage(cols, ("text",)).scores({"text": torch.tensor([[0.7, 0.9, 0.6]])})
+    tensor([[0.1000, 0.6000]])
+    """
+
+    columns: ExampleColumns
+    #: the evidence it reads, in fusion order: the encoder's channels
+    channels: tuple[str, ...]
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def column_view(self, relevance: Relevance) -> torch.Tensor:
+        """The fused relevance, float [images, examples] (``classifier/fusion.py``) of the
+        rule's channels present in ``relevance``."""
+        return fuse({k: relevance[k] for k in self.channels if k in relevance}, self.weights)
+
+    def scores(self, relevance: Relevance) -> torch.Tensor:
+        """Raw class scores, float [images, classes]: :func:`two_stage_scores` of the fused relevance."""
+        c = self.columns
+        return two_stage_scores(self.column_view(relevance), c.example_class, c.is_negative, c.n_classes)

@@ -1,11 +1,8 @@
-"""Encoders: one or more channels whose relevance matrices are fused into one.
+"""Encoders: one or more channels, each giving a calibrated relevance matrix.
 
-Fusion rule (documented and tested): the fused relevance of an example is the weighted
-mean of the channels' calibrated relevances, ``R = sum_c w_c R_c / sum_c w_c``. Every
-channel is calibrated so 0.5 means "unrelated" and 1 "matches", so a mean keeps that
-scale, and one channel's confident match is damped, not vetoed, by another's silence.
-A channel with no opinion on an example (the ``visual`` channel on text examples) gives
-NaN there and is left out of that example's mean; an example no channel scores gets 0.
+The encoder prepares, encodes and scores screens channel by channel; what to make of the
+channels' relevances is the class file's decision rule's business (``classifier/rule.py``:
+the two-stage rule fuses them with this encoder's ``weights``, ``classifier/fusion.py``).
 
 Image features travel as one :class:`~screenstate.embeddings.features.ScreenFeatures` per
 screen and example features as one :class:`~screenstate.embeddings.features.ScreenExamples`;
@@ -113,10 +110,6 @@ class Encoder:
         """Each channel's relevance matrix, float [images, examples], by channel name."""
         return {c.name: c.relevance([_feature(f, c) for f in features], _examples(examples, c)) for c in self.channels}
 
-    def relevance(self, features: Sequence[ScreenFeatures], examples: ScreenExamples) -> torch.Tensor:
-        """Fused relevance, float [images, examples] in [0, 1]."""
-        return fuse(self.channel_relevance(features, examples), self.weights)
-
 
 def _part(container: ScreenPrepared | ScreenFeatures | ScreenExamples, channel: Channel[Any, Any], missing: str) -> Any:
     """``channel``'s part of ``container``; a screen or class file handled without that
@@ -143,30 +136,3 @@ def _feature(features: ScreenFeatures, channel: Channel[Any, Any]) -> Any:
 
 def _examples(examples: ScreenExamples, channel: Channel[Any, Any]) -> Any:
     return _part(examples, channel, "example features have no {name} part; encode the examples with this encoder")
-
-
-def fuse(relevances: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> torch.Tensor:
-    """Weighted mean of channel relevance matrices (missing weights count 1).
-
-    >>> fuse({"clip": torch.tensor([[0.6]]), "text": torch.tensor([[0.9]])})
-    tensor([[0.7500]])
-    >>> fuse({"visual": torch.tensor([[float("nan"), 0.8]]), "text": torch.tensor([[0.9, 0.6]])})
-    tensor([[0.9000, 0.7000]])
-    """
-    if not relevances:
-        raise ValueError("fuse: at least one channel relevance is required")
-    weights = weights or {}
-    shapes = {tuple(r.shape) for r in relevances.values()}
-    if len(shapes) != 1:
-        raise ValueError(
-            f"fuse: channel relevance shapes differ: { {k: tuple(v.shape) for k, v in relevances.items()} }"
-        )
-    if sum(weights.get(k, 1.0) for k in relevances) <= 0:
-        raise ValueError(f"fuse: weights must sum to a positive number, got {weights}")
-    num = torch.zeros_like(next(iter(relevances.values())))
-    den = torch.zeros_like(num)
-    for k, r in relevances.items():
-        has = ~torch.isnan(r)
-        num = num + torch.where(has, weights.get(k, 1.0) * r, 0.0)
-        den = den + has * weights.get(k, 1.0)
-    return torch.where(den > 0, num / den.clamp(min=1e-12), 0.0)

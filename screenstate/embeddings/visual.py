@@ -24,7 +24,7 @@ Relevance of exemplar e to screen v (documented calibration, in [0, 1])::
 
 so unrelated screens sit near 0.5 and identical ones at 1, like the other channels.
 The channel has no opinion on text examples: their columns are NaN, which the fusion
-rule (:func:`~screenstate.embeddings.encoder.fuse`) skips. Fusion with ``text`` keeps the
+rule (:func:`~screenstate.classifier.fusion.fuse`) skips. Fusion with ``text`` keeps the
 equal weights of the existing rule: a sweep of the visual weight (0.5 / 1 / 2 / 3, k = 3
 exemplars + text prompts) moved the two held-out sets in opposite directions (Tk/Qt
 desktop dialogs 0.44 / 0.52 / 0.57 / 0.56, SB Admin / Gentelella web pages 0.94 / 0.88 /

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from screenstate.classifier.fewshot import MIN_WEIGHT, calibrate, fewshot_scores, sources_of
+from screenstate.classifier.columns import Against, ExampleColumns, Source, sources_of
+from screenstate.classifier.fewshot import MIN_WEIGHT, FewShot, SourceCalibration, calibrate
 
 NAN = float("nan")
+
+
+def _scores(relevance, calibration, cls, neg):
+    """The few-shot rule's raw scores with ``calibration`` on 2 classes."""
+    is_image = torch.ones(len(cls), dtype=torch.bool)
+    return FewShot(ExampleColumns(cls, neg, is_image, 2), tuple(calibration), tuple(relevance)).scores(relevance)
 
 
 def _layout():
@@ -22,8 +29,8 @@ def test_sources_split_prompt_and_exemplar_columns():
     _, _, is_image = _layout()
     rel = {"text": torch.rand(1, 6), "visual": torch.tensor([[NAN, NAN, 0.5, 0.6, 0.7, 0.8]])}
     got = sources_of(rel, is_image)
-    assert set(got) == {"text:prompts", "text:exemplars", "visual:exemplars"}
-    assert got["visual:exemplars"].tolist() == [False, False, True, True, True, True]
+    assert {str(s) for s in got} == {"text:prompts", "text:exemplars", "visual:exemplars"}
+    assert got[Source("visual", Against.EXEMPLARS)].tolist() == [False, False, True, True, True, True]
 
 
 def _exemplar_rows(good: str):
@@ -52,7 +59,10 @@ def _exemplar_rows(good: str):
 
 def test_weights_follow_leave_one_out_accuracy_on_the_exemplars():
     cls, neg, is_image = _layout()
-    cal = {c.name: c for c in calibrate(_exemplar_rows("text"), torch.tensor([2, 3, 4, 5]), cls, neg, is_image, 2)}
+    cal = {
+        str(c.source): c
+        for c in calibrate(_exemplar_rows("text"), torch.tensor([2, 3, 4, 5]), ExampleColumns(cls, neg, is_image, 2))
+    }
     assert cal["text:exemplars"].loo_accuracy == 1.0 and cal["text:exemplars"].weight == pytest.approx(0.5)
     assert cal["text:prompts"].loo_accuracy == 1.0
     assert cal["visual:exemplars"].loo_accuracy == 0.0  # it picks the other class every time
@@ -62,17 +72,17 @@ def test_weights_follow_leave_one_out_accuracy_on_the_exemplars():
 
 def test_a_source_that_misleads_on_the_exemplars_does_not_decide():
     cls, neg, is_image = _layout()
-    cal = calibrate(_exemplar_rows("text"), torch.tensor([2, 3, 4, 5]), cls, neg, is_image, 2)
+    cal = calibrate(_exemplar_rows("text"), torch.tensor([2, 3, 4, 5]), ExampleColumns(cls, neg, is_image, 2))
     # a new screen of class 0: text agrees with class 0's exemplars, visual (noise) with class 1's
     screen = {
         "text": torch.tensor([[0.7, 0.6, 0.85, 0.8, 0.6, 0.62]]),
         "visual": torch.tensor([[NAN, NAN, 0.6, 0.6, 0.99, 0.99]]),
     }
-    raw = fewshot_scores(screen, cal, cls, neg, 2)
+    raw = _scores(screen, cal, cls, neg)
     assert int(raw.argmax(1)) == 0
     # with equal weights (no calibration) the confident wrong channel would have won
-    flat = [type(c)(c.name, c.columns, None, None, 1.0, None) for c in cal]
-    assert int(fewshot_scores(screen, flat, cls, neg, 2).argmax(1)) == 1
+    flat = [SourceCalibration(c.source, c.columns, None, None, 1.0, None) for c in cal]
+    assert int(_scores(screen, flat, cls, neg).argmax(1)) == 1
 
 
 def test_negative_screenshot_lowers_its_class():
@@ -80,11 +90,11 @@ def test_negative_screenshot_lowers_its_class():
     neg = torch.tensor([False, True, False, False])  # class 0: one positive, one negative screenshot
     is_image = torch.ones(4, dtype=torch.bool)
     rows = {"visual": torch.tensor([[1.0, 0.6, 0.6, 0.6], [0.6, 0.6, 1.0, 0.9], [0.6, 0.6, 0.9, 1.0]])}
-    cal = calibrate(rows, torch.tensor([0, 2, 3]), cls, neg, is_image, 2)
+    cal = calibrate(rows, torch.tensor([0, 2, 3]), ExampleColumns(cls, neg, is_image, 2))
     near_neg = {"visual": torch.tensor([[0.8, 0.95, 0.7, 0.7]])}  # like class 0, but more like its negative
     far_neg = {"visual": torch.tensor([[0.8, 0.5, 0.7, 0.7]])}
-    assert int(fewshot_scores(far_neg, cal, cls, neg, 2).argmax(1)) == 0
-    assert int(fewshot_scores(near_neg, cal, cls, neg, 2).argmax(1)) == 1
+    assert int(_scores(far_neg, cal, cls, neg).argmax(1)) == 0
+    assert int(_scores(near_neg, cal, cls, neg).argmax(1)) == 1
 
 
 def test_one_exemplar_per_class_keeps_the_channel_calibration():
@@ -92,7 +102,43 @@ def test_one_exemplar_per_class_keeps_the_channel_calibration():
     neg = torch.zeros(2, dtype=torch.bool)
     is_image = torch.ones(2, dtype=torch.bool)
     rows = {"visual": torch.tensor([[1.0, 0.6], [0.6, 1.0]])}
-    (cal,) = calibrate(rows, torch.tensor([0, 1]), cls, neg, is_image, 2)
+    (cal,) = calibrate(rows, torch.tensor([0, 1]), ExampleColumns(cls, neg, is_image, 2))
     assert cal.same is None and cal.weight == 1.0
-    raw = fewshot_scores({"visual": torch.tensor([[0.7, 0.9]])}, [cal], cls, neg, 2)
+    raw = _scores({"visual": torch.tensor([[0.7, 0.9]])}, [cal], cls, neg)
     assert torch.allclose(raw, torch.tensor([[0.7, 0.9]]))
+
+
+def test_the_rule_is_chosen_from_the_screenshot_exemplars():
+    """Two-stage until two classes have two positive screenshots each; then the few-shot rule,
+    calibrated on exactly those screenshots' evidence."""
+    from screenstate.classifier.rule import choose_rule
+    from screenstate.classifier.two_stage import TwoStage
+
+    cls, neg, is_image = _layout()
+    asked = []
+
+    def evidence(rows):
+        asked.append(rows.tolist())
+        return {k: v[: len(rows)] for k, v in _exemplar_rows("text").items()}
+
+    one_each = ExampleColumns(cls, neg, torch.tensor([False, False, True, False, True, False]), 2)
+    rule = choose_rule(one_each, ("text",), {"text": 2.0}, evidence)
+    assert isinstance(rule, TwoStage) and asked == [] and rule.channels == ("text",)
+    rule = choose_rule(ExampleColumns(cls, neg, is_image, 2), ("text", "visual"), {}, evidence)
+    assert isinstance(rule, FewShot) and asked == [[2, 3, 4, 5]]
+    assert rule.channels == ("text", "visual")
+    screen = {"text": torch.tensor([[0.7, 0.6, 0.85, 0.8, 0.6, 0.62]]), "visual": torch.full((1, 6), NAN)}
+    assert int(rule.scores(screen).argmax(1)) == 0
+    view = rule.column_view(screen)
+    assert view.shape == (1, 6) and int(view[0, 2:].argmax()) == 0  # the exemplar behind class 0's score
+
+
+def test_calibration_rows_spread_a_large_set_over_the_classes():
+    from screenstate.classifier.fewshot import calibration_rows
+
+    cls = torch.tensor([0, 0, 0, 1, 1, 1])
+    cols = ExampleColumns(cls, torch.zeros(6, dtype=torch.bool), torch.ones(6, dtype=torch.bool), 2)
+    assert calibration_rows(cols).tolist() == [0, 1, 2, 3, 4, 5]
+    assert calibration_rows(cols, limit=3).tolist() == [0, 1, 3, 4]  # two of each class
+    few = ExampleColumns(cls, torch.tensor([False, True, True, False, False, True]), torch.ones(6, dtype=torch.bool), 2)
+    assert calibration_rows(few) is None  # class 0 has one positive screenshot

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torchvision.ops import box_iou
 
+from screenstate.classifier.fusion import fuse
 from screenstate.classifier.nms import suppress
 from screenstate.classifier.two_stage import two_stage_scores
-from screenstate.embeddings.encoder import fuse
 
 unit = st.floats(0.0, 1.0, allow_nan=False, width=32)
 SETTINGS = settings(max_examples=60, deadline=None)

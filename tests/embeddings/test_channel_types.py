@@ -79,7 +79,7 @@ def test_encoder_says_which_channel_features_lack(tiny_clip_encoder):
     ex = tiny_clip_encoder.encode_examples([Column(0, False, "a login page", None, "p")], augment=False)
     assert isinstance(ex, ScreenExamples) and ex.clip is not None and ex.text is None
     with pytest.raises(ValueError, match=r"no 'clip' feature \(they hold \['text'\]\)"):
-        tiny_clip_encoder.relevance([ScreenFeatures(text=_text())], ex)
+        tiny_clip_encoder.channel_relevance([ScreenFeatures(text=_text())], ex)
 
 
 def test_prepared_inputs_are_one_typed_container_that_crosses_processes(tiny_clip_encoder):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from screenstate.embeddings.encoder import fuse
+from screenstate.classifier.fusion import fuse
 from screenstate.embeddings.images import load_image
 from screenstate.schema import Column
 

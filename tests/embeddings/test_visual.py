@@ -12,8 +12,8 @@ import pytest
 import torch
 from drawn import dialog_screen  # tests/drawn.py
 
+from screenstate.classifier.fusion import fuse
 from screenstate.classifier.two_stage import two_stage_scores
-from screenstate.embeddings.encoder import fuse
 from screenstate.embeddings.visual import INDEX_TOP, VisualChannel, VisualFeatures
 from screenstate.embeddings.windows import Box, find_foreground
 from screenstate.schema import Column

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from screenstate import ClassSpec, ScreenClassifier
+from screenstate.classifier import FewShot, TwoStage
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.visual import VisualChannel
 
@@ -110,9 +111,14 @@ def test_two_screenshots_per_class_switch_on_the_fewshot_rule(text_encoder, tmp_
     ]
     enc = Encoder("visual+text", [VisualChannel(), text_encoder.channels[0]])
     clf = ScreenClassifier(ClassSpec.from_dict({"classifier_configs": cfgs}), encoder=enc, cache=tmp_path)
-    assert clf.fewshot is not None
-    assert {c.name for c in clf.fewshot} == {"text:prompts", "text:exemplars", "visual:exemplars", "words:exemplars"}
-    assert all(c.loo_accuracy is not None and c.weight > 0 for c in clf.fewshot)
+    assert isinstance(clf.rule, FewShot)
+    assert {str(c.source) for c in clf.rule.calibration} == {
+        "text:prompts",
+        "text:exemplars",
+        "visual:exemplars",
+        "words:exemplars",
+    }
+    assert all(c.loo_accuracy is not None and c.weight > 0 for c in clf.rule.calibration)
     screens = [files[s][2] for s in states]
     results = clf.classify_batch(screens)
     assert [r.pred for r in results] == list(states)
@@ -121,22 +127,20 @@ def test_two_screenshots_per_class_switch_on_the_fewshot_rule(text_encoder, tmp_
         for ev in explain(clf, f, clf.names):
             assert ev.raw_score == pytest.approx(r.raw_scores[ev.class_name], abs=1e-5)
     one = [{**c, "examples_to_include": c["examples_to_include"][:2]} for c in cfgs]
-    assert clf.with_spec(ClassSpec.from_dict({"classifier_configs": one})).fewshot is None
+    assert isinstance(clf.with_spec(ClassSpec.from_dict({"classifier_configs": one})).rule, TwoStage)
 
 
 def test_large_exemplar_sets_calibrate_on_a_spread_subset(text_encoder, tmp_path, monkeypatch):
     """Above FEWSHOT_CALIBRATION_ROWS positive screenshots, the scales are learned from the
     first ones of every class (pairs are quadratic), and every class keeps at least two."""
-    import screenstate.classify as classify_mod
+    import screenstate.classifier.fewshot as fewshot_mod
 
     if not DEV.is_dir():
         pytest.skip("screens-dev dataset not found at ../shared/datasets/screens-dev")
     seen_rows = []
-    real = classify_mod.calibrate
-    monkeypatch.setattr(
-        classify_mod, "calibrate", lambda rows, cols, *a: seen_rows.append(cols) or real(rows, cols, *a)
-    )
-    monkeypatch.setattr(classify_mod, "FEWSHOT_CALIBRATION_ROWS", 3)
+    real = fewshot_mod.calibrate
+    monkeypatch.setattr(fewshot_mod, "calibrate", lambda rows, cols, *a: seen_rows.append(cols) or real(rows, cols, *a))
+    monkeypatch.setattr(fewshot_mod, "FEWSHOT_CALIBRATION_ROWS", 3)
     cfgs = [
         {"name": s, "examples_to_include": [{"image": str(p)} for p in sorted((DEV / s).glob("*.png"))[:3]]}
         for s in ("error_dialog", "login_page")
@@ -144,5 +148,5 @@ def test_large_exemplar_sets_calibrate_on_a_spread_subset(text_encoder, tmp_path
     clf = ScreenClassifier(
         ClassSpec.from_dict({"classifier_configs": cfgs}), encoder=Encoder("visual", [VisualChannel()])
     )
-    assert clf.fewshot is not None
+    assert isinstance(clf.rule, FewShot)
     assert seen_rows[-1].tolist() == [0, 1, 3, 4]  # two of each class (columns 0-2, 3-5)

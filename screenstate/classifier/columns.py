@@ -1,0 +1,106 @@
+"""What a decision rule knows of a class file: its example columns and evidence sources.
+
+A class file flattens into example *columns* (one per text prompt or screenshot exemplar,
+each with its class and sign); every evidence source gives a relevance matrix
+``R[image, column]`` in [0, 1] (NaN: no opinion). A rule sees only these tensors.
+
+An evidence *source* is a typed value: a channel (``text``, ``visual``, ``clip``, or a
+source derived from channels such as ``words``) scored against the class file's text
+prompts or against its screenshot exemplars:
+
+    >>> Source("text", Against.EXEMPLARS)
+    Source(channel='text', against=<Against.EXEMPLARS: 'exemplars'>)
+    >>> str(Source("visual", Against.EXEMPLARS))
+    'visual:exemplars'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Protocol
+
+import torch
+
+#: per evidence source (a channel's name, or a derived source's), float [images, columns]
+Relevance = Mapping[str, torch.Tensor]
+
+
+class Against(Enum):
+    """What a source's columns are: the class file's text prompts or its screenshots."""
+
+    PROMPTS = "prompts"
+    EXEMPLARS = "exemplars"
+
+
+@dataclass(frozen=True)
+class Source:
+    """One evidence source: a channel's relevance to one kind of example column."""
+
+    channel: str
+    against: Against
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.against.value}"
+
+
+class ColumnLike(Protocol):
+    """What :meth:`ExampleColumns.of` reads of a column (``schema.Column`` is one)."""
+
+    @property
+    def class_index(self) -> int: ...
+    @property
+    def is_negative(self) -> bool: ...
+    @property
+    def image(self) -> object | None: ...
+
+
+@dataclass(frozen=True)
+class ExampleColumns:
+    """Per column of a class file: its class, whether it is a negative example, whether it
+    is a screenshot exemplar; and how many classes there are."""
+
+    example_class: torch.Tensor  # long [columns]
+    is_negative: torch.Tensor  # bool [columns]
+    is_image: torch.Tensor  # bool [columns]
+    n_classes: int
+
+    def __post_init__(self) -> None:
+        n = self.example_class.shape
+        if self.example_class.dtype != torch.long or self.example_class.dim() != 1:
+            raise ValueError(f"example_class: expected long [columns], got {self.example_class.dtype} {tuple(n)}")
+        for what, t in (("is_negative", self.is_negative), ("is_image", self.is_image)):
+            if t.dtype != torch.bool or t.shape != n:
+                raise ValueError(f"{what}: expected bool {tuple(n)}, got {t.dtype} {tuple(t.shape)}")
+
+    @classmethod
+    def of(cls, columns: Sequence[ColumnLike], n_classes: int) -> ExampleColumns:
+        """The columns of a class file (``ClassSpec.columns()``)."""
+        return cls(
+            torch.tensor([c.class_index for c in columns], dtype=torch.long),
+            torch.tensor([c.is_negative for c in columns], dtype=torch.bool),
+            torch.tensor([c.image is not None for c in columns], dtype=torch.bool),
+            n_classes,
+        )
+
+    def __len__(self) -> int:
+        return int(self.example_class.shape[0])
+
+    def subset(self, keep: torch.Tensor) -> ExampleColumns:
+        """The columns where ``keep`` (bool [columns]) is True."""
+        return ExampleColumns(self.example_class[keep], self.is_negative[keep], self.is_image[keep], self.n_classes)
+
+
+def sources_of(relevance: Relevance, is_image: torch.Tensor) -> dict[Source, torch.Tensor]:
+    """Split each channel's relevance into its prompt columns and its exemplar columns;
+    columns a channel has no opinion on (NaN in every row) belong to no source. Returns
+    source -> bool column mask, prompts before exemplars per channel."""
+    out: dict[Source, torch.Tensor] = {}
+    for name, rel in relevance.items():
+        has = ~torch.isnan(rel).all(0) if rel.shape[0] else torch.ones(rel.shape[1], dtype=torch.bool)
+        for against, mask in ((Against.PROMPTS, ~is_image), (Against.EXEMPLARS, is_image)):
+            cols = has & mask
+            if bool(cols.any()):
+                out[Source(name, against)] = cols
+    return out
