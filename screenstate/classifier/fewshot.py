@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -62,6 +62,11 @@ MIN_WEIGHT = 0.01
 #: the few-shot rule needs this many classes with this many positive screenshots each
 FEWSHOT_MIN_CLASSES = 2
 FEWSHOT_MIN_PER_CLASS = 2
+#: ABSENT: in a calibrated source, a class with no column of that source (a text-only class
+#: among exemplar classes) scores what a typical other-class match scores there (0.5), so
+#: every class is fused over the same sources, on one scale: before, a text-only class was
+#: scored by its prompts alone and beat exemplar classes of the very screen shown (#30).
+ABSENT = 0.5
 #: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
 #: larger sets use this many, spread over the classes
 FEWSHOT_CALIBRATION_ROWS = 256
@@ -190,12 +195,15 @@ class FewShot:
     calibration: tuple[SourceCalibration, ...]
     #: the evidence it reads: every source it was calibrated over
     channels: tuple[str, ...]
+    #: "none of the above" learned from the exemplars (see :func:`learned_min_score`); None: not learned
+    min_score: float | None = None
 
     @classmethod
     def calibrated(cls, columns: ExampleColumns, exemplar_relevance: Relevance, rows: torch.Tensor) -> FewShot:
         """The rule learned from ``exemplar_relevance`` of the screenshot columns ``rows``
-        (:func:`calibrate`)."""
-        return cls(columns, tuple(calibrate(exemplar_relevance, rows, columns)), tuple(exemplar_relevance))
+        (:func:`calibrate`), with its :func:`learned_min_score`."""
+        rule = cls(columns, tuple(calibrate(exemplar_relevance, rows, columns)), tuple(exemplar_relevance))
+        return replace(rule, min_score=learned_min_score(rule, exemplar_relevance, rows))
 
     def _calibrated(self, relevance: Relevance) -> Iterator[tuple[SourceCalibration, torch.Tensor]]:
         """Each source whose channel is in ``relevance``, with its calibrated columns."""
@@ -212,6 +220,8 @@ class FewShot:
         terms = []
         for cal, rel in self._calibrated(relevance):
             scores = _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
+            if cal.same is not None:  # see ABSENT
+                scores = scores.nan_to_num(ABSENT)
             terms.append((cal.weight, scores))
         return weighted_mean(terms, torch.zeros(n_images, c.n_classes), 0.0)
 
@@ -226,3 +236,28 @@ class FewShot:
             full[:, cal.columns] = rel
             terms.append((cal.weight, full))
         return weighted_mean(terms, torch.zeros(n_images, n_cols), float("nan"))
+
+
+def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.Tensor) -> float | None:
+    """ "None of the above" from the user's own exemplars: each exemplar screen is scored by
+    the rule with its own column left out; the threshold is halfway between how its own
+    class typically scores (mean) and how the best other class typically scores. A screen
+    whose best class scores below it is far from every class: it gets no state (``pred``
+    kept). None when there is no other class to compare with."""
+    if len(rows) == 0:
+        return None
+    loo = {}
+    for ch, r in exemplar_relevance.items():
+        r = r.clone()
+        r[torch.arange(len(rows)), rows] = float("nan")  # leave itself out
+        loo[ch] = r
+    raw = rule.scores(loo)
+    own_cls = rule.columns.example_class[rows]
+    own = raw[torch.arange(len(rows)), own_cls]
+    other = raw.clone()
+    other[torch.arange(len(rows)), own_cls] = float("-inf")
+    best_other = other.max(1).values
+    ok = torch.isfinite(own) & torch.isfinite(best_other)
+    if not bool(ok.any()):
+        return None
+    return float(0.5 * (own[ok].mean() + best_other[ok].mean()))
