@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from drawn import dialog_screen  # tests/drawn.py
+from PIL import Image
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
@@ -107,7 +108,14 @@ def test_labelling_clusters_builds_a_class_file_that_classifies_them(recording, 
     assert "visual" in clf.encoder.channel_names
     for icon in ICONS:  # new shots of each state, elsewhere on a bigger screen
         shot = dialog_screen(icon, size=(1600, 1000), at=(700, 500), seed=77)
-        assert clf.classify(shot).pred == f"{icon}_dialog"
+        assert clf.classify(shot).state == f"{icon}_dialog"
+    # none of the above without a min_score: learned from the exemplars, proposed by index build
+    assert clf.rule.min_score is not None
+    desktop = Image.new("RGB", (1600, 1000), (40, 90, 130))
+    far = clf.classify(desktop)
+    assert far.state is None and far.pred in names.values()
+    res = runner.invoke(app, ["index", "build", "-c", str(classes), "--encoder", "visual"])
+    assert res.exit_code == 0 and "none of the above below raw score" in res.output
 
 
 def test_label_refuses_what_is_not_a_cluster(tmp_path):

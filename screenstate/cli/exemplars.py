@@ -28,6 +28,11 @@ def index_build(
     rep = build_exemplar_index(clf, classes)
     state = "rebuilt" if rep.rebuilt else "up to date"
     typer.echo(f"{rep.exemplars} exemplars, channels {'+'.join(rep.channels)}: {state} in {rep.directory}")
+    if clf.rule.min_score is not None:  # the proposal: a class's own min_score overrides it
+        typer.echo(
+            f"none of the above below raw score {clf.rule.min_score:.3f} (learned from the exemplars); "
+            "a class's min_score in the JSON overrides it"
+        )
 
 
 @app.command()
