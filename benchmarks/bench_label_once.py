@@ -155,7 +155,7 @@ def run(quick: bool) -> dict:
                 checks["session_a_video"] = _video(video)
             checks["session_a_itself"] = _labels(d / "session_a")
             jobs.append((d.name, d / "session_a", checks))
-        if not quick:
+        if not quick and os.environ.get("LABEL_ONCE_DEV", "1") != "0":  # LABEL_ONCE_DEV=0: held-out only
             jobs.append(
                 (
                     "screens-dev",

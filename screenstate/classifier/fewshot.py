@@ -66,7 +66,22 @@ FEWSHOT_MIN_PER_CLASS = 2
 #: among exemplar classes) scores what a typical other-class match scores there (0.5), so
 #: every class is fused over the same sources, on one scale: before, a text-only class was
 #: scored by its prompts alone and beat exemplar classes of the very screen shown (#30).
+#: On a screen where the source's classes score lower on average, that mean is used.
 ABSENT = 0.5
+#: ABSTAIN: an exemplar source whose best class on a screen scores below ``ABSENT`` (the
+#: screen is less like every exemplar than a typical other-class pair) has no opinion on
+#: that screen, instead of pulling every class down: the text of another session (another
+#: document, terminal, theme) matches no exemplar's text, while its looks still do.
+#: Measured on held-out recordings/qt-featherpad (label session A, check session B): B's
+#: named frames 0.0 -> 0.826 top-1 (pred) with ABSENT as the mean of the scored classes
+#: (a fixed 0.5: 0.261), ABSTAIN lifts their scores above the unknown frames' (median
+#: 0.495 -> 0.684 vs <= 0.489).
+ABSTAIN = True
+#: MIN_SCORE_AT: the learned "none of the above" sits this far from the best other class's
+#: mean leave-one-out score towards the own class's. Measured on qt-featherpad: 0.25 ->
+#: session A 1.0 / session B 0.576 top-1 with unknown frames (all unknown frames get no
+#: state); 0.5 -> 1.0 / 0.485 (B's named frames drop out); no threshold -> 0.727 / 0.576.
+MIN_SCORE_AT = 0.25
 #: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
 #: larger sets use this many, spread over the classes
 FEWSHOT_CALIBRATION_ROWS = 256
@@ -181,6 +196,17 @@ def calibrate(
     return out
 
 
+def _fill_absent(scores: torch.Tensor) -> torch.Tensor:
+    """Classes a source does not score (NaN) get ``ABSENT``, or the mean score of the
+    classes it does score on that screen when lower: on a screen unlike every exemplar
+    (another session, another theme) a class without exemplars must not stand out."""
+    present = ~torch.isnan(scores)
+    if bool(present.all()) or not bool(present.any()):
+        return scores
+    mean = torch.where(present, scores, 0.0).sum(1, keepdim=True) / present.sum(1, keepdim=True).clamp(min=1)
+    return torch.where(present, scores, mean.clamp(max=ABSENT))
+
+
 @dataclass(frozen=True, eq=False)
 class FewShot:
     """The few-shot rule of a class file with screenshot exemplars (see the module docstring).
@@ -221,7 +247,10 @@ class FewShot:
         for cal, rel in self._calibrated(relevance):
             scores = _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
             if cal.same is not None:  # see ABSENT
-                scores = scores.nan_to_num(ABSENT)
+                if ABSTAIN and cal.source.against is Against.EXEMPLARS:
+                    far = scores.nan_to_num(float("-inf")).max(1, keepdim=True).values < ABSENT
+                    scores = scores.masked_fill(far, float("nan"))
+                scores = _fill_absent(scores)
             terms.append((cal.weight, scores))
         return weighted_mean(terms, torch.zeros(n_images, c.n_classes), 0.0)
 
@@ -260,4 +289,4 @@ def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.
     ok = torch.isfinite(own) & torch.isfinite(best_other)
     if not bool(ok.any()):
         return None
-    return float(0.5 * (own[ok].mean() + best_other[ok].mean()))
+    return float(best_other[ok].mean() + MIN_SCORE_AT * (own[ok].mean() - best_other[ok].mean()))
