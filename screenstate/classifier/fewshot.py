@@ -70,7 +70,7 @@ FEWSHOT_MIN_PER_CLASS = 2
 ABSENT = 0.5
 #: ABSTAIN: an exemplar source whose best class on a screen scores below ``ABSENT`` (the
 #: screen is less like every exemplar than a typical other-class pair) has no opinion on
-#: that screen, instead of pulling every class down: the text of another session (another
+#: that screen (so has one that scores every class alike), instead of pulling every class down: the text of another session (another
 #: document, terminal, theme) matches no exemplar's text, while its looks still do.
 #: Measured on held-out recordings/qt-featherpad (label session A, check session B): B's
 #: named frames 0.0 -> 0.826 top-1 (pred) with ABSENT as the mean of the scored classes
@@ -246,10 +246,14 @@ class FewShot:
         terms = []
         for cal, rel in self._calibrated(relevance):
             scores = _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
+            if ABSTAIN and cal.source.against is Against.EXEMPLARS:
+                best = scores.nan_to_num(float("-inf")).max(1, keepdim=True).values
+                worst = scores.nan_to_num(float("inf")).min(1, keepdim=True).values
+                far = best - worst < 1e-6  # no preference between the classes
+                if cal.same is not None:
+                    far |= best < ABSENT  # less like every exemplar than a typical other-class pair
+                scores = scores.masked_fill(far, float("nan"))
             if cal.same is not None:  # see ABSENT
-                if ABSTAIN and cal.source.against is Against.EXEMPLARS:
-                    far = scores.nan_to_num(float("-inf")).max(1, keepdim=True).values < ABSENT
-                    scores = scores.masked_fill(far, float("nan"))
                 scores = _fill_absent(scores)
             terms.append((cal.weight, scores))
         return weighted_mean(terms, torch.zeros(n_images, c.n_classes), 0.0)
