@@ -14,6 +14,11 @@ import os
 import sys
 
 
+def _progress(text: str | None) -> int:
+    """Progress bar value: ``HELDOUT_PROGRESS`` (a recorded session advancing it), else from the text."""
+    return int(os.environ.get("HELDOUT_PROGRESS") or 10 + (len(text or "") * 7) % 80)
+
+
 def tk_main(state: str, style: str, title: str | None, text: str | None) -> None:
     import tkinter as tk
     from tkinter import filedialog, messagebox, ttk
@@ -55,7 +60,7 @@ def tk_main(state: str, style: str, title: str | None, text: str | None) -> None
     else:  # progress_dialog
         ttk.Label(frame, text=text or "").pack(anchor="w", pady=(0, 8))
         bar = ttk.Progressbar(frame, length=360, mode="determinate", maximum=100)
-        bar["value"] = 10 + (len(text or "") * 7) % 80
+        bar["value"] = _progress(text)
         bar.pack(fill="x")
         ttk.Button(frame, text="Cancel").pack(anchor="e", pady=(12, 0))
     win.update_idletasks()
@@ -110,7 +115,7 @@ def qt_main(state: str, style: str, title: str | None, text: str | None) -> None
         dlg = QProgressDialog(text or "", "Cancel", 0, 100)
         dlg.setWindowTitle(t)
         dlg.setMinimumDuration(0)
-        dlg.setValue(10 + (len(text or "") * 7) % 80)
+        dlg.setValue(_progress(text))
         dlg.show()
         app.exec_()
 

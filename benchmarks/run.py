@@ -51,6 +51,7 @@ BENCHMARKS = {
     "fewshot_accuracy": "bench_fewshot",
     "visual_latency": "bench_visual_latency",
     "suggest_clustering": "bench_suggest",
+    "label_once": "bench_label_once",
     "retrieval_scaling": "bench_retrieval",
     "server_load": "bench_server",
     "vlm_latency": "bench_vlm",

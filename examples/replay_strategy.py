@@ -9,18 +9,27 @@ role of a live screen:
 Each step says which state must be on screen before acting, and which state the action
 should lead to. ``StateChecker.wait_for`` polls screenshots until the state arrives (or
 raises a StateTimeoutError that says what was on screen instead).
+
+The second part replays a recorded session the way legacy OpenAdapt does: a strategy hands
+out the recorded actions one by one (``get_next_action_event``), and the
+``WaitForRecordedState`` mixin (``screenstate.integrations.openadapt_legacy``) first waits
+for the state the recording had before each action. The recording's frames, served in
+order, are the screen; ``RecordedActions`` stands in for OpenAdapt's ``BaseReplayStrategy``
+(same method), so OpenAdapt need not be installed.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from screenstate import StateChecker
 from screenstate.errors import StateTimeoutError
+from screenstate.integrations.openadapt_legacy import WaitForRecordedState
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,39 @@ class ReplayStrategy:
         return True
 
 
+class RecordedActions:
+    """Hands out a recording's actions in order: legacy OpenAdapt's ``BaseReplayStrategy``
+    interface (``get_next_action_event(screenshot, window_event)``)."""
+
+    def __init__(self, recording: Any) -> None:
+        self.recording, self.played = recording, 0
+
+    def get_next_action_event(self, screenshot: Any, window_event: Any) -> Any:
+        event = self.recording.action_events[self.played]
+        self.played += 1
+        return event
+
+
+class CheckedReplay(WaitForRecordedState, RecordedActions):
+    """Waits for the recorded state before every action, then plays it."""
+
+
+def replay_recording(checker: StateChecker, frames: list[Path], action_at: list[int]) -> list[str]:
+    """Replay actions taken on ``frames[i]`` for i in ``action_at``, with ``frames`` served
+    in order as the live screen; returns a log line per action."""
+    recording = SimpleNamespace(
+        action_events=[SimpleNamespace(name=f"action {n}", screenshot=frames[i]) for n, i in enumerate(action_at)]
+    )
+    screen: Iterator[Path] = iter(frames)
+    strategy = CheckedReplay(recording)
+    strategy.wait_for_states(checker, grab=lambda: next(screen), timeout=60, interval=0)
+    log = []
+    for expected in list(strategy.states_before):
+        event = strategy.get_next_action_event(next(screen), None)
+        log.append(f"{event.name}: screen in {expected or 'any state'} -> played")
+    return log
+
+
 def main() -> int:
     root = Path(__file__).resolve().parent
     frames = iter(sorted((root / "recording").glob("*.png")))
@@ -75,6 +117,10 @@ def main() -> int:
     ok = strategy.run(steps)
     print("\n".join(strategy.log))
     print("replay", "succeeded" if ok else "failed")
+    frames = sorted((root / "recording").glob("*.png"))
+    print(
+        "\n".join(replay_recording(StateChecker(root.parent / "configs" / "demo_states.json"), frames, [2, 4, 8, 11]))
+    )
     return 0 if ok else 1
 
 

@@ -122,7 +122,8 @@ class ScreenClassifier:
         self.rule: DecisionRule = choose_rule(
             self.example_columns, self.encoder.channel_names, self.encoder.weights, exemplar_relevance
         )
-        mins = spec.min_scores(self.default_min_score)
+        # a class's min_score, else the classifier's, else the one the rule learned from the exemplars
+        mins = spec.min_scores(self.default_min_score if self.default_min_score is not None else self.rule.min_score)
         self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
 
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:

@@ -18,10 +18,14 @@ show far more often than the rest of the recording (tf-idf over clusters).
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import math
+import os
 import re
 import shutil
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +33,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from screenstate.atomic import atomic_write
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError
 
 if TYPE_CHECKING:
+    from screenstate.embeddings.store import FeatureStore, LoadedImage
     from screenstate.embeddings.text import TextFeatures
     from screenstate.embeddings.visual import VisualFeatures
 
@@ -58,10 +64,12 @@ class Cluster:
 
 @dataclass(frozen=True)
 class Suggestions:
-    """Clusters of a recording, largest first."""
+    """Clusters of a recording, largest first; ``skipped``: frames that could not be read
+    (path, why), reported and left out of every cluster."""
 
     root: Path
     clusters: tuple[Cluster, ...]
+    skipped: tuple[tuple[Path, str], ...] = ()
 
     def labels(self) -> dict[Path, int]:
         """Cluster id of every frame."""
@@ -172,7 +180,7 @@ def suggest_states(
     """Cluster the frames under ``root`` (a flat recording or a labeled layout) into
     candidate states with the offline ``visual+text`` encoder."""
     from screenstate.embeddings.factory import EncoderOptions, create_encoder
-    from screenstate.embeddings.store import FeatureStore, load_with_hash
+    from screenstate.embeddings.store import FeatureStore
     from screenstate.recordings import open_recording
 
     if max_states is not None and max_states < 1:
@@ -184,9 +192,11 @@ def suggest_states(
     frames = list(source.frames())
     if not frames:
         raise ScreenstateError(f"{root}: no frames found (expected image files, or <state>/ folders of them)")
-    paths = [f.path for f in frames if f.path is not None]
     store = FeatureStore(create_encoder("visual+text", EncoderOptions()), disk=cache)
-    loaded = [load_with_hash(p, lazy=True) for p in paths]
+    paths, loaded, skipped = _readable(store, [f.path for f in frames if f.path is not None])
+    if not paths:
+        why = "; ".join(f"{p}: {e}" for p, e in skipped[:3])
+        raise ScreenstateError(f"{root}: none of its {len(skipped)} frames can be read ({why})")
     distinct: dict[str, int] = {}
     for li in loaded:
         distinct.setdefault(li.content_hash, len(distinct))
@@ -207,44 +217,139 @@ def suggest_states(
         exemplars = tuple(first_frame[p] for p in picks)
         clusters.append(Cluster(0, tuple(paths[i] for i in members), exemplars[0], exemplars, words[c]))
     clusters.sort(key=lambda c: (-len(c.frames), str(c.frames[0])))
-    return Suggestions(root, tuple(Cluster(i, *_fields(c)) for i, c in enumerate(clusters)))
+    return Suggestions(root, tuple(Cluster(i, *_fields(c)) for i, c in enumerate(clusters)), tuple(skipped))
+
+
+def _readable(store: FeatureStore, paths: list[Path]) -> tuple[list[Path], list[LoadedImage], list[tuple[Path, str]]]:
+    """Frames that can be read and decoded (a frame whose features are cached is not
+    decoded again), and the others with the reason."""
+    from screenstate.embeddings.store import load_with_hash
+
+    ok: list[Path] = []
+    loaded: list[LoadedImage] = []
+    skipped: list[tuple[Path, str]] = []
+    seen: set[str] = set()
+    for p in paths:
+        try:
+            li = load_with_hash(p, lazy=True)
+            if li.content_hash not in seen and store.cached(li.content_hash) is None:
+                li.image  # noqa: B018 - decode now: an unreadable frame is skipped here, not mid-encode
+        except (ScreenstateError, OSError) as e:
+            skipped.append((p, str(e)))
+            continue
+        seen.add(li.content_hash)
+        ok.append(p)
+        loaded.append(li)
+    return ok, loaded, skipped
 
 
 def _fields(c: Cluster) -> tuple:
     return (c.frames, c.representative, c.exemplars, c.words)
 
 
+#: the summary file ``write_suggestions`` writes; it also lists every file a run wrote
+SUMMARY = "suggestions.json"
+
+
 def write_suggestions(s: Suggestions, out: str | Path, thumb_side: int = 480) -> Path:
     """Write ``out/cluster_NN/`` (its frames, ``thumbnail.png``, ``cluster.json``) and
-    ``out/suggestions.json``; returns the summary file."""
+    ``out/suggestions.json``; returns the summary file.
+
+    A re-run into the same ``out`` replaces the clusters of the previous run (the files it
+    wrote, listed in its summary; anything else in ``out`` stays), so no cluster of an
+    earlier run is left to label. A ``cluster_NN`` folder that no run wrote is never
+    touched: the run stops before writing anything. Paths in ``cluster.json`` are relative
+    to the cluster folder (the folder and its recording can move together)."""
     from PIL import Image
 
     out = Path(out)
+    if _inside(out, s.root):
+        raise ScreenstateError(
+            f"--out {out}: inside the recording {s.root}, which screenstate never writes into; choose a folder outside it"
+        )
+    previous = _previous_files(out)
+    names = [f"cluster_{c.id:02d}" for c in s.clusters]
+    foreign = [n for n in names if (out / n).exists() and n not in previous]
+    if foreign:
+        raise ScreenstateError(
+            f"{out}: {', '.join(foreign)} not written by `screenstate suggest` (no {SUMMARY} lists it); "
+            "nothing was written: move it away or give another --out"
+        )
     out.mkdir(parents=True, exist_ok=True)
+    for name, files in previous.items():
+        _remove_own(out / name, files)
+    run = hashlib.blake2b(f"{time.time_ns()} {out.resolve()}".encode(), digest_size=8).hexdigest()
     summary = []
     for c in s.clusters:
         d = out / f"cluster_{c.id:02d}"
-        if d.exists():
-            shutil.rmtree(d)
-        (d / "frames").mkdir(parents=True)
-        for f in c.frames:
-            shutil.copyfile(f, d / "frames" / _flat_name(f, s.root))
+        (d / "frames").mkdir(parents=True, exist_ok=True)
+        copies = [f"frames/{_flat_name(f, s.root)}" for f in c.frames]
+        for f, copy in zip(c.frames, copies):
+            shutil.copyfile(f, d / copy)
         with Image.open(c.representative) as im:
             thumb = im.convert("RGB")
             thumb.thumbnail((thumb_side, thumb_side))
             thumb.save(d / "thumbnail.png")
+        rel = functools.partial(_relative, d)
         meta = {
             "id": c.id,
-            "frames": [str(f) for f in c.frames],
-            "representative": str(c.representative),
-            "exemplars": [str(f) for f in c.exemplars],
+            "run": run,
+            "frames": [rel(f) for f in c.frames],
+            "representative": rel(c.representative),
+            "exemplars": [rel(f) for f in c.exemplars],
             "words": list(c.words),
         }
-        (d / "cluster.json").write_text(json.dumps(meta, indent=1) + "\n")
-        summary.append({**meta, "dir": d.name, "size": len(c.frames)})
-    path = out / "suggestions.json"
-    path.write_text(json.dumps({"root": str(s.root), "clusters": summary}, indent=1) + "\n")
+        atomic_write(d / "cluster.json", json.dumps(meta, indent=1) + "\n")
+        files = ["cluster.json", "thumbnail.png", *copies]
+        summary.append({**meta, "dir": d.name, "size": len(c.frames), "files": files})
+    path = out / SUMMARY
+    skipped = [{"frame": str(f), "error": e} for f, e in s.skipped]
+    data = {"root": str(s.root), "run": run, "clusters": summary, "skipped": skipped}
+    atomic_write(path, json.dumps(data, indent=1) + "\n")
     return path
+
+
+def _inside(path: Path, root: Path) -> bool:
+    a, b = path.resolve(), root.resolve()
+    return a == b or b in a.parents
+
+
+def _relative(directory: Path, f: Path) -> str:
+    return Path(os.path.relpath(f.absolute(), directory.absolute())).as_posix()
+
+
+def _previous_files(out: Path) -> dict[str, list[str]]:
+    """cluster folder -> files the previous run wrote there (from its summary); an ``out``
+    with a summary file that is not ours is refused."""
+    p = out / SUMMARY
+    if not p.is_file():
+        return {}
+    try:
+        data = json.loads(p.read_text())
+        root = Path(data["root"])
+        return {
+            c["dir"]: c.get("files")
+            or ["cluster.json", "thumbnail.png", *(f"frames/{_flat_name(Path(f), root)}" for f in c["frames"])]
+            for c in data["clusters"]
+        }
+    except (ValueError, KeyError, TypeError) as e:
+        raise ScreenstateError(f"{p}: not a summary written by `screenstate suggest` ({e}); give another --out") from e
+
+
+def _remove_own(d: Path, files: list[str]) -> None:
+    """Delete the listed files of a previous run (and the folders they leave empty); only
+    names a run writes (``cluster.json``, ``thumbnail.png``, ``frames/NAME``) are touched."""
+    for f in files:
+        parts = Path(f).parts
+        if parts in (("cluster.json",), ("thumbnail.png",)) or (
+            len(parts) == 2 and parts[0] == "frames" and parts[1] not in (".", "..")
+        ):
+            (d / f).unlink(missing_ok=True)
+    for sub in (d / "frames", d):
+        try:
+            sub.rmdir()
+        except OSError:
+            pass  # not empty (files that are not ours) or already gone
 
 
 def _flat_name(f: Path, root: Path) -> str:
@@ -255,23 +360,36 @@ def _flat_name(f: Path, root: Path) -> str:
 
 
 def load_cluster(directory: str | Path) -> Cluster:
-    """A cluster written by :func:`write_suggestions` (its ``cluster.json``)."""
-    p = Path(directory) / "cluster.json"
+    """A cluster written by :func:`write_suggestions` (its ``cluster.json``; paths relative
+    to the cluster folder). A cluster of an earlier run than its folder's summary is refused."""
+    d = Path(directory)
+    p = d / "cluster.json"
+
+    def path(f: str) -> Path:
+        return Path(os.path.normpath(d / f))
+
     try:
         meta = json.loads(p.read_text())
-        return Cluster(
+        cluster = Cluster(
             int(meta["id"]),
-            tuple(Path(f) for f in meta["frames"]),
-            Path(meta["representative"]),
-            tuple(Path(f) for f in meta["exemplars"]),
+            tuple(path(f) for f in meta["frames"]),
+            path(meta["representative"]),
+            tuple(path(f) for f in meta["exemplars"]),
             tuple(meta["words"]),
         )
+        summary = d.parent / SUMMARY
+        run = json.loads(summary.read_text()).get("run") if summary.is_file() else None
     except FileNotFoundError as e:
         raise ScreenstateError(
             f"{directory}: not a suggested cluster (no cluster.json); run `screenstate suggest` first"
         ) from e
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise ScreenstateError(f"{p}: unreadable cluster file ({e}); run `screenstate suggest` again") from e
+    if run is not None and meta.get("run") != run:
+        raise ScreenstateError(
+            f"{directory}: a cluster of an earlier `screenstate suggest` run; use the current clusters"
+        )
+    return cluster
 
 
 def label_cluster(

@@ -208,9 +208,17 @@ def test_label_and_index_build(data_dir, tmp_path, monkeypatch):
     spec = json.loads(classes.read_text())
     err = next(c for c in spec["classifier_configs"] if c["name"] == "error_dialog")
     assert {"image": "exemplars/error_dialog/error_dialog.png"} in err["examples_to_include"]
-    assert (tmp_path / "classes.json.index" / "text" / "manifest.json").is_file()
+    assert not (tmp_path / "classes.json.index").exists()  # label loads no model: no index until one is built
     res = runner.invoke(app, ["index", "build", "--classes", str(classes), "--encoder", "text"])
-    assert res.exit_code == 0 and "1 exemplars" in res.output and "up to date" in res.output
+    assert res.exit_code == 0 and "1 exemplars" in res.output and "rebuilt" in res.output
+    assert (tmp_path / "classes.json.index" / "text" / "manifest.json").is_file()
+    res = runner.invoke(
+        app,
+        ["label", str(data_dir / "login_page.png"), "--class", "error_dialog", "-c", str(classes), "--encoder", "text"],
+    )
+    assert res.exit_code == 0 and "index: 2 exemplars" in res.output  # an existing index is kept current
+    res = runner.invoke(app, ["index", "build", "--classes", str(classes), "--encoder", "text"])
+    assert res.exit_code == 0 and "2 exemplars" in res.output and "up to date" in res.output
     res = runner.invoke(
         app, ["label", str(data_dir / "error_dialog.png"), "--class", "nope", "--classes", str(classes)]
     )

@@ -5,10 +5,13 @@ as three clusters, and labelling each cluster must give a class file that classi
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from drawn import dialog_screen  # tests/drawn.py
+from PIL import Image
 from sklearn.metrics import adjusted_rand_score
 from typer.testing import CliRunner
 
@@ -105,7 +108,14 @@ def test_labelling_clusters_builds_a_class_file_that_classifies_them(recording, 
     assert "visual" in clf.encoder.channel_names
     for icon in ICONS:  # new shots of each state, elsewhere on a bigger screen
         shot = dialog_screen(icon, size=(1600, 1000), at=(700, 500), seed=77)
-        assert clf.classify(shot).pred == f"{icon}_dialog"
+        assert clf.classify(shot).state == f"{icon}_dialog"
+    # none of the above without a min_score: learned from the exemplars, proposed by index build
+    assert clf.rule.min_score is not None
+    desktop = Image.new("RGB", (1600, 1000), (40, 90, 130))
+    far = clf.classify(desktop)
+    assert far.state is None and far.pred in names.values()
+    res = runner.invoke(app, ["index", "build", "-c", str(classes), "--encoder", "visual"])
+    assert res.exit_code == 0 and "none of the above below raw score" in res.output
 
 
 def test_label_refuses_what_is_not_a_cluster(tmp_path):
@@ -123,3 +133,92 @@ def test_suggest_cli_writes_clusters(recording, tmp_path):
     assert "suggested states" in res.output and (tmp_path / "s" / "cluster_00" / "cluster.json").is_file()
     res = runner.invoke(app, ["suggest", "--root", str(tmp_path / "empty")])
     assert res.exit_code == 2 and "error:" in res.output
+
+
+def test_an_unreadable_frame_is_reported_and_skipped(recording, tmp_path):
+    root, _ = recording
+    rec = tmp_path / "rec"
+    shutil.copytree(root, rec)
+    (rec / "frame_005.png").write_bytes(b"not a png")
+    s = suggest_states(rec, max_states=5, cache=tmp_path / "cache")
+    assert [p.name for p, _ in s.skipped] == ["frame_005.png"]
+    assert sum(len(c.frames) for c in s.clusters) == len(list(root.glob("*.png"))) - 1
+    res = runner.invoke(app, ["suggest", "--root", str(rec), "--out", str(tmp_path / "s"), "--max-states", "4"])
+    assert res.exit_code == 0, res.output
+    assert "skipped" in res.output and "frame_005.png" in res.output
+    summary = json.loads((tmp_path / "s" / "suggestions.json").read_text())
+    assert [Path(x["frame"]).name for x in summary["skipped"]] == ["frame_005.png"]
+
+
+def test_out_keeps_files_it_did_not_write_and_a_rerun_replaces_its_own_clusters(recording, suggested, tmp_path):
+    root, _ = recording
+    s, _ = suggested
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    write_suggestions(s, out)
+    (out / "cluster_00" / "my_label.txt").write_text("mine too")
+    fewer = suggest_states(root, max_states=2, cache=tmp_path / "cache")
+    assert len(fewer.clusters) == 2
+    write_suggestions(fewer, out)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "cluster_00" / "my_label.txt").is_file()
+    assert not (out / "cluster_02").exists()  # the earlier run's third cluster is gone, not left to label
+    summary = json.loads((out / "suggestions.json").read_text())
+    assert [c["dir"] for c in summary["clusters"]] == ["cluster_00", "cluster_01"]
+    assert sum(len(list((out / c["dir"] / "frames").glob("*.png"))) for c in summary["clusters"]) == len(
+        list(root.glob("*.png"))
+    )
+    foreign = tmp_path / "foreign"
+    (foreign / "cluster_00").mkdir(parents=True)
+    (foreign / "cluster_00" / "x.png").write_bytes(b"user data")
+    with pytest.raises(ScreenstateError, match="not written by `screenstate suggest`"):
+        write_suggestions(s, foreign)
+    assert sorted(p.name for p in foreign.rglob("*")) == ["cluster_00", "x.png"]
+    with pytest.raises(ScreenstateError, match="never writes into"):
+        write_suggestions(s, root / "states")
+
+
+def test_a_cluster_of_an_earlier_run_is_refused(recording, suggested, tmp_path):
+    s, _ = suggested
+    out = tmp_path / "out"
+    write_suggestions(s, out)
+    old = tmp_path / "old_cluster"
+    shutil.copytree(out / "cluster_00", old)
+    write_suggestions(s, out)  # a new run: the copied cluster is from the earlier one
+    shutil.copyfile(out / "suggestions.json", tmp_path / "suggestions.json")
+    with pytest.raises(ScreenstateError, match="earlier `screenstate suggest` run"):
+        load_cluster(old)
+
+
+def test_cluster_paths_resolve_from_the_cluster_folder(recording, suggested, tmp_path, monkeypatch):
+    root, _ = recording
+    s, _ = suggested
+    base = tmp_path / "work"
+    shutil.copytree(root, base / "rec")
+    monkeypatch.chdir(base)
+    rel = suggest_states(Path("rec"), max_states=5, cache=tmp_path / "cache")
+    write_suggestions(rel, Path("rec.states"))
+    moved = tmp_path / "moved"
+    shutil.move(str(base), moved)  # the recording and its clusters move together
+    monkeypatch.chdir(tmp_path)
+    meta = json.loads((moved / "rec.states" / "cluster_00" / "cluster.json").read_text())
+    assert all(f.startswith("../../rec/") for f in meta["frames"])
+    c = load_cluster(moved / "rec.states" / "cluster_00")
+    assert all(f.is_file() for f in c.frames + c.exemplars)
+    dests = label_cluster(tmp_path / "c.json", moved / "rec.states" / "cluster_00", "first")
+    assert all(d.is_file() for d in dests)
+
+
+def test_label_names_several_clusters_in_one_call_without_loading_models(recording, suggested, tmp_path, monkeypatch):
+    import screenstate.embeddings.factory as factory
+
+    s, out = suggested
+    monkeypatch.setattr(factory, "create_encoder", lambda *a, **k: pytest.fail("label loaded an encoder"))
+    classes = tmp_path / "states.json"
+    dirs = [str(out / f"cluster_{c.id:02d}") for c in s.clusters]
+    args = ["label", "-c", str(classes), "--cluster", dirs[0], "--cluster", dirs[1], "--cluster", dirs[2]]
+    res = runner.invoke(app, [*args, "--class", "a", "--class", "b", "--class", "c"])
+    assert res.exit_code == 0, res.output
+    assert [c["name"] for c in json.loads(classes.read_text())["classifier_configs"]] == ["a", "b", "c"]
+    res = runner.invoke(app, [*args, "--class", "a", "--class", "b"])
+    assert res.exit_code == 2 and "one per --cluster (3)" in res.output

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -56,6 +56,26 @@ NEGATIVE_PROMPTS = False
 #: the few-shot rule needs this many classes with this many positive screenshots each
 FEWSHOT_MIN_CLASSES = 2
 FEWSHOT_MIN_PER_CLASS = 2
+#: ABSENT: in a calibrated source, a class with no column of that source (a text-only class
+#: among exemplar classes) scores what a typical other-class match scores there (0.5), so
+#: every class is fused over the same sources, on one scale: before, a text-only class was
+#: scored by its prompts alone and beat exemplar classes of the very screen shown (#30).
+#: On a screen where the source's classes score lower on average, that mean is used.
+ABSENT = 0.5
+#: ABSTAIN: an exemplar source whose best class on a screen scores below ``ABSENT`` (the
+#: screen is less like every exemplar than a typical other-class pair) has no opinion on
+#: that screen (so has one that scores every class alike), instead of pulling every class down: the text of another session (another
+#: document, terminal, theme) matches no exemplar's text, while its looks still do.
+#: Measured on held-out recordings/qt-featherpad (label session A, check session B): B's
+#: named frames 0.0 -> 0.826 top-1 (pred) with ABSENT as the mean of the scored classes
+#: (a fixed 0.5: 0.261), ABSTAIN lifts their scores above the unknown frames' (median
+#: 0.495 -> 0.684 vs <= 0.489).
+ABSTAIN = True
+#: MIN_SCORE_AT: the learned "none of the above" sits this far from the best other class's
+#: mean leave-one-out score towards the own class's. Measured on qt-featherpad: 0.25 ->
+#: session A 1.0 / session B 0.576 top-1 with unknown frames (all unknown frames get no
+#: state); 0.5 -> 1.0 / 0.485 (B's named frames drop out); no threshold -> 0.727 / 0.576.
+MIN_SCORE_AT = 0.25
 #: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
 #: larger sets use this many, spread over the classes
 FEWSHOT_CALIBRATION_ROWS = 256
@@ -170,6 +190,17 @@ def calibrate(
     return out
 
 
+def _fill_absent(scores: torch.Tensor) -> torch.Tensor:
+    """Classes a source does not score (NaN) get ``ABSENT``, or the mean score of the
+    classes it does score on that screen when lower: on a screen unlike every exemplar
+    (another session, another theme) a class without exemplars must not stand out."""
+    present = ~torch.isnan(scores)
+    if bool(present.all()) or not bool(present.any()):
+        return scores
+    mean = torch.where(present, scores, 0.0).sum(1, keepdim=True) / present.sum(1, keepdim=True).clamp(min=1)
+    return torch.where(present, scores, mean.clamp(max=ABSENT))
+
+
 @dataclass(frozen=True, eq=False)
 class FewShot:
     """The few-shot rule of a class file with screenshot exemplars (see the module docstring).
@@ -184,12 +215,15 @@ class FewShot:
     calibration: tuple[SourceCalibration, ...]
     #: the evidence it reads: every source it was calibrated over
     channels: tuple[str, ...]
+    #: "none of the above" learned from the exemplars (see :func:`learned_min_score`); None: not learned
+    min_score: float | None = None
 
     @classmethod
     def calibrated(cls, columns: ExampleColumns, exemplar_relevance: Relevance, rows: torch.Tensor) -> FewShot:
         """The rule learned from ``exemplar_relevance`` of the screenshot columns ``rows``
-        (:func:`calibrate`)."""
-        return cls(columns, tuple(calibrate(exemplar_relevance, rows, columns)), tuple(exemplar_relevance))
+        (:func:`calibrate`), with its :func:`learned_min_score`."""
+        rule = cls(columns, tuple(calibrate(exemplar_relevance, rows, columns)), tuple(exemplar_relevance))
+        return replace(rule, min_score=learned_min_score(rule, exemplar_relevance, rows))
 
     def _calibrated(self, relevance: Relevance) -> Iterator[tuple[SourceCalibration, torch.Tensor]]:
         """Each source whose channel is in ``relevance``, with its calibrated columns."""
@@ -206,6 +240,15 @@ class FewShot:
         terms = []
         for cal, rel in self._calibrated(relevance):
             scores = _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
+            if ABSTAIN and cal.source.against is Against.EXEMPLARS:
+                best = scores.nan_to_num(float("-inf")).max(1, keepdim=True).values
+                worst = scores.nan_to_num(float("inf")).min(1, keepdim=True).values
+                far = best - worst < 1e-6  # no preference between the classes
+                if cal.same is not None:
+                    far |= best < ABSENT  # less like every exemplar than a typical other-class pair
+                scores = scores.masked_fill(far, float("nan"))
+            if cal.same is not None:  # see ABSENT
+                scores = _fill_absent(scores)
             terms.append((cal.weight, scores))
         return weighted_mean(terms, torch.zeros(n_images, c.n_classes), 0.0)
 
@@ -220,3 +263,28 @@ class FewShot:
             full[:, cal.columns] = rel
             terms.append((cal.weight, full))
         return weighted_mean(terms, torch.zeros(n_images, n_cols), float("nan"))
+
+
+def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.Tensor) -> float | None:
+    """ "None of the above" from the user's own exemplars: each exemplar screen is scored by
+    the rule with its own column left out; the threshold is halfway between how its own
+    class typically scores (mean) and how the best other class typically scores. A screen
+    whose best class scores below it is far from every class: it gets no state (``pred``
+    kept). None when there is no other class to compare with."""
+    if len(rows) == 0:
+        return None
+    loo = {}
+    for ch, r in exemplar_relevance.items():
+        r = r.clone()
+        r[torch.arange(len(rows)), rows] = float("nan")  # leave itself out
+        loo[ch] = r
+    raw = rule.scores(loo)
+    own_cls = rule.columns.example_class[rows]
+    own = raw[torch.arange(len(rows)), own_cls]
+    other = raw.clone()
+    other[torch.arange(len(rows)), own_cls] = float("-inf")
+    best_other = other.max(1).values
+    ok = torch.isfinite(own) & torch.isfinite(best_other)
+    if not bool(ok.any()):
+        return None
+    return float(best_other[ok].mean() + MIN_SCORE_AT * (own[ok].mean() - best_other[ok].mean()))

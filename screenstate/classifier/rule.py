@@ -40,6 +40,12 @@ class DecisionRule(Protocol):
         """The evidence sources the rule reads (keys of the relevance it is given)."""
         ...
 
+    @property
+    def min_score(self) -> float | None:
+        """ "None of the above" below this raw score, learned from the class file's own
+        exemplars (None: the rule has nothing to learn it from); a class's ``min_score`` wins."""
+        ...
+
     def scores(self, relevance: Relevance) -> torch.Tensor:
         """Raw scores, float [images, classes] in [0, 1]; sources missing from
         ``relevance`` are left out (ablations)."""

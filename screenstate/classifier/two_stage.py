@@ -122,6 +122,8 @@ class TwoStage:
     #: the evidence it reads, in fusion order: the encoder's channels
     channels: tuple[str, ...]
     weights: Mapping[str, float] = field(default_factory=dict)
+    #: no exemplars to learn "none of the above" from: only a class's own min_score
+    min_score: float | None = None
 
     def column_view(self, relevance: Relevance) -> torch.Tensor:
         """The fused relevance, float [images, examples] (``classifier/fusion.py``) of the

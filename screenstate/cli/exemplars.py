@@ -28,17 +28,26 @@ def index_build(
     rep = build_exemplar_index(clf, classes)
     state = "rebuilt" if rep.rebuilt else "up to date"
     typer.echo(f"{rep.exemplars} exemplars, channels {'+'.join(rep.channels)}: {state} in {rep.directory}")
+    if clf.rule.min_score is not None:  # the proposal: a class's own min_score overrides it
+        typer.echo(
+            f"none of the above below raw score {clf.rule.min_score:.3f} (learned from the exemplars); "
+            "a class's min_score in the JSON overrides it"
+        )
 
 
 @app.command()
 def label(
     classes: ClassesOpt,
-    class_name: Annotated[str, typer.Option("--class", help="Class it is an example of.")],
+    class_names: Annotated[
+        list[str],
+        typer.Option("--class", help="Class it is an example of (with several --cluster: one for all, or one each)."),
+    ],
     frame: Annotated[Path | None, typer.Argument(help="Frame to add as an exemplar.")] = None,
     cluster: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            "--cluster", help="A cluster folder from `screenstate suggest`: add its exemplars (creates the class)."
+            "--cluster",
+            help="A cluster folder from `screenstate suggest`: add its exemplars (creates the class). Repeatable.",
         ),
     ] = None,
     describe: Annotated[
@@ -47,23 +56,32 @@ def label(
     negative: Annotated[bool, typer.Option("--negative", help="Add to examples_to_exclude.")] = False,
     encoder: EncoderOpt = "auto",
 ) -> None:
-    """Copy a frame (or a suggested cluster's exemplars) next to the class file as
-    exemplars, update the JSON and the index."""
-    from screenstate.classify import ScreenClassifier
-    from screenstate.embeddings.cache import FeatureCache
-    from screenstate.exemplars import add_exemplar, build_exemplar_index
+    """Copy a frame (or suggested clusters' exemplars) next to the class file as
+    exemplars and update the JSON; an existing exemplar index is kept current (no model is
+    loaded when there is none: `screenstate index build` makes one)."""
+    from screenstate.exemplars import add_exemplar, index_dir
     from screenstate.suggest import label_cluster
 
-    if (frame is None) == (cluster is None):
+    clusters = cluster or []
+    if (frame is None) == (not clusters):
         _fail(ValueError("give either a FRAME or --cluster DIR (one of them)"))
-    if cluster is not None:
-        dests = label_cluster(classes, cluster, class_name, negative=negative, describe=describe)
-    else:
-        dests = [add_exemplar(classes, frame, class_name, negative)]  # type: ignore[arg-type]
-    rep = build_exemplar_index(ScreenClassifier(classes, encoder=encoder, cache=FeatureCache()), classes)
+    if len(class_names) not in ({1, len(clusters)} if clusters else {1}):
+        _fail(ValueError(f"give one --class, or one per --cluster ({len(clusters)}), got {len(class_names)}"))
+    names = class_names * len(clusters) if len(class_names) == 1 else class_names
     kind = "negative" if negative else "positive"
-    what = dests[0] if len(dests) == 1 else f"{len(dests)} frames of {cluster}"
-    typer.echo(f"added {what} as {kind} exemplar(s) of {class_name}; index: {rep.exemplars} exemplars")
+    if frame is not None:
+        dest = add_exemplar(classes, frame, class_names[0], negative)
+        typer.echo(f"added {dest} as {kind} exemplar of {class_names[0]}")
+    for d, name in zip(clusters, names):
+        dests = label_cluster(classes, d, name, negative=negative, describe=describe)
+        typer.echo(f"added {len(dests)} frames of {d} as {kind} exemplar(s) of {name}")
+    if index_dir(classes).is_dir():
+        from screenstate.classify import ScreenClassifier
+        from screenstate.embeddings.cache import FeatureCache
+        from screenstate.exemplars import build_exemplar_index
+
+        rep = build_exemplar_index(ScreenClassifier(classes, encoder=encoder, cache=FeatureCache()), classes)
+        typer.echo(f"index: {rep.exemplars} exemplars")
 
 
 @app.command()
@@ -83,9 +101,15 @@ def suggest(
     s = suggest_states(root, max_states=max_states, cache=cache)
     dest = out or root.with_name(root.name + ".states")
     summary = write_suggestions(s, dest)
-    typer.echo(f"{sum(len(c.frames) for c in s.clusters)} frames -> {len(s.clusters)} suggested states in {dest}")
+    skipped = f" ({len(s.skipped)} unreadable frames skipped)" if s.skipped else ""
+    typer.echo(
+        f"{sum(len(c.frames) for c in s.clusters)} frames -> {len(s.clusters)} suggested states in {dest}{skipped}"
+    )
     for c in s.clusters:
         typer.echo(f"  cluster_{c.id:02d}  {len(c.frames):4d} frames  {' '.join(c.words)}")
+    for f, why in s.skipped:
+        typer.echo(f"  skipped {f}: {why}")
     typer.echo(
-        f"summary: {summary}; name one with: screenstate label --cluster {dest}/cluster_00 --class NAME -c CLASSES.json"
+        f"summary: {summary}; name clusters with: screenstate label --cluster {dest}/cluster_00 "
+        f"[--cluster {dest}/cluster_01 ...] --class NAME [--class NAME2 ...] -c CLASSES.json"
     )

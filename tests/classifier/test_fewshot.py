@@ -142,3 +142,42 @@ def test_calibration_rows_spread_a_large_set_over_the_classes():
     assert calibration_rows(cols, limit=3).tolist() == [0, 1, 3, 4]  # two of each class
     few = ExampleColumns(cls, torch.tensor([False, True, True, False, False, True]), torch.ones(6, dtype=torch.bool), 2)
     assert calibration_rows(few) is None  # class 0 has one positive screenshot
+
+
+def _mixed():
+    """3 classes: 0 and 1 with a prompt and 2 screenshot exemplars each, 2 with a prompt only."""
+    cls = torch.tensor([0, 1, 2, 0, 0, 1, 1])
+    neg = torch.zeros(7, dtype=torch.bool)
+    is_image = torch.tensor([False, False, False, True, True, True, True])
+    rows = torch.tensor([3, 4, 5, 6])
+    text = torch.tensor(  # exemplar screens vs every column: prompts a little, exemplars clearly
+        [
+            [0.7, 0.6, 0.6, 1.0, 0.9, 0.6, 0.6],
+            [0.7, 0.6, 0.6, 0.9, 1.0, 0.6, 0.6],
+            [0.6, 0.7, 0.6, 0.6, 0.6, 1.0, 0.9],
+            [0.6, 0.7, 0.6, 0.6, 0.6, 0.9, 1.0],
+        ]
+    )
+    return ExampleColumns(cls, neg, is_image, 3), {"text": text}, rows
+
+
+def test_a_text_only_class_does_not_beat_the_exemplars_of_the_screen_shown():
+    columns, exemplar_rel, rows = _mixed()
+    rule = FewShot.calibrated(columns, exemplar_rel, rows)
+    # a new screen of class 0: its exemplars match (0.9), its prompt less than class 2's prompt
+    screen = {"text": torch.tensor([[0.66, 0.6, 0.72, 0.9, 0.88, 0.6, 0.6]])}
+    raw = rule.scores(screen)
+    assert int(raw.argmax()) == 0
+    # the text-only class is scored on the same sources: its missing exemplars count as a
+    # typical other-class match, not as absent evidence
+    assert raw[0, 2] < raw[0, 0]
+
+
+def test_none_of_the_above_is_learned_from_the_exemplars():
+    columns, exemplar_rel, rows = _mixed()
+    rule = FewShot.calibrated(columns, exemplar_rel, rows)
+    assert rule.min_score is not None
+    like_class_1 = {"text": torch.tensor([[0.6, 0.7, 0.6, 0.6, 0.6, 0.92, 0.9]])}
+    far = {"text": torch.tensor([[0.55, 0.55, 0.55, 0.5, 0.5, 0.5, 0.5]])}
+    assert float(rule.scores(like_class_1).max()) > rule.min_score
+    assert float(rule.scores(far).max()) < rule.min_score

@@ -1,0 +1,249 @@
+"""Render the held-out recordings ``recordings/qt-featherpad``: two ordered sessions of one workflow in
+software the dev set does not contain (Qt 5 dialogs in front of the FeatherPad editor, an
+xterm and an X clock), for the ``label_once`` benchmark: label session A once with
+``suggest`` + ``label``, check session B (other texts, window positions, timing, window
+manager, screen size and a dark theme) and a video of session A.
+
+    apt-get install -y xvfb openbox fluxbox imagemagick x11-apps x11-xserver-utils xterm \
+        python3-tk python3-pyqt5 featherpad optipng xdotool fonts-dejavu fonts-liberation
+    python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad
+
+Each session is one X display kept up for the whole session: the desktop (label
+``unknown``), then the editor (``unknown``: no dialog state), then one dialog after the
+other, each captured several times while the session goes on (typing, keys, the clock's
+second hand, a progress bar advancing), then the desktop again. Seeded; the dialog
+programs are ``heldout_dialog_app.py``'s (Debian's python3 + PyQt5).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from render_heldout_dialogs import stop  # noqa: E402
+
+#: (state, frames, title, text); text is the mode for file_chooser
+Step = tuple[str, int, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class Session:
+    name: str
+    size: tuple[int, int]
+    wm: list[str]
+    style: str
+    shade: str
+    background: list[list[str]]
+    document: str
+    steps: list[Step]
+    seed: int
+
+
+DOCUMENTS = {
+    "order-2291.txt": "Order 2291 - Harbour Books\n\nCustomer: Ines Marchetti\nItems: 3 x 'Tides of the North',"
+    " 1 x 'Sea Charts 1890'\nShipping: courier, insured\n\nNotes:\n",
+    "garden.md": "# Garden plan\n\n- move the rhubarb to the north bed\n- order 20 m of hose\n- prune the plum"
+    " tree in March\n\nSeeds to buy: beans, dill, two kinds of lettuce\n",
+}
+
+SESSIONS = [
+    Session(
+        "session_a",
+        (1280, 800),
+        ["openbox"],
+        "Fusion",
+        "#3d5a73",
+        [
+            ["xterm", "-geometry", "80x20+40+30", "-hold", "-e", "sh", "-c", "cal; date; ls -l ~/Documents"],
+            ["xclock", "-update", "1", "-geometry", "140x140+1110+20"],
+        ],
+        "order-2291.txt",
+        [
+            ("unknown", 3, None, None),
+            ("editor", 3, None, "Packed and labelled on Tuesday."),
+            ("file_chooser", 4, "Open order file", "open"),
+            ("progress_dialog", 4, "Exporting", "Exporting order 2291 to PDF..."),
+            ("question_dialog", 3, "Send invoice", "Send the invoice to the customer now?"),
+            ("warning_dialog", 3, "Address", "The delivery address has no postcode."),
+            ("password_prompt", 4, "Mail server", "Password for orders@harbourbooks.example:"),
+            ("error_dialog", 3, "Sending failed", "The mail server refused the message (550)."),
+            ("info_dialog", 3, "Invoice", "Invoice 2291 was archived."),
+            ("desktop", 3, None, None),
+        ],
+        31,
+    ),
+    Session(
+        "session_b",
+        (1366, 768),
+        ["fluxbox"],
+        "Fusion-dark",
+        "#22262e",
+        [
+            ["xterm", "-rv", "-geometry", "70x16+640+380", "-hold", "-e", "sh", "-c", "df -h; uptime"],
+            ["xload", "-geometry", "180x90+1150+640"],
+        ],
+        "garden.md",
+        [
+            ("unknown", 2, None, None),
+            ("editor", 4, None, "Call the nursery about the apple trees."),
+            ("password_prompt", 3, "Cloud sync", "Enter the password for garden@cloud.example:"),
+            ("progress_dialog", 5, "Uploading", "Uploading garden.md and 4 photos..."),
+            ("info_dialog", 2, "Cloud sync", "All files are up to date."),
+            ("file_chooser", 3, "Save plan as", "save"),
+            ("question_dialog", 4, "Overwrite", "A plan with this name exists. Replace it?"),
+            ("error_dialog", 3, "Printer", "The printer 'Kitchen' is out of paper."),
+            ("warning_dialog", 3, "Reminder", "Frost is forecast tonight: cover the seedlings."),
+            ("desktop", 4, None, None),
+        ],
+        32,
+    ),
+]
+
+
+def _fake_home(root: Path) -> Path:
+    home = root / "home"
+    for d, files in {
+        "Documents": ["orders-2025.ods", "invoice-2290.pdf", "suppliers.txt", "catalogue.odt"],
+        "Pictures": ["shop-front.jpg", "seedlings.png"],
+        "Downloads": ["label-printer-driver.deb"],
+    }.items():
+        (home / d).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            (home / d / f).write_text("x" * 100)
+    for name, body in DOCUMENTS.items():
+        (home / "Documents" / name).write_text(body)
+    return home
+
+
+def _x(env: dict[str, str], *args: str) -> None:
+    subprocess.run(["xdotool", *args], env=env, check=False, stderr=subprocess.DEVNULL)
+
+
+def render_session(s: Session, out: Path, home: Path, display: str) -> list[tuple[str, str]]:
+    """Run one session on ``display`` and write its frames; returns (frame, state) rows."""
+    rng = random.Random(s.seed)
+    w, h = s.size
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DISPLAY": display, "HOME": str(home), "NO_AT_BRIDGE": "1", "QT_QPA_PLATFORM": "xcb"}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen(["Xvfb", display, "-screen", "0", f"{w}x{h}x24"], **quiet)]
+    rows: list[tuple[str, str]] = []
+    time.sleep(0.8)
+    try:
+        procs.append(subprocess.Popen(s.wm, env=env, **quiet))
+        time.sleep(0.8)
+        subprocess.run(["xsetroot", "-solid", s.shade], env=env, check=False)
+        for cmd in s.background:
+            procs.append(subprocess.Popen(cmd, env=env, **quiet))
+            time.sleep(0.6)
+        editor: subprocess.Popen | None = None
+        for state, n, title, text in s.steps:
+            dialog: subprocess.Popen | None = None
+            if state == "editor" and editor is None:
+                editor = subprocess.Popen(
+                    ["featherpad", "--standalone", str(home / "Documents" / s.document)], env=env, **quiet
+                )
+                procs.append(editor)
+                time.sleep(2.0)
+            if state == "desktop" and editor is not None:
+                editor.kill()
+                editor.wait()
+                editor = None
+                time.sleep(0.5)
+            for k in range(n):
+                if state not in ("unknown", "editor", "desktop") and (dialog is None or state == "progress_dialog"):
+                    if dialog is not None:
+                        dialog.kill()
+                        dialog.wait()
+                    penv = {**env, "HELDOUT_PROGRESS": str(min(95, 12 + 18 * k + rng.randint(0, 6)))}
+                    args = ["/usr/bin/python3", str(HERE / "heldout_dialog_app.py"), "qt", state, s.style]
+                    dialog = subprocess.Popen(
+                        [*args, title or "-", text or "-"], env=penv, cwd=home / "Documents", **quiet
+                    )
+                    procs.append(dialog)
+                    time.sleep(2.2)
+                if state == "editor" and text:  # type the note a few words at a time
+                    words = text.split()
+                    part = words[k * len(words) // n : (k + 1) * len(words) // n]
+                    _x(env, "type", "--delay", "40", " ".join(part) + " ")
+                elif state == "password_prompt" and k:
+                    _x(env, "type", "--delay", "60", rng.choice(["x7", "q", "pa", "9"]))
+                elif state == "file_chooser" and k:
+                    _x(env, "key", rng.choice(["Down", "Down", "Up"]))
+                _x(env, "mousemove", str(rng.randint(0, w - 1)), str(rng.randint(0, h - 1)))
+                time.sleep(rng.uniform(0.4, 1.4))
+                name = f"frame_{len(rows) + 1:05d}.png"
+                subprocess.run(["import", "-window", "root", str(out / name)], env=env, check=True)
+                rows.append((name, "unknown" if state in ("editor", "desktop") else state))
+            if dialog is not None:
+                dialog.kill()
+                dialog.wait()
+                time.sleep(0.4)
+    finally:
+        stop(procs)
+    with (out / "labels.csv").open("w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["frame", "state"])
+        wr.writerows(rows)
+    return rows
+
+
+def write_session_video(frames: Path, dest: Path, fps: float = 5.0, seed: int = 33) -> int:
+    """An H.264 video of a rendered session (PyAV): every frame held 0.6-1.6 s at ``fps``,
+    a drawn cursor gliding between random points; ``<dest>.csv`` gives each video frame's
+    time and state. Returns the number of video frames."""
+    sys.path.insert(0, str(HERE.parent))
+    from PIL import Image
+
+    from screenstate.batch.video_write import draw_cursor, write_video
+
+    rng = random.Random(seed)
+    with (frames / "labels.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    items, labels = [], []
+    t, (cx, cy) = 0.0, (400, 300)
+    for r in rows:
+        img = Image.open(frames / r["frame"]).convert("RGB")
+        n = max(1, round(rng.uniform(0.6, 1.6) * fps))
+        tx, ty = rng.randint(0, img.width - 20), rng.randint(0, img.height - 20)
+        for j in range(n):
+            x, y = cx + (tx - cx) * (j + 1) // n, cy + (ty - cy) * (j + 1) // n
+            items.append((draw_cursor(img, x, y), round(t, 3)))
+            labels.append((len(labels), round(t, 3), r["frame"], r["state"]))
+            t += 1.0 / fps
+        cx, cy = tx, ty
+    write_video(dest, items, options={"crf": "23", "g": "50", "bf": "0"})
+    with dest.with_suffix(".csv").open("w", newline="") as fh:
+        wr = csv.writer(fh)
+        wr.writerow(["index", "time_s", "source_frame", "state"])
+        wr.writerows(labels)
+    return len(labels)
+
+
+def render(out: Path) -> None:
+    for tool in ("Xvfb", "openbox", "fluxbox", "import", "xterm", "xclock", "xload", "featherpad", "xdotool"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found; install the Debian packages listed in this script's docstring")
+    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "heldout-session-scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    home = _fake_home(scratch)
+    for i, s in enumerate(SESSIONS):
+        rows = render_session(s, out / s.name, home, f":{64 + i}")
+        print(f"{s.name}: {len(rows)} frames")
+    if shutil.which("optipng"):
+        subprocess.run(["optipng", "-quiet", "-o1", *map(str, sorted(out.glob("session_*/*.png")))], check=False)
+    print(f"video: {write_session_video(out / 'session_a', out / 'session_a.mp4')} frames")
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    render(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "heldout" / "recordings" / "qt-featherpad")
