@@ -56,6 +56,7 @@ BENCHMARKS = {
     "vlm_latency": "bench_vlm",
     "video_throughput": "bench_video",
     "segment_rule": "bench_segments",
+    "startup": "bench_startup",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))

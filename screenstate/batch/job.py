@@ -29,7 +29,8 @@ from typing import Any
 from screenstate.batch.config import JobConfig
 from screenstate.batch.encode import encode_with_actors, prepared_for_driver
 from screenstate.batch.hashing import hash_local, hash_on_ray
-from screenstate.batch.layout import scan_root
+from screenstate.batch.layout import Listing, scan_root
+from screenstate.batch.local import LOCAL_MAX_FRAMES, prepared_in_threads
 from screenstate.batch.outputs import job_metrics, write_outputs
 from screenstate.batch.progress import EncodeProgress
 from screenstate.batch.ray_setup import init_ray, is_multi_node, ray_started
@@ -52,10 +53,10 @@ class BatchJob:
 
     def __init__(self, config: JobConfig) -> None:
         self.config = config
-        if config.encode_in not in ("auto", "driver", "actors"):
+        if config.encode_in not in ("auto", "local", "driver", "actors"):
             from screenstate.errors import UnknownNameError
 
-            raise UnknownNameError("encode_in", config.encode_in, ["auto", "driver", "actors"])
+            raise UnknownNameError("encode_in", config.encode_in, ["auto", "local", "driver", "actors"])
         if config.scores_file is not None and config.scores_file.suffix not in (".jsonl", ".parquet"):
             raise ScreenstateError(f"--scores {config.scores_file}: use a .jsonl or .parquet file name")
         if config.output is not None and config.output.suffix.lower() != ".csv":
@@ -65,6 +66,7 @@ class BatchJob:
         self._fresh: dict[str, ScreenFeatures] = {}  # features encoded during run(), by content hash
         self.encode_nodes: set[str] = set()
         ClassSpec.from_json(config.classes)  # a bad class file fails here, before any work
+        self._listing = self._precheck()  # so do a missing root and a layout the options do not fit
         # models load in the background while run() lists and hashes frames and starts Ray
         self._loader = ThreadPoolExecutor(max_workers=1)
         self._classifier = self._loader.submit(
@@ -84,14 +86,18 @@ class BatchJob:
 
     # -- stages -------------------------------------------------------------------------
     def _encode_missing(self, todo: dict[str, str]) -> tuple[int, dict[str, str]]:
-        """Encode distinct uncached frames on Ray; returns (encoded count, hash -> error)."""
+        """Encode distinct uncached frames (on Ray unless the job is small); returns (encoded count, hash -> error)."""
         if not todo:
             return 0, {}
         cfg = self.config
-        init_ray(cfg.ray_address)
-        driver = cfg.encode_in == "driver" or (cfg.encode_in == "auto" and not is_multi_node())
+        local = self._local(len(todo))
+        if not local:
+            init_ray(cfg.ray_address)
+        driver = local or cfg.encode_in == "driver" or (cfg.encode_in == "auto" and not is_multi_node())
         clf = self.classifier
-        if driver:
+        if local:  # no Ray at all (batch/local.py)
+            blocks: Any = prepared_in_threads(self.root, todo, clf.encoder.preparer(), clf.max_pixels)
+        elif driver:
             import ray
 
             self.encode_nodes.add(ray.get_runtime_context().get_node_id())
@@ -118,6 +124,35 @@ class BatchJob:
                 if cfg.on_encoded is not None:
                     cfg.on_encoded(len(self._fresh))
         return len(self._fresh), errors
+
+    def _precheck(self) -> Listing | None:
+        """A local root's listing, or errors that need no model: --eval_only on a flat folder
+        or a video, --fps on images, a root without frames (None: a video or a URI root)."""
+        cfg = self.config
+        if self.root.uri is not None:
+            return None
+        from screenstate.batch.video import find_video
+
+        if find_video(cfg.root) is not None:
+            if cfg.eval_only:
+                raise ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is a video")
+            return None
+        if cfg.sequence.fps is not None:
+            raise ScreenstateError(
+                f"--fps samples a video; --root {cfg.root} is an image recording (every file is a frame)"
+            )
+        listing = scan_root(cfg.root)
+        if cfg.eval_only and listing.layout != "labeled":
+            raise ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is flat")
+        return listing
+
+    def _local(self, n_frames: int) -> bool:
+        """Whether frames are prepared in this process's threads, without Ray (batch/local.py)."""
+        cfg = self.config
+        if cfg.encode_in == "local":
+            return True
+        small = n_frames <= LOCAL_MAX_FRAMES and not cfg.ray_address and self.root.uri is None
+        return cfg.encode_in == "auto" and small and not ray_started()
 
     def _store_from_actors(self, batch: dict[str, Any], ok: list[int]) -> None:
         """Features that came back from the actors: into the feature store (its disk cache is
@@ -152,7 +187,7 @@ class BatchJob:
             )
         skipped: list[str] = []
         if root.uri is None:
-            listing = scan_root(cfg.root)
+            listing = self._listing if self._listing is not None else scan_root(cfg.root)
             frames, layout = listing.frames, listing.layout
             skipped = [s.describe() for s in listing.skipped]
             if layout == "flat" and cfg.sequence.gate == "on":
@@ -169,7 +204,7 @@ class BatchJob:
         for f, (h, _) in zip(frames, hashed):
             if h is not None:
                 distinct.setdefault(h, str(f.path))
-        if distinct and not ray_started() and self.cache.any_missing(list(distinct)):
+        if distinct and not ray_started() and not self._local(len(distinct)) and self.cache.any_missing(list(distinct)):
             init_ray(cfg.ray_address)  # overlaps with the model load
         cached = {h: cf for h in distinct if (cf := self.classifier.store.cached(h)) is not None}
         if cfg.resume:

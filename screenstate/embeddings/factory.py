@@ -31,6 +31,7 @@ from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL
 from screenstate.embeddings.text import TextChannel, TextOptions
 from screenstate.embeddings.visual import VisualChannel
 from screenstate.errors import UnknownNameError
+from screenstate.notices import notice_once
 
 log = logging.getLogger("screenstate")
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -109,8 +110,9 @@ def resolve_encoder_name(name: str, options: EncoderOptions, image_exemplars: bo
         return "clip+visual+text" if image_exemplars else "clip+text"
     if image_exemplars:
         return "visual+text"
-    if not _NOTICE_SHOWN:
-        log.warning(
+    if not _NOTICE_SHOWN:  # once per process; notice_once: at WARNING once per machine, then INFO
+        notice_once(
+            f"clip-offline-{options.clip_model}-{options.clip_pretrained}",
             "encoder=auto: CLIP weights %s/%s are not available offline; using the text channel "
             "alone (run `screenstate models pull` on a connected machine to add CLIP)",
             options.clip_model,
