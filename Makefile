@@ -28,15 +28,15 @@ sysdeps:
 # the offline default: text + visual channels, batch jobs, the service (no CLIP, no torchvision)
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_FROM) $(TORCH_PINS)
-	$(PY) -m pip install -q -e . $(TORCH_PINS)
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq $(TORCH_FROM) $(TORCH_PINS)
+	$(PY) -m pip install -qq -e . $(TORCH_PINS)
 	touch $@
 
 # + screenstate[dev]: test tools and screenstate[clip] (the suite tests CLIP with a tiny model)
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install -q $(TORCH_FROM) $(TORCH_PINS) "torchvision==0.29.*"
-	$(PY) -m pip install -q -e ".[dev]" $(TORCH_PINS) "torchvision==0.29.*"
+	$(PY) -m pip install -qq $(TORCH_FROM) $(TORCH_PINS) "torchvision==0.29.*"
+	$(PY) -m pip install -qq -e ".[dev]" $(TORCH_PINS) "torchvision==0.29.*"
 	touch $@
 
 install: $(VENV)/.installed

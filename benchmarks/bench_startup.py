@@ -124,6 +124,44 @@ def _case(args: list[str], primed: Path, base: Path, repeats: int) -> dict:
     }
 
 
+def sentence_backends(repeats: int) -> dict:
+    """The bundled MiniLM on OpenVINO (what runs) vs sentence-transformers (what ran before), in
+    this process: load time, encode time of the dev class file's texts plus OCR-like lines, and
+    the largest difference between their embeddings."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from screenstate.embeddings.sentence import resolve_sentence_model
+    from screenstate.embeddings.sentence_ov import OpenVinoSentence
+
+    path = resolve_sentence_model("all-MiniLM-L6-v2")
+    texts = [ln.strip() for ln in (ROOT / "README.md").read_text().splitlines() if ln.strip()][:256]
+    t = time.perf_counter()
+    ov_model = OpenVinoSentence(path, 256)
+    ov_load = time.perf_counter() - t
+    t = time.perf_counter()
+    st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    st.max_seq_length = 256
+    st_load = time.perf_counter() - t
+    ov_s, st_s = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a = ov_model.encode(texts)
+        ov_s.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        b = st.encode(texts, batch_size=64, convert_to_numpy=True, normalize_embeddings=True)
+        st_s.append(time.perf_counter() - t)
+    return {
+        "texts": len(texts),
+        "openvino_load_s": round(ov_load, 2),
+        "sentence_transformers_load_s": round(st_load, 2),
+        "openvino_encode_s": round(statistics.median(ov_s), 3),
+        "sentence_transformers_encode_s": round(statistics.median(st_s), 3),
+        "min_cosine": float((a * b).sum(axis=1).min()),
+        "max_abs_diff": float(np.abs(a - b).max()),
+    }
+
+
 def run(quick: bool) -> dict:
     repeats = 1 if quick else 3
     base = Path(tempfile.mkdtemp(prefix="bench-startup-"))
@@ -175,4 +213,5 @@ def run(quick: bool) -> dict:
         for c in cases
     ]
     out["statechecker"] = checker
+    out["sentence_backends"] = sentence_backends(repeats)
     return out
