@@ -70,10 +70,10 @@ def _env(cache_root: Path) -> dict[str, str]:
 
 
 def _fresh_root(primed: Path, base: Path) -> Path:
-    """A cache root holding what persists on a machine (calibration, compiled models,
-    notices) but no features."""
+    """A cache root holding what persists on a machine (calibration, compiled models, the
+    converted sentence model, notices) but no features."""
     root = Path(tempfile.mkdtemp(dir=base))
-    for keep in ("calibration", "openvino", "notices"):
+    for keep in ("calibration", "openvino", "sentence", "notices"):
         if (primed / keep).is_dir():
             shutil.copytree(primed / keep, root / keep)
     return root

@@ -181,3 +181,13 @@ def test_openvino_sentence_model_gives_sentence_transformers_vectors(tmp_path, m
     # converted once per machine: a second process loads the IR without transformers
     monkeypatch.setattr(sentence_ov, "convert", lambda *a: (_ for _ in ()).throw(AssertionError("converted again")))
     assert torch.equal(SentenceEncoder().encode(texts), got)
+
+
+def test_models_list_without_the_extra_names_the_install_line(monkeypatch):
+    from typer.testing import CliRunner
+
+    from screenstate.cli import app
+
+    _block(monkeypatch, "open_clip")
+    res = CliRunner().invoke(app, ["models", "list"])
+    assert res.exit_code == 0 and "clip: not installed (pip install 'screenstate[clip]')" in res.output
