@@ -1,12 +1,17 @@
-# Two entry points for a newcomer: `make demo` and `make test`. Both install what they need.
+# Two entry points for a newcomer: `make demo` and `make test`. Both install what they need
+# into .venv/ (no activation needed: run .venv/bin/screenstate, or `source .venv/bin/activate`).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# torch and torchvision come from PyPI together (a local CPU-only torch wheel does not load
-# PyPI's torchvision); the CUDA build runs fine on CPU.
-TORCH_PINS := "torch==2.14.*" "torchvision==0.29.*"
+# torch: PyPI's Linux wheel is the CUDA build (its nvidia-* and triton packages are ~4.5 GB of
+# the venv); the CPU build runs everything here. `make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu`
+# installs the CPU build (README: Install size). torchvision comes only with the [clip] extra and
+# must be the build of the same torch.
+TORCH_PINS := "torch==2.14.*"
+TORCH_INDEX ?=
+TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: demo test install bench clean sysdeps
+.PHONY: demo test install install-dev clean sysdeps
 
 # Debian packages the test suite drives for real: Chromium (review page, via Playwright's
 # Python package; no browser download) and redis-server (the service's Redis store).
@@ -15,26 +20,35 @@ SYS_PKGS := chromium redis-server
 sysdeps:
 	@missing=""; for p in $(SYS_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian packages:$$missing"; \
+	  echo "installing Debian packages for the browser and Redis tests:$$missing"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null \
 	    || echo "warning: could not install$$missing; tests that need them will skip"; \
 	elif [ -n "$$missing" ]; then echo "note: not installed:$$missing (tests that need them will skip)"; fi
 
+# the offline default: text + visual channels, batch jobs, the service (no CLIP, no torchvision)
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e ".[dev]" $(TORCH_PINS)
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq $(TORCH_FROM) $(TORCH_PINS)
+	$(PY) -m pip install -qq -e . $(TORCH_PINS)
+	touch $@
+
+# + screenstate[dev]: test tools and screenstate[clip] (the suite tests CLIP with a tiny model)
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install -qq $(TORCH_FROM) $(TORCH_PINS) "torchvision==0.29.*"
+	$(PY) -m pip install -qq -e ".[dev]" $(TORCH_PINS) "torchvision==0.29.*"
 	touch $@
 
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/screenstate classify-directory --root examples/recording \
 	  --classes configs/demo_states.json --output demo_out/predictions.csv \
 	  --report demo_out/report.html --cache demo_out/cache
+	@echo "next: $(VENV)/bin/screenstate --help   (or: source $(VENV)/bin/activate)"
 
-test: $(VENV)/.installed sysdeps
+test: $(VENV)/.installed-dev sysdeps
 	$(PY) -m ruff check screenstate tests benchmarks
 	$(PY) -m mypy screenstate
 	$(PY) -m pytest -q

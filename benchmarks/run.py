@@ -59,6 +59,7 @@ BENCHMARKS = {
     "video_throughput": "bench_video",
     "segment_rule": "bench_segments",
     "capture_throughput": "bench_capture",
+    "startup": "bench_startup",
 }
 
 DEV = Path(os.environ.get("SCREENSTATE_DEV", ROOT.parent / "shared" / "datasets" / "screens-dev"))

@@ -22,6 +22,10 @@ class ModelNotAvailableError(ScreenstateError, RuntimeError):
     """Model weights are missing locally and cannot be fetched (offline)."""
 
 
+class MissingExtraError(ModelNotAvailableError):
+    """An optional part of the install is missing; the message gives the ``pip install`` line."""
+
+
 class UnknownNameError(ScreenstateError, ValueError):
     """A name (encoder, mode, class, ...) is not one of the valid choices."""
 

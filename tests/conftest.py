@@ -107,3 +107,13 @@ def tiny_owl(tiny_owl_model):
     from screenstate.embeddings.owl import OwlRegions
 
     return OwlRegions(model_obj=tiny_owl_model, device="cpu", top_k=10)
+
+
+@pytest.fixture(scope="session")
+def screens_dev() -> Path:
+    """The dev set (tests/devset.py is the one place that says where), or skip naming where it looked."""
+    from devset import MISSING, SCREENS_DEV
+
+    if not SCREENS_DEV.is_dir():
+        pytest.skip(MISSING)
+    return SCREENS_DEV

@@ -3,14 +3,12 @@ topmost among equals), not by which line's words resemble "heading"."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from devset import MISSING  # tests/devset.py: the one place
+from devset import SCREENS_DEV as DEV
 
 from screenstate.asking import Asker, heading_line
 from screenstate.embeddings.ocr import TextLine
-
-DEV = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "screens-dev"
 
 
 class _NoVLM:
@@ -31,7 +29,7 @@ def test_login_page_heading_is_its_largest_text(asker, data_dir, question):
     assert (ans.path, ans.text) == ("ocr", "AdminLTE")  # not "Sign In", not the logo glyph read as "f"
 
 
-@pytest.mark.skipif(not DEV.is_dir(), reason="screens-dev not present (../shared/datasets/screens-dev)")
+@pytest.mark.skipif(not DEV.is_dir(), reason=MISSING)
 @pytest.mark.parametrize(
     "image, heading",
     [

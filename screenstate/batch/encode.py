@@ -122,7 +122,6 @@ def frames_dataset(root: Root, todo: dict[str, str], per_block: int, fetchers: i
     """Rows {hash, path, data, error} for the frames to encode, read where the root is
     readable: anywhere for a URI; on the driver's node for a local root on a cluster."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     pin: dict[str, Any] = {}
     if root.uri is None and is_multi_node():
@@ -132,8 +131,8 @@ def frames_dataset(root: Root, todo: dict[str, str], per_block: int, fetchers: i
                 "connection; put the frames where every node can read them (s3://..., gs://..., a shared "
                 "mount as file://...) or run the driver on a cluster node (ray job submit)"
             )
-        strategy = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
-        pin["ray_remote_args_fn"] = lambda: {"scheduling_strategy": strategy}
+        # every node carries its id as a label (Ray's named argument; ray_remote_args_fn is deprecated)
+        pin["label_selector"] = {"ray.io/node-id": ray.get_runtime_context().get_node_id()}
     ds = _chunked(list(todo.items()), per_block)
     blocks = _blocks(len(todo), per_block)
     # bounded: at most `fetchers` blocks of `per_block` frames are being read at once; I/O

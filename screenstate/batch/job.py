@@ -29,6 +29,7 @@ from typing import Any
 from screenstate.batch.config import JobConfig
 from screenstate.batch.encode import encode_with_actors, prepared_for_driver
 from screenstate.batch.hashing import hash_local, hash_on_ray
+from screenstate.batch.local import LOCAL_MAX_FRAMES, prepared_in_threads
 from screenstate.batch.ordered import run_gated_folder, run_source, run_video
 from screenstate.batch.outputs import job_metrics, write_outputs
 from screenstate.batch.progress import EncodeProgress
@@ -40,7 +41,7 @@ from screenstate.embeddings.cache import FeatureCache, default_cache_dir
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.store import channel_model_ids
 from screenstate.errors import ScreenstateError
-from screenstate.recordings import open_recording
+from screenstate.recordings import FrameSource, open_recording
 from screenstate.recordings.video import VideoFile
 from screenstate.schema import ClassSpec
 
@@ -54,10 +55,10 @@ class BatchJob:
 
     def __init__(self, config: JobConfig) -> None:
         self.config = config
-        if config.encode_in not in ("auto", "driver", "actors"):
+        if config.encode_in not in ("auto", "local", "driver", "actors"):
             from screenstate.errors import UnknownNameError
 
-            raise UnknownNameError("encode_in", config.encode_in, ["auto", "driver", "actors"])
+            raise UnknownNameError("encode_in", config.encode_in, ["auto", "local", "driver", "actors"])
         if config.scores_file is not None and config.scores_file.suffix not in (".jsonl", ".parquet"):
             raise ScreenstateError(f"--scores {config.scores_file}: use a .jsonl or .parquet file name")
         if config.output is not None and config.output.suffix.lower() != ".csv":
@@ -67,6 +68,7 @@ class BatchJob:
         self._fresh: dict[str, ScreenFeatures] = {}  # features encoded during run(), by content hash
         self.encode_nodes: set[str] = set()
         ClassSpec.from_json(config.classes)  # a bad class file fails here, before any work
+        self._source = self._precheck()  # so do a missing root and a layout the options do not fit
         # models load in the background while run() lists and hashes frames and starts Ray
         self._loader = ThreadPoolExecutor(max_workers=1)
         self._classifier = self._loader.submit(
@@ -86,14 +88,19 @@ class BatchJob:
 
     # -- stages -------------------------------------------------------------------------
     def _encode_missing(self, todo: dict[str, str]) -> tuple[int, dict[str, str]]:
-        """Encode distinct uncached frames on Ray; returns (encoded count, hash -> error)."""
+        """Encode distinct uncached frames (on Ray unless the job is small); returns (encoded count, hash -> error)."""
         if not todo:
             return 0, {}
         cfg = self.config
-        init_ray(cfg.ray_address)
-        driver = cfg.encode_in == "driver" or (cfg.encode_in == "auto" and not is_multi_node())
+        local = self._local(len(todo))
+        if not local:
+            init_ray(cfg.ray_address)
+        driver = local or cfg.encode_in == "driver" or (cfg.encode_in == "auto" and not is_multi_node())
         clf = self.classifier
-        if driver:
+        blocks: Any
+        if local:  # no Ray at all (batch/local.py)
+            blocks = prepared_in_threads(self.root, todo, clf.encoder.preparer(), clf.max_pixels)
+        elif driver:
             import ray
 
             self.encode_nodes.add(ray.get_runtime_context().get_node_id())
@@ -121,6 +128,38 @@ class BatchJob:
                     cfg.on_encoded(len(self._fresh))
         return len(self._fresh), errors
 
+    def _precheck(self) -> FrameSource | None:
+        """The local recording, opened, or errors that need no model: --eval_only on a flat
+        folder or a video, --fps on images, --actions on a recording without actions, a root
+        without frames (None for a URI root, listed on the workers)."""
+        cfg = self.config
+        if self.root.uri is not None:
+            return None
+        source = open_recording(cfg.root, max_pixels=cfg.max_pixels, fps=cfg.sequence.fps)
+        self._check_source(source)
+        return source
+
+    def _check_source(self, source: FrameSource) -> None:
+        cfg = self.config
+        if cfg.actions is not None and source.kind not in ("openadapt", "flow"):
+            raise ScreenstateError(
+                f"--actions: {cfg.root} is a {source.kind} recording, which keeps no user actions "
+                "(an OpenAdapt capture or an openadapt-flow recording does)"
+            )
+        if cfg.eval_only and source.layout != "labeled":
+            raise ScreenstateError(
+                f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is a {source.kind} recording"
+                + (" (flat)" if source.kind == "folder" else "")
+            )
+
+    def _local(self, n_frames: int) -> bool:
+        """Whether frames are prepared in this process's threads, without Ray (batch/local.py)."""
+        cfg = self.config
+        if cfg.encode_in == "local":
+            return True
+        small = n_frames <= LOCAL_MAX_FRAMES and not cfg.ray_address and self.root.uri is None
+        return cfg.encode_in == "auto" and small and not ray_started()
+
     def _store_from_actors(self, batch: dict[str, Any], ok: list[int]) -> None:
         """Features that came back from the actors: into the feature store (its disk cache is
         written here, by the driver only) and into memory for this run. Keyed by hash: a
@@ -141,12 +180,10 @@ class BatchJob:
     def run(self) -> JobSummary:
         cfg = self.config
         t0 = time.perf_counter()
-        source = open_recording(cfg.root, max_pixels=cfg.max_pixels, fps=cfg.sequence.fps)
-        if cfg.actions is not None and source.kind not in ("openadapt", "flow"):
-            raise ScreenstateError(
-                f"--actions: {cfg.root} is a {source.kind} recording, which keeps no user actions "
-                "(an OpenAdapt capture or an openadapt-flow recording does)"
-            )
+        source = self._source
+        if source is None:
+            source = open_recording(cfg.root, max_pixels=cfg.max_pixels, fps=cfg.sequence.fps)
+            self._check_source(source)
         if isinstance(source, VideoFile):
             return run_video(cfg, self.classifier, source)
         if source.kind in ("openadapt", "flow"):
@@ -163,13 +200,11 @@ class BatchJob:
             init_ray(cfg.ray_address)
             by_path = hash_on_ray(root, [str(f.path) for f in frames])
             hashed = [by_path[str(f.path)] for f in frames]
-        if cfg.eval_only and layout != "labeled":
-            raise ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {cfg.root} is flat")
         distinct: dict[str, str] = {}
         for f, (h, _) in zip(frames, hashed):
             if h is not None:
                 distinct.setdefault(h, str(f.path))
-        if distinct and not ray_started() and self.cache.any_missing(list(distinct)):
+        if distinct and not ray_started() and not self._local(len(distinct)) and self.cache.any_missing(list(distinct)):
             init_ray(cfg.ray_address)  # overlaps with the model load
         cached = {h: cf for h in distinct if (cf := self.classifier.store.cached(h)) is not None}
         if cfg.resume:

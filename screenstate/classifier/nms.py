@@ -19,6 +19,18 @@ from __future__ import annotations
 import torch
 
 
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise IoU [len(a), len(b)] of (x0, y0, x1, y1) boxes: torchvision.ops.box_iou's
+    formula, here so the default install needs no torchvision (it comes with screenstate[clip])."""
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    lt = torch.max(a[:, None, :2], b[:, :2])
+    rb = torch.min(a[:, None, 2:], b[:, 2:])
+    wh = (rb - lt).clamp(min=0)
+    inter = wh[..., 0] * wh[..., 1]
+    return inter / (area_a[:, None] + area_b - inter)
+
+
 def iou_edges(boxes: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """Directed edge list long [2, E] of box pairs (i != j) with IoU > ``iou_threshold``.
 
@@ -26,8 +38,6 @@ def iou_edges(boxes: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     """
     if boxes.dim() != 2 or boxes.shape[-1] != 4:
         raise ValueError(f"boxes: expected shape [boxes, 4], got {tuple(boxes.shape)}")
-    from torchvision.ops import box_iou
-
     n = boxes.shape[0]
     if n == 0:
         return torch.zeros(2, 0, dtype=torch.long)

@@ -3,7 +3,6 @@ Defaults come from :mod:`screenstate.embeddings.defaults`, the one place that na
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -76,7 +75,10 @@ def _options(device: str, precision: str, views: str, clip_model: str, clip_pret
 
 @app.callback()
 def _main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log more: every notice, and other libraries' warnings.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Errors only: no notices, no progress bar.")] = False,
     cache_root: Annotated[
         Path | None,
         typer.Option(
@@ -86,9 +88,10 @@ def _main(
         ),
     ] = None,
 ) -> None:
+    from screenstate.cli.logs import configure
     from screenstate.embeddings.cache import set_cache_root
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s: %(message)s")
+    configure(verbose=verbose, quiet=quiet)
     set_cache_root(cache_root)
 
 

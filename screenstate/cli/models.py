@@ -39,12 +39,17 @@ def models_list(
     """Show which models are available offline."""
     from screenstate.embeddings.clip import cached_clip_weights
     from screenstate.embeddings.factory import list_encoders
+    from screenstate.embeddings.hub import clip_weights_on_disk
     from screenstate.embeddings.sentence import resolve_sentence_model
     from screenstate.errors import ModelNotAvailableError
+    from screenstate.extras import install_line, installed
 
-    clip = cached_clip_weights(clip_model, clip_pretrained)
     typer.echo(f"encoders: {', '.join(list_encoders())}")
-    typer.echo(f"clip {clip_model}/{clip_pretrained}: {clip if clip else 'missing (screenstate models pull)'}")
+    if not installed("open_clip"):
+        typer.echo(f"clip: not installed ({install_line('clip')})")
+    else:  # open_clip (seconds to import) only when some checkpoint could be there
+        clip = cached_clip_weights(clip_model, clip_pretrained) if clip_weights_on_disk() else None
+        typer.echo(f"clip {clip_model}/{clip_pretrained}: {clip if clip else 'missing (screenstate models pull)'}")
     try:
         typer.echo(f"sentence {DEFAULT_SENTENCE_MODEL}: {resolve_sentence_model(DEFAULT_SENTENCE_MODEL)}")
     except ModelNotAvailableError as e:

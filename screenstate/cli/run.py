@@ -163,11 +163,14 @@ def classify_directory_cmd(
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Classify every frame of a recording (on Ray), with optional evaluation and report."""
-    from screenstate.batch.job import BatchJob, JobConfig
-    from screenstate.batch.sequence import SequenceOptions
-
     if output is None and not eval_only:
         _fail(ValueError("--output is required unless --eval_only is given"))
+    if eval_only:
+        _check_labeled(root)  # before the imports below (torch: seconds) and any model load
+    from screenstate.batch.job import BatchJob, JobConfig
+    from screenstate.batch.sequence import SequenceOptions
+    from screenstate.cli.logs import progress_enabled
+
     job = BatchJob(
         JobConfig(
             root=root,
@@ -187,6 +190,7 @@ def classify_directory_cmd(
             min_score=min_score,
             eval_only=eval_only,
             max_pixels=max_pixels,
+            progress=progress_enabled(),
             sequence=SequenceOptions(
                 gate=gate, fps=fps, segments=segments, min_segment_s=min_segment_s, video_ranges=video_ranges
             ),
@@ -194,6 +198,29 @@ def classify_directory_cmd(
     )
     summary = job.run()
     typer.echo(summary.describe())
+
+
+def _check_labeled(root: str) -> None:
+    """--eval_only needs ROOT/<label>/*: a local flat folder or a file fails here, in milliseconds."""
+    import logging
+
+    from screenstate.batch.layout import scan_root
+
+    path = Path(root)
+    if "://" in root or not path.exists():
+        return  # a URI, or a missing root: the job says what is wrong
+    if path.is_file():
+        _fail(ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {root} is a file"))
+    quiet = logging.getLogger("screenstate")
+    was, quiet.disabled = quiet.disabled, True  # the job lists ROOT again and names any skips then
+    try:
+        layout = scan_root(root).layout
+    except ScreenstateError:
+        return  # no frames etc.: the job says so
+    finally:
+        quiet.disabled = was
+    if layout != "labeled":
+        _fail(ScreenstateError(f"--eval_only needs the labeled layout ROOT/<label>/*; {root} is {layout}"))
 
 
 @app.command()

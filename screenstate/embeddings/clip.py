@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from PIL import Image
 
 from screenstate.embeddings.base import Channel, floor_relevance
@@ -50,17 +49,16 @@ from screenstate.embeddings.calibrate import (
 )
 from screenstate.embeddings.clip_features import ClipExamples, ClipFeatures, ClipOptions
 from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
-from screenstate.embeddings.hub import hub_reachable
+from screenstate.embeddings.hub import OPEN_CLIP_URL_CACHE, clip_weights_on_disk, hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
 from screenstate.embeddings.templates import get_templates
 from screenstate.errors import ModelNotAvailableError
+from screenstate.extras import installed, require
 from screenstate.hashing import digest
 from screenstate.lru import LRU
 from screenstate.schema import Column
 
-#: open_clip's own default cache directory for weights fetched by URL (OpenAI checkpoints)
-OPEN_CLIP_URL_CACHE = "~/.cache/clip"
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: auto keeps bf16 only if every calibration embedding has at least this cosine with fp32's
 #: (bf16 ViT-B-32 embeddings sit around 0.999; a broken kernel falls far below)
@@ -147,7 +145,9 @@ def cached_clip_weights(model: str, pretrained: str) -> Path | None:
 def clip_available(model: str = DEFAULT_CLIP_MODEL, pretrained: str = DEFAULT_CLIP_PRETRAINED) -> bool:
     """True when CLIP can be built without the network (cached, local or random weights)."""
     if pretrained == "random":
-        return True
+        return installed("open_clip")
+    if not installed("open_clip") or not (Path(pretrained).expanduser().is_file() or clip_weights_on_disk()):
+        return False  # decided without importing open_clip (seconds)
     try:
         return cached_clip_weights(model, pretrained) is not None
     except Exception:  # noqa: BLE001 - any lookup failure means "not available offline"
@@ -187,8 +187,9 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         self._model: Any = None
         self._tokenizer: Any = None
         self.image_size = 224
-        self.mean = torch.tensor(OPENAI_DATASET_MEAN)  # until the model's own preprocess_cfg says otherwise
-        self.std = torch.tensor(OPENAI_DATASET_STD)
+        constants = require("open_clip.constants", "clip", "The clip channel")  # screenstate[clip]
+        self.mean = torch.tensor(constants.OPENAI_DATASET_MEAN)  # until the model's own preprocess_cfg says otherwise
+        self.std = torch.tensor(constants.OPENAI_DATASET_STD)
         self._load()
 
     @property

@@ -27,6 +27,7 @@ from screenstate.embeddings.text import TextOptions
 from screenstate.embeddings.text import options_in_effect as text_options_in_effect
 from screenstate.embeddings.visual import VisualChannel, VisualOptions
 from screenstate.errors import UnknownNameError
+from screenstate.notices import notice_once
 
 log = logging.getLogger("screenstate")
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -163,8 +164,9 @@ def resolve_encoder_name(name: str, options: EncoderOptions, image_exemplars: bo
         return "clip+visual+text" if image_exemplars else "clip+text"
     if image_exemplars:
         return "visual+text"
-    if not _NOTICE_SHOWN:
-        log.warning(
+    if not _NOTICE_SHOWN:  # once per process; notice_once: at WARNING once per machine, then INFO
+        notice_once(
+            f"clip-offline-{options.clip_model}-{options.clip_pretrained}",
             "encoder=auto: CLIP weights %s/%s are not available offline; using the text channel "
             "alone (run `screenstate models pull` on a connected machine to add CLIP)",
             options.clip_model,

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+#: open_clip's own default cache directory for weights fetched by URL (OpenAI checkpoints)
+OPEN_CLIP_URL_CACHE = "~/.cache/clip"
+
 
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the model hub (``huggingface_hub``'s endpoint, through its HTTP session) answers
@@ -49,3 +52,17 @@ def model_source(model: str, allow_download: bool, missing: str) -> str:
     if not allow_download or not hub_reachable():
         raise ModelNotAvailableError(missing)
     return model
+
+
+def clip_weights_on_disk() -> bool:
+    """Whether any CLIP checkpoint could be on disk: a hub-cache repo named like a CLIP model
+    or holding ``open_clip_*`` files, or open_clip's URL download cache. A cheap guard (a few
+    directory listings) before the precise lookup, which needs open_clip (seconds to import)."""
+    from huggingface_hub import constants
+
+    hub = Path(constants.HF_HUB_CACHE)
+    repos = list(hub.glob("models--*")) if hub.is_dir() else []
+    if any("clip" in r.name.lower() for r in repos) or any(hub.glob("models--*/snapshots/*/open_clip_*")):
+        return True
+    url_cache = Path(OPEN_CLIP_URL_CACHE).expanduser()
+    return url_cache.is_dir() and any(url_cache.iterdir())

@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD  # OWL-ViT/OWLv2 normalise as CLIP
 from PIL import Image
 
 from screenstate.embeddings.defaults import DEFAULT_OWL_MODEL
 from screenstate.embeddings.hub import local_snapshot, model_source
 from screenstate.embeddings.regions import Regions
 from screenstate.errors import ModelNotAvailableError
+from screenstate.extras import require
 from screenstate.schema import Column
 
 
@@ -99,7 +99,8 @@ class OwlRegions:
         canvas.paste(img, (0, 0))
         small = canvas.resize((self.image_size, self.image_size), Image.Resampling.BILINEAR)
         x = torch.from_numpy(np.asarray(small, dtype=np.float32) / 255.0).permute(2, 0, 1)
-        x = (x - torch.tensor(OPENAI_DATASET_MEAN).view(3, 1, 1)) / torch.tensor(OPENAI_DATASET_STD).view(3, 1, 1)
+        c = require("open_clip.constants", "clip", "The owl region source")  # OWL-ViT/OWLv2 normalise as CLIP
+        x = (x - torch.tensor(c.OPENAI_DATASET_MEAN).view(3, 1, 1)) / torch.tensor(c.OPENAI_DATASET_STD).view(3, 1, 1)
         return x.unsqueeze(0).to(self.device), side
 
     @torch.inference_mode()

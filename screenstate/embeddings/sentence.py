@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from screenstate.embeddings import sentence_ov
 from screenstate.embeddings.defaults import DEFAULT_SENTENCE_MODEL
 from screenstate.errors import ModelNotAvailableError
 from screenstate.lru import LRU
@@ -49,7 +50,9 @@ def resolve_sentence_model(name: str) -> Path:
 
 class SentenceEncoder:
     """Sentence embeddings from ``sentence_transformers.SentenceTransformer`` (the model's own
-    pooling and normalisation modules), unit norm, with an in-memory LRU cache.
+    pooling and normalisation modules), unit norm, with an in-memory LRU cache. On CPU, a
+    mean-pooled model (the bundled one) runs on OpenVINO instead (``sentence_ov``: the same
+    vectors to float rounding, without importing sentence-transformers).
 
     ``encode(["Sign in"])`` -> float32 [1, 384].
     """
@@ -78,12 +81,17 @@ class SentenceEncoder:
     def _load(self) -> None:
         if self._model is not None:
             return
+        path = resolve_sentence_model(self.model_name)
+        if self.device.type == "cpu" and sentence_ov.supported(path):  # same vectors, no transformers import
+            from screenstate.embeddings.calibrate import thread_budget
+
+            self._model = self._tok = sentence_ov.OpenVinoSentence(path, self.max_length, thread_budget())
+            return
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a bar per model load is noise in CLI output
 
-        path = resolve_sentence_model(self.model_name)
         try:  # its modules.json (pooling, normalisation) decides how tokens become a sentence vector
             model = SentenceTransformer(str(path), device=str(self.device), local_files_only=True)
         except OSError as e:
@@ -101,6 +109,8 @@ class SentenceEncoder:
     def dim(self) -> int:
         self._load()
         model = self._model
+        if isinstance(model, sentence_ov.OpenVinoSentence):
+            return model.dim
         dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # v6 renamed it
         return int(dim())
 
@@ -108,6 +118,8 @@ class SentenceEncoder:
     def _forward(self, texts: list[str]) -> torch.Tensor:
         if not texts:
             return torch.zeros(0, self.dim)
+        if isinstance(self._model, sentence_ov.OpenVinoSentence):
+            return torch.from_numpy(self._model.encode(texts, self.batch_size))
         out = self._model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
         return torch.nn.functional.normalize(out.float(), dim=-1).cpu()  # unit norm whatever the model's config
 

@@ -7,7 +7,7 @@ ensemble (OpenAI's ImageNet prompt list, as open_clip ships it in
 
 from __future__ import annotations
 
-from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+from collections.abc import Callable
 
 from screenstate.errors import UnknownNameError
 
@@ -21,19 +21,25 @@ SCREEN_TEMPLATES = (
     "an application window: {}.",
 )
 
-#: open_clip's copy of OpenAI's 80 ImageNet prompts, as format strings
-PHOTO_TEMPLATES = tuple(t("{}") for t in OPENAI_IMAGENET_TEMPLATES)
 
-TEMPLATE_SETS: dict[str, tuple[str, ...]] = {
-    "screen": SCREEN_TEMPLATES,
-    "photo": PHOTO_TEMPLATES,
-    "none": ("{}",),
+def photo_templates() -> tuple[str, ...]:
+    """open_clip's copy of OpenAI's 80 ImageNet prompts, as format strings (read when asked
+    for: importing open_clip takes seconds)."""
+    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+    return tuple(t("{}") for t in OPENAI_IMAGENET_TEMPLATES)
+
+
+TEMPLATE_SETS: dict[str, Callable[[], tuple[str, ...]]] = {
+    "screen": lambda: SCREEN_TEMPLATES,
+    "photo": photo_templates,
+    "none": lambda: ("{}",),
 }
 
 
 def get_templates(name: str) -> tuple[str, ...]:
     """Template set by name (``screen``, ``photo``, ``none``)."""
     try:
-        return TEMPLATE_SETS[name]
+        return TEMPLATE_SETS[name]()
     except KeyError as e:
         raise UnknownNameError("template set", name, list(TEMPLATE_SETS)) from e

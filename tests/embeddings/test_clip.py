@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.clip import ClipChannel, ClipOptions, clip_available, image_relevance
-from screenstate.embeddings.templates import PHOTO_TEMPLATES, get_templates
+from screenstate.embeddings.templates import get_templates, photo_templates
 from screenstate.errors import ModelNotAvailableError, UnknownNameError
 from screenstate.schema import Column
 
@@ -109,7 +109,7 @@ def test_unknown_names():
         ClipChannel(ClipOptions(model="ViT-Nope", pretrained="random"))
     with pytest.raises(UnknownNameError, match="screen, photo, none"):
         get_templates("fancy")
-    assert len(PHOTO_TEMPLATES) == 80
+    assert len(photo_templates()) == 80
 
 
 def test_image_relevance_calibration():

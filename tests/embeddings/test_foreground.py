@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from devset import MISSING  # tests/devset.py: the one place tests find screens-dev
+from devset import SCREENS_DEV as DEV
 from PIL import Image, ImageDraw
 
 from screenstate.embeddings.foreground import Box, find_foreground
@@ -89,10 +89,7 @@ def test_front_mask_marks_lines_whose_centre_is_inside_the_window():
     assert front_mask(boxes, Box(250, 250, 300, 300)) == ()  # nothing inside it
 
 
-DEV = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "screens-dev"
-
-
-@pytest.mark.skipif(not DEV.is_dir(), reason=f"dev set not found at {DEV}")
+@pytest.mark.skipif(not DEV.is_dir(), reason=MISSING)
 @pytest.mark.parametrize(
     "name",
     [
@@ -107,7 +104,7 @@ def test_cells_of_a_web_table_or_list_are_not_a_window_in_front(name):
     assert find_foreground(Image.open(DEV / name).convert("RGB")) is None
 
 
-@pytest.mark.skipif(not DEV.is_dir(), reason=f"dev set not found at {DEV}")
+@pytest.mark.skipif(not DEV.is_dir(), reason=MISSING)
 def test_a_dialog_in_front_of_other_windows_is_found():
     img = Image.open(DEV / "info_dialog" / "dev_info_dialog_07.png").convert("RGB")
     box = find_foreground(img)

@@ -4,9 +4,10 @@ adding a channel re-uses what the disk cache already holds (no second OCR)."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
+from devset import MISSING  # tests/devset.py: the one place tests find screens-dev
+from devset import SCREENS_DEV as DEV
 
 from screenstate import ClassSpec, ScreenClassifier
 from screenstate.classifier import FewShot, TwoStage
@@ -93,10 +94,7 @@ def test_evidence_leaves_out_channels_without_an_opinion(text_encoder, data_dir,
     assert kinds == {True, False}  # both kinds of example decided some class
 
 
-DEV = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "screens-dev"
-
-
-@pytest.mark.skipif(not DEV.is_dir(), reason="screens-dev dataset not found at ../shared/datasets/screens-dev")
+@pytest.mark.skipif(not DEV.is_dir(), reason=MISSING)
 def test_two_screenshots_per_class_switch_on_the_fewshot_rule(text_encoder, tmp_path):
     """Two screenshots of each of three states: the few-shot rule learns a scale and weight
     per source from them, classifies new screens of those states, and the evidence of
@@ -136,7 +134,7 @@ def test_large_exemplar_sets_calibrate_on_a_spread_subset(text_encoder, tmp_path
     import screenstate.classifier.fewshot as fewshot_mod
 
     if not DEV.is_dir():
-        pytest.skip("screens-dev dataset not found at ../shared/datasets/screens-dev")
+        pytest.skip(MISSING)
     seen_rows = []
     real = fewshot_mod.calibrate
     monkeypatch.setattr(fewshot_mod, "calibrate", lambda rows, cols, *a: seen_rows.append(cols) or real(rows, cols, *a))

@@ -1,0 +1,193 @@
+"""Lean install and fast start: what the offline default path loads, and what it says when an
+optional part (``screenstate[clip]``) is missing."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _block(monkeypatch, *modules: str) -> None:
+    """Make ``import module`` fail as it does where the package is not installed."""
+    for m in modules:
+        monkeypatch.setitem(sys.modules, m, None)
+
+
+def test_clip_without_the_extra_names_the_install_line(monkeypatch):
+    from screenstate.embeddings.clip import ClipChannel, ClipOptions
+    from screenstate.errors import MissingExtraError, ModelNotAvailableError
+
+    _block(monkeypatch, "open_clip", "open_clip.constants")
+    with pytest.raises(MissingExtraError, match=r"pip install 'screenstate\[clip\]'") as e:
+        ClipChannel(ClipOptions(pretrained="random", device="cpu", precision="fp32"))
+    assert isinstance(e.value, ModelNotAvailableError)  # the CLI and the service already map it (exit 2 / 503)
+
+
+def test_auto_is_text_without_open_clip_even_with_random_weights(monkeypatch, tmp_path):
+    from screenstate.embeddings import factory
+    from screenstate.embeddings.cache import set_cache_root
+
+    set_cache_root(tmp_path)
+    _block(monkeypatch, "open_clip")
+    monkeypatch.setattr(factory, "_NOTICE_SHOWN", True)
+    assert factory.resolve_encoder_name("auto", factory.EncoderOptions(clip_pretrained="random")) == "text"
+
+
+def test_cli_clip_without_the_extra_is_one_error_line(monkeypatch, data_dir):
+    from typer.testing import CliRunner
+
+    from screenstate.cli import app
+
+    _block(monkeypatch, "open_clip", "open_clip.constants")
+    img = str(data_dir / "login_page.png")
+    args = ["classify", img, "-c", str(data_dir / "classes_small.json"), "--encoder", "clip"]
+    res = CliRunner().invoke(app, [*args, "--clip-pretrained", "random", "--device", "cpu"])
+    assert res.exit_code == 2
+    assert (
+        res.output.strip()
+        == "error: The clip channel needs the optional package open_clip: pip install 'screenstate[clip]'"
+    )
+
+
+def test_box_iou_is_torchvisions():
+    from torchvision.ops import box_iou as reference
+
+    from screenstate.classifier.nms import box_iou
+
+    g = torch.Generator().manual_seed(0)
+    xy = torch.rand(40, 2, generator=g) * 100
+    boxes = torch.cat([xy, xy + 1 + torch.rand(40, 2, generator=g) * 50], dim=1)
+    boxes[3] = boxes[7]  # identical boxes: IoU 1
+    assert torch.allclose(box_iou(boxes, boxes[:25]), reference(boxes, boxes[:25]), atol=1e-6)
+
+
+def test_a_notice_is_a_warning_once_per_machine_then_info(tmp_path, caplog):
+    from screenstate import notices
+    from screenstate.embeddings.cache import set_cache_root
+
+    set_cache_root(tmp_path)
+    with caplog.at_level(logging.INFO, logger="screenstate"):
+        assert notices.notice_once("k", "hello %s", "there")
+        notices._shown.clear()  # a new process on the same machine
+        assert not notices.notice_once("k", "hello %s", "there")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "hello there"),
+        ("INFO", "hello there"),
+    ]
+    assert (tmp_path / "notices" / "k").is_file()
+
+
+def test_a_quiet_run_leaves_no_marker(tmp_path):
+    from screenstate import notices
+    from screenstate.embeddings.cache import set_cache_root
+
+    set_cache_root(tmp_path)
+    logger = logging.getLogger("screenstate")
+    old = logger.level
+    logger.setLevel(logging.ERROR)  # what --quiet sets
+    try:
+        assert not notices.notice_once("q", "not shown")
+    finally:
+        logger.setLevel(old)
+    assert not (tmp_path / "notices" / "q").exists()  # so the next normal run still shows it
+
+
+PROBE = """
+import json, sys
+from screenstate.cli import app
+try:
+    app(sys.argv[1:], standalone_mode=False)
+finally:
+    mods = sorted({m.split('.')[0] for m in sys.modules})
+    heavy = ("ray", "open_clip", "torchvision", "timm", "transformers", "sentence_transformers")
+    print(json.dumps([m for m in mods if m in heavy]), file=sys.stderr)
+"""
+
+
+def _probe(tmp_path: Path, *argv: str) -> tuple[list[str], str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "SCREENSTATE_CACHE": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stderr.strip().splitlines()[-1]), proc.stdout
+
+
+def _converted_sentence_model(cache_root: Path) -> None:
+    """What the first run on a machine leaves behind: the sentence model as OpenVINO IR."""
+    from screenstate.embeddings import sentence_ov
+    from screenstate.embeddings.cache import set_cache_root
+    from screenstate.embeddings.sentence import resolve_sentence_model
+
+    set_cache_root(cache_root)
+    path = resolve_sentence_model("all-MiniLM-L6-v2")
+    sentence_ov.convert(path, sentence_ov.ir_path(path))
+
+
+def test_offline_classify_imports_neither_ray_nor_open_clip(tmp_path):
+    """Nor transformers and sentence-transformers once the sentence model is converted."""
+    _converted_sentence_model(tmp_path)
+    loaded, out = _probe(
+        tmp_path, "classify", "examples/recording/frame_00020.png", "-c", "configs/demo_states.json", "--json"
+    )
+    assert json.loads(out.splitlines()[-1])["pred"] == "login_page"
+    assert loaded == []
+
+
+def test_a_small_folder_runs_without_ray(tmp_path, data_dir):
+    import shutil
+
+    _converted_sentence_model(tmp_path)
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    for name in ("login_page", "error_dialog"):
+        shutil.copyfile(data_dir / f"{name}.png", rec / f"{name}.png")
+    out = tmp_path / "p.csv"
+    loaded, stdout = _probe(
+        tmp_path, "classify-directory", "--root", str(rec), "-c", str(data_dir / "classes_small.json"),
+        "--output", str(out), "--encoder", "text", "--cache", str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert "2 frames (flat), 2 distinct, 2 encoded" in stdout
+    assert [r.split(",")[1] for r in out.read_text().splitlines()[1:]] == ["error_dialog", "login_page"]
+    assert loaded == []
+
+
+def test_openvino_sentence_model_gives_sentence_transformers_vectors(tmp_path, monkeypatch):
+    from sentence_transformers import SentenceTransformer
+
+    from screenstate.embeddings import sentence_ov
+    from screenstate.embeddings.cache import set_cache_root
+    from screenstate.embeddings.sentence import SentenceEncoder, resolve_sentence_model
+
+    set_cache_root(tmp_path)
+    path = resolve_sentence_model("all-MiniLM-L6-v2")
+    texts = ["Sign in", "Forgot your password?", "File  Edit  View  Help", "OK", "", "warning " * 400]
+    enc = SentenceEncoder()
+    got = enc.encode(texts)
+    assert isinstance(enc._model, sentence_ov.OpenVinoSentence) and enc.dim == 384
+    st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    st.max_seq_length = 256
+    ref = torch.from_numpy(st.encode(texts, convert_to_numpy=True, normalize_embeddings=True))
+    assert float(torch.nn.functional.cosine_similarity(got, ref).min()) >= 0.9999
+    # converted once per machine: a second process loads the IR without transformers
+    monkeypatch.setattr(sentence_ov, "convert", lambda *a: (_ for _ in ()).throw(AssertionError("converted again")))
+    assert torch.equal(SentenceEncoder().encode(texts), got)
+
+
+def test_models_list_without_the_extra_names_the_install_line(monkeypatch):
+    from typer.testing import CliRunner
+
+    from screenstate.cli import app
+
+    _block(monkeypatch, "open_clip")
+    res = CliRunner().invoke(app, ["models", "list"])
+    assert res.exit_code == 0 and "clip: not installed (pip install 'screenstate[clip]')" in res.output
