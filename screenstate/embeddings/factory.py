@@ -60,6 +60,7 @@ class EncoderOptions(BaseModel):
     ocr_min_rec_width: int = Field(96, ge=16)
     ocr_min_confidence: float = Field(0.5, ge=0.0, le=1.0)
     weights: dict[str, float] | None = Field(None, description="fusion weights per channel")
+    pictograms: bool = Field(False, description="text channel also reads icons as words (screenstate.pictograms)")
 
     def clip_options(self) -> ClipOptions:
         return ClipOptions(
@@ -77,6 +78,7 @@ class EncoderOptions(BaseModel):
     def text_options(self) -> TextOptions:
         return TextOptions(
             sentence_model=self.sentence_model,
+            pictograms=self.pictograms,
             ocr=OcrOptions(
                 det_max_side=self.ocr_det_max_side,
                 min_rec_width=self.ocr_min_rec_width,

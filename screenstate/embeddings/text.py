@@ -58,7 +58,7 @@ from screenstate.embeddings.base import Channel
 from screenstate.embeddings.features import check_rows, check_shape
 from screenstate.embeddings.foreground import FEATURE_CODE as FOREGROUND_CODE
 from screenstate.embeddings.foreground import FEATURE_SETTINGS as FOREGROUND_SETTINGS
-from screenstate.embeddings.foreground import find_foreground, front_mask
+from screenstate.embeddings.foreground import front_mask
 from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
 from screenstate.embeddings.retrieval import ExemplarRetrieval
@@ -68,6 +68,7 @@ from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
 from screenstate.embeddings.textnorm import WORD, content_words, is_text, respace, screen_words
 from screenstate.embeddings.versioning import feature_digest
 from screenstate.embeddings.windows import Box
+from screenstate.pictograms.hook import pictogram_reader, read_screen
 from screenstate.schema import Column
 
 
@@ -152,6 +153,7 @@ class TextOptions:
     sentence_model: str = DEFAULT_SENTENCE_MODEL
     ocr: OcrOptions = OcrOptions()
     max_side: int = 2560  # screens larger than this (16:9 window side) are downscaled before OCR
+    pictograms: bool = False  # also read icons as lines "icon: <name>" (screenstate/pictograms/)
 
 
 #: pseudo-count (in idf units) shrinking the word score towards the page score, so that
@@ -195,13 +197,14 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         self.ocr = ScreenOCR(self.options.ocr)
         self.sentences = SentenceEncoder(self.options.sentence_model, device=device)
         self.ocr_calls = 0
+        self.pictograms = pictogram_reader(self.options.pictograms)
 
     @property
     def model_id(self) -> str:
         o = self.options.ocr
         return (
             f"text:v{FEATURE_VERSION}:rapidocr-v4:{self.ocr.engine_id}:det{o.det_max_side}:w{o.min_rec_width}:c{o.min_confidence}:"
-            f"{self.options.max_side}:{self.options.sentence_model}"
+            f"{self.options.max_side}:{self.options.sentence_model}" + (f":{self.pictograms.model_id}" if self.pictograms else "")
         )
 
     # -- images ------------------------------------------------------------------
@@ -244,7 +247,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         )
 
     def encode(self, prepared: list[Image.Image]) -> list[TextFeatures]:
-        return [self.features_from_lines(self.read_lines(im), find_foreground(im)) for im in prepared]
+        return [self.features_from_lines(*read_screen(self, im)) for im in prepared]
 
     # -- examples ----------------------------------------------------------------
     def encode_examples(
