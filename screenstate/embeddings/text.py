@@ -18,6 +18,8 @@ terminal), the state is the topmost window's: ``page`` becomes
 ``B * page + (1 - B) * cos(MiniLM(t), MiniLM(the window's lines))`` and a screen word or
 line behind the window counts ``B`` times its cosine in ``match``, with B = BEHIND_WEIGHT.
 The finder returns nothing on full-screen web pages, which are then read whole.
+With ``TextOptions.pictograms`` the screen's icons join its lines as ``icon: <name>``
+(``screenstate/pictograms``, foreground-weighted like any line; the prefix is no screen word).
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
 the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). OCR lines
@@ -68,7 +70,7 @@ from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
 from screenstate.embeddings.textnorm import WORD, content_words, is_text, respace, screen_words
 from screenstate.embeddings.versioning import feature_digest
 from screenstate.embeddings.windows import Box
-from screenstate.pictograms.hook import pictogram_reader, read_screen
+from screenstate.pictograms.hook import PREFIX, pictogram_reader, read_screen
 from screenstate.schema import Column
 
 
@@ -225,7 +227,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         vocab = self.sentences.words
         kept = [TextLine(ln.box, respace(ln.text, vocab), ln.confidence) for ln in lines if is_text(ln.text)]
         texts = [ln.text for ln in kept]
-        words = screen_words(texts)
+        words = screen_words([t.removeprefix(PREFIX) for t in texts])
         dim = self.sentences.dim
         line_emb = self.sentences.encode(texts) if texts else torch.zeros(0, dim)
         page_emb = self.sentences.encode(["\n".join(texts)])[0] if texts else torch.zeros(dim)

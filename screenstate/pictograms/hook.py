@@ -16,6 +16,10 @@ from screenstate.embeddings.foreground import find_foreground
 from screenstate.embeddings.ocr import TextLine
 from screenstate.embeddings.windows import Box
 
+#: how an icon line starts ("icon: dialog warning"); a format marker, not a word on the
+#: screen, so the text channel leaves it out of the screen's words
+PREFIX = "icon: "
+
 if TYPE_CHECKING:
     from screenstate.embeddings.text import TextChannel
     from screenstate.pictograms.reader import PictogramReader

@@ -24,6 +24,7 @@ from screenstate.embeddings.ocr import TextLine
 from screenstate.embeddings.windows import Box
 from screenstate.errors import ModelNotAvailableError
 from screenstate.pictograms.candidates import find_candidates
+from screenstate.pictograms.hook import PREFIX
 
 WEIGHTS = Path(__file__).with_name("weights")
 #: softmax temperature the encoder was trained with
@@ -34,7 +35,6 @@ MAX_NONE = 0.5
 MIN_COS = 0.5
 #: at most this many icon lines per screen, the most confident first
 MAX_LINES = 8
-PREFIX = "icon: "
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from screenstate.pictograms.augment import INPUT, Augmenter
+from screenstate.pictograms.dataset import licence_list
 from screenstate.pictograms.model import PictogramNet
 from screenstate.pictograms.vocab import CONCEPTS, concept_of
 
@@ -217,6 +218,7 @@ def main() -> None:
     metrics["holdout"] = list(HOLDOUT)
     (a.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (a.out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    (a.out / "LICENSES.md").write_text(licence_list(manifest, HOLDOUT))
     print(json.dumps({k: v for k, v in metrics.items() if k != "concepts"}, indent=1))
 
 
