@@ -13,4 +13,4 @@ apt-get install -y --no-install-recommends adwaita-icon-theme breeze-icon-theme 
   tango-icon-theme papirus-icon-theme elementary-icon-theme gnome-icon-theme
 pip install "cairosvg>=2.7" "onnx>=1.15"   # = pip install 'screenstate[pictograms-train]'
 $PY -m screenstate.pictograms.dataset "$WORK/node_modules/@iconify/json" "$WORK/bank"
-$PY -m screenstate.pictograms.train "$WORK/bank" screenstate/pictograms/weights --steps 500 --batch 128 --seed 0
+$PY -m screenstate.pictograms.train "$WORK/bank" screenstate/pictograms/weights --steps 200 --batch 128 --seed 0

@@ -21,6 +21,7 @@ rerun gives the same weights.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import time
@@ -48,10 +49,21 @@ def load_bank(bank_dir: Path) -> tuple[torch.Tensor, list[str], list[tuple[str, 
     return torch.from_numpy(z["images"]), z["source"].tolist(), names
 
 
-def embed(sentences: list[str]) -> torch.Tensor:
+def embed(sentences: list[str], cache_dir: Path | None = None) -> torch.Tensor:
+    """Sentence embeddings of icon names (all-MiniLM-L6-v2), stored in ``cache_dir`` by a
+    digest of the list: on two busy cores 8,000 names take minutes."""
+    import hashlib
+
     from screenstate.embeddings.sentence import SentenceEncoder
 
-    return SentenceEncoder().encode(sentences)
+    key = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()[:16]
+    path = cache_dir / f"names-{key}.npy" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        return torch.from_numpy(np.load(path))
+    emb = SentenceEncoder().encode(sentences)
+    if path is not None:
+        np.save(path, emb.numpy())
+    return emb
 
 
 def train(
@@ -64,7 +76,7 @@ def train(
     lr: float = 3e-3,
     holdout: tuple[str, ...] = HOLDOUT,
     embed_fn=embed,
-    log_every: int = 50,
+    log_every: int = 25,
 ) -> tuple[PictogramNet, dict, list[str], torch.Tensor, torch.Tensor]:
     """Returns the net, metrics, the label sentences, their embeddings and the none vector."""
     torch.manual_seed(seed)
@@ -205,13 +217,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("bank", type=Path)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     torch.set_num_threads(2)
     bank, sources, names = load_bank(a.bank)
-    net, metrics, labels, lab_emb, none = train(bank, sources, names, a.steps, a.seed, batch=a.batch)
+    net, metrics, labels, lab_emb, none = train(
+        bank, sources, names, a.steps, a.seed, batch=a.batch, embed_fn=functools.partial(embed, cache_dir=a.bank)
+    )
     export(net, labels, lab_emb, none, a.out)
     torch.save(net.state_dict(), a.out / "pictograms.pt")
     manifest = json.loads((a.bank / "manifest.json").read_text())
