@@ -64,12 +64,16 @@ def run(quick: bool) -> dict:
     cache = os.environ.get("SCREENSTATE_BENCH_CACHE", str(HERE / ".cache"))
     encoders, unavailable = offline_encoders()
     encoders.insert(1, "text+pictograms")  # the text channel reading icons as words too
+    shared: dict[str, Any] = {}
     rows, per_class = [], {}
     for enc in encoders:
         if enc == "text+pictograms":
             clf = ScreenClassifier(spec, encoder="text", options=EncoderOptions(pictograms=True), cache=cache)
+            clf.encoder.text.sentences = shared["sentences"]  # same model: reuse its cache of line embeddings
         else:
             clf = ScreenClassifier(spec, encoder=enc, cache=cache)
+        if enc == "text":
+            shared["sentences"] = clf.encoder.text.sentences
         row: dict[str, object] = {"encoder": enc}
         for name, files in sets.items():
             labels = [f.parent.name for f in files]
