@@ -40,6 +40,7 @@ BENCHMARKS = {
     "generalization": "bench_generalization",
     "text_ablation": "bench_text_ablation",
     "text_channel_latency": "bench_text_latency",
+    "pictogram_latency": "bench_pictograms",
     "precision_choice": "bench_precision",
     "ocr_accuracy": "bench_ocr_accuracy",
     "batch_throughput": "bench_batch",

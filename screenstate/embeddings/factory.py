@@ -46,6 +46,7 @@ FLAT_OPTIONS: dict[str, tuple[str, ...]] = {
     "ocr_det_max_side": ("text", "ocr", "det_max_side"),
     "ocr_min_rec_width": ("text", "ocr", "min_rec_width"),
     "ocr_min_confidence": ("text", "ocr", "min_confidence"),
+    "pictograms": ("text", "pictograms"),
 }
 
 

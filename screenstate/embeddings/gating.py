@@ -139,6 +139,8 @@ def partial_text(text: TextChannel, img: Image.Image, tiles: np.ndarray, anchor_
     whole anchor lines it cuts, so no line is read in pieces); lines outside it are the
     anchor's. Returns the anchor's features unchanged when the re-read region shows the
     same text as before (a cursor over a field), which saves the sentence embeddings."""
+    if text.pictograms is not None:  # pictograms are found on the whole screen: read it all
+        return text.encode([img])[0]
     ys, xs = np.nonzero(tiles)
     margin = TILE
     x0 = max(0, int(xs.min()) * TILE - margin)

@@ -18,6 +18,8 @@ terminal), the state is the topmost window's: ``page`` becomes
 ``B * page + (1 - B) * cos(MiniLM(t), MiniLM(the window's lines))`` and a screen word or
 line behind the window counts ``B`` times its cosine in ``match``, with B = BEHIND_WEIGHT.
 The finder returns nothing on full-screen web pages, which are then read whole.
+With ``TextOptions.pictograms`` the screen's icons join its lines as ``icon: <name>``
+(``screenstate/pictograms``, foreground-weighted like any line; the prefix is no screen word).
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
 the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). OCR lines
@@ -56,7 +58,7 @@ from PIL import Image
 from screenstate.embeddings.base import Channel, floor_relevance
 from screenstate.embeddings.foreground import FEATURE_CODE as FOREGROUND_CODE
 from screenstate.embeddings.foreground import FEATURE_SETTINGS as FOREGROUND_SETTINGS
-from screenstate.embeddings.foreground import find_foreground, front_mask
+from screenstate.embeddings.foreground import front_mask
 from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.lines import LineMatch, ranked_lines
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
@@ -69,6 +71,7 @@ from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
 from screenstate.embeddings.textnorm import WORD, ClassIdf, content_words, is_text, respace, screen_words
 from screenstate.embeddings.versioning import feature_digest
 from screenstate.embeddings.windows import Box
+from screenstate.pictograms.hook import PREFIX, pictogram_reader, read_screen
 from screenstate.schema import Column
 
 
@@ -144,6 +147,7 @@ class TextOptions:
     sentence_model: str = DEFAULT_SENTENCE_MODEL
     ocr: OcrOptions = OcrOptions()
     max_side: int = 2560  # screens larger than this (16:9 window side) are downscaled before OCR
+    pictograms: bool = False  # also read icons as lines "icon: <name>" (screenstate/pictograms/)
 
 
 #: pseudo-count (idf units) shrinking the word score towards the page score: one matched
@@ -176,13 +180,14 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         self.ocr = ScreenOCR(self.options.ocr)
         self.sentences = SentenceEncoder(self.options.sentence_model, device=device)
         self.ocr_calls = 0
+        self.pictograms = pictogram_reader(self.options.pictograms)
 
     @property
     def model_id(self) -> str:
         o = self.options.ocr
         return (
             f"text:v{FEATURE_VERSION}:rapidocr-v4:{self.ocr.engine_id}:det{o.det_max_side}:w{o.min_rec_width}:c{o.min_confidence}:"
-            f"{self.options.max_side}:{self.options.sentence_model}"
+            f"{self.options.max_side}:{self.options.sentence_model}" + (f":{self.pictograms.model_id}" if self.pictograms else "")
         )
 
     # -- images ------------------------------------------------------------------
@@ -203,7 +208,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         vocab = self.sentences.words
         kept = [TextLine(ln.box, respace(ln.text, vocab), ln.confidence) for ln in lines if is_text(ln.text)]
         texts = [ln.text for ln in kept]
-        words = screen_words(texts)
+        words = screen_words([t.removeprefix(PREFIX) for t in texts])
         dim = self.sentences.dim
         line_emb = self.sentences.encode(texts) if texts else torch.zeros(0, dim)
         page_emb = self.sentences.encode(["\n".join(texts)])[0] if texts else torch.zeros(dim)
@@ -225,7 +230,7 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         )
 
     def encode(self, prepared: list[Image.Image]) -> list[TextFeatures]:
-        return [self.features_from_lines(self.read_lines(im), find_foreground(im)) for im in prepared]
+        return [self.features_from_lines(*read_screen(self, im)) for im in prepared]
 
     # -- examples ----------------------------------------------------------------
     def encode_examples(
