@@ -56,25 +56,14 @@ NEGATIVE_PROMPTS = False
 #: the few-shot rule needs this many classes with this many positive screenshots each
 FEWSHOT_MIN_CLASSES = 2
 FEWSHOT_MIN_PER_CLASS = 2
-#: ABSENT: in a calibrated source, a class with no column of that source (a text-only class
-#: among exemplar classes) scores what a typical other-class match scores there (0.5), so
-#: every class is fused over the same sources, on one scale: before, a text-only class was
-#: scored by its prompts alone and beat exemplar classes of the very screen shown (#30).
-#: On a screen where the source's classes score lower on average, that mean is used.
+#: a class with no column in a calibrated source (a text-only class among exemplar classes)
+#: scores what a typical other-class match scores there, so all classes share one scale (label_once)
 ABSENT = 0.5
-#: ABSTAIN: an exemplar source whose best class on a screen scores below ``ABSENT`` (the
-#: screen is less like every exemplar than a typical other-class pair) has no opinion on
-#: that screen (so has one that scores every class alike), instead of pulling every class down: the text of another session (another
-#: document, terminal, theme) matches no exemplar's text, while its looks still do.
-#: Measured on held-out recordings/qt-featherpad (label session A, check session B): B's
-#: named frames 0.0 -> 0.826 top-1 (pred) with ABSENT as the mean of the scored classes
-#: (a fixed 0.5: 0.261), ABSTAIN lifts their scores above the unknown frames' (median
-#: 0.495 -> 0.684 vs <= 0.489).
+#: an exemplar source whose best class on a screen scores below ABSENT, or that scores every
+#: class alike, has no opinion on that screen instead of pulling every class down (label_once)
 ABSTAIN = True
-#: MIN_SCORE_AT: the learned "none of the above" sits this far from the best other class's
-#: mean leave-one-out score towards the own class's. Measured on qt-featherpad: 0.25 ->
-#: session A 1.0 / session B 0.576 top-1 with unknown frames (all unknown frames get no
-#: state); 0.5 -> 1.0 / 0.485 (B's named frames drop out); no threshold -> 0.727 / 0.576.
+#: the learned "none of the above" sits this far from the best other class's mean
+#: leave-one-out score towards the own class's (label_once)
 MIN_SCORE_AT = 0.25
 #: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
 #: larger sets use this many, spread over the classes

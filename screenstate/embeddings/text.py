@@ -23,14 +23,9 @@ With ``TextOptions.pictograms`` the screen's icons join its lines as ``icon: <na
 
 ``page`` carries the gist of the screen; ``words`` rewards the screen literally showing
 the example's key terms (UI text names its state: "Sign in", "404", "Inbox"). OCR lines
-are re-spaced ("RememberMe" -> "Remember Me", ``textnorm.py``); no other rewriting. Rules that added
-class-naming words ("?" -> "question", "Copying..." -> "progress") were removed: they did
-not help the held-out sets of other software (``python benchmarks/run.py text_ablation``).
-Dropping CJK-looking icon glyphs went with them. Lines with fewer than two letters or
-digits are dropped (they went too, and are back): at WORD_PRIOR 1 dropping them gained on
-dev and on both older held-out sets (text_ablation), and without it a partial re-read of
-a clock face ("G", "K") swapped StateChecker's answer against the batch one
-(state_agreement 61 -> 59 of 61). ``idf``
+are re-spaced ("RememberMe" -> "Remember Me", ``textnorm.py``) and lines with fewer than two
+letters or digits are dropped; no other rewriting (what was tried and measured:
+docs/CONSTANTS.md, ``python benchmarks/run.py text_ablation``). ``idf``
 is computed over the class file itself (one document per class: its positive text
 examples), so words every class mentions ("dialog", "button") count little and words
 that tell classes apart count most. ``(1 + x) / 2`` keeps unrelated screens near 0.5,

@@ -12,11 +12,8 @@ recording from those features, with no OCR or image encoding::
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ from screenstate.recordings import Frame, FrameSource, open_recording
 from screenstate.recordings.video import VideoFile
 from screenstate.results import ClassificationResult
 from screenstate.review.classfile import ClassFile, Edit, LabelChange
+from screenstate.review.csvtext import csv_text, read_truth, seconds
 from screenstate.schema import ClassSpec
 
 #: what CSV exports and accuracy call a frame below every min_score
@@ -93,18 +91,6 @@ class LabelOutcome:
 
     change: LabelChange
     changed_frames: tuple[int, ...]
-
-
-def read_truth(root: Path) -> dict[str, str]:
-    """``ROOT/labels.csv`` (columns ``frame,state``) as {file name: state}; empty when absent."""
-    p = root / "labels.csv"
-    if not p.is_file():
-        return {}
-    with p.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if rows and not {"frame", "state"} <= set(rows[0]):
-        raise ScreenstateError(f"{p}: expected columns frame,state; got {sorted(rows[0])}")
-    return {r["frame"]: r["state"] for r in rows}
 
 
 class ReviewSession:
@@ -429,12 +415,12 @@ class ReviewSession:
     def labels_csv(self) -> str:
         """``frame,time_s,state,source``: the user's correction where one was saved, else
         the prediction (``unknown`` below every min_score)."""
-        return _csv(
+        return csv_text(
             ["frame", "time_s", "state", "source"],
             [
                 [
                     f.path.name,
-                    _num(f.time_s),
+                    seconds(f.time_s),
                     (f.correction or NONE_LABEL) if f.index in self.corrections else f.state_label,
                     "corrected" if f.index in self.corrections else "predicted",
                 ]
@@ -444,19 +430,8 @@ class ReviewSession:
 
     def segments_csv(self) -> str:
         """``segment,start_frame,end_frame,n_frames,start_s,end_s,state``."""
-        return _csv(
+        return csv_text(
             ["segment", "start_frame", "end_frame", "n_frames", "start_s", "end_s", "state"],
-            [[s.index, s.start, s.end, s.n_frames, _num(s.start_s), _num(s.end_s), s.state] for s in self.segments()],
+            [[s.index, s.start, s.end, s.n_frames, seconds(s.start_s), seconds(s.end_s), s.state] for s in self.segments()],
         )
 
-
-def _num(v: float | None) -> str:
-    return "" if v is None else f"{v:.3f}"
-
-
-def _csv(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue()
