@@ -41,6 +41,9 @@ def nbytes(obj: Any) -> int:
         return 16 * len(obj) + sum(nbytes(k) + nbytes(v) for k, v in obj.items())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return 16 + sum(nbytes(getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    slots = [s for c in type(obj).__mro__ for s in getattr(c, "__slots__", ()) if isinstance(s, str)]
+    if slots and not isinstance(obj, type):  # e.g. ScreenFeatures: its per-channel values in a slot
+        return 16 + sum(nbytes(getattr(obj, s, None)) for s in slots if s not in ("__dict__", "__weakref__"))
     if hasattr(obj, "__dict__") and not isinstance(obj, type):
         return 16 + sum(nbytes(v) for v in vars(obj).values())
     return sys.getsizeof(obj)

@@ -144,8 +144,21 @@ def recording_frames(root: str | Path) -> RecordingFrames:
     from screenstate.recordings import open_recording
 
     source = open_recording(root)
-    frames = (QuestionFrame(f.index, f.key, f.time_s, functools.partial(_pixels, f), f.error) for f in source.frames())
+    frames = (
+        QuestionFrame(f.index, _name(f, Path(root)), f.time_s, functools.partial(_pixels, f), f.error)
+        for f in source.frames()
+    )
     return RecordingFrames(frames, source.layout in ("video", "capture"))
+
+
+def _name(frame: Any, root: Path) -> str:
+    """A frame file's path relative to the recording (``frame_000.png``, ``login/a.png``), else its key."""
+    if frame.path is not None:
+        try:
+            return frame.path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return frame.key
 
 
 def check_output(root: str | Path, output: str | Path) -> None:

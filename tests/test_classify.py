@@ -254,11 +254,13 @@ def test_screen_seen_again_is_not_encoded_again_without_disk_cache(clf):
 def test_auto_falls_back_to_text_offline_without_network_wait(monkeypatch, caplog, tmp_path):
     import socket
 
+    from screenstate import notices
     from screenstate.embeddings import factory
     from screenstate.embeddings.cache import set_cache_root
 
     set_cache_root(tmp_path)  # a machine that has not shown the notice yet
     monkeypatch.setattr(factory, "_NOTICE_SHOWN", False)
+    monkeypatch.setattr(notices, "_shown", set())  # nor has this process (earlier tests may have)
     for offline in ("1", None):
         if offline:
             monkeypatch.setenv("HF_HUB_OFFLINE", offline)

@@ -357,7 +357,7 @@ def test_ask_builds_its_checker_once_and_shares_one_vlm(tmp_path, tiny_clip_enco
         assert r.status_code == 200 and r.json() == {
             "text": "a fake answer",
             "path": "vlm",
-            "evidence": {"seconds": 0.0, "new_tokens": 1, "routed": "vlm"},
+            "evidence": {"seconds": 0.0, "new_tokens": 1, "routed": "vlm", "runtime": "torch"},
         }
     assert len(built) == 1 and len(vlm.questions) == 3
     assert c.app.state.loaded.builds == 2  # one with the deployed classifier, one without

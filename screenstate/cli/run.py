@@ -204,7 +204,7 @@ def _check_labeled(root: str) -> None:
     """--eval_only needs ROOT/<label>/*: a local flat folder or a file fails here, in milliseconds."""
     import logging
 
-    from screenstate.batch.layout import scan_root
+    from screenstate.recordings.folder import scan_root
 
     path = Path(root)
     if "://" in root or not path.exists():

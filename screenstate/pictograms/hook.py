@@ -15,14 +15,12 @@ from PIL import Image
 from screenstate.embeddings.foreground import find_foreground
 from screenstate.embeddings.ocr import TextLine
 from screenstate.embeddings.windows import Box
+from screenstate.pictograms.reader import PREFIX, PictogramReader
 
-#: how an icon line starts ("icon: dialog warning"); a format marker, not a word on the
-#: screen, so the text channel leaves it out of the screen's words
-PREFIX = "icon: "
+__all__ = ["PREFIX", "pictogram_reader", "read_screen"]
 
 if TYPE_CHECKING:
     from screenstate.embeddings.text import TextChannel
-    from screenstate.pictograms.reader import PictogramReader
 
 
 def pictogram_reader(enabled: bool) -> PictogramReader | None:
@@ -31,8 +29,6 @@ def pictogram_reader(enabled: bool) -> PictogramReader | None:
         return None
     global _READER
     if _READER is None:
-        from screenstate.pictograms.reader import PictogramReader
-
         _READER = PictogramReader()
     return _READER
 

@@ -24,7 +24,10 @@ from screenstate.embeddings.ocr import TextLine
 from screenstate.embeddings.windows import Box
 from screenstate.errors import ModelNotAvailableError
 from screenstate.pictograms.candidates import find_candidates
-from screenstate.pictograms.hook import PREFIX
+
+#: how an icon line starts ("icon: dialog warning"); a format marker, not a word on the
+#: screen, so the text channel leaves it out of the screen's words
+PREFIX = "icon: "
 
 WEIGHTS = Path(__file__).with_name("weights")
 #: softmax temperature the encoder was trained with

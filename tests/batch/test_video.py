@@ -99,9 +99,8 @@ def test_openadapt_capture_directory(make_video, classes, tmp_path, tiny_options
     assert find_video(cap) == cap / "oa_recording-1700000000.mp4"
     # a capture folder is read through its database (one row per screenshot, never the
     # 24 fps padding): a database that is not one is a clear error, not 5 video rows
-    job, out = _job(cap, classes, tmp_path, tiny_options)
     with pytest.raises(ScreenstateError, match="recording.db: not a readable SQLite database"):
-        job.run()
+        _job(cap, classes, tmp_path, tiny_options)[0].run()  # refused when the job is made, before any model
     # two videos and no capture name: ambiguous, say which
     other = tmp_path / "two"
     other.mkdir()
@@ -125,9 +124,8 @@ def test_openadapt_capture_directory(make_video, classes, tmp_path, tiny_options
 def test_unusable_files_get_a_clear_error(tmp_path, classes, tiny_options, data, message):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(data)
-    job, _ = _job(bad, classes, tmp_path, tiny_options)
     with pytest.raises(VideoError, match=message):
-        job.run()
+        _job(bad, classes, tmp_path, tiny_options)[0].run()  # refused when the job is made, before any model
 
 
 @pytest.mark.parametrize("name", ["empty.mkv", "empty.mp4"])

@@ -61,7 +61,9 @@ def test_review_session_over_an_openadapt_capture_shows_its_actions(variant, tmp
     session = ReviewSession(captures / variant, classes, encoder=tiny_clip_encoder, cache=tmp_path / "cache")
     assert session.layout == "capture" and len(session.frames) == len(ordinals)
     assert session.frames[1].time_s == pytest.approx(0.9)
-    with TestClient(create_review_app(session)) as client:
+    app = create_review_app(session)
+    with TestClient(app, headers={"Authorization": f"Bearer {app.state.token}"}) as client:
+        assert client.get("/api/actions", headers={"Authorization": "Bearer wrong"}).status_code == 401
         acts = client.get("/api/actions").json()
         img = client.get("/api/frames/3/image")
         assert img.status_code == 200 and img.content[:8] == b"\x89PNG\r\n\x1a\n"
