@@ -5,15 +5,9 @@ naming, one batch per screen)."""
 
 from __future__ import annotations
 
-import functools
-
-from common import dev_files, p, timed
+from common import dev_files, latencies, p, timed
 from PIL import Image
 from run import result
-
-
-def _lat(fn, items) -> list[float]:
-    return [timed(functools.partial(fn, it)) for it in items]
 
 
 def run(quick: bool) -> dict:
@@ -39,8 +33,8 @@ def run(quick: bool) -> dict:
     for im in images:  # interleaved, so load changes hit both alike
         base.append(timed(lambda im=im: plain.encode([im])))
         with_icons.append(timed(lambda im=im: icons.encode([im])))
-    cand = _lat(lambda im: find_candidates(im, [ln.box for ln in lines[id(im)]], windows[id(im)]), images)
-    read = _lat(lambda im: reader.read(im, lines[id(im)], windows[id(im)]), images)
+    cand = latencies(lambda im: find_candidates(im, [ln.box for ln in lines[id(im)]], windows[id(im)]), images)
+    read = latencies(lambda im: reader.read(im, lines[id(im)], windows[id(im)]), images)
     n_cands = [len(find_candidates(im, [ln.box for ln in lines[id(im)]], windows[id(im)])) for im in images]
     n_icons = [len(reader.read(im, lines[id(im)], windows[id(im)])) for im in images]
     for label, lat in (

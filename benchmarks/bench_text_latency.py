@@ -4,17 +4,12 @@ choice on its own, and the warm paths (features from the in-memory and on-disk c
 
 from __future__ import annotations
 
-import functools
 import tempfile
 
 import numpy as np
-from common import DEV, dev_files, p, timed
+from common import DEV, dev_files, latencies, p
 from PIL import Image
 from run import result
-
-
-def _lat(fn, items) -> list[float]:
-    return [timed(functools.partial(fn, it)) for it in items]
 
 
 def run(quick: bool) -> dict:
@@ -31,7 +26,7 @@ def run(quick: bool) -> dict:
     rows = []
     default = RapidOCR()
     default(np.asarray(spare[0])[:, :, ::-1].copy())
-    base = _lat(lambda im: default(np.asarray(im)[:, :, ::-1].copy()), images)
+    base = latencies(lambda im: default(np.asarray(im)[:, :, ::-1].copy()), images)
     rows.append({"config": "rapidocr defaults (baseline)", "p50_ms": 1000 * p(base, 50), "p95_ms": 1000 * p(base, 95)})
     for label, o in (
         (
@@ -49,17 +44,17 @@ def run(quick: bool) -> dict:
         ocr = ScreenOCR(o)
         for im in spare:
             ocr(im)
-        lat = _lat(ocr, images)
+        lat = latencies(ocr, images)
         rows.append({"config": label, "p50_ms": 1000 * p(lat, 50), "p95_ms": 1000 * p(lat, 95)})
     spec = ClassSpec.from_json(DEV / "classes.json")
     with tempfile.TemporaryDirectory() as cache:
         clf = ScreenClassifier(spec, encoder="text", options=EncoderOptions(device="cpu"), cache=cache)
         for im in spare:
             clf.classify(im)
-        cold = _lat(clf.classify, files)
-        warm_mem = _lat(clf.classify, files)
+        cold = latencies(clf.classify, files)
+        warm_mem = latencies(clf.classify, files)
         disk_only = ScreenClassifier(spec, encoder=clf.encoder, cache=cache, memory_cache=0)
-        warm = _lat(disk_only.classify, files)
+        warm = latencies(disk_only.classify, files)
     rows.append(
         {
             "config": "ScreenClassifier text, cold (OCR + embed + classify)",

@@ -38,6 +38,11 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def latencies(fn: Callable[[object], object], items: list) -> list[float]:
+    """Seconds of ``fn(item)`` for each item, in order."""
+    return [timed(lambda it=it: fn(it)) for it in items]
+
+
 def p(values: list[float], q: float) -> float:
     values = sorted(values)
     if len(values) == 1:
