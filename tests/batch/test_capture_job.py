@@ -9,8 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tiny_jobs import tiny_job  # tests/batch/tiny_jobs.py
 
-from screenstate.batch.job import BatchJob, JobConfig
+from screenstate.batch.job import BatchJob
 
 pytest.importorskip("av")
 
@@ -24,17 +25,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def _run(root: Path, tmp_path: Path, tiny_options, data_dir, **kw) -> tuple[BatchJob, Path]:
     out = tmp_path / f"{root.name}.csv"
-    cfg = JobConfig(
-        root=root,
-        classes=data_dir / "classes_small.json",
-        output=out,
-        cache_dir=tmp_path / "cache",
-        encoder="clip",
-        options=tiny_options,
-        progress=False,
-        **kw,
-    )
-    job = BatchJob(cfg)
+    job = tiny_job(root, out, tmp_path, data_dir, tiny_options, **kw)
     job.run()
     return job, out
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
+from tiny_jobs import tiny_job  # tests/batch/tiny_jobs.py
 
-from screenstate.batch.job import BatchJob, JobConfig
+from screenstate.batch.job import BatchJob
 from screenstate.batch.report import render_report
 from screenstate.batch.summary import FrameRow
 
@@ -33,17 +34,7 @@ def _frames(n: int) -> list[tuple[Image.Image, float]]:
 
 def _job(root: Path, tmp_path: Path, data_dir: Path, tiny_options, **kw) -> tuple[BatchJob, Path]:
     out = tmp_path / "out.csv"
-    cfg = JobConfig(
-        root=root,
-        classes=data_dir / "classes_small.json",
-        output=out,
-        cache_dir=tmp_path / "cache",
-        encoder="clip",
-        options=tiny_options,
-        progress=False,
-        **kw,
-    )
-    return BatchJob(cfg), out
+    return tiny_job(root, out, tmp_path, data_dir, tiny_options, **kw), out
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
