@@ -63,6 +63,20 @@ def test_without_the_token_every_read_and_write_is_401(anon, app, review_session
     assert anon.get("/static/review.js").status_code == 200
 
 
+def test_every_route_of_the_app_needs_the_token(anon, app):
+    """Not only the routes listed above: any endpoint added later (actions, ask, ...) is
+    behind the guard, whatever its method."""
+    from fastapi.routing import APIRoute
+
+    public = {"/favicon.ico"}  # an empty answer, public like /static/ (review/guard.py)
+    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.path not in public]
+    assert any("/ask" in r.path for r in routes) and any("/actions" in r.path for r in routes)
+    for r in routes:
+        path = r.path.replace("{index}", "0").replace("{column}", "0")
+        for method in r.methods:
+            assert anon.request(method, path).status_code == 401, (method, r.path)
+
+
 def test_bearer_query_and_cookie_carry_the_token(anon, app):
     token = app.state.token
     assert anon.get("/api/frames", headers={"Authorization": f"Bearer {token}"}).status_code == 200
