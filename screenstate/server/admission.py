@@ -1,6 +1,7 @@
 """Admission in front of the encoders: a bounded queue served in arrival order.
 
-At most ``workers`` requests encode at once and at most ``max_queue`` wait for a turn,
+``/classify``, ``/detect`` and ``/ask`` share one line: at most ``workers`` requests
+encode at once and at most ``max_queue`` wait for a turn,
 first come first served; one more is refused at once with 429 and a ``Retry-After``
 estimated from recent encode times, so under overload a client learns quickly when to
 come back instead of waiting behind an ever longer queue (the latency of the requests

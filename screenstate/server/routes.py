@@ -67,9 +67,8 @@ async def detect(deployed_id: str, service: ServiceDep, data: UploadFile = File(
     service.config(deployed_id, "detector")  # an unknown id is refused before reading the upload
 
     async def work() -> list[list[dict[str, Any]]]:
-        img = await service.read_image(data)
-        det = await asyncio.to_thread(service.detector, deployed_id)
-        dets = await asyncio.to_thread(det.detect, img.image)
+        img = await service.read_image(data, decode=False)  # decoded once admitted
+        dets = await service.admitted(lambda: service.detector(deployed_id).detect(img.image))
         return [[d.to_dict() for d in dets]]
 
     return await service.within_budget(work())
@@ -83,11 +82,12 @@ async def ask(
     deployed_id: str | None = None,
 ) -> dict[str, Any]:
     """Answer a question about an image (classifier, detector, OCR, or the VLM)."""
+    if deployed_id:
+        service.config(deployed_id, "classifier")  # an unknown id is refused before reading the upload
 
     async def work() -> dict[str, Any]:
-        img = await service.read_image(data)
-        asker = await asyncio.to_thread(service.asker, deployed_id)
-        ans = await asyncio.to_thread(asker.ask, img.image, question)
+        img = await service.read_image(data, decode=False)  # decoded once admitted
+        ans = await service.admitted(lambda: service.asker(deployed_id).ask(img.image, question))
         return {"text": ans.text, "path": ans.path, "evidence": json.loads(json.dumps(ans.evidence, default=str))}
 
     return await service.within_budget(work())

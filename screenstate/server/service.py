@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -259,6 +259,21 @@ class Service:
         finally:
             if not handed_over:
                 done()
+
+    async def admitted(self, fn: Callable[[], T]) -> T:
+        """``fn()`` in a worker thread once admitted (:class:`Admission`: the same line as
+        the encodes, 429 when it is full): ``/detect`` and ``/ask``. As for encodes, the
+        turn ends when ``fn`` really returns, and a request that gives up while waiting
+        never starts it."""
+        await self.admission.acquire()
+        t0 = time.monotonic()
+        try:
+            work = self._workers.submit(fn)
+        except BaseException:
+            self.admission.release(time.monotonic() - t0)
+            raise
+        work.add_done_callback(lambda _: self.admission.release(time.monotonic() - t0))
+        return await asyncio.wrap_future(work)  # cancelling it cancels ``work`` if not started
 
     def _decode_encode(self, img: LoadedImage) -> ScreenFeatures:
         return self._encode_loaded([img])[0]  # decodes a lazily loaded upload first

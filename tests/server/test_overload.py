@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -160,3 +161,80 @@ def test_malformed_ids_are_json_4xx(tmp_path, tiny_clip_encoder):
             assert r.json()["status_code"] == 422 and "deployed_id: must be a string" in r.json()["message"]
         r = c.post("/classify?deployed_id=nope", files={"data": ("s.png", _png(1), "image/png")})
         assert r.status_code == 400 and r.json()["status_code"] == 400
+
+
+@pytest.mark.parametrize(("limits", "burst"), [({}, 8), ({"workers": 1, "max_queue": 5}, 6)])
+def test_a_burst_of_clients_within_the_line_gets_no_429(tmp_path, tiny_clip_encoder, limits, burst):
+    """The default line admits a burst of 8 parallel clients (and a configured one of
+    ``workers + max_queue``): every request is answered, none refused."""
+    enc = _held(tiny_clip_encoder)
+    app = create_app(store=tmp_path / "s.db", encoder=enc, limits=ServiceLimits(**limits))
+    adm = app.state.service.admission
+    with TestClient(app) as c:
+        did = c.post("/deploy_classifier", json=CLASSIFIER).json()["deployed_id"]
+
+        def post(k):
+            return c.post(f"/classify?deployed_id={did}", files={"data": ("s.png", _png(k), "image/png")})
+
+        with ThreadPoolExecutor(burst) as pool:
+            futs = [pool.submit(post, 10 + k) for k in range(burst)]
+            _until(lambda: adm.active + adm.waiting == burst)  # all in: encoding or in line
+            enc.hold.set()
+            codes = [f.result(60).status_code for f in futs]
+    assert codes == [200] * burst and adm.rejected == 0
+
+
+class _HeldVLM:
+    """A VLM that answers once ``hold`` is set (a stand-in for a slow free-form answer)."""
+
+    def __init__(self):
+        self.hold, self.started = threading.Event(), []
+
+    def answer(self, img, question):
+        from screenstate.vlm import VlmAnswer
+
+        self.started.append(question)
+        self.hold.wait(30)
+        return VlmAnswer("an answer", 0.0, 1)
+
+
+def test_detect_and_ask_take_their_turn_in_the_same_line(tmp_path, text_encoder):
+    """/detect and /ask wait in the line in front of the encoders like /classify: past it
+    all three answer 429 with Retry-After, and nothing past it starts."""
+    vlm = _HeldVLM()
+    app = create_app(
+        store=tmp_path / "s.db", encoder=text_encoder, vlm=vlm, limits=ServiceLimits(workers=1, max_queue=1)
+    )
+    adm = app.state.service.admission
+    with TestClient(app) as c:
+        did = c.post("/deploy_classifier", json=CLASSIFIER).json()["deployed_id"]
+        det = c.post("/deploy_detector", json={"detector_configs": [{"name": "ok", "examples_to_include": ["OK"]}]})
+        det_id = det.json()["deployed_id"]
+        # the classifier built and the models loaded first: refusals below are at once
+        assert (
+            c.post(f"/classify?deployed_id={did}", files={"data": ("s.png", _png(0), "image/png")}).status_code == 200
+        )
+
+        def ask(k):
+            files = {"data": ("s.png", _png(k), "image/png")}
+            return c.post("/ask", data={"question": "which file is selected?"}, files=files)
+
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(ask, 1)
+            _until(lambda: len(vlm.started) == 1)  # answering: the one worker is taken
+            second = pool.submit(ask, 2)
+            _until(lambda: adm.waiting == 1)  # in line: the line is full
+            refused = [
+                ask(3),
+                c.post(f"/detect?deployed_id={det_id}", files={"data": ("s.png", _png(4), "image/png")}),
+                c.post(f"/classify?deployed_id={did}", files={"data": ("s.png", _png(5), "image/png")}),
+            ]
+            for r in refused:
+                assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
+                assert "SCREENSTATE_MAX_QUEUE" in r.json()["message"]
+            vlm.hold.set()
+            assert [f.result(60).status_code for f in (first, second)] == [200, 200]
+        assert len(vlm.started) == 2  # the refused question never reached the VLM
+        r = c.post(f"/detect?deployed_id={det_id}", files={"data": ("s.png", _png(4), "image/png")})
+        assert r.status_code == 200
+        assert adm.active == 0 and adm.waiting == 0
