@@ -29,11 +29,12 @@ text_channel_latency``):
 from __future__ import annotations
 
 import bisect
+import contextlib
 import difflib
 import functools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 from screenstate.embeddings.calibrate import Calibration, CalibrationKey, Choice, choose, record_use, thread_budget
+from screenstate.embeddings.ocr_runtimes import infer_runner, onnxruntime_models
 from screenstate.errors import UnknownNameError
 
 ENGINES = ("auto", "openvino", "onnxruntime")
@@ -76,6 +78,9 @@ class OcrOptions:
     min_confidence: float = 0.5
     min_box_height: int = 6
     threads: int = 0  # 0 = this process's thread budget (calibrate.thread_budget)
+    # calls that may run at once, sharing the threads (the service: one per worker; on 2 cores two
+    # calls on 1 thread each read more screens a second than one on 2 threads: server_load)
+    parallel: int = 1
     engine: str = "auto"  # auto = openvino when installed, else onnxruntime
     # auto = measured (see module docstring); bf16/fp16 only where OpenVINO runs them natively, else fp32
     precision: str = "auto"
@@ -85,10 +90,10 @@ class OcrOptions:
             raise UnknownNameError("OCR engine", self.engine, list(ENGINES))
         if self.precision not in PRECISIONS:
             raise UnknownNameError("OCR precision", self.precision, list(PRECISIONS))
-        if self.det_max_side < 64 or self.min_rec_width < 16 or not 0.0 <= self.min_confidence <= 1.0:
+        if min(self.det_max_side / 64, self.min_rec_width / 16, self.parallel) < 1 or not 0 <= self.min_confidence <= 1:
             raise ValueError(
-                f"OcrOptions: det_max_side >= 64, min_rec_width >= 16 and min_confidence in [0, 1] are required, "
-                f"got {self.det_max_side}, {self.min_rec_width}, {self.min_confidence}"
+                f"OcrOptions: det_max_side >= 64, min_rec_width >= 16, parallel >= 1 and min_confidence in [0, 1] "
+                f"are required, got {self.det_max_side}, {self.min_rec_width}, {self.parallel}, {self.min_confidence}"
             )
 
 
@@ -138,13 +143,18 @@ def native_precisions() -> tuple[str, ...]:
     return tuple(p for p, cap in (("bf16", "BF16"), ("fp16", "FP16")) if cap in caps)
 
 
-def _openvino_models(det_path: Path, rec_path: Path, precision: str, threads: int) -> tuple[_Run, _Run, str]:
-    """(detector, recogniser, recogniser character list) compiled on OpenVINO's CPU plugin."""
+def _openvino_models(
+    det_path: Path, rec_path: Path, precision: str, threads: int, parallel: int = 1
+) -> tuple[_Run, _Run, str]:
+    """(detector, recogniser, recogniser character list) compiled on OpenVINO's CPU plugin,
+    with ``parallel`` streams sharing the threads (as many calls run at once)."""
     core = _openvino_core()
     cfg: dict[str, Any] = {
-        "PERFORMANCE_HINT": "LATENCY",
+        "PERFORMANCE_HINT": "LATENCY" if parallel == 1 else "THROUGHPUT",
         "INFERENCE_PRECISION_HINT": {"bf16": "bf16", "fp16": "f16"}.get(precision, "f32"),
     }
+    if parallel > 1:
+        cfg["NUM_STREAMS"] = parallel
     if threads:
         cfg["INFERENCE_NUM_THREADS"] = threads
     from screenstate.embeddings.cache import default_cache_dir
@@ -156,37 +166,11 @@ def _openvino_models(det_path: Path, rec_path: Path, precision: str, threads: in
         cfg["CACHE_DIR"] = str(default_cache_dir() / "openvino")
 
     def compile_model(model: Any) -> _Run:
-        request = core.compile_model(model, "CPU", cfg).create_infer_request()
-
-        def run(x: np.ndarray) -> np.ndarray:
-            # a view into the request's output: callers consume it before the next call
-            return request.infer({0: x})[0]
-
-        return run
+        return infer_runner(core.compile_model(model, "CPU", cfg), parallel)
 
     rec = core.read_model(str(rec_path))
     characters = str(rec.get_rt_info(["framework", "character"]).astype(str))
     return compile_model(core.read_model(str(det_path))), compile_model(rec), characters
-
-
-def _onnxruntime_models(det_path: Path, rec_path: Path, threads: int) -> tuple[_Run, _Run, str]:
-    """(detector, recogniser, recogniser character list) on onnxruntime's CPU provider."""
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if threads:
-        so.intra_op_num_threads = threads
-
-    def session(path: Path) -> Any:
-        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-    def runner(sess: Any) -> _Run:
-        name = sess.get_inputs()[0].name
-        return lambda x: sess.run(None, {name: x})[0]
-
-    det, rec = session(det_path), session(rec_path)
-    return runner(det), runner(rec), str(rec.get_modelmeta().custom_metadata_map["character"])
 
 
 def reading_order(lines: list[TextLine]) -> list[TextLine]:
@@ -195,12 +179,14 @@ def reading_order(lines: list[TextLine]) -> list[TextLine]:
 
 
 class ScreenOCR:
-    """Detect and recognise text lines on a screenshot (thread-safe, lazily loaded)."""
+    """Detect and recognise text lines on a screenshot (thread-safe, lazily loaded; up to
+    ``options.parallel`` calls run at once, more wait for a turn at the models)."""
 
     def __init__(self, options: OcrOptions | None = None) -> None:
         self.options = options or OcrOptions()
         self.engine = resolve_engine(self.options.engine)
         self._lock = threading.Lock()
+        self._calls = threading.Semaphore(self.options.parallel)
         self._choice_lock = threading.Lock()
         self._choice: Choice | None = None
         self._det: Any = None
@@ -273,9 +259,10 @@ class ScreenOCR:
         models = Path(rapidocr_onnxruntime.__file__).parent / "models"
         det_path, rec_path = models / "ch_PP-OCRv4_det_infer.onnx", models / "ch_PP-OCRv4_rec_infer.onnx"
         if self.engine == "openvino":
-            det_run, rec_run, characters = _openvino_models(det_path, rec_path, choice.precision, choice.threads)
+            runs = _openvino_models(det_path, rec_path, choice.precision, choice.threads, self.options.parallel)
         else:
-            det_run, rec_run, characters = _onnxruntime_models(det_path, rec_path, choice.threads)
+            runs = onnxruntime_models(det_path, rec_path, choice.threads, self.options.parallel)
+        det_run, rec_run, characters = runs
         self._det_post = DBPostProcess(
             thresh=0.3, box_thresh=0.5, max_candidates=1000, unclip_ratio=1.6, use_dilation=True, score_mode="fast"
         )
@@ -285,20 +272,25 @@ class ScreenOCR:
 
     def __call__(self, img: Image.Image) -> list[TextLine]:
         """Text lines of an image, top-to-bottom then left-to-right."""
+        with self._turn():
+            return self._run(img if img.mode == "RGB" else img.convert("RGB"))
+
+    @contextlib.contextmanager
+    def _turn(self) -> Iterator[None]:
+        """Models loaded (once), then one of ``options.parallel`` turns at them."""
         with self._lock:
             self._load()
-            return self._run(img if img.mode == "RGB" else img.convert("RGB"))
+        with self._calls:
+            yield
 
     def detect(self, img: Image.Image) -> list[tuple[int, int, int, int]]:
         """Axis-aligned boxes (x0, y0, x1, y1) of text lines, in ``img`` pixels."""
-        with self._lock:
-            self._load()
+        with self._turn():
             return self._detect(img if img.mode == "RGB" else img.convert("RGB"))
 
     def recognize(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
         """(text, confidence) for each BGR uint8 crop [h, w, 3], in order."""
-        with self._lock:
-            self._load()
+        with self._turn():
             return self._recognize(crops)
 
     def _detect(self, img: Image.Image) -> list[tuple[int, int, int, int]]:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
@@ -95,7 +96,9 @@ class Service:
     def encoder(self) -> Encoder:
         with self._encoder_lock:
             if self._encoder is None:
-                self._encoder = create_encoder(str(self._encoder_spec), self._options)
+                self._encoder = create_encoder(
+                    str(self._encoder_spec), parallel_ocr(self._options, self.limits.workers)
+                )
             return self._encoder
 
     def _text_channel(self) -> TextChannel | None:
@@ -294,6 +297,19 @@ class Service:
     async def aclose(self) -> None:
         """Stop the batcher's queue on this event loop (the app's lifespan calls it)."""
         await self.batcher.aclose()
+
+
+def parallel_ocr(options: EncoderOptions, workers: int) -> EncoderOptions:
+    """``options`` with an OCR that reads ``workers`` screens at once, the threads shared
+    among them (unless the caller chose): the admitted requests then read in parallel
+    instead of taking turns at one OCR on every thread, which spends ~40% more CPU a screen
+    on 2 cores (``benchmarks/run.py server_load``)."""
+    ocr = options.text.ocr
+    if ocr.parallel != 1 or workers == 1:
+        return options
+    return options.model_copy(
+        update={"text": dataclasses.replace(options.text, ocr=dataclasses.replace(ocr, parallel=workers))}
+    )
 
 
 async def _decoded(img: LoadedImage) -> LoadedImage:

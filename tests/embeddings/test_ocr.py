@@ -217,3 +217,39 @@ def test_auto_reads_like_fp32_on_the_calibration_screen():
     assert len(b) >= 45  # 51 lines are drawn
     assert text_agreement(b, a) >= OCR_AGREEMENT
     assert "Accounts" in " ".join(b)
+
+
+@pytest.mark.parametrize("engine", ["openvino", "onnxruntime"])
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_parallel_calls_read_as_one_at_a_time(login, engine, parallel):
+    """``parallel`` calls at once (the service: one per worker), never more, each reading what
+    it reads alone."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import ImageOps
+
+    screens = [login, ImageOps.expand(login, 40, "white"), login.crop((0, 0, login.width, login.height // 2))]
+    ocr = ScreenOCR(OcrOptions(engine=engine, precision="fp32", parallel=parallel))
+    alone = [[ln.text for ln in ocr(s)] for s in screens]
+    inside, most, lock = 0, 0, threading.Lock()
+    det = ocr._det
+
+    def counting_det(x):
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.2)  # long enough for the other threads to arrive
+        try:
+            return det(x)
+        finally:
+            with lock:
+                inside -= 1
+
+    ocr._det = counting_det
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda s: [ln.text for ln in ocr(s)], screens * 2))
+    assert together == alone * 2
+    assert most == parallel

@@ -238,3 +238,16 @@ def test_detect_and_ask_take_their_turn_in_the_same_line(tmp_path, text_encoder)
         r = c.post(f"/detect?deployed_id={det_id}", files={"data": ("s.png", _png(4), "image/png")})
         assert r.status_code == 200
         assert adm.active == 0 and adm.waiting == 0
+
+
+def test_the_service_ocr_reads_one_screen_per_worker_at_once():
+    from dataclasses import replace
+
+    from screenstate.embeddings.factory import EncoderOptions
+    from screenstate.embeddings.ocr import OcrOptions
+    from screenstate.server.service import parallel_ocr
+
+    assert parallel_ocr(EncoderOptions(), 2).text.ocr.parallel == 2
+    assert parallel_ocr(EncoderOptions(), 1).text.ocr.parallel == 1
+    chosen = EncoderOptions(text=replace(EncoderOptions().text, ocr=OcrOptions(parallel=3)))
+    assert parallel_ocr(chosen, 2).text.ocr.parallel == 3  # the caller's choice stands
