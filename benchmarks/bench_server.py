@@ -35,6 +35,15 @@ from common import DEV, dev_files, p
 from PIL import Image, ImageOps
 from run import ROOT, result
 
+NOTES = (
+    "Latency (p*_s) is a client's whole wait, retries after 429/503 included; served_p*_s is the last try "
+    "only. Memory start (rss_start_mb) is the warm server: after it has served one screenshot of each "
+    "screen size in the set (mirrored copies), since OpenVINO compiles kernels and sizes buffers per "
+    "input shape (a cold server grows ~200 MB over its first sizes, then stays flat); rss_cold_mb is "
+    "after the first warm-up screen only. The service reads one screen per worker at once (OCR on one "
+    "thread each on 2 cores), so a single request runs on one OCR thread."
+)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -181,4 +190,5 @@ def run(quick: bool) -> dict:
         total_errors=sum(r["errors"] for r in rows),
     )
     out["table"] = rows
+    out["notes"] = NOTES
     return out
