@@ -11,13 +11,15 @@ the bounded line bounds) and ``refused`` counts the 429/503 answers. The headlin
 clients against the sequential p99 of the same run (target: at most 4x).
 
 Memory start (``rss_start_mb``): the server's RSS once it is warm, i.e. after it has served
-one screenshot of each screen size in the set (mirrored copies, not the measured images),
-then 2 s quiet. OpenVINO compiles kernels and sizes its buffers per input shape, so a cold
-server grows by about 200 MB over its first distinct sizes and then stays flat however
-many more screens it reads (measured one at a time in-process: 1213 MB after one screen,
-1417 MB after 20, 1420 MB after 40 and after 60): that is warm-up, not load. ``rss_cold_mb`` is
-after the first warm-up screen only, for comparison. Target: RSS after 10 s idle
-(``rss_idle_mb``) within 10% of the start."""
+each screen size in the set on each of its 2 workers (two other screens of that size at
+once: the mirrored and the rotated copy of one, not the measured images), then 2 s quiet.
+OpenVINO compiles kernels and sizes its buffers per input shape and per stream (the OCR
+runs one stream per worker), so a cold server grows by a few hundred MB over its first
+sizes and then stays flat however many more screens it reads (in-process, one stream,
+one at a time: 1213 MB after one screen, 1417 MB after 20, 1420 MB after 40 and after 60;
+two streams, two at a time: 1739 then 1704 MB after two passes over the 20): that is
+warm-up, not load. ``rss_cold_mb`` is after the first warm-up screen only, for comparison.
+Target: RSS after 10 s idle (``rss_idle_mb``) within 10% of the start."""
 
 from __future__ import annotations
 
@@ -37,9 +39,10 @@ from run import ROOT, result
 
 NOTES = (
     "Latency (p*_s) is a client's whole wait, retries after 429/503 included; served_p*_s is the last try "
-    "only. Memory start (rss_start_mb) is the warm server: after it has served one screenshot of each "
-    "screen size in the set (mirrored copies), since OpenVINO compiles kernels and sizes buffers per "
-    "input shape (a cold server grows ~200 MB over its first sizes, then stays flat); rss_cold_mb is "
+    "only. Memory start (rss_start_mb) is the warm server: after it has served each screen size in the "
+    "set on each of its 2 workers (two other screens of that size at once), since OpenVINO compiles "
+    "kernels and sizes buffers per input shape and stream (a cold server grows a few hundred MB over its "
+    "first sizes, then stays flat); rss_cold_mb is "
     "after the first warm-up screen only. The service reads one screen per worker at once (OCR on one "
     "thread each on 2 cores), so a single request runs on one OCR thread."
 )
@@ -99,7 +102,7 @@ async def _load(base: str, did: str, images: list[bytes], clients: int) -> dict:
     return {"e2e": e2e, "served": served, "refused": refused, "errors": errors, "wall": wall}
 
 
-def _phase(images: list[bytes], warm: list[bytes], spec: dict, clients: int, idle_s: float) -> dict:
+def _phase(images: list[bytes], warm: list[tuple[bytes, bytes]], spec: dict, clients: int, idle_s: float) -> dict:
     import httpx
 
     port = _free_port()
@@ -120,11 +123,9 @@ def _phase(images: list[bytes], warm: list[bytes], spec: dict, clients: int, idl
                     time.sleep(0.2)
             did = httpx.post(f"{base}/deploy_classifier", json=spec, timeout=60).json()["deployed_id"]
             cold = 0.0
-            for w in warm:  # one screen of each size: models loaded, shapes compiled
-                r = httpx.post(
-                    f"{base}/classify", params={"deployed_id": did}, files={"data": ("w.png", w)}, timeout=300
-                )
-                assert r.status_code == 200, r.text
+            for pair in warm:  # each size on both workers: models loaded, shapes compiled on each stream
+                out = asyncio.run(_load(base, did, list(pair), len(pair)))
+                assert out["errors"] == 0 and out["refused"] == 0, out
                 cold = cold or _rss_mb(proc.pid)
             time.sleep(2)
             before = _rss_mb(proc.pid)
@@ -163,8 +164,9 @@ def run(quick: bool) -> dict:
         im.thumbnail((1280, 1280))
         shots.append(im)
     images = [_png(im) for im in shots]
-    # other screens (mirrored), one of each size in the set: loads the models and compiles each shape
-    warm = [_png(ImageOps.mirror(im)) for im in {im.size: im for im in shots}.values()]
+    # other screens (mirrored, rotated), two of each size in the set: loads the models, compiles each shape
+    sizes = {im.size: im for im in shots}.values()
+    warm = [(_png(ImageOps.mirror(im)), _png(im.rotate(180))) for im in sizes]
     spec = json.loads((DEV / "classes.json").read_text())
     idle_s = 10.0
     rows = [_phase(images, warm, spec, clients, idle_s) for clients in (1, 8, 32)]
