@@ -256,3 +256,33 @@ def test_thread_budget_without_torch_is_what_torch_would_say(tmp_path):
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         before, after, torch_threads = map(int, out.stdout.split())
         assert before == after and (threads is None or torch_threads == int(threads))
+
+
+EXIT_PROBE = """
+import atexit, json, sys, threading
+def report():  # an exit handler: the fast exit still runs them
+    import openvino_telemetry
+    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    print(json.dumps({"consent": openvino_telemetry.Telemetry().consent, "threads": threads}), file=sys.stderr)
+atexit.register(report)
+from screenstate.cli import main
+sys.argv = ["screenstate", *sys.argv[1:]]
+main()
+"""
+
+
+def test_the_command_sends_no_openvino_telemetry_and_exits_cleanly(tmp_path):
+    """``import openvino`` would send a usage event from a forked process, with a thread the exit
+    waits for; the command leaves OpenVINO's telemetry off (no consent file in this HOME), its
+    output complete and its exit handlers run, and an error keeps its exit code."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "SCREENSTATE_CACHE": str(tmp_path)}
+    env["HOME"] = str(tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    run = [sys.executable, "-c", EXIT_PROBE]
+    proc = subprocess.run([*run, "models", "list"], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("encoders: auto") and "precision (auto)" in proc.stdout
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == {"consent": False, "threads": []}
+    assert not (tmp_path / "home" / "intel" / "stats").exists()  # OpenVINO counts runs there when sending
+    bad = subprocess.run([*run, "classify", "x.png", "-c", "no-such.json"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: no-such.json: file not found")
