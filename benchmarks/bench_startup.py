@@ -1,7 +1,7 @@
 """startup: cold wall time of everyday commands (a fresh ``python`` process, as a user types
 them) against the same work in a warm process (modules imported, the command run once
-before), and where a cold start goes: interpreter start and exit; imports (the sum of
-``python -X importtime``'s top-level entries, and the heaviest of them); model loads and
+before), and where a cold start goes: interpreter start and exit; imports (timed through
+``__import__`` in the process; the heaviest from ``python -X importtime``); model loads and
 other first-use work (what the first run in a process takes beyond its imports and the
 warm run); the work itself (the warm run).
 
@@ -33,7 +33,19 @@ CLASSES = "configs/demo_states.json"
 
 #: run in a fresh interpreter: the command in-process twice (cold, then warm), timed
 PROBE = r"""
-import json, os, sys, time, io, contextlib
+import builtins, json, os, sys, time, io, contextlib
+real_import, depth, imports = builtins.__import__, 0, 0.0
+def timed_import(*args, **kwargs):  # time spent in outermost imports, lazy ones inside the command too
+    global depth, imports
+    depth += 1
+    t = time.perf_counter()
+    try:
+        return real_import(*args, **kwargs)
+    finally:
+        depth -= 1
+        if depth == 0:
+            imports += time.perf_counter() - t
+builtins.__import__ = timed_import
 t = time.perf_counter()
 from screenstate.cli import app
 cli_import = time.perf_counter() - t
@@ -46,9 +58,10 @@ def once():
             pass
     return time.perf_counter() - t
 cold = once()
+first_imports = imports
 os.environ["SCREENSTATE_CACHE"] = ROOT2  # the same work again: no feature computed by the first run
 warm = once()
-print(json.dumps({"cli_import": cli_import, "first": cold, "warm": warm}), file=sys.stderr)
+print(json.dumps({"cli_import": cli_import, "first": cold, "warm": warm, "imports": first_imports}), file=sys.stderr)
 """
 
 CHECKER = r"""
@@ -107,9 +120,10 @@ def _importtime(stderr: str, top: int = 6) -> tuple[float, list[dict]]:
 
 def _case(args: list[str], primed: Path, base: Path, repeats: int) -> dict:
     """Cold: ``python -m screenstate ARGS`` (median wall); warm: the same command run a second
-    time inside one process (median); split: interpreter start and exit, imports (a
-    ``-X importtime`` run), model load and first use, work (the warm run)."""
-    colds, warms, firsts, cli_imports = [], [], [], []
+    time inside one process (median); split: interpreter start and exit, imports (timed in
+    that process), model load and first use, work (the warm run); the heaviest imports from a
+    ``-X importtime`` run."""
+    colds, warms, firsts, cli_imports, imports = [], [], [], [], []
     for _ in range(repeats):
         root = _fresh_root(primed, base)
         colds.append(_wall([sys.executable, "-m", "screenstate", *args], _env(root))[0])
@@ -120,10 +134,11 @@ def _case(args: list[str], primed: Path, base: Path, repeats: int) -> dict:
         warms.append(probe["warm"])
         firsts.append(probe["first"])
         cli_imports.append(probe["cli_import"])
+        imports.append(probe["imports"])
     root = _fresh_root(primed, base)
     _, err = _wall([sys.executable, "-X", "importtime", "-m", "screenstate", *args], _env(root))
-    imports, heaviest = _importtime(err)
-    cold, warm = statistics.median(colds), statistics.median(warms)
+    _, heaviest = _importtime(err)
+    cold, warm, imported = statistics.median(colds), statistics.median(warms), statistics.median(imports)
     in_process = statistics.median(cli_imports) + statistics.median(firsts)  # imports, loads, work
     return {
         "command": "screenstate " + " ".join(args),
@@ -132,8 +147,8 @@ def _case(args: list[str], primed: Path, base: Path, repeats: int) -> dict:
         "cold_over_warm": round(cold / warm, 2),
         "first_in_process_s": round(statistics.median(firsts), 2),
         "start_exit_s": round(max(0.0, cold - in_process), 2),  # interpreter start, teardown
-        "import_s": round(imports, 2),
-        "load_s": round(max(0.0, in_process - imports - warm), 2),  # model loads, first-use work
+        "import_s": round(imported, 2),
+        "load_s": round(max(0.0, in_process - imported - warm), 2),  # model loads, first-use work
         "work_s": round(warm, 2),
         "top_imports_ms": heaviest,
     }
