@@ -1,7 +1,9 @@
 """startup: cold wall time of everyday commands (a fresh ``python`` process, as a user types
 them) against the same work in a warm process (modules imported, the command run once
-before), and where a cold start goes (``python -X importtime``: the heaviest top-level
-imports; model load; work).
+before), and where a cold start goes: interpreter start and exit; imports (timed through
+``__import__`` in the process; the heaviest from ``python -X importtime``); model loads and
+other first-use work (what the first run in a process takes beyond its imports and the
+warm run); the work itself (the warm run).
 
 Cases: a one-frame ``classify`` (offline: the text channel), ``label --cluster`` (a cluster
 from ``suggest`` on the example recording), ``models list``, and a ``StateChecker`` ready to
@@ -31,8 +33,22 @@ CLASSES = "configs/demo_states.json"
 
 #: run in a fresh interpreter: the command in-process twice (cold, then warm), timed
 PROBE = r"""
-import json, os, sys, time, io, contextlib
+import builtins, json, os, sys, time, io, contextlib
+real_import, depth, imports = builtins.__import__, 0, 0.0
+def timed_import(*args, **kwargs):  # time spent in outermost imports, lazy ones inside the command too
+    global depth, imports
+    depth += 1
+    t = time.perf_counter()
+    try:
+        return real_import(*args, **kwargs)
+    finally:
+        depth -= 1
+        if depth == 0:
+            imports += time.perf_counter() - t
+builtins.__import__ = timed_import
+t = time.perf_counter()
 from screenstate.cli import app
+cli_import = time.perf_counter() - t
 def once():
     t = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
@@ -42,9 +58,10 @@ def once():
             pass
     return time.perf_counter() - t
 cold = once()
+first_imports = imports
 os.environ["SCREENSTATE_CACHE"] = ROOT2  # the same work again: no feature computed by the first run
 warm = once()
-print(json.dumps({"first": cold, "warm": warm}), file=sys.stderr)
+print(json.dumps({"cli_import": cli_import, "first": cold, "warm": warm, "imports": first_imports}), file=sys.stderr)
 """
 
 CHECKER = r"""
@@ -88,20 +105,25 @@ def _wall(argv: list[str], env: dict[str, str]) -> tuple[float, str]:
     return wall, proc.stderr
 
 
-def _importtime(stderr: str, top: int = 6) -> list[dict]:
-    """Heaviest top-level imports (cumulative ms) from ``-X importtime`` output."""
+def _importtime(stderr: str, top: int = 6) -> tuple[float, list[dict]]:
+    """(seconds spent importing, the heaviest top-level imports in cumulative ms) from
+    ``-X importtime`` output: top-level entries, lazy imports inside a command included."""
     rows = []
     for line in stderr.splitlines():
         m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| (\S.*)$", line)
         if m and not m.group(3).startswith(" "):
-            rows.append({"module": m.group(3).strip(), "ms": round(int(m.group(2)) / 1000)})
-    return sorted(rows, key=lambda r: -r["ms"])[:top]
+            rows.append({"module": m.group(3).strip(), "ms": int(m.group(2)) / 1000})
+    total = sum(r["ms"] for r in rows) / 1000
+    heaviest = sorted(rows, key=lambda r: -r["ms"])[:top]
+    return total, [{"module": r["module"], "ms": round(r["ms"])} for r in heaviest]
 
 
 def _case(args: list[str], primed: Path, base: Path, repeats: int) -> dict:
     """Cold: ``python -m screenstate ARGS`` (median wall); warm: the same command run a second
-    time inside one process (median); split: imports vs first run in process."""
-    colds, warms, firsts = [], [], []
+    time inside one process (median); split: interpreter start and exit, imports (timed in
+    that process), model load and first use, work (the warm run); the heaviest imports from a
+    ``-X importtime`` run."""
+    colds, warms, firsts, cli_imports, imports = [], [], [], [], []
     for _ in range(repeats):
         root = _fresh_root(primed, base)
         colds.append(_wall([sys.executable, "-m", "screenstate", *args], _env(root))[0])
@@ -111,16 +133,24 @@ def _case(args: list[str], primed: Path, base: Path, repeats: int) -> dict:
         probe = json.loads(err.strip().splitlines()[-1])
         warms.append(probe["warm"])
         firsts.append(probe["first"])
+        cli_imports.append(probe["cli_import"])
+        imports.append(probe["imports"])
     root = _fresh_root(primed, base)
     _, err = _wall([sys.executable, "-X", "importtime", "-m", "screenstate", *args], _env(root))
-    cold, warm = statistics.median(colds), statistics.median(warms)
+    _, heaviest = _importtime(err)
+    cold, warm, imported = statistics.median(colds), statistics.median(warms), statistics.median(imports)
+    in_process = statistics.median(cli_imports) + statistics.median(firsts)  # imports, loads, work
     return {
         "command": "screenstate " + " ".join(args),
         "cold_s": round(cold, 2),
         "warm_s": round(warm, 2),
         "cold_over_warm": round(cold / warm, 2),
         "first_in_process_s": round(statistics.median(firsts), 2),
-        "top_imports_ms": _importtime(err),
+        "start_exit_s": round(max(0.0, cold - in_process), 2),  # interpreter start, teardown
+        "import_s": round(imported, 2),
+        "load_s": round(max(0.0, in_process - imported - warm), 2),  # model loads, first-use work
+        "work_s": round(warm, 2),
+        "top_imports_ms": heaviest,
     }
 
 

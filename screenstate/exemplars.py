@@ -11,15 +11,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from screenstate.atomic import atomic_write, file_lock, remove_stale_temps
-from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.images import load_image
 from screenstate.embeddings.index import ExemplarIndex, file_digest
 from screenstate.errors import SpecError, UnknownNameError
 from screenstate.schema import ClassSpec, check_class_name, exemplar_folder
+
+if TYPE_CHECKING:  # labelling without an index loads no model, so it need not import torch (a second)
+    from screenstate.classify import ScreenClassifier
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,98 @@ def test_models_list_without_the_extra_names_the_install_line(monkeypatch):
     _block(monkeypatch, "open_clip")
     res = CliRunner().invoke(app, ["models", "list"])
     assert res.exit_code == 0 and "clip: not installed (pip install 'screenstate[clip]')" in res.output
+
+
+ENTRY = """
+import json, sys
+from screenstate.cli import app
+code = 0
+try:
+    app(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+finally:
+    print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules} & {"torch", "ray", "open_clip"})]), file=sys.stderr)
+"""
+
+
+def _entry(tmp_path: Path, *argv: str) -> tuple[int, list[str], str]:
+    """Run the command as the console script does: (exit code, heavy modules loaded, its stderr)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "SCREENSTATE_CACHE": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", ENTRY, *argv], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT
+    )
+    *lines, last = proc.stderr.strip().splitlines()
+    code, loaded = json.loads(last)
+    return code, loaded, "\n".join(lines)
+
+
+@pytest.mark.parametrize("argv", [["models", "list"], ["--help"], ["classify", "--help"]])
+def test_listing_and_help_do_not_import_torch(tmp_path, argv):
+    code, loaded, _ = _entry(tmp_path, *argv)
+    assert code == 0 and loaded == []
+
+
+@pytest.mark.parametrize(
+    "argv, error",
+    [
+        (["classify", "examples/recording/frame_00020.png", "-c", "no-such.json"], "error: no-such.json: file not found"),
+        (["classify-directory", "--root", "no-such-dir", "-c", "configs/demo_states.json", "-o", "p.csv"],
+         "error: --root no-such-dir: not found"),
+        (["classify-directory", "--root", "examples/recording", "-c", "configs/demo_states.json", "--eval_only"],
+         "error: --eval_only needs the labeled layout ROOT/<label>/*; examples/recording is flat"),
+        (["label", "--cluster", "no-such-dir", "--class", "c", "-c", "c.json"],
+         "error: no-such-dir: not a suggested cluster (no cluster.json); run `screenstate suggest` first"),
+    ],
+)  # fmt: skip
+def test_bad_input_fails_before_torch_loads(tmp_path, argv, error):
+    """The error line comes first, in a fraction of a second: no torch, so no model either."""
+    code, loaded, stderr = _entry(tmp_path, *[a.replace("c.json", str(tmp_path / "c.json")) for a in argv])
+    assert (code, stderr.strip(), loaded) == (2, error, [])
+
+
+def test_thread_budget_without_torch_is_what_torch_would_say(tmp_path):
+    """``models list`` reports the thread budget without importing torch: the same number."""
+    code = (
+        "import sys; from screenstate.embeddings.calibrate import thread_budget; before = thread_budget();"
+        "assert 'torch' not in sys.modules; import torch; print(before, thread_budget(), torch.get_num_threads())"
+    )
+    for threads in (None, "1"):
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("OMP_NUM_THREADS", None)
+        env.pop("MKL_NUM_THREADS", None)
+        if threads:
+            env["OMP_NUM_THREADS"] = threads
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        before, after, torch_threads = map(int, out.stdout.split())
+        assert before == after and (threads is None or torch_threads == int(threads))
+
+
+EXIT_PROBE = """
+import atexit, json, sys, threading
+def report():  # an exit handler: the fast exit still runs them
+    import openvino_telemetry
+    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    print(json.dumps({"consent": openvino_telemetry.Telemetry().consent, "threads": threads}), file=sys.stderr)
+atexit.register(report)
+from screenstate.cli import main
+sys.argv = ["screenstate", *sys.argv[1:]]
+main()
+"""
+
+
+def test_the_command_sends_no_openvino_telemetry_and_exits_cleanly(tmp_path):
+    """``import openvino`` would send a usage event from a forked process, with a thread the exit
+    waits for; the command leaves OpenVINO's telemetry off (no consent file in this HOME), its
+    output complete and its exit handlers run, and an error keeps its exit code."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "SCREENSTATE_CACHE": str(tmp_path)}
+    env["HOME"] = str(tmp_path / "home")
+    (tmp_path / "home").mkdir()
+    run = [sys.executable, "-c", EXIT_PROBE]
+    proc = subprocess.run([*run, "models", "list"], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("encoders: auto") and "precision (auto)" in proc.stdout
+    assert json.loads(proc.stderr.strip().splitlines()[-1]) == {"consent": False, "threads": []}
+    assert not (tmp_path / "home" / "intel" / "stats").exists()  # OpenVINO counts runs there when sending
+    bad = subprocess.run([*run, "classify", "x.png", "-c", "no-such.json"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: no-such.json: file not found")

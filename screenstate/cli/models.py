@@ -37,31 +37,36 @@ def models_list(
     clip_pretrained: ClipPretrainedOpt = DEFAULT_CLIP_PRETRAINED,
 ) -> None:
     """Show which models are available offline."""
-    from screenstate.embeddings.clip import cached_clip_weights
-    from screenstate.embeddings.factory import list_encoders
+    # nothing here imports torch (a second): the CLIP module only when a checkpoint could be on disk
     from screenstate.embeddings.hub import clip_weights_on_disk
+    from screenstate.embeddings.registry import encoder_configs
     from screenstate.embeddings.sentence import resolve_sentence_model
     from screenstate.errors import ModelNotAvailableError
     from screenstate.extras import install_line, installed
 
-    typer.echo(f"encoders: {', '.join(list_encoders())}")
+    typer.echo(f"encoders: {', '.join(['auto', *encoder_configs()])}")  # factory.list_encoders() imports torch
     if not installed("open_clip"):
         typer.echo(f"clip: not installed ({install_line('clip')})")
     else:  # open_clip (seconds to import) only when some checkpoint could be there
-        clip = cached_clip_weights(clip_model, clip_pretrained) if clip_weights_on_disk() else None
+        clip = None
+        if clip_weights_on_disk():
+            from screenstate.embeddings.clip import cached_clip_weights
+
+            clip = cached_clip_weights(clip_model, clip_pretrained)
         typer.echo(f"clip {clip_model}/{clip_pretrained}: {clip if clip else 'missing (screenstate models pull)'}")
     try:
         typer.echo(f"sentence {DEFAULT_SENTENCE_MODEL}: {resolve_sentence_model(DEFAULT_SENTENCE_MODEL)}")
     except ModelNotAvailableError as e:
         typer.echo(f"sentence {DEFAULT_SENTENCE_MODEL}: {e}")
-    try:
-        import rapidocr_onnxruntime
+    from importlib.util import find_spec
 
+    rapidocr = find_spec("rapidocr_onnxruntime")  # where its models are, without importing it (and onnxruntime)
+    if rapidocr is not None and rapidocr.origin:
         from screenstate.embeddings.ocr import ScreenOCR
 
         engine = ScreenOCR().engine  # its precision is measured on first use, not here
-        typer.echo(f"ocr rapidocr PP-OCRv4 on {engine}: {Path(rapidocr_onnxruntime.__file__).parent / 'models'}")
-    except ImportError:
+        typer.echo(f"ocr rapidocr PP-OCRv4 on {engine}: {Path(rapidocr.origin).parent / 'models'}")
+    else:
         typer.echo("ocr rapidocr: missing (pip install rapidocr_onnxruntime)")
     from screenstate.embeddings.calibrate import cached_choices, calibration_dir, cpu_signature, thread_budget
 

@@ -51,10 +51,13 @@ def classify(
     max_pixels: MaxPixelsOpt = DEFAULT_MAX_PIXELS,
 ) -> None:
     """Classify screenshots into the states of a class file."""
+    from screenstate.schema import ClassSpec
+
+    spec = ClassSpec.from_json(classes)  # a bad class file fails here, before torch (a second) and the models load
     from screenstate.classify import ScreenClassifier
 
     clf = ScreenClassifier(
-        classes,
+        spec,
         encoder=encoder,
         options=_options(device, precision, views, clip_model, clip_pretrained),
         min_score=min_score,
@@ -165,6 +168,8 @@ def classify_directory_cmd(
     """Classify every frame of a recording (on Ray), with optional evaluation and report."""
     if output is None and not eval_only:
         _fail(ValueError("--output is required unless --eval_only is given"))
+    if "://" not in root and not Path(root).exists():
+        _fail(ScreenstateError(f"--root {root}: not found"))  # before the imports below (torch: seconds)
     if eval_only:
         _check_labeled(root)  # before the imports below (torch: seconds) and any model load
     from screenstate.batch.job import BatchJob, JobConfig

@@ -153,17 +153,42 @@ def cpu_signature() -> str:
     return f"{name} [{digest(flags, size=4)}]"
 
 
+def _usable_cpus() -> set[int]:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return set(range(os.cpu_count() or 1))
+
+
+def torch_default_threads() -> int:
+    """What ``torch.get_num_threads()`` starts from, without importing torch (a second, which
+    ``screenstate models list`` need not pay): ``MKL_NUM_THREADS`` or ``OMP_NUM_THREADS`` when
+    set, else the physical cores among the usable CPUs (torch counts cores, not hyper-threads)."""
+    for var in ("MKL_NUM_THREADS", "OMP_NUM_THREADS"):  # torch lets MKL's override OMP's
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    cpus = _usable_cpus()
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((topology / "physical_package_id").read_text(), (topology / "core_id").read_text()))
+        except OSError:
+            return len(cpus)  # no topology (not Linux, a container hiding /sys): every CPU
+    return max(1, len(cores))
+
+
 def thread_budget() -> int:
     """Intra-op threads this process may use without oversubscribing: the CPUs it may run
     on, lowered by torch's thread count (torch starts from ``OMP_NUM_THREADS`` itself, and a
-    Ray encode worker sets it to its share of the cores)."""
-    import torch
+    Ray encode worker sets it to its share of the cores). Torch is asked only when already
+    imported; before that it would answer :func:`torch_default_threads`."""
+    import sys
 
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, torch.get_num_threads()))
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else torch_default_threads()
+    return max(1, min(len(_usable_cpus()), threads))
 
 
 def calibration_dir() -> Path:

@@ -10,10 +10,7 @@ alone otherwise, saying so once. When the class file has image exemplars
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -22,7 +19,7 @@ from screenstate.embeddings import builtins  # noqa: F401 - registers the built-
 from screenstate.embeddings.base import Channel
 from screenstate.embeddings.clip import ClipOptions, clip_available
 from screenstate.embeddings.encoder import Encoder
-from screenstate.embeddings.registry import ChannelKind, Runtime, channel_kind, registered_channels
+from screenstate.embeddings.registry import ChannelKind, Runtime, channel_kind, encoder_configs, registered_channels
 from screenstate.embeddings.text import TextOptions
 from screenstate.embeddings.text import options_in_effect as text_options_in_effect
 from screenstate.embeddings.visual import VisualChannel, VisualOptions
@@ -30,7 +27,6 @@ from screenstate.errors import UnknownNameError
 from screenstate.notices import notice_once
 
 log = logging.getLogger("screenstate")
-CONFIG_DIR = Path(__file__).parent / "configs"
 _NOTICE_SHOWN = False
 
 #: the flat option names of earlier versions (and of the CLI), each the nested field it sets
@@ -133,9 +129,8 @@ class EncoderOptions(BaseModel):
         return text_options_in_effect(self.text, self.runtime)
 
 
-@cache
 def _registry() -> dict[str, dict[str, Any]]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(CONFIG_DIR.glob("*.json"))}
+    return encoder_configs()
 
 
 def list_encoders() -> list[str]:

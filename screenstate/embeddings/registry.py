@@ -18,8 +18,11 @@ The built-in channels (``clip``, ``text``, ``visual``) register when
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from screenstate.errors import UnknownNameError
@@ -91,3 +94,13 @@ def registered_channels() -> tuple[str, ...]:
 
 def is_channel(name: str) -> bool:
     return name in _CHANNELS
+
+
+#: the named encoder configs (``text.json`` is ``--encoder text``)
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@cache
+def encoder_configs() -> dict[str, dict[str, Any]]:
+    """The named encoder configs by name; read here, torch-free, so listing them is instant."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(CONFIG_DIR.glob("*.json"))}

@@ -9,14 +9,15 @@ from __future__ import annotations
 import functools
 import threading
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from screenstate.embeddings import sentence_ov
 from screenstate.embeddings.defaults import DEFAULT_SENTENCE_MODEL
 from screenstate.errors import ModelNotAvailableError
 from screenstate.lru import LRU
+
+if TYPE_CHECKING:  # torch loads with the encoder, so resolving a model (``models list``) stays light
+    import torch
 
 
 def _bundled_minilm() -> Path:
@@ -65,6 +66,8 @@ class SentenceEncoder:
         batch_size: int = 64,
         cache_size: int = 65536,
     ) -> None:
+        import torch
+
         self.model_name = model
         self.device = torch.device(device)
         self.max_length = max_length
@@ -114,17 +117,21 @@ class SentenceEncoder:
         dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # v6 renamed it
         return int(dim())
 
-    @torch.inference_mode()
     def _forward(self, texts: list[str]) -> torch.Tensor:
+        import torch
+
         if not texts:
             return torch.zeros(0, self.dim)
         if isinstance(self._model, sentence_ov.OpenVinoSentence):
             return torch.from_numpy(self._model.encode(texts, self.batch_size))
-        out = self._model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
-        return torch.nn.functional.normalize(out.float(), dim=-1).cpu()  # unit norm whatever the model's config
+        with torch.inference_mode():
+            out = self._model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
+            return torch.nn.functional.normalize(out.float(), dim=-1).cpu()  # unit norm whatever the model's config
 
     def encode(self, texts: list[str]) -> torch.Tensor:
         """float32 [len(texts), dim], unit norm; cached per text."""
+        import torch
+
         if not texts:
             self._load()
             return torch.zeros(0, self.dim)

@@ -253,3 +253,19 @@ def test_parallel_calls_read_as_one_at_a_time(login, engine, parallel):
         together = list(pool.map(lambda s: [ln.text for ln in ocr(s)], screens * 2))
     assert together == alone * 2
     assert most == parallel
+
+
+def test_compiled_blobs_per_precision(login, tmp_path):
+    """OpenVINO's compiled-model cache serves each precision its own blobs: fp32 first, then bf16
+    compiled, then bf16 read back from the cache all read the form (one shared folder made the
+    bf16 OCR read fp32 blobs and see nothing)."""
+    from screenstate.embeddings.cache import set_cache_root
+
+    set_cache_root(tmp_path)
+    for precision in ("fp32", "bf16", "bf16"):
+        ocr = ScreenOCR(OcrOptions(engine="openvino", precision=precision, threads=2))
+        text = " ".join(ln.text for ln in ocr(login)).lower()
+        assert "password" in text and "sign in" in text, (ocr.precision, text)
+    folders = sorted(p.name for p in (tmp_path / "openvino").iterdir())
+    assert folders == sorted({f"ocr-{p}-2t" for p in ("fp32", ocr.precision)})
+    assert all(any(p.iterdir()) for p in (tmp_path / "openvino").iterdir())  # blobs were written
