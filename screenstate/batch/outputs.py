@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePath
@@ -19,6 +20,8 @@ from screenstate.batch.sequence import SequenceOptions
 from screenstate.batch.summary import FrameRow
 from screenstate.errors import ScreenstateError
 from screenstate.recordings.listing import printable
+
+log = logging.getLogger(__name__)
 
 
 def eval_pred(row: FrameRow, none_label: str) -> str:
@@ -38,10 +41,15 @@ def job_metrics(rows: Sequence[FrameRow], names: list[str], none_label: str) -> 
 
 def with_labels_csv(rows: Sequence[FrameRow], root: Path | str) -> list[FrameRow]:
     """A flat folder's rows with the labels of ``ROOT/labels.csv`` (by file name; frames it
-    does not name stay unlabeled); the rows unchanged without one or for another root."""
+    does not name stay unlabeled); the rows unchanged without one, for another root, or
+    when it cannot be read (a warning: the run's outputs are still written)."""
     if isinstance(root, str) and "://" in root or not Path(root).is_dir():
         return list(rows)
-    labels = read_labels_csv(Path(root))
+    try:
+        labels = read_labels_csv(Path(root))
+    except (ScreenstateError, OSError, UnicodeDecodeError, csv.Error) as e:  # outputs still written
+        log.warning("not scored against labels: %s", e)
+        return list(rows)
     if not labels:
         return list(rows)
     return [replace(r, label=labels.get(PurePath(r.path).name)) if r.label is None and r.from_file else r for r in rows]

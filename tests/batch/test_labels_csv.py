@@ -101,3 +101,16 @@ def test_unknown_label_is_right_only_without_a_state():
     assert a is not None and (a.correct, a.unknown_correct, a.named_correct) == (1, 1, 0)
     assert a.wrong == (("b", "unknown", "x"), ("c", "x", "unknown"))
     assert score_labels([None, None], ["x", None]) is None
+
+
+def test_unreadable_labels_csv_is_a_warning_and_every_output_is_written(tmp_path, tiny_options, caplog):
+    root = tmp_path / "rec"
+    root.mkdir()
+    (root / "frame_0.png").write_bytes(_png(COLORS[0]))
+    (root / "labels.csv").write_text("image,label\nframe_0.png,red\n")  # not frame,state
+    classes = tmp_path / "classes.json"
+    classes.write_text(json.dumps(CLASSES))
+    with caplog.at_level("WARNING"):
+        s = _run(root, classes, tmp_path, tiny_options)
+    assert s.accuracy is None and len(s.outputs) == 3
+    assert "not scored against labels" in caplog.text and "expected columns frame,state" in caplog.text
