@@ -10,7 +10,9 @@ Reported per check set: top-1 over every frame (an ``unknown`` frame is right on
 gets no state: "none of the above"), top-1 over frames of a named state (``pred``, as
 before any min_score), the share of ``unknown`` frames given no state, and the confusions
 (label -> state). Also the clusters' adjusted Rand index and purity against session A's
-labels, and how many clusters were named.
+labels, and how many clusters were named. On held-out sets, every wrong frame of session B
+is also corrected once as in the review page (then undone): how many come out right and
+how the accuracy of the other frames changes (``one_correction_session_b``).
 
 Sets: every ``benchmarks/heldout/recordings/<software>/`` (session_a/, session_b/,
 session_a.mp4 + .csv, the video checked frame after frame by a
@@ -138,6 +140,47 @@ def _check_stream(classes: Path, frames: list, labels: list[str]) -> dict:
     return out
 
 
+def one_correction(classes: Path, recording: Path, cache: str, work: Path, limit: int = 20) -> dict:
+    """Corrections only help: each wrong frame of ``recording`` (up to ``limit``) corrected
+    once as in the review page (its label; ``unknown`` as none of the above, a negative of
+    what it got), on a copy of the class file, then undone. Reports how many corrected
+    frames came out right and the accuracy on the *other* labelled frames before and after
+    (the worst and mean change; never below zero is the goal)."""
+    from screenstate.batch.metrics import score_labels
+    from screenstate.review.session import ReviewSession
+
+    shutil.copytree(classes.parent, work, ignore=shutil.ignore_patterns("states"))
+    session = ReviewSession(recording, work / classes.name, encoder="auto", cache=cache)
+
+    def others(k: int) -> float:
+        fs = session.frames
+        a = score_labels(
+            [f.truth if f.index != k else None for f in fs], [f.result.state if f.result else None for f in fs]
+        )
+        return a.accuracy if a is not None else float("nan")
+
+    start = session.accuracy()
+    wrong = [f for f in session.frames if f.truth is not None and f.result is not None and f.state_label != f.truth]
+    changes, fixed, worse = [], 0, []
+    for f in wrong[:limit]:
+        before = others(f.index)
+        session.label(f.index, None if f.truth == "unknown" else f.truth, negative=True)
+        after = others(f.index)
+        fixed += session.frames[f.index].state_label == f.truth
+        changes.append(after - before)
+        if after < before:
+            worse.append(f"{f.path.name} ({f.truth}): {before:.3f} -> {after:.3f}")
+        session.undo()
+    return {
+        "accuracy": None if start is None else start.as_dict() | {"wrong": len(start.wrong)},
+        "corrections": len(changes),
+        "corrected_frame_right": fixed,
+        "others_change_worst": round(min(changes), 4) if changes else None,
+        "others_change_mean": round(sum(changes) / len(changes), 4) if changes else None,
+        "made_others_worse": worse,
+    }
+
+
 def run(quick: bool) -> dict:
     from screenstate import ScreenClassifier
     from screenstate.embeddings.cache import FeatureCache
@@ -175,6 +218,10 @@ def run(quick: bool) -> dict:
                     row[check] = _check_stream(classes, items, labels)
                 else:
                     row[check] = _classify(clf, items, labels)
+            if (session_a.parent / "session_b" / "labels.csv").is_file():  # held-out: correct session B's frames
+                row["one_correction_session_b"] = one_correction(
+                    classes, session_a.parent / "session_b", cache, work / "corr"
+                )
             row["class_file"] = json.loads(classes.read_text())
             table.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "class_file"}), flush=True)  # progress

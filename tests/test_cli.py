@@ -219,10 +219,19 @@ def test_label_and_index_build(data_dir, tmp_path, monkeypatch):
     assert res.exit_code == 0 and "index: 2 exemplars" in res.output  # an existing index is kept current
     res = runner.invoke(app, ["index", "build", "--classes", str(classes), "--encoder", "text"])
     assert res.exit_code == 0 and "2 exemplars" in res.output and "up to date" in res.output
+    # a frame of a state with no class yet creates it (a mixed cluster is named frame by frame),
+    # and says so with every class the file now has, so a typo shows
     res = runner.invoke(
-        app, ["label", str(data_dir / "error_dialog.png"), "--class", "nope", "--classes", str(classes)]
+        app,
+        ["label", str(data_dir / "file_chooser.png"), "--class", "chooser", "-c", str(classes), "--encoder", "text"],
     )
-    assert res.exit_code == 2 and "unknown class 'nope'" in res.output
+    assert res.exit_code == 0 and "created class chooser" in res.output and "error_dialog" in res.output
+    chooser = next(c for c in json.loads(classes.read_text())["classifier_configs"] if c["name"] == "chooser")
+    assert chooser["examples_to_include"] == [{"image": "exemplars/chooser/file_chooser.png"}]
+    res = runner.invoke(
+        app, ["label", str(data_dir / "error_dialog.png"), "--class", "nope", "--negative", "--classes", str(classes)]
+    )
+    assert res.exit_code == 2 and "unknown class 'nope'" in res.output  # a negative needs its class
 
 
 def test_ask_cli_routes_without_vlm(data_dir):

@@ -66,7 +66,7 @@ def test_eval_only_writes_metrics_scores_and_report(labeled, data_dir, tmp_path,
     right = sum((r.state or "unknown") == s for s, r in want.items())
     metrics = json.loads((out / "m.json").read_text())
     assert metrics["n"] == 3 and metrics["accuracy"] == pytest.approx(right / 3)
-    assert f"accuracy {right / 3:.3f} on 3 frames" in res.output
+    assert f"accuracy vs labels: {right}/3 ({right / 3:.3f})" in res.output
     for s, r in want.items():
         assert metrics["confusion"][s][r.state or "unknown"] == 1
     scores = [json.loads(line) for line in (out / "s.jsonl").read_text().splitlines()]

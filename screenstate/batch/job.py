@@ -31,7 +31,7 @@ from screenstate.batch.encode import encode_with_actors, prepared_for_driver
 from screenstate.batch.hashing import hash_local, hash_on_ray
 from screenstate.batch.local import LOCAL_MAX_FRAMES, prepared_in_threads
 from screenstate.batch.ordered import run_gated_folder, run_source, run_video
-from screenstate.batch.outputs import job_metrics, write_outputs
+from screenstate.batch.outputs import job_accuracy, job_metrics, with_labels_csv, write_outputs
 from screenstate.batch.progress import EncodeProgress
 from screenstate.batch.ray_setup import init_ray, is_multi_node, ray_started
 from screenstate.batch.sources import Root
@@ -229,8 +229,11 @@ class BatchJob:
             if res is not None:
                 res = replace(res, source=root.display(f.file))
             rows.append(FrameRow(root.display(f.file), f.label, h, res, err))
-        metrics = job_metrics(rows, self.classifier.names, cfg.none_label) if layout == "labeled" else None
-        outputs = write_outputs(cfg, rows, layout, metrics, self.classifier.names)
+        rows = with_labels_csv(rows, cfg.root) if root.uri is None else rows
+        labeled = any(r.label is not None for r in rows)
+        metrics = job_metrics(rows, self.classifier.names, cfg.none_label) if labeled else None
+        accuracy = job_accuracy(rows, cfg.none_label)
+        outputs = write_outputs(cfg, rows, layout, metrics, self.classifier.names, accuracy)
         return JobSummary(
             n_frames=len(rows),
             n_distinct=len(distinct),
@@ -240,6 +243,7 @@ class BatchJob:
             seconds=time.perf_counter() - t0,
             layout=layout,
             metrics=metrics,
+            accuracy=accuracy,
             rows=rows,
             outputs=outputs,
             encode_nodes=tuple(sorted(self.encode_nodes)),

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from screenstate.batch.config import JobConfig
-from screenstate.batch.outputs import write_outputs
+from screenstate.batch.outputs import job_accuracy, job_metrics, with_labels_csv, write_outputs
 from screenstate.batch.sequence import (
     GatedChunk,
     SequenceOptions,
@@ -111,7 +111,7 @@ def run_gated_folder(cfg: JobConfig, clf: ScreenClassifier, frames: list[Frame])
     paths = [f.file for f in frames]
     gate = _gate_options(cfg.sequence, video=False)
     chunk = gate_items(clf, folder_items(clf, paths), gate, thumbs=False, store_partial=False)
-    rows = folder_rows(paths, chunk, clf)
+    rows = with_labels_csv(folder_rows(paths, chunk, clf), cfg.root)
     return _finish(cfg, clf, rows, [chunk], "flat", t0)
 
 
@@ -129,7 +129,10 @@ def _finish(
     for c in chunks:
         for k, v in c.counts.items():
             counts[k] = counts.get(k, 0) + v
-    outputs = write_outputs(cfg, rows, layout, None, clf.names)
+    labeled = any(r.label is not None for r in rows)
+    metrics = job_metrics(rows, clf.names, cfg.none_label) if labeled else None
+    accuracy = job_accuracy(rows, cfg.none_label)
+    outputs = write_outputs(cfg, rows, layout, metrics, clf.names, accuracy)
     summary = JobSummary(
         n_frames=len(rows),
         n_distinct=sum(len(c.features) for c in chunks),
@@ -138,7 +141,8 @@ def _finish(
         cached=counts.get("cached", 0),
         seconds=time.perf_counter() - t0,
         layout=layout,
-        metrics=None,
+        metrics=metrics,
+        accuracy=accuracy,
         rows=rows,
         outputs=outputs,
     )

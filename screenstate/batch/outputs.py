@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePath
 from typing import Any
 
 from screenstate.atomic import atomic_open, atomic_path, atomic_write
 from screenstate.batch.config import JobConfig
-from screenstate.batch.metrics import evaluate
+from screenstate.batch.metrics import LabelAccuracy, evaluate, read_labels_csv, score_labels
 from screenstate.batch.segments import ERROR_STATE, Segment, find_segments, write_segments
 from screenstate.batch.sequence import SequenceOptions
 from screenstate.batch.summary import FrameRow
 from screenstate.errors import ScreenstateError
 from screenstate.recordings.listing import printable
+
+log = logging.getLogger(__name__)
 
 
 def eval_pred(row: FrameRow, none_label: str) -> str:
@@ -35,10 +39,38 @@ def job_metrics(rows: Sequence[FrameRow], names: list[str], none_label: str) -> 
     return m
 
 
+def with_labels_csv(rows: Sequence[FrameRow], root: Path | str) -> list[FrameRow]:
+    """A flat folder's rows with the labels of ``ROOT/labels.csv`` (by file name; frames it
+    does not name stay unlabeled); the rows unchanged without one, for another root, or
+    when it cannot be read (a warning: the run's outputs are still written)."""
+    if isinstance(root, str) and "://" in root or not Path(root).is_dir():
+        return list(rows)
+    try:
+        labels = read_labels_csv(Path(root))
+    except (ScreenstateError, OSError, UnicodeDecodeError, csv.Error) as e:  # outputs still written
+        log.warning("not scored against labels: %s", e)
+        return list(rows)
+    if not labels:
+        return list(rows)
+    return [replace(r, label=labels.get(PurePath(r.path).name)) if r.label is None and r.from_file else r for r in rows]
+
+
+def job_accuracy(rows: Sequence[FrameRow], none_label: str) -> LabelAccuracy | None:
+    """The rows' states against their labels (``batch/metrics.py``); None when none has one."""
+    return score_labels(
+        [r.label for r in rows],
+        [r.result.state if r.result is not None else None for r in rows],
+        [PurePath(r.path).name for r in rows],
+        none_label,
+        [r.result is None for r in rows],
+    )
+
+
 def write_csv(path: Path, rows: Sequence[FrameRow], layout: str, none_label: str) -> None:
     """One line per row; the columns a layout knows: ``label,is_correct`` (labeled),
     ``frame_index,time_s`` (videos, captures), ``source_ordinal,timestamp`` (captures)."""
-    labeled, timed, capture = layout == "labeled", layout in ("video", "capture"), layout == "capture"
+    labeled = layout == "labeled" or any(r.label is not None for r in rows)  # or ROOT/labels.csv
+    timed, capture = layout in ("video", "capture"), layout == "capture"
     header = ["path"] + (["label"] if labeled else []) + (["frame_index", "time_s"] if timed else [])
     header += (["source_ordinal", "timestamp"] if capture else []) + ["pred"]
     header += (["is_correct"] if labeled else []) + ["state", "error"]
@@ -79,14 +111,16 @@ def segments_of(rows: Sequence[FrameRow], seq: SequenceOptions, none_label: str)
     )
 
 
-def write_scores(path: Path, rows: Sequence[Any], names: list[str]) -> None:
+def write_scores(path: Path, rows: Sequence[Any], names: list[str], none_label: str = "unknown") -> None:
     """Every row's prediction and class scores, as ``.jsonl`` or ``.parquet`` (ordered
-    recordings' rows add where each row is in the recording)."""
+    recordings' rows add where each row is in the recording). Rows with a label (labeled
+    layout, ``ROOT/labels.csv``) add ``correct``, scored as the run's accuracy is."""
     extra = [
         k
         for k in ("frame_index", "time_s", "source_ordinal", "timestamp")
         if any(getattr(r, k) is not None for r in rows)
     ]
+    labeled = any(r.label is not None for r in rows)
     records: list[dict[str, Any]] = [
         {
             "path": printable(r.path),
@@ -97,6 +131,7 @@ def write_scores(path: Path, rows: Sequence[Any], names: list[str]) -> None:
             "error": None if r.error is None else printable(r.error),
             "scores": r.result.scores if r.result else None,
             "raw_scores": r.result.raw_scores if r.result else None,
+            **({"correct": _correct(r, none_label)} if labeled else {}),
         }
         for r in rows
     ]
@@ -114,6 +149,7 @@ def write_scores(path: Path, rows: Sequence[Any], names: list[str]) -> None:
             "pred": [r["pred"] for r in records],
             "state": [r["state"] for r in records],
             "error": [r["error"] for r in records],
+            **({"correct": [r["correct"] for r in records]} if labeled else {}),
             **{f"raw_{n}": [r["raw_scores"][n] if r["raw_scores"] else None for r in records] for n in names},
             **{f"score_{n}": [r["scores"][n] if r["scores"] else None for r in records] for n in names},
         }
@@ -122,8 +158,21 @@ def write_scores(path: Path, rows: Sequence[Any], names: list[str]) -> None:
         pq.write_table(table, tmp)
 
 
+def _correct(row: FrameRow, none_label: str) -> bool | None:
+    """Whether a labeled row's state is its label (None for an unlabeled row)."""
+    if row.label is None:
+        return None
+    acc = job_accuracy([row], none_label)
+    return acc is not None and acc.correct == 1
+
+
 def write_outputs(
-    cfg: JobConfig, rows: Sequence[FrameRow], layout: str, metrics: dict[str, Any] | None, names: list[str]
+    cfg: JobConfig,
+    rows: Sequence[FrameRow],
+    layout: str,
+    metrics: dict[str, Any] | None,
+    names: list[str],
+    accuracy: LabelAccuracy | None = None,
 ) -> list[str]:
     """The CSV, scores, metrics, segments and report a run was asked for (every kind of
     recording, each file atomically); the paths written. ``--segments`` needs an ordered
@@ -135,7 +184,7 @@ def write_outputs(
         write_csv(cfg.output, rows, layout, cfg.none_label)
         written.append(str(cfg.output))
     if cfg.scores_file is not None:
-        write_scores(cfg.scores_file, rows, names)
+        write_scores(cfg.scores_file, rows, names, cfg.none_label)
         written.append(str(cfg.scores_file))
     if cfg.metrics_json is not None and metrics is not None:
         atomic_write(cfg.metrics_json, json.dumps(metrics, indent=2))
@@ -143,7 +192,7 @@ def write_outputs(
     if cfg.report is not None:
         from screenstate.batch.report import render_report
 
-        html = printable(render_report(list(rows), layout, metrics, names, cfg.none_label, segments=segs))
+        html = printable(render_report(list(rows), layout, metrics, names, cfg.none_label, segments=segs, accuracy=accuracy))
         atomic_write(cfg.report, html)
         written.append(str(cfg.report))
     if cfg.sequence.segments is not None:

@@ -20,6 +20,8 @@ import jinja2
 from markupsafe import Markup
 from PIL import Image
 
+from screenstate.batch.metrics import LabelAccuracy
+
 MAX_THUMBS = 400
 
 
@@ -180,6 +182,7 @@ def render_report(
     class_names: Sequence[str],
     none_label: str = "unknown",
     segments: Sequence[Any] | None = None,
+    accuracy: LabelAccuracy | None = None,
 ) -> str:
     """HTML for one run's rows (``FrameRow``s, or ``SequenceRow``s of an ordered run with
     its ``segments``: a video's timeline is in seconds)."""
@@ -211,6 +214,7 @@ def render_report(
         rows=rows,
         layout=layout,
         metrics=metrics,
+        accuracy=accuracy,
         confusion=confusion,
         names=names,
         colors=colors,

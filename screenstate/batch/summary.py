@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from screenstate.batch.metrics import LabelAccuracy
 from screenstate.recordings.listing import printable
 from screenstate.results import ClassificationResult
 
@@ -58,6 +59,8 @@ class JobSummary:
     metrics: dict[str, Any] | None
     rows: list[FrameRow]
     outputs: list[str]
+    #: against the labels (labeled layout or ``ROOT/labels.csv``); None without labels
+    accuracy: LabelAccuracy | None = None
     #: Ray node ids that encoded frames in this run (empty when everything came from the cache)
     encode_nodes: tuple[str, ...] = ()
     #: directory entries that were not read, each with the reason (also logged as warnings)
@@ -77,8 +80,11 @@ class JobSummary:
             if r.error:
                 lines.append(f"  unreadable: {printable(r.path)}: {printable(r.error)}")
         lines += [f"  not read: {s}" for s in self.skipped]
+        if self.accuracy is not None:
+            lines.append(self.accuracy.describe())
+            lines += [f"  wrong: {printable(f)}: {y} -> {got}" for f, y, got in self.accuracy.wrong[:20]]
         if self.metrics:
-            lines.append(f"accuracy {self.metrics['accuracy']:.3f} on {self.metrics['n']} frames")
+            lines.append("per class (precision, recall, F1, labeled frames):")
             for name, m in self.metrics["per_class"].items():
                 lines.append(
                     f"  {name:24s} P {m['precision']:.2f}  R {m['recall']:.2f}  F1 {m['f1']:.2f}  n {m['support']}"

@@ -42,7 +42,7 @@ def label(
         list[str],
         typer.Option("--class", help="Class it is an example of (with several --cluster: one for all, or one each)."),
     ],
-    frame: Annotated[Path | None, typer.Argument(help="Frame to add as an exemplar.")] = None,
+    frame: Annotated[Path | None, typer.Argument(help="Frame to add as an exemplar (a new --class is created).")] = None,
     cluster: Annotated[
         list[Path] | None,
         typer.Option(
@@ -51,7 +51,7 @@ def label(
         ),
     ] = None,
     describe: Annotated[
-        str | None, typer.Option("--describe", help="With --cluster: also add this text example to a new class.")
+        str | None, typer.Option("--describe", help="Also add this text example to a class this call creates.")
     ] = None,
     negative: Annotated[bool, typer.Option("--negative", help="Add to examples_to_exclude.")] = False,
     encoder: EncoderOpt = "auto",
@@ -59,7 +59,8 @@ def label(
     """Copy a frame (or suggested clusters' exemplars) next to the class file as
     exemplars and update the JSON; an existing exemplar index is kept current (no model is
     loaded when there is none: `screenstate index build` makes one)."""
-    from screenstate.exemplars import add_exemplar, index_dir
+    from screenstate.exemplars import add_exemplar, ensure_class, index_dir
+    from screenstate.schema import ClassSpec
     from screenstate.suggest import label_cluster
 
     clusters = cluster or []
@@ -69,7 +70,10 @@ def label(
         _fail(ValueError(f"give one --class, or one per --cluster ({len(clusters)}), got {len(class_names)}"))
     names = class_names * len(clusters) if len(class_names) == 1 else class_names
     kind = "negative" if negative else "positive"
-    if frame is not None:
+    if frame is not None and not negative and ensure_class(classes, class_names[0], frame, describe):
+        names_now = ", ".join(ClassSpec.from_json(classes).names)
+        typer.echo(f"created class {class_names[0]} with {frame} as its first exemplar (classes: {names_now})")
+    elif frame is not None:
         dest = add_exemplar(classes, frame, class_names[0], negative)
         typer.echo(f"added {dest} as {kind} exemplar of {class_names[0]}")
     for d, name in zip(clusters, names):

@@ -111,7 +111,12 @@ def classify_directory_cmd(
         bool, typer.Option("--eval_only", "--eval-only", help="Labeled layout: print metrics.")
     ] = False,
     scores_file: Annotated[
-        Path | None, typer.Option("--scores", help="Also write every class score (.jsonl or .parquet).")
+        Path | None,
+        typer.Option(
+            "--scores",
+            help="Also write every class score (.jsonl or .parquet); with labels (ROOT/labels.csv), "
+            "each row's label and whether it is correct.",
+        ),
     ] = None,
     metrics_json: Annotated[
         Path | None, typer.Option("--metrics_json", "--metrics-json", help="Write metrics JSON.")

@@ -190,7 +190,7 @@ def create_review_app(
             "layout": session.layout,
             "n_frames": len(session.frames),
             "time_unit": "s" if any(f.time_s is not None for f in session.frames) else "frame",
-            "accuracy": None if acc is None else {"correct": acc[0], "known": acc[1]},
+            "accuracy": None if acc is None else {**acc.as_dict(), "known": acc.n, "text": acc.describe()},
             "can_undo": session.classfile.can_undo,
             "version": session.version,
         }

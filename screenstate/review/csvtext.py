@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from screenstate.errors import ScreenstateError
+from screenstate.batch.metrics import read_labels_csv
 
 
 def seconds(v: float | None) -> str:
@@ -35,11 +35,4 @@ def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def read_truth(root: Path) -> dict[str, str]:
     """``ROOT/labels.csv`` (columns ``frame,state``) as {file name: state}; empty when absent."""
-    p = root / "labels.csv"
-    if not p.is_file():
-        return {}
-    with p.open(newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    if rows and not {"frame", "state"} <= set(rows[0]):
-        raise ScreenstateError(f"{p}: expected columns frame,state; got {sorted(rows[0])}")
-    return {r["frame"]: r["state"] for r in rows}
+    return read_labels_csv(root)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from screenstate.batch.metrics import LabelAccuracy, score_labels
 from screenstate.batch.segments import Segment, find_segments
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
@@ -405,12 +406,14 @@ class ReviewSession:
             out.append(ReviewAction(a.index, t, a.kind, a.text or "+".join(a.keys), before, after))
         return out
 
-    def accuracy(self) -> tuple[int, int] | None:
-        """(correct, labeled) against the recording's known labels, or None without labels."""
-        known = [f for f in self.frames if f.truth is not None and f.result is not None]
-        if not known:
-            return None
-        return sum(f.state_label == f.truth for f in known), len(known)
+    def accuracy(self) -> LabelAccuracy | None:
+        """The current states against the recording's known labels (``unknown`` = no
+        state); None without labels. Unreadable labeled frames count as wrong."""
+        fs = self.frames
+        return score_labels(
+            [f.truth for f in fs], [f.result.state if f.result else None for f in fs],
+            [f.path.name for f in fs], NONE_LABEL, [f.result is None for f in fs],
+        )  # fmt: skip
 
     def labels_csv(self) -> str:
         """``frame,time_s,state,source``: the user's correction where one was saved, else

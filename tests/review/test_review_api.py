@@ -259,3 +259,34 @@ def test_review_command_serves_the_page(review_dirs, review_cache):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_accuracy_against_labels_csv_in_the_session_and_after_a_correction(review_dirs, review_cache, text_encoder):
+    """With ``labels.csv`` the header shows accuracy split into named states and none of the
+    above (``unknown`` is right only without a state), and a correction updates it."""
+    from fastapi.testclient import TestClient
+
+    from screenstate.review.app import create_review_app
+    from screenstate.review.session import ReviewSession
+
+    rec, classes = review_dirs
+    # frame 2 (a login page) is labeled "unknown": right only if it gets no state
+    (rec / "labels.csv").write_text(
+        "frame,state\nframe_000.png,file_chooser\nframe_001.png,file_chooser\nframe_002.png,unknown\n"
+    )
+    session = ReviewSession(rec, classes, encoder=text_encoder, cache=review_cache)
+    assert [f.state_label for f in session.frames] == ["error_dialog", "file_chooser", "login_page"]
+    app = create_review_app(session)
+    with TestClient(app, headers={"Authorization": f"Bearer {app.state.token}"}) as client:
+        acc = client.get("/api/session").json()["accuracy"]
+        assert (acc["correct"], acc["n"], acc["named_correct"], acc["named"]) == (1, 3, 1, 2)
+        assert (acc["unknown_correct"], acc["unknown"]) == (0, 1)
+        assert acc["wrong"] == [
+            ["frame_000.png", "file_chooser", "error_dialog"],
+            ["frame_002.png", "unknown", "login_page"],
+        ]
+        assert acc["text"] == "accuracy vs labels: 1/3 (0.333); named states 1/2, none of the above 0/1"
+        r = client.post("/api/label", json={"index": 0, "state": "file_chooser", "negative": True})
+        assert r.status_code == 200, r.text
+        after = client.get("/api/session").json()["accuracy"]
+        assert after["named_correct"] == 2 and after["correct"] >= 2  # the corrected frame is right, none worse

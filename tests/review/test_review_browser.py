@@ -128,7 +128,8 @@ def test_review_page_correct_a_frame(browser, mistaken):
         assert (classes.parent / "exemplars" / "login_page" / "frame_002.png").is_file()
         assert page.locator("[data-testid=timeline] .tick").nth(2).get_attribute("data-state") == "login_page"
         assert viewer.get_attribute("data-state") == "login_page"
-        assert "accuracy vs labels: 3/3" in page.get_by_test_id("summary").inner_text()  # at least as accurate
+        summary = page.get_by_test_id("summary").inner_text()
+        assert "accuracy vs labels: 3/3 (1.000); named states 3/3" in summary  # updated after the correction
 
         assert problems == []  # no console errors, no requests to other hosts
 

@@ -59,7 +59,7 @@ function renderActions(actions) {
 function renderSummary() {
   const s = S.session;
   let txt = `${s.n_frames} frames · ${s.names.length} states · ${s.channels.join("+")} · ${s.classes_path}`;
-  if (s.accuracy) txt += ` · accuracy vs labels: ${s.accuracy.correct}/${s.accuracy.known}`;
+  if (s.accuracy) txt += ` · ${s.accuracy.text}`;
   $("summary").textContent = txt;
 }
 

@@ -1,0 +1,158 @@
+"""Corrections only help: one correction in the review page (``POST /api/label``) on the
+bundled example recording, which has a ``labels.csv``, makes the corrected frame right and
+leaves every other frame at least as accurate, with class files of text descriptions only,
+of one screenshot for some classes, and of two for some (the few-shot rule), the other
+classes keeping text only. Each case is undone through the API afterwards (undo restores
+the states). Cases that do not hold yet are strict xfails naming what goes wrong, so they
+turn into failures to remove the marker from once the decision rule handles them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from screenstate.batch.metrics import score_labels
+
+ROOT = Path(__file__).resolve().parents[2]
+REC = ROOT / "examples" / "recording"
+#: variant -> (frame file, class) exemplars added to configs/demo_states.json (text for all 12)
+ONE = [("frame_00020.png", "login_page"), ("frame_00012.png", "error_dialog")]
+ONE += [("frame_00005.png", "file_chooser"), ("frame_00029.png", "dashboard")]
+#: a second exemplar of each: login's from this recording, the others from the same session's
+#: full recording in screens-dev (the example is 13 of its frames)
+TWO = [("frame_00024.png", "login_page"), ("dev:frame_00013.png", "error_dialog")]
+TWO += [("dev:frame_00006.png", "file_chooser"), ("dev:frame_00030.png", "dashboard")]
+VARIANTS = {"text": [], "one": ONE, "two": ONE + TWO}
+#: frames to correct (all of a named state; most are wrong in at least one variant)
+FRAMES = ["frame_00037.png", "frame_00043.png", "frame_00047.png", "frame_00051.png", "frame_00057.png"]
+FRAMES += ["frame_00060.png"]
+DIALOG_SPILLS = (
+    "one screenshot exemplar of a dialog on the desktop (the progress or info dialog, with the clock) "
+    "scores the plain desktop frames ~0.86 for its class (and the other dialog ~0.89), above min_score "
+    "0.65 and the text-only classes: the desktop frames (and the other dialog) go wrong (labelonce report)"
+)
+XFAIL = {(v, f): DIALOG_SPILLS for v in ("text", "one") for f in ("frame_00051.png", "frame_00057.png")}
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory, request):
+    """variant -> a review session over the example recording (class file in a tmp dir)."""
+    from screenstate.exemplars import add_exemplar
+    from screenstate.review.session import ReviewSession
+
+    made = {}
+
+    def get(variant: str) -> ReviewSession:
+        if variant not in made:
+            d = tmp_path_factory.mktemp(f"corrections-{variant}")
+            classes = d / "classes.json"
+            shutil.copyfile(ROOT / "configs" / "demo_states.json", classes)
+            for frame, cls in VARIANTS[variant]:
+                if frame.startswith("dev:"):
+                    dev = request.getfixturevalue("screens_dev")
+                    add_exemplar(classes, dev / "recording" / frame.removeprefix("dev:"), cls)
+                else:
+                    add_exemplar(classes, REC / frame, cls)
+            made[variant] = ReviewSession(REC, classes)
+        return made[variant]
+
+    return get
+
+
+def _right(session) -> list[bool | None]:
+    """Per frame: whether its state matches labels.csv (None where it has no label)."""
+    out = []
+    for f in session.frames:
+        a = score_labels([f.truth], [f.result.state if f.result else None], unreadable=[f.result is None])
+        out.append(None if a is None else a.correct == 1)
+    return out
+
+
+def _client(session):
+    from fastapi.testclient import TestClient
+
+    from screenstate.review.app import create_review_app
+
+    app = create_review_app(session)
+    return TestClient(app, headers={"Authorization": f"Bearer {app.state.token}"})
+
+
+@pytest.mark.parametrize(
+    "variant,frame",
+    [
+        pytest.param(v, f, marks=[pytest.mark.xfail(strict=True, reason=XFAIL[v, f])] if (v, f) in XFAIL else [])
+        for v in VARIANTS
+        for f in FRAMES
+    ],
+)
+def test_one_correction_never_makes_another_frame_worse(sessions, variant, frame):
+    session = sessions(variant)
+    k = next(f.index for f in session.frames if f.path.name == frame)
+    truth = session.frames[k].truth
+    before_states = [f.state_label for f in session.frames]
+    before = _right(session)
+    with _client(session) as client:
+        r = client.post("/api/label", json={"index": k, "state": truth, "negative": True})
+        assert r.status_code == 200, r.text
+        acc = client.get("/api/session").json()["accuracy"]
+        after = _right(session)
+        try:
+            assert after[k], f"{frame} still {session.frames[k].state_label}, labeled {truth}"
+            worse = [session.frames[i].path.name for i, (b, a) in enumerate(zip(before, after)) if b and not a]
+            assert not worse, f"correcting {frame} made {worse} wrong"
+            assert acc["correct"] >= sum(bool(b) for b in before)
+        finally:
+            assert client.post("/api/undo").status_code == 200
+    assert [f.state_label for f in session.frames] == before_states  # undone
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="with two screenshots for 4 classes the few-shot rule's learned none-of-the-above "
+    "(min_score ~0.64) rejects the frames of the 8 text-only classes: 7/13 against 10/13 with text only",
+)
+def test_screenshots_of_some_classes_do_not_hurt_the_text_only_classes(sessions):
+    text_only = {n for n in sessions("text").names} - {c for _, c in VARIANTS["two"]}
+    for variant in ("one", "two"):
+        for f_text, f_more in zip(sessions("text").frames, sessions(variant).frames):
+            if f_text.truth in text_only and f_text.state_label == f_text.truth:
+                assert f_more.state_label == f_text.truth, f"{variant}: {f_more.path.name} -> {f_more.state_label}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="'none of the above' on a desktop frame adds it as a negative of the predicted class; "
+    "without a learned threshold the frame then goes to the next class (info_dialog), not to no state",
+)
+def test_none_of_the_above_correction_gives_no_state_with_one_exemplar_per_class(tmp_path):
+    """The README walkthrough's class file (a screenshot per state, login's two): correcting
+    a desktop frame as none of the above leaves it, and its duplicate, with no state."""
+    from screenstate.exemplars import ensure_class
+    from screenstate.review.session import ReviewSession
+
+    classes = tmp_path / "my_states.json"
+    for frame, cls in (
+        ONE
+        + TWO[:1]
+        + [
+            ("frame_00047.png", "question_dialog"),
+            ("frame_00051.png", "progress_dialog"),
+            ("frame_00057.png", "info_dialog"),
+            ("frame_00037.png", "mailbox_inbox"),
+            ("frame_00043.png", "user_profile"),
+            ("frame_00060.png", "error_404_page"),
+        ]
+    ):
+        if not ensure_class(classes, cls, REC / frame):
+            from screenstate.exemplars import add_exemplar
+
+            add_exemplar(classes, REC / frame, cls)
+    session = ReviewSession(REC, classes)
+    desk = [f.index for f in session.frames if f.truth == "unknown"]
+    with _client(session) as client:
+        r = client.post("/api/label", json={"index": desk[0], "state": None, "negative": True})
+        assert r.status_code == 200, r.text
+    assert [session.frames[i].result.state for i in desk] == [None, None]
+    assert all(ok for i, ok in enumerate(_right(session)) if i not in desk and ok is not None)
