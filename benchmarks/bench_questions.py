@@ -38,7 +38,7 @@ def run(quick: bool) -> dict:
     from smolvlm_random import smolvlm_256m_random
 
     from screenstate import StateChecker
-    from screenstate.asking import Asker, route
+    from screenstate.asking import Asker
     from screenstate.embeddings.images import load_image
     from screenstate.questions import ask_recording, recording_frames
 
@@ -93,6 +93,6 @@ def run(quick: bool) -> dict:
         baseline_seconds=round(naive, 2),
         vlm=f"SmolVLM-256M architecture, random weights ({n_params / 1e6:.0f} M), {vlm.runtime_used}",
         vlm_max_new_tokens=MAX_NEW_TOKENS,
-        vlm_questions_per_frame=sum(route(q) == "vlm" for q in QUESTIONS),
+        vlm_answers_per_asked_frame=summary.routes.get("vlm", 0) / max(1, summary.asked),
         vlm_image_encodings=encodings,
     )
