@@ -11,15 +11,9 @@ without torch weights:
   (embeddings, past keys, past values -> last logits, keys, values), the same weights and
   the same math as ``LlamaModel`` (tests compare logits and tokens with transformers).
 
-Precision (``OvRunner.build``): ``fp32``; ``bf16`` where the CPU computes it natively;
+Precision (:func:`choose_precision`): ``fp32``; ``bf16`` where the CPU computes it natively;
 ``int8`` / ``int4`` weights (nncf weight compression; activations in bf16 where native, else
-fp32); ``int8a``: the vision tower (most of an answer's time: 13 tiles of 1024 patches for a
-screenshot) quantized with int8 activations too (nncf post-training quantization on the
-calibration tiles), int8 weights elsewhere.
-
-No OpenVINO ``CACHE_DIR``: measured at real size (OpenVINO 2026.4, 2 cores) it does load
-bf16 blobs as well as fp32 ones, but saves ~1.4 s of ~3 s of compiling per process for
-~1.2 GB of disk per precision (the blobs hold the weights). A candidate is kept only if it generates exactly fp32's tokens on a fixed prompt set,
+fp32). A candidate is kept only if it generates exactly fp32's tokens on a fixed prompt set,
 or, fed fp32's tokens, its logits stay within a stated tolerance of fp32's
 (``vlm_agreement.py``; ``calibrate.py`` measures and caches the choice per machine). Anything else (other
 architectures, padded tiles, no OpenVINO) runs on torch, the fallback.
@@ -55,10 +49,8 @@ from screenstate.vlm_graphs import _DecoderStep, _Embed, _Vision
 AGREEMENT_RULE = "logits1"
 
 #: weight forms the export can be compressed to (nncf), and precisions built from them
-WEIGHTS = ("fp32", "int8", "int4", "int8a")
-#: ``int8a``: int8 weights and int8 activations in the vision tower (nncf post-training
-#: quantization on the calibration tiles; the CPU's int8 matrix units), int8 weights elsewhere
-PRECISIONS = ("fp32", "bf16", "int8", "int4", "int8a")
+WEIGHTS = ("fp32", "int8", "int4")
+PRECISIONS = ("fp32", "bf16", "int8", "int4")
 #: int4 groups (must divide the layer widths; SmolVLM's 576/768/1536/3072 all divide by 64)
 INT4_GROUP = 64
 PARTS = ("embed", "vision", "decoder")
@@ -163,8 +155,6 @@ def ensure_export(model: Any, key: str, root: Path | None = None) -> Path:
 
 def compressed(folder: Path, part: str, weights: str) -> Path:
     """``<part>-<weights>.xml`` next to the fp32 export, compressing it with nncf once."""
-    if weights == "int8a" and part != "vision":
-        weights = "int8"  # activations are quantized in the vision tower only (it dominates)
     path = folder / f"{part}-{weights}.xml"
     if weights == "fp32" or path.is_file():
         return path
@@ -174,12 +164,6 @@ def compressed(folder: Path, part: str, weights: str) -> Path:
     ov_model = ov.Core().read_model(folder / f"{part}-fp32.xml")
     if weights == "int8":
         ov_model = nncf.compress_weights(ov_model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-    elif weights == "int8a":
-        meta = Meta(**json.loads((folder / "meta.json").read_text()))
-        tiles = [px[0] for _, px in calibration_inputs(meta.image_token_id, meta.tile, 2000, 1)]
-        ov_model = nncf.quantize(
-            ov_model, nncf.Dataset(tiles), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(tiles)
-        )
     elif weights == "int4":
         ov_model = nncf.compress_weights(
             ov_model, mode=nncf.CompressWeightsMode.INT4_SYM, group_size=INT4_GROUP, ratio=1.0, all_layers=True
@@ -327,7 +311,7 @@ def candidates() -> tuple[str, ...]:
     try:
         import nncf  # noqa: F401
 
-        out += ["int8", "int4", "int8a"]
+        out += ["int8", "int4"]
     except ImportError:
         pass
     return tuple(out)

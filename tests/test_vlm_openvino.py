@@ -248,24 +248,3 @@ def test_several_questions_about_one_frame_encode_it_once(tiny, screen, root):
     assert b.token_ids == tiny.answer(screen, "what is the title?").token_ids  # cached tokens answer alike
     vlm.answer(screen.rotate(90, expand=True), QUESTION)
     assert graphs.vision_runs == 2
-
-
-def test_int8a_quantizes_the_vision_tower_and_stays_within_the_tolerance(tiny, root):
-    """int8a: int8 activations in the vision tower (nncf on the calibration tiles), int8
-    weights elsewhere; fed fp32's tokens, its logits stay within the tolerance."""
-    import json
-
-    from screenstate.vlm_agreement import CALIBRATION_TOKENS, calibration_inputs
-
-    (folder,) = (root / "openvino-vlm").iterdir()
-    meta = ovm.Meta(**json.loads((folder / "meta.json").read_text()))
-    assert ovm.compressed(folder, "vision", "int8a").name == "vision-int8a.xml"
-    assert ovm.compressed(folder, "decoder", "int8a").name == "decoder-int8.xml"
-    seq = (meta.tile // tiny._model.config.vision_config.patch_size) ** 2 // tiny._model.config.scale_factor**2
-    prompts = calibration_inputs(meta.image_token_id, meta.tile, tiny._model.config.text_config.vocab_size, seq)
-    fp32, int8a = ovm.OvVlm(folder, "fp32"), ovm.OvVlm(folder, "int8a")
-    for ids, px in prompts:
-        ref = fp32.decode(fp32.prompt_embeddings(ids, px), CALIBRATION_TOKENS)
-        got = int8a.decode(int8a.prompt_embeddings(ids, px), CALIBRATION_TOKENS, ref.tokens)
-        c = agreement_check(ref, got)
-        assert c.within and 0 < c.max_rel_error < LOGIT_TOLERANCE
