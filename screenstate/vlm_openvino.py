@@ -11,9 +11,17 @@ without torch weights:
   (embeddings, past keys, past values -> last logits, keys, values), the same weights and
   the same math as ``LlamaModel`` (tests compare logits and tokens with transformers).
 
-Precision (:func:`choose_precision`): ``fp32``; ``bf16`` where the CPU computes it natively;
+Precision (``OvRunner.build``): ``fp32``; ``bf16`` where the CPU computes it natively;
 ``int8`` / ``int4`` weights (nncf weight compression; activations in bf16 where native, else
-fp32). A candidate is kept only if it generates exactly fp32's tokens on a fixed prompt set,
+fp32). Not a candidate: int8 activations in the vision tower (nncf post-training
+quantization on the calibration tiles): 2.3x faster per tile at real size and within the
+tolerance on the calibration prompts, but 2.9x the spread off on a real screenshot (its
+activation ranges came from the synthetic tiles), so calibration could not vouch for it.
+No OpenVINO ``CACHE_DIR``: measured at real size (OpenVINO 2026.4, 2 cores) it loads bf16
+blobs as well as fp32 ones, but saves ~1.4 s of ~3 s of compiling per process for ~1.2 GB
+of disk per precision (the blobs hold the weights).
+
+A candidate is kept only if it generates exactly fp32's tokens on a fixed prompt set,
 or, fed fp32's tokens, its logits stay within a stated tolerance of fp32's
 (``vlm_agreement.py``; ``calibrate.py`` measures and caches the choice per machine). Anything else (other
 architectures, padded tiles, no OpenVINO) runs on torch, the fallback.
