@@ -3,6 +3,8 @@ machine? In one process, alternating (so load from other processes hits every co
 alike): the text channel's OCR (1920x1080 dev screens, p50 latency) and CLIP ViT-B-32
 image encoding (random weights, batches of 16 dev screens, median seconds per batch), each
 as ``auto`` (calibrated in this run, on an empty calibration cache), ``fp32`` and ``bf16``.
+CLIP's ``auto`` also weighs OpenVINO fp32 / bf16 for each tower (``clip_runtime.py``): its
+row names what each tower runs on, and its calibration trials are in ``params``.
 
 value = the worst channel's (fastest of fp32/bf16) / auto time ratio: 1.0 means auto is as
 fast as the best fixed choice; the acceptance bar of issue 21 is >= 0.926 (auto within 8%).
@@ -51,7 +53,7 @@ def _ocr_rows(files: list, spare: list) -> tuple[list[dict], float]:
     return rows, calibration_s
 
 
-def _clip_rows(files: list, rounds: int) -> tuple[list[dict], float]:
+def _clip_rows(files: list, rounds: int) -> tuple[list[dict], float, dict]:
     from screenstate.embeddings.clip import ClipChannel, ClipOptions
 
     t = time.perf_counter()
@@ -65,24 +67,27 @@ def _clip_rows(files: list, rounds: int) -> tuple[list[dict], float]:
         order = CONFIGS[i % 3 :] + CONFIGS[: i % 3]
         for c in order:
             secs[c].append(timed(lambda ch=chans[c]: ch.encode(prepared)))
-    chosen = chans["auto"].precision_choice.precision
+    auto = chans["auto"]
+    chosen = auto.precision_choice.precision
+    text = auto.text_choice.describe() if auto.text_choice is not None else "torch (no OpenVINO candidate)"
     rows = [
         {
             "channel": f"clip ViT-B-32 (batch of {len(files)})",
-            "config": c if c != "auto" else f"auto -> {chosen}",
+            "config": c if c != "auto" else f"auto -> {chosen} (image tower; text tower: {text})",
             "p50_ms": 1000 * statistics.median(secs[c]),
             "vs_fastest_fixed": 0.0,
         }
         for c in CONFIGS
     ]
-    return rows, calibration_s
+    choices = {"clip_image_choice": auto.precision_choice.describe(), "clip_text_choice": text}
+    return rows, calibration_s, choices
 
 
 def run(quick: bool) -> dict:
     os.environ["SCREENSTATE_CACHE"] = tempfile.mkdtemp(prefix="precision-choice-")  # auto measures in this run
     all_files = dev_files(size=(1920, 1080))
     ocr_rows, ocr_cal = _ocr_rows(all_files[: 8 if quick else 20], all_files[-2:])
-    clip_rows, clip_cal = _clip_rows(dev_files(16), 4 if quick else 8)
+    clip_rows, clip_cal, clip_choices = _clip_rows(dev_files(16), 4 if quick else 8)
     worst = 1.0
     for rows in (ocr_rows, clip_rows):
         fastest = min(r["p50_ms"] for r in rows[1:])
@@ -97,6 +102,7 @@ def run(quick: bool) -> dict:
         clip_rounds=4 if quick else 8,
         ocr_calibration_s=round(ocr_cal, 1),
         clip_setup_s=round(clip_cal, 1),
+        **clip_choices,
     )
     out["table"] = ocr_rows + clip_rows
     out["notes"] = (

@@ -9,7 +9,11 @@ The VLM runs on both runtimes in the same run, on the same model and prompt: tor
 default precision (bf16 where the CPU has it: what the VLM ran on before), torch fp32 (the
 reference tokens), and OpenVINO at the precision ``precision="auto"`` chooses on this
 machine (exported and calibrated here from an empty cache; the time that takes is
-reported), plus each OpenVINO candidate precision at full size. ``params.torch_over_openvino``
+reported), plus each OpenVINO candidate precision at full size; with ``--quick`` OpenVINO
+runs bf16 (fp32 without native bf16) as given, without calibration, and no candidate rows.
+Each OpenVINO row is also fed torch fp32's tokens: its vision time per tile, decoder time
+per token, and its agreement with torch fp32 (equal tokens, or logits within
+``vlm_agreement.LOGIT_TOLERANCE``). ``params.torch_over_openvino``
 = torch default p50 / OpenVINO p50; ``params.openvino_tokens_equal_fp32`` says whether the
 OpenVINO answer's tokens equal torch fp32's."""
 
@@ -111,7 +115,9 @@ def run(quick: bool) -> dict:
         "tokens (generation never stops early here). The screenshot is 1280x800, shrunk by the VLM to 1024 px "
         "on the long side; the processor then splits it into 512 px tiles as the real model does. "
         "Fast paths use the offline text channel. OpenVINO rows: the same model converted by "
-        "screenstate/vlm_openvino.py; 'agrees': its tokens equal torch fp32's. Tokens/s counts the whole answer "
+        "screenstate/vlm_openvino.py; 'agrees': its tokens equal torch fp32's, or, fed torch fp32's tokens, its logits "
+        "stay within logit_tolerance x fp32's logit spread with fp32's top-1 kept where fp32 is sure "
+        "(screenstate/vlm_agreement.py). Tokens/s counts the whole answer "
         "(image encoding and prompt included). memory_mb: torch = the weights' bytes; OpenVINO = the process's "
         "resident memory growth from compiling its graphs and answering."
     )
@@ -139,14 +145,43 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def quick_precision() -> str:
+    """--quick's OpenVINO precision, given instead of calibrated: bf16 where native, else fp32."""
+    from screenstate.vlm_openvino import native_bf16
+
+    return "bf16" if native_bf16() else "fp32"
+
+
+def _torch_scored(vlm: object, img: Image.Image, question: str) -> tuple[float, object]:
+    """Torch fp32's answer with its logits (the reference every OpenVINO candidate is fed)."""
+    import torch
+
+    from screenstate.embeddings.images import resize_max_side
+    from screenstate.vlm_agreement import Scored
+
+    inputs = vlm._inputs(resize_max_side(img, vlm.max_side), question)  # type: ignore[attr-defined]
+    t = time.perf_counter()
+    with torch.inference_mode():
+        out = vlm._model.generate(  # type: ignore[attr-defined]
+            **inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False, output_scores=True, return_dict_in_generate=True
+        )
+    seconds = time.perf_counter() - t
+    new = out.sequences[0][inputs["input_ids"].shape[1] :]
+    logits = torch.stack([s[0] for s in out.scores]).float().numpy()
+    return seconds, Scored(tuple(int(x) for x in new), logits)
+
+
 def _vlm_section(tmp: Path, asker: object, img: Image.Image, vlm_q: tuple, quick: bool) -> tuple[list, dict, object]:
-    """Torch (default precision and fp32) and OpenVINO (auto, and each candidate) on one model."""
+    """Torch (default precision and fp32) and OpenVINO (auto; with the full run, each
+    candidate) on one model. Agreement: equal tokens, or logits within the tolerance of
+    ``vlm_agreement`` when fed torch fp32's tokens."""
     import torch
     from smolvlm_random import smolvlm_256m_random
 
     from screenstate.embeddings.clip import resolve_dtype
     from screenstate.embeddings.images import resize_max_side
     from screenstate.vlm import VLM
+    from screenstate.vlm_agreement import LOGIT_TOLERANCE, check
     from screenstate.vlm_openvino import OvVlm, candidates
 
     vt, n_params = smolvlm_256m_random(tmp, MAX_NEW_TOKENS, precision="fp32", runtime="torch")
@@ -161,12 +196,13 @@ def _vlm_section(tmp: Path, asker: object, img: Image.Image, vlm_q: tuple, quick
         return times, ids
 
     # OpenVINO first (its export reads the fp32 weights), from an empty cache: export + calibration timed
+    # (--quick: bf16 given, no calibration, so the run fits in minutes; its agreement is still checked)
     ov = VLM(
         model="SmolVLM-256M (random, config)",
         model_obj=vt._model,
         processor=vt._processor,
         device="cpu",
-        precision="auto",
+        precision=quick_precision() if quick else "auto",
         max_new_tokens=MAX_NEW_TOKENS,
         time_budget_s=600.0,
         runtime="openvino",
@@ -177,19 +213,50 @@ def _vlm_section(tmp: Path, asker: object, img: Image.Image, vlm_q: tuple, quick
     runner = ov._openvino()
     prepare_s = time.perf_counter() - t
     ov.answer(img, vlm_q[1])  # first inference at this prompt's shapes
-    ov_times, ov_ids = measure(ov, 1 + runs)
+    ov._ov.graphs._images = None  # every timed answer encodes its image (no per-image reuse here)
+    ov_times, ov_ids = measure(ov, runs)
     ov_mem = _rss_mb() - rss0
     from screenstate.asking import Asker
 
     routed = Asker(checker=asker.checker, vlm=ov).ask(img, vlm_q[1])  # type: ignore[attr-defined]
     assert routed.path == "vlm", routed.path
 
-    fp32_times, ref_ids = measure(vt, 1)  # torch fp32: the reference tokens
+    fp32_s, ref = _torch_scored(vt, img, vlm_q[1])  # torch fp32: the reference tokens and logits
+    ref_ids = ref.tokens
     default_dtype = resolve_dtype("auto", torch.device("cpu"))
     vt._model.to(default_dtype)  # torch in its default precision: what the VLM path ran on before
     torch_times, torch_ids = measure(vt, runs)
     torch_name = str(default_dtype).removeprefix("torch.")
     weights_mb = sum(p.numel() * p.element_size() for p in vt._model.parameters()) / 2**20
+    prompt = ov._inputs(resize_max_side(img, ov.max_side), vlm_q[1])
+    ids_in, px = prompt["input_ids"].numpy(), prompt["pixel_values"].float().numpy()
+    tiles = int(px.shape[1])
+
+    def candidate(prec: str, graphs: object = None) -> dict:
+        """One answer at full size, fed torch fp32's tokens: time split and agreement."""
+        g = graphs or OvVlm(runner.folder, prec, runner.choice.threads, images_kept=0)
+        if graphs is None:
+            g.generate(ids_in, px, None, 2)  # type: ignore[attr-defined]
+        t0 = time.perf_counter()
+        embeds = g.prompt_embeddings(ids_in, px)  # type: ignore[attr-defined]
+        t1 = time.perf_counter()
+        g.decode(embeds, 1)  # type: ignore[attr-defined]
+        t2 = time.perf_counter()
+        scored = g.decode(embeds, MAX_NEW_TOKENS, ref_ids)  # type: ignore[attr-defined]
+        t3 = time.perf_counter()
+        c = check(ref, scored)
+        return {
+            "vision_ms_per_tile": round(1000 * (t1 - t0) / tiles),
+            "prefill_ms": round(1000 * (t2 - t1)),
+            "decoder_ms_per_token": round(1000 * ((t3 - t2) - (t2 - t1)) / max(1, MAX_NEW_TOKENS - 1), 1),
+            "answer_ms": round(1000 * ((t1 - t0) + (t3 - t2))),
+            "tokens_equal": c.tokens_equal,
+            "max_rel_logit_error": round(c.max_rel_error, 4),
+            "confident_top1": f"{c.confident_top1}/{c.confident}",
+            "agrees": c.ok,
+        }
+
+    chosen = candidate(runner.precision, ov._ov.graphs)
     rows = [
         _row(
             f"vlm (torch {torch_name}, SmolVLM-256M architecture, random weights)",
@@ -197,36 +264,34 @@ def _vlm_section(tmp: Path, asker: object, img: Image.Image, vlm_q: tuple, quick
             torch_times,
             torch_ids,
             memory_mb=round(weights_mb),
-            agrees=torch_ids == ref_ids,
+            tokens_equal=torch_ids == ref_ids,
         ),
-        _row("vlm (torch fp32)", vlm_q, fp32_times, ref_ids, memory_mb=round(n_params * 4 / 2**20), agrees=True),
+        _row("vlm (torch fp32)", vlm_q, [fp32_s], ref_ids, memory_mb=round(n_params * 4 / 2**20), agrees=True),
         _row(
-            f"vlm (openvino {runner.precision}, chosen by precision=auto)",
+            f"vlm (openvino {runner.precision}, {'given (--quick)' if quick else 'chosen by precision=auto'})",
             vlm_q,
             ov_times,
             ov_ids,
             memory_mb=round(ov_mem),
-            agrees=ov_ids == ref_ids,
+            **chosen,
         ),
     ]
-    prompt = ov._inputs(resize_max_side(img, ov.max_side), vlm_q[1])
-    ids_in, px = prompt["input_ids"].numpy(), prompt["pixel_values"].float().numpy()
-    for prec in candidates():  # every candidate at full size (one answer after a short warm-up)
-        g = OvVlm(runner.folder, prec, runner.choice.threads)
-        g.generate(ids_in, px, None, 2)
-        t = time.perf_counter()
-        ids = g.generate(ids_in, px, None, MAX_NEW_TOKENS)
-        rows.append(_row(f"vlm (openvino {prec})", vlm_q, [time.perf_counter() - t], ids, agrees=tuple(ids) == ref_ids))
-        del g
+    for prec in () if quick else candidates():  # every candidate at full size, after a short warm-up
+        rows.append({"path": f"vlm (openvino {prec}, fed torch fp32's tokens)", **candidate(prec)})
     ov_ms, torch_ms = _median_ms(ov_times), _median_ms(torch_times)
     params = {
         "vlm_params": n_params,
         "vlm_precision": torch_name,
         "torch_over_openvino": torch_ms / ov_ms,
-        "torch_fp32_over_openvino": _median_ms(fp32_times) / ov_ms,
+        "torch_fp32_over_openvino": 1000 * fp32_s / ov_ms,
         "openvino_precision": runner.precision,
         "openvino_choice": runner.choice.describe(),
-        "openvino_tokens_equal_fp32": ov_ids == ref_ids,
+        "openvino_tokens_equal_fp32": chosen["tokens_equal"],
+        "openvino_max_rel_logit_error": chosen["max_rel_logit_error"],
+        "openvino_agrees_with_fp32": chosen["agrees"],
+        "logit_tolerance": LOGIT_TOLERANCE,
+        "openvino_vision_ms_per_tile": chosen["vision_ms_per_tile"],
+        "openvino_decoder_ms_per_token": chosen["decoder_ms_per_token"],
         "torch_default_tokens_equal_fp32": torch_ids == ref_ids,
         "openvino_export_and_calibration_s": round(prepare_s, 1),
         "openvino_p50_ms": ov_ms,

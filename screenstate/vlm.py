@@ -5,7 +5,8 @@ path works; BLIP-VQA is the lighter option), with a token limit and a time budge
 
 ``runtime="auto"`` (the default) answers on OpenVINO on CPU when it is installed and the
 model is an Idefics3/SmolVLM one (``vlm_openvino.py``: converted once and cached, precision
-and weight compression chosen by measurement and kept only where the tokens equal fp32's);
+and weight compression chosen by measurement and kept only where the tokens equal fp32's or
+the logits stay within ``vlm_agreement.LOGIT_TOLERANCE`` of fp32's);
 otherwise, and for inputs the converted graphs do not cover, on torch (bf16 on CPUs that
 support it). Missing weights fail fast with the same message shape as the other models.
 Tests pass a tiny model built from a config (``vlm_random.py``).

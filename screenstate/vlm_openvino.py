@@ -11,10 +11,19 @@ without torch weights:
   (embeddings, past keys, past values -> last logits, keys, values), the same weights and
   the same math as ``LlamaModel`` (tests compare logits and tokens with transformers).
 
-Precision (:func:`choose_precision`): ``fp32``; ``bf16`` where the CPU computes it natively;
+Precision (``OvRunner.build``): ``fp32``; ``bf16`` where the CPU computes it natively;
 ``int8`` / ``int4`` weights (nncf weight compression; activations in bf16 where native, else
-fp32). A candidate is kept only if it generates exactly fp32's tokens on a fixed prompt set
-(``calibrate.py`` measures and caches the choice per machine). Anything else (other
+fp32). Not a candidate: int8 activations in the vision tower (nncf post-training
+quantization on the calibration tiles): 2.3x faster per tile at real size and within the
+tolerance on the calibration prompts, but 2.9x the spread off on a real screenshot (its
+activation ranges came from the synthetic tiles), so calibration could not vouch for it.
+No OpenVINO ``CACHE_DIR``: measured at real size (OpenVINO 2026.4, 2 cores) it loads bf16
+blobs as well as fp32 ones, but saves ~1.4 s of ~3 s of compiling per process for ~1.2 GB
+of disk per precision (the blobs hold the weights).
+
+A candidate is kept only if it generates exactly fp32's tokens on a fixed prompt set,
+or, fed fp32's tokens, its logits stay within a stated tolerance of fp32's
+(``vlm_agreement.py``; ``calibrate.py`` measures and caches the choice per machine). Anything else (other
 architectures, padded tiles, no OpenVINO) runs on torch, the fallback.
 """
 
@@ -25,6 +34,7 @@ import shutil
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +44,17 @@ import torch
 
 from screenstate.embeddings.cache import default_cache_dir
 from screenstate.hashing import digest
+from screenstate.lru import LRU
+from screenstate.vlm_agreement import (
+    CALIBRATION_TOKENS,
+    Scored,
+    agreement,
+    calibration_inputs,
+)
+from screenstate.vlm_graphs import _DecoderStep, _Embed, _Vision
+
+#: the agreement rule's version in the calibration key (a new rule measures again)
+AGREEMENT_RULE = "logits1"
 
 #: weight forms the export can be compressed to (nncf), and precisions built from them
 WEIGHTS = ("fp32", "int8", "int4")
@@ -52,91 +73,6 @@ def supported(model: Any) -> bool:
     cfg = getattr(model, "config", None)
     text = getattr(cfg, "text_config", None)
     return getattr(cfg, "model_type", "") == "idefics3" and getattr(text, "model_type", "") == "llama"
-
-
-class _Embed(torch.nn.Module):
-    def __init__(self, model: Any) -> None:
-        super().__init__()
-        self.table = model.model.text_model.embed_tokens
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.table(ids)
-
-
-class _Vision(torch.nn.Module):
-    """Full 512 px tiles -> image tokens: with no padded patch, Idefics3's position ids are
-    0..n-1 and its attention mask is all ones, so both are dropped from the graph."""
-
-    def __init__(self, model: Any) -> None:
-        super().__init__()
-        self.vision = model.model.vision_model
-        self.connector = model.model.connector
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        emb = self.vision.embeddings
-        x = emb.patch_embedding(pixel_values).flatten(2).transpose(1, 2)
-        x = x + emb.position_embedding.weight[: x.shape[1]]
-        x = self.vision.encoder(inputs_embeds=x, attention_mask=None).last_hidden_state
-        return self.connector(self.vision.post_layernorm(x))
-
-
-class _DecoderStep(torch.nn.Module):
-    """One Llama step over ``T`` new positions after ``P`` cached ones (batch 1, no padding)."""
-
-    def __init__(self, model: Any) -> None:
-        super().__init__()
-        lm = model.model.text_model
-        cfg = lm.config
-        self.layers = lm.layers
-        self.norm = lm.norm
-        self.head = model.lm_head
-        self.n_heads = cfg.num_attention_heads
-        self.n_kv = cfg.num_key_value_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-        self.register_buffer("inv_freq", lm.rotary_emb.inv_freq.detach().float().clone(), persistent=False)
-        self.rope_scale = float(lm.rotary_emb.attention_scaling)
-
-    @staticmethod
-    def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        rot = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-        return x * cos + rot * sin
-
-    def forward(
-        self, embeds: torch.Tensor, past_k: torch.Tensor, past_v: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        t, p = embeds.shape[1], past_k.shape[3]
-        pos = torch.arange(t, dtype=torch.float32) + p
-        inv_freq: torch.Tensor = self.inv_freq  # type: ignore[assignment]
-        freqs = pos[:, None] * inv_freq[None, :]
-        angles = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = angles.cos() * self.rope_scale, angles.sin() * self.rope_scale
-        keys = torch.arange(p + t)[None, :]
-        allowed = keys <= (torch.arange(t) + p)[:, None]
-        mask = torch.zeros(allowed.shape).masked_fill(~allowed, float("-inf"))
-        h = embeds
-        new_k, new_v = [], []
-        rep = self.n_heads // self.n_kv
-        for i, layer in enumerate(self.layers):
-            att = layer.self_attn
-            x = layer.input_layernorm(h)
-            q = att.q_proj(x).view(1, t, self.n_heads, self.head_dim).transpose(1, 2)
-            k = att.k_proj(x).view(1, t, self.n_kv, self.head_dim).transpose(1, 2)
-            v = att.v_proj(x).view(1, t, self.n_kv, self.head_dim).transpose(1, 2)
-            k = torch.cat((past_k[i], self._rotate(k, cos, sin)), dim=2)
-            v = torch.cat((past_v[i], v), dim=2)
-            new_k.append(k)
-            new_v.append(v)
-            o = torch.nn.functional.scaled_dot_product_attention(
-                self._rotate(q, cos, sin),
-                k.repeat_interleave(rep, dim=1),
-                v.repeat_interleave(rep, dim=1),
-                attn_mask=mask,
-                scale=att.scaling,
-            )
-            h = h + att.o_proj(o.transpose(1, 2).reshape(1, t, self.n_heads * self.head_dim))
-            h = h + layer.mlp(layer.post_attention_layernorm(h))
-        return self.head(self.norm(h[:, -1:]))[:, 0], torch.stack(new_k), torch.stack(new_v)
 
 
 @dataclass(frozen=True)
@@ -270,7 +206,7 @@ class OvVlm:
 
     ``generate(input_ids [1, L], pixel_values [1, n, 3, 512, 512], mask) -> token ids``."""
 
-    def __init__(self, folder: Path, precision: str = "fp32", threads: int = 0) -> None:
+    def __init__(self, folder: Path, precision: str = "fp32", threads: int = 0, images_kept: int = 4) -> None:
         import openvino as ov
 
         self.precision = precision
@@ -280,6 +216,9 @@ class OvVlm:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         core = ov.Core()
+        #: image tokens of the last ``images_kept`` images (by pixel digest); None: always encode
+        self._images: LRU[str, np.ndarray] | None = LRU(images_kept) if images_kept > 0 else None
+        self.vision_runs = 0
         self._parts = {
             part: core.compile_model(compressed(folder, part, weights), "CPU", config).create_infer_request()
             for part in PARTS
@@ -291,13 +230,63 @@ class OvVlm:
         return [req.get_output_tensor(i).data.copy() for i in range(len(req.model_outputs))]
 
     def image_tokens(self, pixel_values: np.ndarray, pixel_mask: np.ndarray | None) -> np.ndarray:
-        """Image tokens [tiles * 64, hidden] for the real tiles of one prompt."""
+        """Image tokens [tiles * 64, hidden] for the real tiles of one prompt; the last few
+        images' tokens are kept, so several questions about one frame encode it once."""
         tiles = pixel_values.reshape(-1, *pixel_values.shape[2:]).astype(np.float32)
         real = ~(tiles == 0).all(axis=(1, 2, 3))  # all-zero tiles are batch padding (as in transformers)
         if pixel_mask is not None and not pixel_mask.reshape(len(tiles), -1)[real].all():
             raise UnsupportedVlm("padded image tiles are answered on torch")
-        feats = self._run("vision", np.ascontiguousarray(tiles[real]))[0]
-        return feats.reshape(-1, feats.shape[-1])
+        tiles = np.ascontiguousarray(tiles[real])
+        key = digest(tiles.tobytes(), size=12) if self._images is not None else ""
+        feats = self._images.get(key) if self._images is not None else None
+        if feats is None:
+            feats = self._run("vision", tiles)[0]
+            feats = feats.reshape(-1, feats.shape[-1])
+            self.vision_runs += 1
+            if self._images is not None:
+                self._images.put(key, feats)
+        return feats
+
+    def prompt_embeddings(
+        self, input_ids: np.ndarray, pixel_values: np.ndarray, pixel_mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The prompt's embeddings [1, L, hidden], image tokens in the image slots."""
+        ids = input_ids.astype(np.int64).reshape(1, -1)
+        embeds = self._run("embed", ids)[0]
+        slots = ids[0] == self.meta.image_token_id
+        feats = self.image_tokens(pixel_values, pixel_mask)
+        if int(slots.sum()) != len(feats):
+            raise ValueError(f"prompt has {int(slots.sum())} image tokens but the tiles give {len(feats)}")
+        embeds[0, slots] = feats
+        return embeds
+
+    def decode(
+        self,
+        embeds: np.ndarray,
+        max_new_tokens: int,
+        forced: Sequence[int] | None = None,
+        min_new_tokens: int = 0,
+        deadline: float | None = None,
+    ) -> Scored:
+        """Greedy decoding from prompt embeddings, keeping each step's logits; with
+        ``forced``, those tokens are fed instead of the argmax (teacher forcing)."""
+        m = self.meta
+        kv = np.zeros((m.layers, 1, m.kv_heads, 0, m.head_dim), np.float32)
+        past_k, past_v = kv, kv
+        out: list[int] = []
+        steps: list[np.ndarray] = []
+        n = max_new_tokens if forced is None else len(forced)
+        while len(out) < n:
+            logits, past_k, past_v = self._run("decoder", embeds, past_k, past_v)
+            steps.append(logits[0])
+            tok = int(np.argmax(logits[0])) if forced is None else int(forced[len(out)])
+            out.append(tok)
+            if forced is None and tok in m.eos_token_ids and len(out) >= min_new_tokens:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+            embeds = self._run("embed", np.array([[tok]], np.int64))[0]
+        return Scored(tuple(out), np.stack(steps) if steps else np.zeros((0, 0), np.float32))
 
     def generate(
         self,
@@ -309,27 +298,9 @@ class OvVlm:
         max_time: float | None = None,
     ) -> list[int]:
         t0 = time.perf_counter()
-        ids = input_ids.astype(np.int64).reshape(1, -1)
-        embeds = self._run("embed", ids)[0]
-        slots = ids[0] == self.meta.image_token_id
-        feats = self.image_tokens(pixel_values, pixel_mask)
-        if int(slots.sum()) != len(feats):
-            raise ValueError(f"prompt has {int(slots.sum())} image tokens but the tiles give {len(feats)}")
-        embeds[0, slots] = feats
-        m = self.meta
-        kv = np.zeros((m.layers, 1, m.kv_heads, 0, m.head_dim), np.float32)
-        past_k, past_v = kv, kv
-        out: list[int] = []
-        while len(out) < max_new_tokens:
-            logits, past_k, past_v = self._run("decoder", embeds, past_k, past_v)
-            tok = int(np.argmax(logits[0]))
-            out.append(tok)
-            if tok in m.eos_token_ids and len(out) >= min_new_tokens:
-                break
-            if max_time is not None and time.perf_counter() - t0 > max_time:
-                break
-            embeds = self._run("embed", np.array([[tok]], np.int64))[0]
-        return out
+        embeds = self.prompt_embeddings(input_ids, pixel_values, pixel_mask)
+        deadline = None if max_time is None else t0 + max_time
+        return list(self.decode(embeds, max_new_tokens, None, min_new_tokens, deadline).tokens)
 
 
 def available() -> bool:
@@ -352,32 +323,6 @@ def candidates() -> tuple[str, ...]:
     except ImportError:
         pass
     return tuple(out)
-
-
-#: calibration prompts: (text tokens before the image, text tokens after, seed); one tile each
-CALIBRATION_PROMPTS = ((12, 9, 0), (5, 14, 1), (20, 6, 2))
-#: tokens generated per calibration prompt
-CALIBRATION_TOKENS = 8
-
-
-def calibration_inputs(meta: Meta, vocab: int, seq_len: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The fixed prompt set: text tokens around one tile's image tokens, and a smooth
-    deterministic tile (gradients and bars, in the processor's [-1, 1] range)."""
-    out = []
-    yy, xx = np.mgrid[0 : meta.tile, 0 : meta.tile] / meta.tile
-    for before, after, seed in CALIBRATION_PROMPTS:
-        rng = np.random.default_rng(seed)
-        text = rng.integers(1000, min(vocab, 20000), before + after)
-        ids = np.concatenate([text[:before], np.full(seq_len, meta.image_token_id), text[before:]])[None]
-        bars = (np.sin(2 * np.pi * (seed + 2) * yy) > 0.6).astype(np.float64)
-        img = np.stack([xx, yy, bars * (0.5 + 0.5 * xx)]) * 2 - 1
-        out.append((ids.astype(np.int64), img[None, None].astype(np.float32)))
-    return out
-
-
-def token_agreement(reference: list[list[int]], other: list[list[int]]) -> float:
-    """Fraction of calibration prompts whose generated tokens equal fp32's exactly."""
-    return sum(a == b for a, b in zip(reference, other)) / max(1, len(reference))
 
 
 @dataclass
@@ -416,16 +361,27 @@ class OvRunner:
             return cls(OvVlm(folder, want, threads), Choice(want, threads, "explicit"), folder)
         meta = Meta(**json.loads((folder / "meta.json").read_text()))
         seq = (meta.tile // model.config.vision_config.patch_size) ** 2 // model.config.scale_factor**2
-        prompts = calibration_inputs(meta, model.config.text_config.vocab_size, seq)
+        prompts = calibration_inputs(meta.image_token_id, meta.tile, model.config.text_config.vocab_size, seq)
+        reference: list[Scored] = []  # fp32's outputs (measured first): the others are fed its tokens
 
         def build(prec: str, n: int) -> Any:
-            graphs = OvVlm(folder, prec, n)
-            return lambda: [graphs.generate(ids, px, None, CALIBRATION_TOKENS) for ids, px in prompts]
+            graphs = OvVlm(folder, prec, n, images_kept=0)  # every run encodes its image (timed)
+
+            def run() -> list[Scored]:
+                out = []
+                for i, (ids, px) in enumerate(prompts):
+                    forced = reference[i].tokens if prec != "fp32" and reference else None
+                    out.append(graphs.decode(graphs.prompt_embeddings(ids, px), CALIBRATION_TOKENS, forced))
+                if prec == "fp32":
+                    reference[:] = out
+                return out
+
+            return run
 
         cal = Calibration(
-            CalibrationKey(f"vlm-openvino-{key}", f"openvino {ov.__version__}", threads),
+            CalibrationKey(f"vlm-openvino-{key}-{AGREEMENT_RULE}", f"openvino {ov.__version__}", threads),
             build,
-            token_agreement,
+            agreement,
             1.0,
             candidates(),
             repeats=1,

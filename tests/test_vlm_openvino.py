@@ -14,6 +14,8 @@ pytest.importorskip("openvino")
 from screenstate import vlm_openvino as ovm  # noqa: E402
 from screenstate.errors import ModelNotAvailableError, UnknownNameError  # noqa: E402
 from screenstate.vlm import VLM  # noqa: E402
+from screenstate.vlm_agreement import LOGIT_TOLERANCE, Scored  # noqa: E402
+from screenstate.vlm_agreement import check as agreement_check  # noqa: E402
 from screenstate.vlm_random import smolvlm_random  # noqa: E402
 
 QUESTION = "which file is selected?"
@@ -130,17 +132,51 @@ def test_auto_precision_keeps_only_agreeing_tokens_and_caches_the_choice(tiny, s
 
 
 def test_a_disagreeing_candidate_is_never_chosen(tiny, root, monkeypatch):
-    """A candidate whose tokens differ from fp32's loses even when it is faster."""
+    """A candidate whose logits leave the tolerance (and change the top-1 token) loses even
+    when it is faster."""
     monkeypatch.setattr(ovm, "candidates", lambda: ("fp32", "int8"))
-    real = ovm.OvVlm.generate
+    real = ovm.OvVlm.decode
 
     def wrong_int8(self, *a, **k):
         out = real(self, *a, **k)
-        return [t + 1 for t in out] if self.precision == "int8" else out
+        if self.precision != "int8":
+            return out
+        logits = out.logits.copy()
+        logits[:, 0] = logits.max(axis=1) + 5 * logits.std(axis=1)  # token 0 wins everywhere, by far
+        return Scored(tuple(0 for _ in out.tokens), logits)
 
-    monkeypatch.setattr(ovm.OvVlm, "generate", wrong_int8)
+    monkeypatch.setattr(ovm.OvVlm, "decode", wrong_int8)
     runner = ovm.OvRunner.build(tiny._model, "tiny-smolvlm", "auto", root)
     assert runner.precision == "fp32" and not runner.choice.trials[1].ok
+    assert runner.choice.trials[1].agreement == 0.0
+
+
+def test_a_candidate_within_the_logit_tolerance_is_kept_even_if_a_token_flips(tiny, root, monkeypatch):
+    """Near-flat logits (random weights): an error within the tolerance that flips an unsure
+    token still qualifies (logit criterion); the candidate is fed fp32's tokens."""
+    monkeypatch.setattr(ovm, "candidates", lambda: ("fp32", "int8"))
+    real = ovm.OvVlm.decode
+    fed, flipped = [], []
+
+    def nudged_int8(self, embeds, n, forced=None, *a, **k):
+        out = real(self, embeds, n, forced, *a, **k)
+        if self.precision == "fp32":
+            return out
+        fed.append(forced)
+        logits = out.logits.copy()
+        top = np.sort(logits, axis=1)
+        margin, spread = top[:, -1] - top[:, -2], logits.std(axis=1)
+        i = int(np.argmin(margin / spread))  # the least sure position: its runner-up wins by a hair
+        logits[i, np.argsort(logits[i])[-2]] += margin[i] + 1e-3 * spread[i]
+        flipped.append(margin[i] / spread[i])
+        return Scored(out.tokens, logits)
+
+    monkeypatch.setattr(ovm.OvVlm, "decode", nudged_int8)
+    runner = ovm.OvRunner.build(tiny._model, "tiny-smolvlm", "auto", root)
+    trial = runner.choice.trials[1]
+    assert fed and all(f is not None and len(f) > 0 for f in fed)  # teacher-forced on fp32's tokens
+    assert max(flipped) < 0.5 * LOGIT_TOLERANCE  # unsure tokens flipped: only the logits criterion keeps them
+    assert trial.ok and trial.agreement == 1.0
 
 
 def test_padded_tiles_are_answered_on_torch(tiny, screen, root, monkeypatch):
@@ -180,6 +216,35 @@ def test_bad_names_list_the_choices(tiny, screen, root, kwargs, match):
         _ov(tiny, root, **kwargs).answer(screen, QUESTION)
 
 
-def test_token_agreement():
-    assert ovm.token_agreement([[1, 2], [3]], [[1, 2], [3]]) == 1.0
-    assert ovm.token_agreement([[1, 2], [3]], [[1, 2], [4]]) == 0.5
+def test_logit_check_criteria():
+    ref = Scored((2, 0), np.array([[0.0, 0.1, 4.0, 0.0], [0.3, 0.29, 0.0, 0.0]]))
+    spread = ref.logits.std(axis=1)
+    same = agreement_check(ref, Scored((2, 0), ref.logits))
+    assert same.tokens_equal and same.within and same.max_rel_error == 0.0
+    # unsure position 2 flips within the tolerance: logits criterion passes, tokens do not
+    flip = ref.logits.copy()
+    flip[1, 1] += 0.02
+    c = agreement_check(ref, Scored((2, 1), flip))
+    assert not c.tokens_equal and c.within and c.ok and c.confident == 1 and c.confident_top1 == 1
+    # an error beyond LOGIT_TOLERANCE x spread fails even with the same tokens' argmax elsewhere
+    far = ref.logits.copy()
+    far[0, 0] += 1.01 * LOGIT_TOLERANCE * spread[0] + 0.0
+    far[0, 2] += 0.0
+    c = agreement_check(ref, Scored((2, 0), far))
+    assert c.max_rel_error > LOGIT_TOLERANCE and not c.within and c.tokens_equal and c.ok
+    # confident top-1 changed: never within, however small the spread-relative error is elsewhere
+    swap = ref.logits.copy()
+    swap[0, 1] = 5.0
+    assert not agreement_check(ref, Scored((1, 0), swap)).ok
+    assert ovm.agreement([ref, ref], [Scored((2, 0), ref.logits), Scored((1, 0), swap)]) == 0.5
+
+
+def test_several_questions_about_one_frame_encode_it_once(tiny, screen, root):
+    vlm = _ov(tiny, root)
+    a = vlm.answer(screen, QUESTION)
+    b = vlm.answer(screen, "what is the title?")
+    graphs = vlm._ov.graphs
+    assert graphs.vision_runs == 1 and a.runtime == b.runtime == "openvino fp32"
+    assert b.token_ids == tiny.answer(screen, "what is the title?").token_ids  # cached tokens answer alike
+    vlm.answer(screen.rotate(90, expand=True), QUESTION)
+    assert graphs.vision_runs == 2

@@ -15,16 +15,16 @@ for an explicit ``encoder="clip"``, and only when the hub answers within seconds
 download. ``pretrained="random"`` builds the architecture with random weights (tests and
 speed benchmarks).
 
-``precision="auto"`` on CPU measures fp32 against bf16 (where the CPU has native bf16) on
-a batch of 8 images at the model's input size the first time a model is loaded, and keeps
-bf16 only if it is faster and every image embedding keeps a cosine of at least
-``CLIP_AGREEMENT`` with fp32's (``calibrate.py``; the choice is cached per machine). On GPU
-``auto`` is fp16.
+``precision="auto"`` on CPU measures torch fp32 against torch bf16 (where the CPU has
+native bf16) and OpenVINO fp32 / bf16 (where installed), for the image tower on a batch of
+8 images at the model's input size and for the text tower on a batch of prompts, the first
+time a model is loaded, and keeps a candidate only if it is faster and every embedding
+keeps a cosine of at least ``CLIP_AGREEMENT`` with fp32's (``clip_runtime.py``; the choices
+are cached per machine). On GPU ``auto`` is fp16.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import io
@@ -37,17 +37,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from screenstate.embeddings import clip_runtime
 from screenstate.embeddings.base import Channel, floor_relevance
-from screenstate.embeddings.calibrate import (
-    Calibration,
-    CalibrationKey,
-    Choice,
-    choose,
-    isa_class,
-    record_use,
-    thread_budget,
-)
+from screenstate.embeddings.calibrate import CalibrationKey, Choice, isa_class, record_use, thread_budget
 from screenstate.embeddings.clip_features import ClipExamples, ClipFeatures, ClipOptions
+from screenstate.embeddings.clip_runtime import CLIP_AGREEMENT, DTYPES, min_cosine  # noqa: F401 - public names
 from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 from screenstate.embeddings.hub import OPEN_CLIP_URL_CACHE, clip_weights_on_disk, hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
@@ -59,10 +53,6 @@ from screenstate.hashing import digest
 from screenstate.lru import LRU
 from screenstate.schema import Column
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-#: auto keeps bf16 only if every calibration embedding has at least this cosine with fp32's
-#: (bf16 ViT-B-32 embeddings sit around 0.999; a broken kernel falls far below)
-CLIP_AGREEMENT = 0.99
 CALIBRATION_BATCH = 8
 
 
@@ -91,11 +81,6 @@ def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
 
         raise UnknownNameError("precision", precision, ["auto", *DTYPES])
     return DTYPES[precision]
-
-
-def min_cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Smallest row-wise cosine between two [n, D] embedding batches."""
-    return float(torch.nn.functional.cosine_similarity(a.float(), b.float(), dim=-1).min())
 
 
 def register_model_config(model: str) -> str:
@@ -186,6 +171,10 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         self.text_embeddings: LRU[str, torch.Tensor] = LRU(4096)
         self._model: Any = None
         self._tokenizer: Any = None
+        #: OpenVINO towers where calibration chose them (None: torch); see clip_runtime.py
+        self._ov_image: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._ov_text: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.text_choice: Choice | None = None
         self.image_size = 224
         constants = require("open_clip.constants", "clip", "The clip channel")  # screenstate[clip]
         self.mean = torch.tensor(constants.OPENAI_DATASET_MEAN)  # until the model's own preprocess_cfg says otherwise
@@ -197,8 +186,14 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         o = self.options
         tiles = f"x{o.tile_rows}" if self.view_mode is ViewMode.tiles else ""
         return (
-            f"clip:{Path(o.model).name}:{Path(o.pretrained).name}:{self.view_mode.value}{tiles}:{str(self.dtype)[6:]}"
+            f"clip:{Path(o.model).name}:{Path(o.pretrained).name}:{self.view_mode.value}{tiles}:{self._runtime_tag()}"
         )
+
+    def _runtime_tag(self, text: bool = False) -> str:
+        """The dtype, or the OpenVINO precision where OpenVINO runs the tower (cache keys)."""
+        ov = self._ov_text if text else self._ov_image
+        choice = self.text_choice if text else self.precision_choice
+        return choice.precision if ov is not None and choice is not None else str(self.dtype)[6:]
 
     # -- loading -----------------------------------------------------------------
     def _load(self) -> None:
@@ -243,42 +238,49 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         record_use(f"clip:{model_name}", self.precision_choice)
 
     def _calibrated(self, model: Any, model_name: str) -> Any:
-        """Measure fp32 against bf16 on this CPU (cached per machine); the model in the winner's dtype."""
+        """Measure each tower's runtime on this CPU (``clip_runtime.py``, cached per machine);
+        the torch model in the image choice's dtype (fp32 where OpenVINO runs it)."""
         threads = thread_budget()
-        if not cpu_supports_bf16():
+        options = clip_runtime.candidates(cpu_supports_bf16())
+        if options == ("fp32",):
             self.precision_choice = Choice("fp32", threads, "fixed")
             return model
+        gen = torch.Generator().manual_seed(0)
         batch = torch.randn(
-            min(CALIBRATION_BATCH, self.options.batch_size),
-            3,
-            self.image_size,
-            self.image_size,
-            generator=torch.Generator().manual_seed(0),
+            min(CALIBRATION_BATCH, self.options.batch_size), 3, self.image_size, self.image_size, generator=gen
         )
-        models = {"fp32": model}
+        o, runtime = self.options, f"torch {torch.__version__}"
+        if any(c.startswith("ov-") for c in options):
+            import openvino as ov
 
-        def build(precision: str, n_threads: int) -> Callable[[], torch.Tensor]:
-            dtype = DTYPES[precision]
-            if precision not in models:
-                models[precision] = copy.deepcopy(model).to(dtype)
-            m = models[precision]
-            x = batch.to(dtype)
-
-            def run() -> torch.Tensor:
-                with torch.inference_mode():
-                    return m.encode_image(x).float()
-
-            return run
-
-        o = self.options
-        key = CalibrationKey(
-            model=f"clip:{model_name}:{Path(o.pretrained).name}:{self.image_size}px:b{batch.shape[0]}",
-            runtime=f"torch {torch.__version__}",
-            threads=threads,
+            runtime += f", openvino {ov.__version__}"
+        name = f"clip:{model_name}:{Path(o.pretrained).name}"
+        models, export_key = {"fp32": model}, clip_runtime.model_key(name, model)
+        img = clip_runtime.choose_tower(
+            model,
+            "image",
+            batch,
+            CalibrationKey(f"{name}:{self.image_size}px:b{batch.shape[0]}", runtime, threads),
+            options,
+            models,
+            export_key,
         )
-        self.precision_choice = choose(Calibration(key, build, min_cosine, CLIP_AGREEMENT, ("fp32", "bf16")))
-        self.dtype = DTYPES[self.precision_choice.precision]
-        return models.get(self.precision_choice.precision, model)
+        self.precision_choice, self._ov_image = img.choice, img.run
+        self.dtype = DTYPES.get(img.runtime, torch.float32)
+        if clip_runtime.text_convertible(model) and any(c.startswith("ov-") for c in options):
+            tokens = self._tokenizer([t.format(w) for t in self.templates for w in ("login page", "error dialog")])
+            tokens = tokens[:, : int((tokens != 0).sum(1).max())]
+            txt = clip_runtime.choose_tower(
+                model,
+                "text",
+                tokens,
+                CalibrationKey(f"{name}:text:b{tokens.shape[0]}", runtime, threads),
+                ("fp32", *(c for c in options if c.startswith("ov-"))),
+                models,
+                export_key,
+            )
+            self.text_choice, self._ov_text = txt.choice, txt.run
+        return models.get(img.runtime, model)
 
     # -- images ------------------------------------------------------------------
     def preparer(self) -> Callable[[Image.Image], np.ndarray]:
@@ -296,8 +298,8 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         std = self.std.view(1, 3, 1, 1).to(self.device)
         for i in range(0, pixels.shape[0], bs):
             x = pixels[i : i + bs].to(self.device).permute(0, 3, 1, 2).float().div_(255.0)
-            x = ((x - mean) / std).to(self.dtype)
-            f = self._model.encode_image(x)
+            x = (x - mean) / std
+            f = self._ov_image(x) if self._ov_image is not None else self._model.encode_image(x.to(self.dtype))
             out.append(torch.nn.functional.normalize(f.float(), dim=-1).cpu())
         return torch.cat(out)
 
@@ -339,7 +341,7 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
     def text_model_id(self) -> str:
         """What text embeddings depend on (their cache key beside :meth:`text_key`)."""
         o = self.options
-        return f"clip-text:{Path(o.model).name}:{Path(o.pretrained).name}:{str(self.dtype)[6:]}"
+        return f"clip-text:{Path(o.model).name}:{Path(o.pretrained).name}:{self._runtime_tag(text=True)}"
 
     def text_key(self, text: str, augment: bool) -> str:
         """Cache key of one example text's embedding (the text and the prompt templates)."""
@@ -351,11 +353,12 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         padding after the end token cannot change the pooled embedding, and prompts are
         far shorter than the 77-token context, so this is several times faster."""
         m = self._model
-        needed = ("token_embedding", "positional_embedding", "transformer", "ln_final", "attn_mask", "text_projection")
-        if not all(hasattr(m, a) for a in needed) or getattr(m, "text_pool_type", "argmax") != "argmax":
+        if not clip_runtime.text_convertible(m):
             return m.encode_text(tokens)  # custom text towers: the library's own path
         length = int((tokens != 0).sum(1).max())
         x = tokens[:, :length]
+        if self._ov_text is not None:
+            return self._ov_text(x)
         cast = m.transformer.get_cast_dtype()
         h = m.token_embedding(x).to(cast) + m.positional_embedding[:length].to(cast)
         h = m.transformer(h, attn_mask=m.attn_mask[:length, :length])

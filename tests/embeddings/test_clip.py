@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from screenstate.embeddings import clip_runtime
 from screenstate.embeddings.clip import ClipChannel, ClipOptions, clip_available, image_relevance
 from screenstate.embeddings.templates import get_templates, photo_templates
 from screenstate.errors import ModelNotAvailableError, UnknownNameError
@@ -151,12 +152,15 @@ def test_auto_precision_is_measured_once_per_machine(tiny_options, tmp_path, mon
     monkeypatch.setattr(clip_mod, "cpu_supports_bf16", lambda: True)  # calibrate even where bf16 is emulated
     first = _tiny(tiny_options, "auto")
     c = first.precision_choice
-    assert c.source == "calibrated" and [t.precision for t in c.trials] == ["fp32", "bf16"]
-    assert c.trials[1].agreement > 0.9  # the tiny model's bf16 embeddings track fp32's
-    assert first.dtype == clip_mod.DTYPES[c.precision] and first.model_id.endswith(str(first.dtype)[6:])
+    assert c.source == "calibrated" and [t.precision for t in c.trials] == list(clip_runtime.candidates(True))
+    assert all(t.agreement > 0.9 for t in c.trials)  # the tiny model's bf16 / OpenVINO embeddings track fp32's
+    assert (first._ov_image is not None) == c.precision.startswith("ov-")
+    assert first.dtype == clip_mod.DTYPES.get(c.precision, torch.float32)
+    assert first.model_id.endswith(c.precision if first._ov_image is not None else str(first.dtype)[6:])
     assert next(first._model.parameters()).dtype == first.dtype
     second = _tiny(tiny_options, "auto")
     assert second.precision_choice.source == "cache" and second.dtype == first.dtype
+    assert second.precision_choice.precision == c.precision
 
 
 @pytest.mark.parametrize("precision, dtype", [("fp32", torch.float32), ("bf16", torch.bfloat16)])
@@ -166,8 +170,49 @@ def test_explicit_precision_never_calibrates(tiny_options, monkeypatch, precisio
     def boom(*a, **k):
         raise AssertionError("calibrated although a precision was given")
 
-    monkeypatch.setattr(clip_mod, "choose", boom)
+    monkeypatch.setattr(clip_runtime, "choose", boom)
     monkeypatch.setattr(clip_mod, "cpu_supports_bf16", lambda: True)
     ch = _tiny(tiny_options, precision)
     assert ch.dtype == dtype and ch.precision_choice.source == "explicit"
     assert ch.precision_choice.precision == precision
+
+
+def test_openvino_towers_give_torchs_embeddings(tiny_options, tmp_path):
+    """The converted towers (fp32) reproduce torch fp32's embeddings; the text tower takes any
+    prompt length (tokens trimmed to the longest prompt, as the channel runs it)."""
+    pytest.importorskip("openvino")
+    ch = _tiny(tiny_options, "fp32")
+    m, key = ch._model, clip_runtime.model_key("tiny", ch._model)
+    x = torch.randn(3, 3, ch.image_size, ch.image_size, generator=torch.Generator().manual_seed(1))
+    image = clip_runtime.ov_runner(clip_runtime.export(m, key, "image", x, tmp_path), "fp32", 2)
+    with torch.inference_mode():
+        assert clip_runtime.min_cosine(image(x), m.encode_image(x)) > 0.9999
+    path = clip_runtime.export(m, key, "text", ch._tokenizer(["a login page"])[:, :6], tmp_path)
+    text = clip_runtime.ov_runner(path, "fp32", 2)
+    for prompts in (["a screenshot of a login page", "an error"], ["a very long prompt " * 6, "x"]):
+        tokens = ch._tokenizer(prompts)
+        trimmed = tokens[:, : int((tokens != 0).sum(1).max())]
+        with torch.inference_mode():
+            assert clip_runtime.min_cosine(text(trimmed), m.encode_text(tokens)) > 0.9999
+
+
+def test_channel_on_openvino_where_chosen(tiny_options, tmp_path, monkeypatch):
+    """Where calibration picks OpenVINO, both towers run on it and the channel's embeddings
+    equal torch fp32's within the precision check's tolerance; the cache keys say so."""
+    pytest.importorskip("openvino")
+    import screenstate.embeddings.clip as clip_mod
+    from screenstate.embeddings.cache import set_cache_root
+    from screenstate.embeddings.calibrate import Choice
+
+    set_cache_root(tmp_path)
+    monkeypatch.setattr(clip_runtime, "choose", lambda cal: Choice("ov-fp32", 2, "calibrated"))
+    monkeypatch.setattr(clip_mod, "cpu_supports_bf16", lambda: False)
+    ov, ref = _tiny(tiny_options, "auto"), _tiny(tiny_options, "fp32")
+    assert ov._ov_image is not None and ov._ov_text is not None
+    assert ov.model_id.endswith(":ov-fp32") and ov.text_model_id.endswith(":ov-fp32")
+    shots = [ov.prepare(Image.new("RGB", (320, 200), c)) for c in ("white", "navy")]
+    a = torch.cat([f.views for f in ov.encode(shots)])
+    b = torch.cat([f.views for f in ref.encode(shots)])
+    assert clip_runtime.min_cosine(a, b) >= clip_runtime.CLIP_AGREEMENT
+    texts = ["login page", "error dialog with a long explanation"]
+    assert clip_runtime.min_cosine(ov.encode_texts(texts), ref.encode_texts(texts)) >= clip_runtime.CLIP_AGREEMENT
