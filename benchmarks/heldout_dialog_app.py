@@ -28,10 +28,16 @@ def tk_main(state: str, style: str, title: str | None, text: str | None) -> None
     theme = ttk.Style(root)
     theme.theme_use(style.split("-")[0])
     if style.endswith("-dark"):  # a dark palette for classic Tk widgets and the ttk theme
-        root.tk_setPalette(background="#2e2e2e", foreground="#e8e8e8", activeBackground="#444444",
-                           selectBackground="#3a6ea5", insertBackground="#e8e8e8")
-        theme.configure(".", background="#2e2e2e", foreground="#e8e8e8", fieldbackground="#1e1e1e",
-                        insertcolor="#e8e8e8")
+        root.tk_setPalette(
+            background="#2e2e2e",
+            foreground="#e8e8e8",
+            activeBackground="#444444",
+            selectBackground="#3a6ea5",
+            insertBackground="#e8e8e8",
+        )
+        theme.configure(
+            ".", background="#2e2e2e", foreground="#e8e8e8", fieldbackground="#1e1e1e", insertcolor="#e8e8e8"
+        )
     kw = {"title": title or "Message"}
     if state in ("error_dialog", "warning_dialog", "info_dialog", "question_dialog"):
         fn = {
