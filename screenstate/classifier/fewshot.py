@@ -68,7 +68,7 @@ MIN_SCORE_AT = 0.0
 #: ... and a screen's best class must lead the runner-up by this share of the exemplars'
 #: typical lead (own minus best other, leave-one-out): a screen about as like two classes
 #: (the editor or desktop under every dialog of one session) is none of them (label_once)
-MIN_MARGIN_AT = 0.10
+MIN_MARGIN_AT = 0.3
 #: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
 #: larger sets use this many, spread over the classes
 FEWSHOT_CALIBRATION_ROWS = 256
@@ -190,8 +190,11 @@ def _fill_absent(scores: torch.Tensor) -> torch.Tensor:
     present = ~torch.isnan(scores)
     if bool(present.all()) or not bool(present.any()):
         return scores
-    mean = torch.where(present, scores, 0.0).sum(1, keepdim=True) / present.sum(1, keepdim=True).clamp(min=1)
-    return torch.where(present, scores, mean.clamp(max=ABSENT))
+    n = present.sum(1, keepdim=True)
+    mean = torch.where(present, scores, 0.0).sum(1, keepdim=True) / n.clamp(min=1)
+    # a screen the source abstains on (no class scored) stays without opinion, whatever
+    # else is in the batch: a screen's scores never depend on the other screens
+    return torch.where(present | (n == 0), scores, mean.clamp(max=ABSENT))
 
 
 @dataclass(frozen=True, eq=False)

@@ -230,3 +230,15 @@ def test_a_screen_as_like_two_classes_as_the_other_is_none_of_them():
     assert (idx.tolist(), ok.tolist()) == ([0], [True])
     # a class whose min_score the user set (NaN margin there) keeps its own threshold only
     assert predict(raw, torch.full((3,), 0.1), torch.full((3,), float("nan")))[1].tolist() == [True]
+
+
+def test_a_screens_scores_do_not_depend_on_the_other_screens_of_the_batch():
+    # one screen the exemplar source abstains on (like no exemplar), one it scores: scored
+    # together or alone, each gets the same scores (a replay checks one frame at a time)
+    columns, exemplar_rel, rows = _mixed()
+    rule = FewShot.calibrated(columns, exemplar_rel, rows)
+    far = torch.tensor([[0.62, 0.6, 0.7, 0.4, 0.4, 0.4, 0.4]])
+    near = torch.tensor([[0.66, 0.6, 0.72, 0.9, 0.88, 0.6, 0.6]])
+    both = rule.scores({"text": torch.cat([far, near])})
+    alone = torch.cat([rule.scores({"text": far}), rule.scores({"text": near})])
+    assert torch.allclose(both, alone)
