@@ -237,5 +237,9 @@ def run(quick: bool) -> dict:
     )
     for r in table:
         r.pop("class_file")
+    #: every set side by side: top-1 over all frames per check (held-out recordings and dev)
+    out["summary"] = {
+        r["set"]: {k: v["top1_all"] for k, v in r.items() if isinstance(v, dict) and "top1_all" in v} for r in table
+    }
     out["table"] = table
     return out

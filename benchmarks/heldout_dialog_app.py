@@ -5,7 +5,7 @@ python3-pyqt5), not the project venv.
     python3 heldout_dialog_app.py tk|qt STATE STYLE TITLE TEXT
 
 STATE is a dev state name (error_dialog ... file_chooser); STYLE a Tk theme (clam, alt,
-default, classic) or a Qt style (Fusion, Windows, Fusion-dark). TITLE/TEXT may be "-".
+default, classic; ``-dark`` adds a dark palette) or a Qt style (Fusion, Windows, Fusion-dark). TITLE/TEXT may be "-".
 """
 
 from __future__ import annotations
@@ -25,7 +25,19 @@ def tk_main(state: str, style: str, title: str | None, text: str | None) -> None
 
     root = tk.Tk()
     root.withdraw()
-    ttk.Style(root).theme_use(style)
+    theme = ttk.Style(root)
+    theme.theme_use(style.split("-")[0])
+    if style.endswith("-dark"):  # a dark palette for classic Tk widgets and the ttk theme
+        root.tk_setPalette(
+            background="#2e2e2e",
+            foreground="#e8e8e8",
+            activeBackground="#444444",
+            selectBackground="#3a6ea5",
+            insertBackground="#e8e8e8",
+        )
+        theme.configure(
+            ".", background="#2e2e2e", foreground="#e8e8e8", fieldbackground="#1e1e1e", insertcolor="#e8e8e8"
+        )
     kw = {"title": title or "Message"}
     if state in ("error_dialog", "warning_dialog", "info_dialog", "question_dialog"):
         fn = {

@@ -1,12 +1,16 @@
-"""Render the held-out recordings ``recordings/qt-featherpad``: two ordered sessions of one workflow in
-software the dev set does not contain (Qt 5 dialogs in front of the FeatherPad editor, an
-xterm and an X clock), for the ``label_once`` benchmark: label session A once with
-``suggest`` + ``label``, check session B (other texts, window positions, timing, window
-manager, screen size and a dark theme) and a video of session A.
+"""Render the held-out recordings ``recordings/qt-featherpad`` and ``recordings/tk-xedit``: two
+ordered sessions of one workflow each in software the dev set does not contain (Qt 5 dialogs
+in front of the FeatherPad editor, an xterm and an X clock; Tk dialogs in front of the
+Athena xedit editor, xcalc/xeyes/xlogo), for the ``label_once`` benchmark: label session A
+once with ``suggest`` + ``label``, check session B (other texts, window positions, timing,
+window manager, screen size and a dark theme) and a video of session A.
 
     apt-get install -y xvfb openbox fluxbox imagemagick x11-apps x11-xserver-utils xterm \
         python3-tk python3-pyqt5 featherpad optipng xdotool fonts-dejavu fonts-liberation
-    python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad
+    .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad
+    .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/tk-xedit
+
+(the project venv for the video; the dialogs run with Debian's /usr/bin/python3).
 
 Each session is one X display kept up for the whole session: the desktop (label
 ``unknown``), then the editor (``unknown``: no dialog state), then one dialog after the
@@ -46,11 +50,17 @@ class Session:
     document: str
     steps: list[Step]
     seed: int
+    kit: str = "qt"  # heldout_dialog_app.py toolkit
+    editor: tuple[str, ...] = ("featherpad", "--standalone")  # + the document's path
 
 
 DOCUMENTS = {
     "order-2291.txt": "Order 2291 - Harbour Books\n\nCustomer: Ines Marchetti\nItems: 3 x 'Tides of the North',"
     " 1 x 'Sea Charts 1890'\nShipping: courier, insured\n\nNotes:\n",
+    "rota.txt": "Volunteer rota - Riverside Library\n\nMon: Priya (desk), Tom (shelving)\nWed: Anke (story time)\n"
+    "Sat: Joaquim, Lena (book sale)\n\nKeys: ask the caretaker before 9:00\n",
+    "recipe-bread.txt": "Rye bread (2 loaves)\n\n500 g rye flour\n300 g wheat flour\n15 g salt\n600 ml water\n"
+    "starter from the fridge\n\nProve overnight, bake 55 min at 230 C.\n",
     "garden.md": "# Garden plan\n\n- move the rhubarb to the north bed\n- order 20 m of hose\n- prune the plum"
     " tree in March\n\nSeeds to buy: beans, dill, two kinds of lettuce\n",
 }
@@ -109,12 +119,87 @@ SESSIONS = [
 ]
 
 
+#: recording ``tk-xedit``: Tk dialogs (Python's tkinter: messagebox, filedialog, ttk) in front of
+#: the Athena ``xedit`` editor; light ``clam`` vs a dark ``alt``, fluxbox vs openbox, other
+#: texts, documents, X clients and screen sizes than qt-featherpad.
+TK_SESSIONS = [
+    Session(
+        "session_a",
+        (1440, 900),
+        ["fluxbox"],
+        "clam",
+        "#6b7b5e",
+        [
+            ["xcalc", "-geometry", "+1180+420"],
+            ["xeyes", "-geometry", "120x80+1290+40"],
+        ],
+        "rota.txt",
+        [
+            ("unknown", 3, None, None),
+            ("editor", 3, None, "Thu: Marek (returns trolley)"),
+            ("info_dialog", 3, "Rota saved", "The rota was saved to the shared drive."),
+            ("file_chooser", 4, "Open a rota", "open"),
+            ("warning_dialog", 3, "Overlap", "Anke is booked twice on Wednesday."),
+            ("password_prompt", 3, "Shared drive", "Password for the shared drive (library-staff):"),
+            ("progress_dialog", 4, "Printing", "Printing 12 copies of the rota..."),
+            ("error_dialog", 3, "Printer offline", "The printer in room 2 does not answer."),
+            ("question_dialog", 3, "Email volunteers", "Email the new rota to all volunteers?"),
+            ("desktop", 3, None, None),
+        ],
+        41,
+        kit="tk",
+        editor=("xedit", "-geometry", "760x520+60+90"),
+    ),
+    Session(
+        "session_b",
+        (1024, 768),
+        ["openbox"],
+        "alt-dark",
+        "#5a3b3b",
+        [
+            [
+                "xterm",
+                "-bg",
+                "#fdf6e3",
+                "-fg",
+                "#333333",
+                "-geometry",
+                "64x12+8+560",
+                "-hold",
+                "-e",
+                "sh",
+                "-c",
+                "uname -a; free -m",
+            ],
+            ["xlogo", "-geometry", "110x110+900+20"],
+        ],
+        "recipe-bread.txt",
+        [
+            ("unknown", 3, None, None),
+            ("editor", 2, None, "Brush with water halfway through."),
+            ("question_dialog", 3, "Unsaved changes", "Keep the changes to recipe-bread.txt?"),
+            ("file_chooser", 4, "Save recipe as", "save"),
+            ("progress_dialog", 3, "Converting", "Converting the recipe to a printable card..."),
+            ("error_dialog", 3, "Conversion failed", "The font 'Caslon' is not installed."),
+            ("password_prompt", 4, "Recipe box", "Enter the password of the family recipe box:"),
+            ("warning_dialog", 3, "Disk space", "Only 120 MB are left on the card."),
+            ("info_dialog", 3, "Done", "The recipe card was printed."),
+            ("desktop", 2, None, None),
+        ],
+        42,
+        kit="tk",
+        editor=("xedit", "-geometry", "640x460+180+60"),
+    ),
+]
+RECORDING_SESSIONS = {"qt-featherpad": SESSIONS, "tk-xedit": TK_SESSIONS}
+
+
 def _fake_home(root: Path) -> Path:
     home = root / "home"
     for d, files in {
         "Documents": ["orders-2025.ods", "invoice-2290.pdf", "suppliers.txt", "catalogue.odt"],
         "Pictures": ["shop-front.jpg", "seedlings.png"],
-        "Downloads": ["label-printer-driver.deb"],
+        "Downloads": ["label-printer-driver.deb", "volunteers.csv"],
     }.items():
         (home / d).mkdir(parents=True, exist_ok=True)
         for f in files:
@@ -149,9 +234,7 @@ def render_session(s: Session, out: Path, home: Path, display: str) -> list[tupl
         for state, n, title, text in s.steps:
             dialog: subprocess.Popen | None = None
             if state == "editor" and editor is None:
-                editor = subprocess.Popen(
-                    ["featherpad", "--standalone", str(home / "Documents" / s.document)], env=env, **quiet
-                )
+                editor = subprocess.Popen([*s.editor, str(home / "Documents" / s.document)], env=env, **quiet)
                 procs.append(editor)
                 time.sleep(2.0)
             if state == "desktop" and editor is not None:
@@ -165,7 +248,7 @@ def render_session(s: Session, out: Path, home: Path, display: str) -> list[tupl
                         dialog.kill()
                         dialog.wait()
                     penv = {**env, "HELDOUT_PROGRESS": str(min(95, 12 + 18 * k + rng.randint(0, 6)))}
-                    args = ["/usr/bin/python3", str(HERE / "heldout_dialog_app.py"), "qt", state, s.style]
+                    args = ["/usr/bin/python3", str(HERE / "heldout_dialog_app.py"), s.kit, state, s.style]
                     dialog = subprocess.Popen(
                         [*args, title or "-", text or "-"], env=penv, cwd=home / "Documents", **quiet
                     )
@@ -230,18 +313,21 @@ def write_session_video(frames: Path, dest: Path, fps: float = 5.0, seed: int = 
 
 
 def render(out: Path) -> None:
-    for tool in ("Xvfb", "openbox", "fluxbox", "import", "xterm", "xclock", "xload", "featherpad", "xdotool"):
+    sessions = RECORDING_SESSIONS[out.name]
+    tools = {"Xvfb", "import", "xdotool"} | {c[0] for s in sessions for c in [s.wm, s.editor, *s.background]}
+    for tool in sorted(tools):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} not found; install the Debian packages listed in this script's docstring")
     scratch = Path(os.environ.get("TMPDIR", "/tmp")) / "heldout-session-scratch"
     shutil.rmtree(scratch, ignore_errors=True)
     home = _fake_home(scratch)
-    for i, s in enumerate(SESSIONS):
+    for i, s in enumerate(sessions):
         rows = render_session(s, out / s.name, home, f":{64 + i}")
         print(f"{s.name}: {len(rows)} frames")
     if shutil.which("optipng"):
         subprocess.run(["optipng", "-quiet", "-o1", *map(str, sorted(out.glob("session_*/*.png")))], check=False)
-    print(f"video: {write_session_video(out / 'session_a', out / 'session_a.mp4')} frames")
+    seed = 33 if out.name == "qt-featherpad" else 43
+    print(f"video: {write_session_video(out / 'session_a', out / 'session_a.mp4', seed=seed)} frames")
     shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -125,6 +125,13 @@ class ScreenClassifier:
         # a class's min_score, else the classifier's, else the one the rule learned from the exemplars
         mins = spec.min_scores(self.default_min_score if self.default_min_score is not None else self.rule.min_score)
         self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
+        # the learned margin goes with the learned min_score only (not a class's or the caller's)
+        learned = self.default_min_score is None and self.rule.min_margin is not None
+        margin = self.rule.min_margin if learned else None
+        self.min_margins = torch.tensor(
+            [math.nan if margin is None or c.min_score is not None else margin for c in spec.classifier_configs],
+            dtype=torch.float32,
+        )
 
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
         """An image exemplar, decoded now unless cached, so that a file that is not an image
@@ -179,7 +186,7 @@ class ScreenClassifier:
     def results_from_raw(self, raw: torch.Tensor, sources: Sequence[str] | None = None) -> list[ClassificationResult]:
         """Result objects from raw scores [images, classes]."""
         scores = softmax_scores(raw)
-        idx, accepted = predict(raw, self.min_scores)
+        idx, accepted = predict(raw, self.min_scores, self.min_margins)
         out = []
         for i in range(raw.shape[0]):
             pred = self.names[int(idx[i])]

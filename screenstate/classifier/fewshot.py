@@ -63,8 +63,12 @@ ABSENT = 0.5
 #: class alike, has no opinion on that screen instead of pulling every class down (label_once)
 ABSTAIN = True
 #: the learned "none of the above" sits this far from the best other class's mean
-#: leave-one-out score towards the own class's (label_once)
-MIN_SCORE_AT = 0.25
+#: leave-one-out score towards the own class's (label_once on qt-featherpad)
+MIN_SCORE_AT = 0.0
+#: ... and a screen's best class must lead the runner-up by this share of the exemplars'
+#: typical lead (own minus best other, leave-one-out): a screen about as like two classes
+#: (the editor or desktop under every dialog of one session) is none of them (label_once)
+MIN_MARGIN_AT = 0.3
 #: exemplars compared with each other to learn the few-shot scales (all pairs: quadratic);
 #: larger sets use this many, spread over the classes
 FEWSHOT_CALIBRATION_ROWS = 256
@@ -186,8 +190,11 @@ def _fill_absent(scores: torch.Tensor) -> torch.Tensor:
     present = ~torch.isnan(scores)
     if bool(present.all()) or not bool(present.any()):
         return scores
-    mean = torch.where(present, scores, 0.0).sum(1, keepdim=True) / present.sum(1, keepdim=True).clamp(min=1)
-    return torch.where(present, scores, mean.clamp(max=ABSENT))
+    n = present.sum(1, keepdim=True)
+    mean = torch.where(present, scores, 0.0).sum(1, keepdim=True) / n.clamp(min=1)
+    # a screen the source abstains on (no class scored) stays without opinion, whatever
+    # else is in the batch: a screen's scores never depend on the other screens
+    return torch.where(present | (n == 0), scores, mean.clamp(max=ABSENT))
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,13 +213,18 @@ class FewShot:
     channels: tuple[str, ...]
     #: "none of the above" learned from the exemplars (see :func:`learned_min_score`); None: not learned
     min_score: float | None = None
+    #: the lead over the runner-up a screen needs with the learned min_score (same function)
+    min_margin: float | None = None
 
     @classmethod
     def calibrated(cls, columns: ExampleColumns, exemplar_relevance: Relevance, rows: torch.Tensor) -> FewShot:
         """The rule learned from ``exemplar_relevance`` of the screenshot columns ``rows``
-        (:func:`calibrate`), with its :func:`learned_min_score`."""
+        (:func:`calibrate`), with its :func:`learned_min_score` and margin."""
         rule = cls(columns, tuple(calibrate(exemplar_relevance, rows, columns)), tuple(exemplar_relevance))
-        return replace(rule, min_score=learned_min_score(rule, exemplar_relevance, rows))
+        learned = learned_min_score(rule, exemplar_relevance, rows)
+        if learned is None:
+            return rule
+        return replace(rule, min_score=learned[0], min_margin=learned[1])
 
     def _calibrated(self, relevance: Relevance) -> Iterator[tuple[SourceCalibration, torch.Tensor]]:
         """Each source whose channel is in ``relevance``, with its calibrated columns."""
@@ -254,21 +266,29 @@ class FewShot:
         return weighted_mean(terms, torch.zeros(n_images, n_cols), float("nan"))
 
 
-def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.Tensor) -> float | None:
-    """ "None of the above" from the user's own exemplars: each exemplar screen is scored by
-    the rule with its own column left out; the threshold is halfway between how its own
-    class typically scores (mean) and how the best other class typically scores. A screen
-    whose best class scores below it is far from every class: it gets no state (``pred``
-    kept). None when there is no other class to compare with."""
+def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.Tensor) -> tuple[float, float] | None:
+    """ "None of the above" from the user's own exemplars, as (min_score, min_margin): each
+    exemplar screen is scored by the rule with its own column left out. The threshold sits
+    ``MIN_SCORE_AT`` of the way from how the best other class typically scores (mean)
+    towards how its own class does; the margin is ``MIN_MARGIN_AT`` of that typical lead. A
+    screen whose best class scores below the threshold, or leads the runner-up by less than
+    the margin, gets no state (``pred`` kept). Only exemplars whose class keeps another
+    screenshot once their own is left out count (with a class's only screenshot left out,
+    its score says nothing about how close a screen of that class comes). None when no
+    class has two screenshots or there is no other class to compare with."""
     if len(rows) == 0:
         return None
+    own_cls = rule.columns.example_class[rows]
+    shared = (own_cls.unsqueeze(1) == own_cls.unsqueeze(0)).sum(1) > 1  # another screenshot of its class
+    if not bool(shared.any()):
+        return None
+    rows, own_cls = rows[shared], own_cls[shared]
     loo = {}
     for ch, r in exemplar_relevance.items():
-        r = r.clone()
+        r = r[shared].clone()
         r[torch.arange(len(rows)), rows] = float("nan")  # leave itself out
         loo[ch] = r
     raw = rule.scores(loo)
-    own_cls = rule.columns.example_class[rows]
     own = raw[torch.arange(len(rows)), own_cls]
     other = raw.clone()
     other[torch.arange(len(rows)), own_cls] = float("-inf")
@@ -276,4 +296,5 @@ def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.
     ok = torch.isfinite(own) & torch.isfinite(best_other)
     if not bool(ok.any()):
         return None
-    return float(best_other[ok].mean() + MIN_SCORE_AT * (own[ok].mean() - best_other[ok].mean()))
+    lead = float(own[ok].mean() - best_other[ok].mean())
+    return float(best_other[ok].mean()) + MIN_SCORE_AT * lead, max(MIN_MARGIN_AT * lead, 0.0)

@@ -46,6 +46,12 @@ class DecisionRule(Protocol):
         exemplars (None: the rule has nothing to learn it from); a class's ``min_score`` wins."""
         ...
 
+    @property
+    def min_margin(self) -> float | None:
+        """How far a screen's best class must lead the runner-up, learned with ``min_score``
+        and applied only where the learned ``min_score`` is (None: no margin)."""
+        ...
+
     def scores(self, relevance: Relevance) -> torch.Tensor:
         """Raw scores, float [images, classes] in [0, 1]; sources missing from
         ``relevance`` are left out (ablations)."""

@@ -91,21 +91,33 @@ def softmax_scores(raw: torch.Tensor, temperature: float = TEMPERATURE) -> torch
     return torch.softmax(raw.float() / temperature, dim=-1)
 
 
-def predict(raw: torch.Tensor, min_scores: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Argmax class per image and whether it clears its class's ``min_score``.
+def predict(
+    raw: torch.Tensor, min_scores: torch.Tensor | None = None, min_margins: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Argmax class per image and whether it clears its class's ``min_score`` and leads
+    the runner-up by its class's ``min_margin``.
 
     Args:
         raw: float [images, classes].
         min_scores: float [classes] (NaN = no threshold) or None.
+        min_margins: float [classes] (NaN = none) or None.
 
     Returns:
         (long [images] argmax indices, bool [images] accepted).
+
+    >>> predict(torch.tensor([[0.8, 0.78], [0.8, 0.5]]), None, torch.tensor([0.05, 0.05]))[1].tolist()
+    [False, True]
     """
     best, idx = raw.max(dim=-1)
-    if min_scores is None:
-        return idx, torch.ones_like(idx, dtype=torch.bool)
-    thr = min_scores.to(raw.device, torch.float32)[idx]
-    return idx, torch.isnan(thr) | (best >= thr)
+    accepted = torch.ones_like(idx, dtype=torch.bool)
+    if min_scores is not None:
+        thr = min_scores.to(raw.device, torch.float32)[idx]
+        accepted &= torch.isnan(thr) | (best >= thr)
+    if min_margins is not None and raw.shape[-1] > 1:
+        lead = best - raw.topk(2, dim=-1).values[..., 1]
+        need = min_margins.to(raw.device, torch.float32)[idx]
+        accepted &= torch.isnan(need) | (lead >= need)
+    return idx, accepted
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,6 +136,7 @@ class TwoStage:
     weights: Mapping[str, float] = field(default_factory=dict)
     #: no exemplars to learn "none of the above" from: only a class's own min_score
     min_score: float | None = None
+    min_margin: float | None = None
 
     def column_view(self, relevance: Relevance) -> torch.Tensor:
         """The fused relevance, float [images, examples] (``classifier/fusion.py``) of the

@@ -181,3 +181,64 @@ def test_none_of_the_above_is_learned_from_the_exemplars():
     far = {"text": torch.tensor([[0.55, 0.55, 0.55, 0.5, 0.5, 0.5, 0.5]])}
     assert float(rule.scores(like_class_1).max()) > rule.min_score
     assert float(rule.scores(far).max()) < rule.min_score
+
+
+def _one_screenshot_class():
+    """``_mixed`` plus one screenshot exemplar of class 2 (its only one)."""
+    columns, exemplar_rel, rows = _mixed()
+    cls = torch.cat([columns.example_class, torch.tensor([2])])
+    is_image = torch.cat([columns.is_image, torch.tensor([True])])
+    text = torch.cat([exemplar_rel["text"], torch.full((4, 1), 0.6)], 1)
+    text = torch.cat([text, torch.tensor([[0.6, 0.6, 0.7, 0.6, 0.6, 0.6, 0.6, 1.0]])])
+    return (
+        ExampleColumns(cls, torch.zeros(8, dtype=torch.bool), is_image, 3),
+        {"text": text},
+        torch.tensor([3, 4, 5, 6, 7]),
+    )
+
+
+def test_a_class_with_one_screenshot_does_not_lower_none_of_the_above():
+    columns, exemplar_rel, rows = _one_screenshot_class()
+    rule = FewShot.calibrated(columns, exemplar_rel, rows)
+    # learned from the classes with two screenshots only: the same threshold as without class 2's
+    base = FewShot.calibrated(columns, {"text": exemplar_rel["text"][:4]}, rows[:4])
+    assert rule.min_score == pytest.approx(base.min_score)
+    # a screen like none of the exemplars (another session's desktop) stays no state
+    from screenstate.classifier.two_stage import predict
+
+    far = {"text": torch.tensor([[0.6, 0.6, 0.6, 0.62, 0.62, 0.6, 0.6, 0.6]])}
+    assert predict(rule.scores(far), torch.full((3,), rule.min_score), torch.full((3,), rule.min_margin))[
+        1
+    ].tolist() == [False]
+
+
+def test_a_screen_as_like_two_classes_as_the_other_is_none_of_them():
+    from screenstate.classifier.two_stage import predict
+
+    columns, exemplar_rel, rows = _mixed()
+    rule = FewShot.calibrated(columns, exemplar_rel, rows)
+    assert rule.min_margin is not None and rule.min_margin > 0
+    mins = torch.full((3,), rule.min_score)
+    margins = torch.full((3,), rule.min_margin)
+    # the screen under both dialogs: close to the exemplars of class 0 and class 1 alike
+    between = {"text": torch.tensor([[0.65, 0.65, 0.6, 0.85, 0.84, 0.85, 0.84]])}
+    clear = {"text": torch.tensor([[0.7, 0.6, 0.6, 0.92, 0.9, 0.6, 0.6]])}
+    raw = rule.scores(between)
+    assert float(raw.max()) >= rule.min_score  # a threshold on the best score alone would accept it
+    assert predict(raw, mins, margins)[1].tolist() == [False]
+    idx, ok = predict(rule.scores(clear), mins, margins)
+    assert (idx.tolist(), ok.tolist()) == ([0], [True])
+    # a class whose min_score the user set (NaN margin there) keeps its own threshold only
+    assert predict(raw, torch.full((3,), 0.1), torch.full((3,), float("nan")))[1].tolist() == [True]
+
+
+def test_a_screens_scores_do_not_depend_on_the_other_screens_of_the_batch():
+    # one screen the exemplar source abstains on (like no exemplar), one it scores: scored
+    # together or alone, each gets the same scores (a replay checks one frame at a time)
+    columns, exemplar_rel, rows = _mixed()
+    rule = FewShot.calibrated(columns, exemplar_rel, rows)
+    far = torch.tensor([[0.62, 0.6, 0.7, 0.4, 0.4, 0.4, 0.4]])
+    near = torch.tensor([[0.66, 0.6, 0.72, 0.9, 0.88, 0.6, 0.6]])
+    both = rule.scores({"text": torch.cat([far, near])})
+    alone = torch.cat([rule.scores({"text": far}), rule.scores({"text": near})])
+    assert torch.allclose(both, alone)
