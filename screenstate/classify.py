@@ -23,7 +23,7 @@ from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from screenstate.embeddings.sources import ExemplarSource, exemplar_sources
-from screenstate.embeddings.store import FeatureStore, LoadedImage, load_with_hash
+from screenstate.embeddings.feature_store import FeatureStore, LoadedImage, load_with_hash
 from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec, Column
