@@ -38,8 +38,8 @@ from screenstate.batch.sources import Root
 from screenstate.batch.summary import FrameRow, JobSummary
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
-from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.feature_store import channel_model_ids
+from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError
 from screenstate.recordings import FrameSource, open_recording
 from screenstate.recordings.video import VideoFile

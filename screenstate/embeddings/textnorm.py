@@ -140,7 +140,8 @@ def _split_word(word: str, vocab: frozenset[str]) -> str:
             if prev is None or piece not in vocab or (len(piece) < 3 and piece not in SETTINGS.short_words):
                 continue
             cand = (prev[0] + 1, prev[1] - len(piece) ** 2, start)
-            if best[end] is None or cand[:2] < best[end][:2]:  # type: ignore[index]
+            current = best[end]
+            if current is None or cand[:2] < current[:2]:
                 best[end] = cand
     last = best[n]
     if last is None or last[0] < 2 or n / last[0] < SETTINGS.min_mean_piece:  # shredding into short pieces is a guess
