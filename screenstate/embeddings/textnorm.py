@@ -148,7 +148,9 @@ def _split_word(word: str, vocab: frozenset[str]) -> str:
         return word
     cuts, end = [], n
     while end > 0:
-        start = best[end][2]  # type: ignore[index]
+        step = best[end]
+        assert step is not None  # every cut on the best path to n was reached
+        start = step[2]
         cuts.append(word[start:end])
         end = start
     return " ".join(reversed(cuts))
