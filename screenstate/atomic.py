@@ -32,7 +32,7 @@ from typing import IO, Any
 try:  # POSIX: serialise writers across processes too
     import fcntl
 except ImportError:  # pragma: no cover - Windows: the thread lock still serialises one process
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # typeshed: a module name cannot be None
 
 _THREAD_LOCKS: dict[Path, threading.RLock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()

@@ -20,10 +20,10 @@ from screenstate.classifier.two_stage import predict, softmax_scores
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
+from screenstate.embeddings.feature_store import FeatureStore, LoadedImage, load_with_hash
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.images import DEFAULT_MAX_PIXELS, ImageInput, load_image
 from screenstate.embeddings.sources import ExemplarSource, exemplar_sources
-from screenstate.embeddings.store import FeatureStore, LoadedImage, load_with_hash
 from screenstate.errors import InvalidImageError, SpecError
 from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec, Column

@@ -38,7 +38,7 @@ from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError
 
 if TYPE_CHECKING:
-    from screenstate.embeddings.store import FeatureStore, LoadedImage
+    from screenstate.embeddings.feature_store import FeatureStore, LoadedImage
     from screenstate.embeddings.text import TextFeatures
     from screenstate.embeddings.visual import VisualFeatures
 
@@ -180,7 +180,7 @@ def suggest_states(
     """Cluster the frames under ``root`` (a flat recording or a labeled layout) into
     candidate states with the offline ``visual+text`` encoder."""
     from screenstate.embeddings.factory import EncoderOptions, create_encoder
-    from screenstate.embeddings.store import FeatureStore
+    from screenstate.embeddings.feature_store import FeatureStore
     from screenstate.recordings import open_recording
 
     if max_states is not None and max_states < 1:
@@ -223,7 +223,7 @@ def suggest_states(
 def _readable(store: FeatureStore, paths: list[Path]) -> tuple[list[Path], list[LoadedImage], list[tuple[Path, str]]]:
     """Frames that can be read and decoded (a frame whose features are cached is not
     decoded again), and the others with the reason."""
-    from screenstate.embeddings.store import load_with_hash
+    from screenstate.embeddings.feature_store import load_with_hash
 
     ok: list[Path] = []
     loaded: list[LoadedImage] = []

@@ -174,7 +174,7 @@ class VLM:
 def tiny_blip_vlm(workdir: Path, width: int = 32, image_size: int = 32, max_new_tokens: int = 4) -> VLM:
     """A tiny random BLIP-VQA built from a config, with a 12-word vocabulary written to
     ``workdir``: exercises the real VLM path offline (tests, benchmarks); answers are noise."""
-    from transformers import (  # type: ignore[attr-defined]
+    from transformers import (  # type: ignore[attr-defined]  # transformers: lazy module, names not in its stubs
         BertTokenizerFast,
         BlipConfig,
         BlipForQuestionAnswering,

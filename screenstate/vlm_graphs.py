@@ -66,7 +66,7 @@ class _DecoderStep(torch.nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         t, p = embeds.shape[1], past_k.shape[3]
         pos = torch.arange(t, dtype=torch.float32) + p
-        inv_freq: torch.Tensor = self.inv_freq  # type: ignore[assignment]
+        inv_freq: torch.Tensor = self.inv_freq  # type: ignore[assignment]  # torch: registered buffers are typed Tensor | Module
         freqs = pos[:, None] * inv_freq[None, :]
         angles = torch.cat((freqs, freqs), dim=-1)
         cos, sin = angles.cos() * self.rope_scale, angles.sin() * self.rope_scale

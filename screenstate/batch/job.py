@@ -28,7 +28,7 @@ from typing import Any
 
 from screenstate.batch.config import JobConfig
 from screenstate.batch.encode import encode_with_actors, prepared_for_driver
-from screenstate.batch.hashing import hash_local, hash_on_ray
+from screenstate.batch.frame_hashes import hash_local, hash_on_ray
 from screenstate.batch.local import LOCAL_MAX_FRAMES, prepared_in_threads
 from screenstate.batch.ordered import run_gated_folder, run_source, run_video
 from screenstate.batch.outputs import job_accuracy, job_metrics, with_labels_csv, write_outputs
@@ -38,8 +38,8 @@ from screenstate.batch.sources import Root
 from screenstate.batch.summary import FrameRow, JobSummary
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.cache import FeatureCache, default_cache_dir
+from screenstate.embeddings.feature_store import channel_model_ids
 from screenstate.embeddings.features import ScreenFeatures
-from screenstate.embeddings.store import channel_model_ids
 from screenstate.errors import ScreenstateError
 from screenstate.recordings import FrameSource, open_recording
 from screenstate.recordings.video import VideoFile

@@ -28,8 +28,8 @@ def prepared_in_threads(
     blocks = [items[i : i + per_block] for i in range(0, len(items), per_block)]
 
     def one(block: list[tuple[str, str]]) -> dict[str, list[Any]]:
-        fetched = fetch_batch({"hash": [h for h, _ in block], "path": [wire_path(p) for _, p in block]}, root)  # type: ignore[dict-item]
-        return prepare_batch(fetched, preparer, max_pixels)  # type: ignore[arg-type]
+        fetched = fetch_batch({"hash": [h for h, _ in block], "path": [wire_path(p) for _, p in block]}, root)
+        return prepare_batch(fetched, preparer, max_pixels)
 
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
         yield from pool.map(one, blocks)

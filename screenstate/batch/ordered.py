@@ -147,5 +147,4 @@ def _finish(
         outputs=outputs,
     )
     log.info("gating: %s over %d range(s)", ", ".join(f"{v} {k}" for k, v in sorted(counts.items())), n_ranges)
-    summary.gate_counts = counts  # type: ignore[attr-defined]
     return summary

@@ -6,15 +6,13 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-import numpy as np
-
-from screenstate.batch.sources import unwire_path
+from screenstate.batch.sources import Columns, unwire_path
 from screenstate.embeddings.images import load_image
 from screenstate.errors import InvalidImageError
 from screenstate.recordings.listing import printable
 
 
-def prepare_batch(batch: dict[str, np.ndarray], preparer: Any, max_pixels: int) -> dict[str, list[Any]]:
+def prepare_batch(batch: Columns, preparer: Any, max_pixels: int) -> dict[str, list[Any]]:
     """Rows {hash, path, data, error} (from ``sources.fetch_batch``) -> {hash, path,
     prepared (pickled), error}; a bad file is an error row, a fetch error passes through."""
     out: dict[str, list[Any]] = {"hash": [], "path": [], "prepared": [], "error": []}

@@ -10,6 +10,7 @@ These functions run inside Ray tasks, so they import neither torch nor the model
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,10 @@ def hash_batch(batch: dict[str, np.ndarray], root: Root) -> dict[str, list[str]]
     return out
 
 
+#: a block of rows by column: Ray hands stages numpy arrays, the local path plain lists
+Columns = Mapping[str, "Sequence[Any] | np.ndarray"]
+
+
 def wire_path(path: str) -> bytes:
     """A path as it travels in Ray blocks: its bytes (Arrow strings must be valid UTF-8,
     file names need not be)."""
@@ -69,7 +74,7 @@ def unwire_path(value: Any) -> str:
     return os.fsdecode(bytes(value)) if isinstance(value, (bytes, np.bytes_)) else str(value)
 
 
-def fetch_batch(batch: dict[str, np.ndarray], root: Root) -> dict[str, list[Any]]:
+def fetch_batch(batch: Columns, root: Root) -> dict[str, list[Any]]:
     """Ray stage: {hash, path} -> {hash, path (as displayed), data, error}. A file whose bytes no longer
     match the hash taken at listing time is an error (its features would be filed under
     another frame's hash). Paths travel as bytes, errors as printable text."""

@@ -21,6 +21,10 @@ class _OwnOrSevere(logging.Filter):
         return record.levelno >= (self.own_level if own else self.other_level)
 
 
+class _OwnHandler(logging.StreamHandler):
+    """Our stderr handler: ``configure`` replaces it instead of adding a second one."""
+
+
 class _Formatter(logging.Formatter):
     """``LEVEL: message`` for screenstate, ``name: LEVEL: message`` for anything else."""
 
@@ -37,13 +41,12 @@ def configure(verbose: bool = False, quiet: bool = False) -> None:
     """One stderr handler on the root logger; called once per command by the CLI."""
     own = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     other = logging.WARNING if verbose else logging.ERROR
-    handler = logging.StreamHandler()
+    handler = _OwnHandler()
     handler.setFormatter(_Formatter())
     handler.addFilter(_OwnOrSevere(own, other))
     root = logging.getLogger()
-    for h in [h for h in root.handlers if getattr(h, "_screenstate", False)]:
+    for h in [h for h in root.handlers if isinstance(h, _OwnHandler)]:
         root.removeHandler(h)
-    handler._screenstate = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(min(own, other))
     logging.getLogger("screenstate").setLevel(own)

@@ -305,7 +305,7 @@ def ask(
 
 
 def _ask_recording(asker: object, root: Path, questions: Path | None, output: Path | None, gate: bool) -> None:
-    from screenstate.questions import ask_recording, check_output, read_questions, recording_frames
+    from screenstate.questions import RunSummary, ask_recording, check_output, read_questions, recording_frames
 
     if questions is None or output is None:
         raise ScreenstateError("--root needs --questions FILE (one question per line) and --output answers.csv")
@@ -315,10 +315,10 @@ def _ask_recording(asker: object, root: Path, questions: Path | None, output: Pa
     if output.exists():
         typer.echo(f"resuming {output}: frames already answered are not asked again", err=True)
 
-    def progress(index: int, summary: object) -> None:
+    def progress(index: int, summary: RunSummary) -> None:
         typer.echo(
-            f"\rframe {index + 1}: asked {summary.asked}, copied {summary.copied}, "  # type: ignore[attr-defined]
-            f"resumed {summary.resumed}, unreadable {summary.failed}",  # type: ignore[attr-defined]
+            f"\rframe {index + 1}: asked {summary.asked}, copied {summary.copied}, "
+            f"resumed {summary.resumed}, unreadable {summary.failed}",
             err=True,
             nl=False,
         )

@@ -140,14 +140,17 @@ def _split_word(word: str, vocab: frozenset[str]) -> str:
             if prev is None or piece not in vocab or (len(piece) < 3 and piece not in SETTINGS.short_words):
                 continue
             cand = (prev[0] + 1, prev[1] - len(piece) ** 2, start)
-            if best[end] is None or cand[:2] < best[end][:2]:  # type: ignore[index]
+            current = best[end]
+            if current is None or cand[:2] < current[:2]:
                 best[end] = cand
     last = best[n]
     if last is None or last[0] < 2 or n / last[0] < SETTINGS.min_mean_piece:  # shredding into short pieces is a guess
         return word
     cuts, end = [], n
     while end > 0:
-        start = best[end][2]  # type: ignore[index]
+        step = best[end]
+        assert step is not None  # every cut on the best path to n was reached
+        start = step[2]
         cuts.append(word[start:end])
         end = start
     return " ".join(reversed(cuts))

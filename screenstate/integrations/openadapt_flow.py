@@ -39,7 +39,9 @@ FIELD = "screen_state"
 
 
 def _checker(checker: StateChecker | str | Path | Mapping[str, Any]) -> StateChecker:
-    return checker if isinstance(checker, StateChecker) else StateChecker(checker)  # type: ignore[arg-type]
+    if isinstance(checker, StateChecker):
+        return checker
+    return StateChecker(dict(checker) if isinstance(checker, Mapping) else checker)
 
 
 class StateVerifier:

@@ -89,4 +89,4 @@ class WaitForRecordedState:
         if self.state_checker is not None and expected is not None:
             self.state_checker.wait_for(expected, self._frames(screenshot), timeout=self.state_timeout)
         self._state_step = i + 1
-        return super().get_next_action_event(screenshot, window_event)  # type: ignore[misc]
+        return super().get_next_action_event(screenshot, window_event)  # type: ignore[misc]  # a mixin: the strategy base class is only known at runtime

@@ -51,7 +51,8 @@ class Pictogram:
 
     def line(self) -> TextLine:
         """The text line the text channel reads: ``icon: <name>`` with the icon's box."""
-        return TextLine(tuple(float(v) for v in self.box), PREFIX + self.name, round(self.p_icon, 4))  # type: ignore[arg-type]
+        x0, y0, x1, y1 = self.box
+        return TextLine((float(x0), float(y0), float(x1), float(y1)), PREFIX + self.name, round(self.p_icon, 4))
 
 
 class PictogramReader:

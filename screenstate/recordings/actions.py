@@ -20,6 +20,7 @@ dependency); ``tests/recordings`` checks it against upstream's own result.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 #: the kinds of :class:`Action` (``mouse down``/``mouse up``: a press or release with no partner)
@@ -82,11 +83,25 @@ def _dist(a: RawEvent, b: RawEvent) -> float:
     return math.hypot((b.x or 0.0) - (a.x or 0.0), (b.y or 0.0) - (a.y or 0.0))
 
 
-def _merged(kind: str, events: list[RawEvent], **fields: object) -> Action:
-    first, last = events[0], events[-1]
+def _merged(
+    kind: str,
+    events: Sequence[RawEvent | Action],
+    *,
+    x: float | None = None,
+    y: float | None = None,
+    dx: float | None = None,
+    dy: float | None = None,
+    button: str | None = None,
+    text: str | None = None,
+    keys: tuple[str, ...] = (),
+) -> Action:
+    """One action of ``kind`` spanning ``events`` (raw events only): the screenshots before
+    the first and after the last."""
+    raw = [e for e in events if isinstance(e, RawEvent)]
+    assert len(raw) == len(events), "only raw events merge into an action"
     return Action(
-        0, first.time, kind, screenshot_source_ordinal=first.before, after_screenshot_source_ordinal=last.after,
-        **fields,  # type: ignore[arg-type]
+        0, raw[0].time, kind, x, y, dx, dy, button, text, keys,
+        screenshot_source_ordinal=raw[0].before, after_screenshot_source_ordinal=raw[-1].after,
     )  # fmt: skip
 
 
@@ -183,9 +198,9 @@ def _merge_clicks(items: list[RawEvent | Action], interval: float, distance: flo
             if nd is not None and nd in up_of:
                 group = [e, items[up_of[i]], items[nd], items[up_of[nd]]]
                 skip.update((up_of[i], nd, up_of[nd]))
-                out.append(_merged("double click", group, x=e.x, y=e.y, button=e.button))  # type: ignore[arg-type]
+                out.append(_merged("double click", group, x=e.x, y=e.y, button=e.button))
                 continue
-            out.append(_merged("click", [e, items[up_of[i]]], x=e.x, y=e.y, button=e.button))  # type: ignore[list-item]
+            out.append(_merged("click", [e, items[up_of[i]]], x=e.x, y=e.y, button=e.button))
             skip.add(up_of[i])
             continue
         out.append(e)

@@ -146,7 +146,11 @@ def read_meta(con: CaptureDb, folder: Path) -> CaptureMeta:
 
 
 def _float(v: object) -> float | None:
-    return None if v is None else float(v)  # type: ignore[arg-type]
+    if v is None:
+        return None
+    if not isinstance(v, int | float | str):
+        raise ValueError(f"not a number: {v!r}")
+    return float(v)
 
 
 def _order(row: Any) -> tuple[bool, float]:

@@ -290,11 +290,11 @@ def create_review_app(
         session.replace_classes(req.text)
         return {"saved": True, "version": session.version}
 
-    @app.post("/api/try")
-    async def post_try(file: UploadFile = File(...)) -> dict[str, Any]:
+    @app.post("/api/try", response_model=None)
+    async def post_try(file: UploadFile = File(...)) -> dict[str, Any] | JSONResponse:
         data = await file.read(MAX_UPLOAD + 1)
         if len(data) > MAX_UPLOAD:
-            return _error(413, f"{file.filename}: larger than {MAX_UPLOAD // 2**20} MiB")  # type: ignore[return-value]
+            return _error(413, f"{file.filename}: larger than {MAX_UPLOAD // 2**20} MiB")
         res, ev = session.try_image(data)
         return {**_result_json(res), "evidence": [evidence_json(e) for e in ev]}
 

@@ -30,11 +30,11 @@ from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.errors import InvalidImageError
 from screenstate.server.auth import ApiKeyMiddleware, checked_api_key
+from screenstate.server.config_store import ConfigStore, open_store
 from screenstate.server.errors import install_error_handlers
 from screenstate.server.limits import BodyLimitMiddleware, ServiceLimits
 from screenstate.server.routes import router
 from screenstate.server.service import NO_IMAGE_EXAMPLES, Service
-from screenstate.server.store import ConfigStore, open_store
 
 INVALID_IMAGE = InvalidImageError.REFERENCE_MESSAGE
 DEFAULT_MAX_UPLOAD = ServiceLimits.max_upload_bytes

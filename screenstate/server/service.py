@@ -23,15 +23,15 @@ from screenstate.classify import LoadedImage, ScreenClassifier, load_with_hash
 from screenstate.embeddings.cache import MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder
+from screenstate.embeddings.feature_store import FeatureStore
 from screenstate.embeddings.features import ScreenFeatures
-from screenstate.embeddings.store import FeatureStore
 from screenstate.errors import SpecError
 from screenstate.schema import ClassSpec, DetectorSpec, ExemplarsExample, ImageExample
 from screenstate.server.admission import Admission, release_free_memory
 from screenstate.server.batching import Batcher
+from screenstate.server.config_store import ConfigStore
 from screenstate.server.limits import ServiceLimits
 from screenstate.server.registry import LoadedModels
-from screenstate.server.store import ConfigStore
 
 if TYPE_CHECKING:
     from screenstate.asking import Asker

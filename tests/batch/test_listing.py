@@ -13,7 +13,7 @@ from PIL import Image
 from test_job import _config as _job_config  # same job settings as the main batch tests
 from test_job import _rows
 
-from screenstate.batch import hashing as batch_hashing
+from screenstate.batch import frame_hashes as batch_hashing
 from screenstate.batch.job import BatchJob
 from screenstate.batch.prepare import prepare_batch
 from screenstate.hashing import bytes_hash

@@ -130,7 +130,7 @@ def test_redis_store_keeps_configs_across_app_restarts(redis_url, tiny_clip_enco
     from fastapi.testclient import TestClient
 
     from screenstate.server import create_app
-    from screenstate.server.store import RedisStore, open_store
+    from screenstate.server.config_store import RedisStore, open_store
 
     assert isinstance(open_store(redis_url), RedisStore)
     c = TestClient(create_app(store=redis_url, encoder=tiny_clip_encoder))

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from screenstate.cli import app
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tiny_clip(data_dir: Path) -> list[str]:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from screenstate.cli import app
 
 runner = CliRunner()
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STATES = ("error_dialog", "file_chooser", "login_page")
 
 

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.encoder import Encoder
+from screenstate.embeddings.feature_store import FeatureStore, channel_model_ids, dumps_features, load_with_hash
 from screenstate.embeddings.features import ScreenFeatures
-from screenstate.embeddings.store import FeatureStore, channel_model_ids, dumps_features, load_with_hash
 from screenstate.embeddings.visual import VisualChannel
 
 
