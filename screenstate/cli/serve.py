@@ -26,6 +26,9 @@ def serve(
 ) -> None:
     """Run the HTTP service (reference-server compatible endpoints + /ask, /healthz, /docs).
     Request limits come from SCREENSTATE_MAX_* variables (README: "Service limits")."""
+    from screenstate.server.admission import cap_malloc_arenas
+
+    cap_malloc_arenas(max(2, os.cpu_count() or 2))  # before any worker thread allocates
     import uvicorn
 
     from screenstate.server import create_app

@@ -133,6 +133,26 @@ class Admission:
 
 
 _TRIM = threading.Lock()
+#: glibc's mallopt parameter number of M_ARENA_MAX (malloc.h)
+_M_ARENA_MAX = -8
+
+
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def cap_malloc_arenas(arenas: int) -> bool:
+    """Cap glibc's malloc arenas at ``arenas`` for threads that start allocating from now on
+    (True where applied; False elsewhere). glibc gives up to 8 arenas per core to threads that
+    allocate concurrently; each keeps its peak size after a burst, which ``malloc_trim`` returns
+    only in part, so a server that ran many threads at once stays hundreds of MB above what it
+    holds."""
+    fn = getattr(_libc(), "mallopt", None)
+    return bool(fn is not None and fn(_M_ARENA_MAX, max(1, arenas)) == 1)
 
 
 def release_free_memory() -> None:
@@ -146,13 +166,9 @@ def release_free_memory() -> None:
             return  # one trim at a time is enough
         try:
             gc.collect()  # cycles holding arrays go first
-            name = ctypes.util.find_library("c")
-            if name:
-                fn = getattr(ctypes.CDLL(name), "malloc_trim", None)
-                if fn is not None:
-                    fn(0)
-        except OSError:
-            pass
+            fn = getattr(_libc(), "malloc_trim", None)
+            if fn is not None:
+                fn(0)
         finally:
             _TRIM.release()
 

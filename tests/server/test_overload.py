@@ -251,3 +251,16 @@ def test_the_service_ocr_reads_one_screen_per_worker_at_once():
     assert parallel_ocr(EncoderOptions(), 1).text.ocr.parallel == 1
     chosen = EncoderOptions(text=replace(EncoderOptions().text, ocr=OcrOptions(parallel=3)))
     assert parallel_ocr(chosen, 2).text.ocr.parallel == 3  # the caller's choice stands
+
+
+def test_serve_caps_malloc_arenas_on_glibc():
+    """`screenstate serve` caps glibc's malloc arenas before its threads start (RSS after a
+    burst stays near the warm server's); the call is accepted by glibc and harmless elsewhere."""
+    import platform
+    import subprocess
+    import sys
+
+    code = "from screenstate.server.admission import cap_malloc_arenas as c; print(c(2), c(0))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert out == [str(expected), str(expected)]
