@@ -32,7 +32,10 @@ class for every tenth screen. ``check`` compares classes exactly, raw scores and
 ``benchmarks/predictions/screens_dev.json`` is the reference for the next refactor: first
 recorded at 51c7fbd, before the typed channels / feature store / thin shells of issue #15
 (``check`` after them: 465 predictions in 3 runs identical), then re-recorded at 97dcc64
-after #17 (foreground-first text) and #18 (the few-shot rule) changed predictions on purpose.
+after #17 (foreground-first text) and #18 (the few-shot rule) changed predictions on purpose; checked
+identical across #27 (rule objects, channel registry: cdf6af5 -> b7038eb, 465 dev and 154
+desktop-tkqt predictions), then re-recorded with ``heldout_desktop_tkqt.json`` after #30's
+few-shot changes (the ``text`` run unchanged since cdf6af5; ``exemplars`` changed on purpose).
 """
 
 from __future__ import annotations
