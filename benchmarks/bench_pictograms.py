@@ -11,10 +11,10 @@ from run import result
 
 
 def run(quick: bool) -> dict:
-    from screenstate.embeddings.foreground import find_foreground
     from screenstate.embeddings.text import TextChannel, TextOptions
     from screenstate.pictograms.candidates import find_candidates
     from screenstate.pictograms.reader import PictogramReader
+    from screenstate.screen.foreground import find_foreground
 
     all_files = dev_files(size=(1920, 1080))
     files = all_files[: 8 if quick else 20]

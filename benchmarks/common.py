@@ -121,9 +121,9 @@ def raw_lines(channel: Any, files: list[Path], cache_path: Path | None = None) -
 def foreground_boxes(channel: Any, files: list[Path], cache_path: Path | None = None) -> dict[str, Any]:
     """The text channel's foreground window per file (``find_foreground`` on the prepared
     image, as ``TextChannel.encode`` does), cached by content hash next to the OCR lines."""
-    import screenstate.embeddings.foreground as fg
+    import screenstate.screen.foreground as fg
     from screenstate.embeddings.images import load_image
-    from screenstate.embeddings.windows import Box
+    from screenstate.screen.windows import Box
 
     def find(f: Path) -> list[int] | None:
         box = fg.find_foreground(channel.prepare(load_image(str(f))))

@@ -30,8 +30,8 @@ from PIL import Image, ImageChops
 
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.features import ScreenFeatures
-from screenstate.embeddings.foreground import find_foreground
 from screenstate.embeddings.ocr import TextLine, reading_order
+from screenstate.screen.foreground import find_foreground
 
 if TYPE_CHECKING:
     from screenstate.embeddings.text import TextChannel, TextFeatures

@@ -51,9 +51,6 @@ import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel, floor_relevance
-from screenstate.embeddings.foreground import FEATURE_CODE as FOREGROUND_CODE
-from screenstate.embeddings.foreground import FEATURE_SETTINGS as FOREGROUND_SETTINGS
-from screenstate.embeddings.foreground import front_mask
 from screenstate.embeddings.images import load_image, resize_screen_side
 from screenstate.embeddings.lines import LineMatch, ranked_lines
 from screenstate.embeddings.ocr import OcrOptions, ScreenOCR, TextLine
@@ -65,9 +62,12 @@ from screenstate.embeddings.textnorm import FEATURE_CODE as NORM_CODE
 from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
 from screenstate.embeddings.textnorm import WORD, ClassIdf, content_words, is_text, respace, screen_words
 from screenstate.embeddings.versioning import feature_digest
-from screenstate.embeddings.windows import Box
 from screenstate.pictograms.hook import PREFIX, pictogram_reader, read_screen
 from screenstate.schema import Column
+from screenstate.screen.foreground import FEATURE_CODE as FOREGROUND_CODE
+from screenstate.screen.foreground import FEATURE_SETTINGS as FOREGROUND_SETTINGS
+from screenstate.screen.foreground import front_mask
+from screenstate.screen.windows import Box
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The ``visual`` channel: how a screen *looks*, compared with image exemplars. No weights.
 
 A screen's appearance is described twice, from the whole screen and from its foreground
-window (:func:`~screenstate.embeddings.windows.find_foreground`), each by:
+window (:func:`~screenstate.screen.windows.find_foreground`), each by:
 
 - ``shape``: a grid of unsigned gradient-orientation histograms (HOG-like) of the region
   resized to ``GRID`` cells: layout, controls, icon outlines. Unsigned orientations and
@@ -49,10 +49,10 @@ from screenstate.embeddings.images import load_image
 from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
 from screenstate.embeddings.shapes import check_shape
 from screenstate.embeddings.versioning import feature_digest
-from screenstate.embeddings.windows import FEATURE_CODE as WINDOW_CODE
-from screenstate.embeddings.windows import FEATURE_SETTINGS as WINDOW_SETTINGS
-from screenstate.embeddings.windows import WORK_SIDE, foreground_in_small
 from screenstate.schema import Column
+from screenstate.screen.windows import FEATURE_CODE as WINDOW_CODE
+from screenstate.screen.windows import FEATURE_SETTINGS as WINDOW_SETTINGS
+from screenstate.screen.windows import WORK_SIDE, foreground_in_small
 
 if TYPE_CHECKING:
     from screenstate.embeddings.index import ExemplarIndex

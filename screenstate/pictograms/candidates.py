@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from screenstate.embeddings.windows import Box
+from screenstate.screen.windows import Box
 
 #: most candidates embedded per screen (largest first)
 MAX_CANDIDATES = 48

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from screenstate.embeddings.foreground import find_foreground
 from screenstate.embeddings.ocr import TextLine
-from screenstate.embeddings.windows import Box
 from screenstate.pictograms.reader import PREFIX, PictogramReader
+from screenstate.screen.foreground import find_foreground
+from screenstate.screen.windows import Box
 
 __all__ = ["PREFIX", "pictogram_reader", "read_screen"]
 

@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image
 
 from screenstate.embeddings.ocr import TextLine
-from screenstate.embeddings.windows import Box
 from screenstate.errors import ModelNotAvailableError
 from screenstate.pictograms.candidates import find_candidates
+from screenstate.screen.windows import Box
 
 #: how an icon line starts ("icon: dialog warning"); a format marker, not a word on the
 #: screen, so the text channel leaves it out of the screen's words

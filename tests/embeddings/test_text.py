@@ -128,7 +128,7 @@ def _desktop_lines():
 
 
 def test_text_inside_the_foreground_window_weighs_more_than_text_behind_it(text_encoder):
-    from screenstate.embeddings.windows import Box
+    from screenstate.screen.windows import Box
 
     ch = text_encoder.channels[0]
     cols = [
@@ -150,7 +150,7 @@ def test_text_inside_the_foreground_window_weighs_more_than_text_behind_it(text_
 
 
 def test_no_foreground_preference_when_the_window_holds_every_line_or_none(text_encoder):
-    from screenstate.embeddings.windows import Box
+    from screenstate.screen.windows import Box
 
     ch = text_encoder.channels[0]
     lines = _desktop_lines()

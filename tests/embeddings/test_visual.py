@@ -15,8 +15,8 @@ from drawn import dialog_screen  # tests/drawn.py
 from screenstate.classifier.fusion import fuse
 from screenstate.classifier.two_stage import two_stage_scores
 from screenstate.embeddings.visual import INDEX_TOP, VisualChannel, VisualFeatures
-from screenstate.embeddings.windows import Box, find_foreground
 from screenstate.schema import Column
+from screenstate.screen.windows import Box, find_foreground
 
 ICONS = ("error", "warning", "question")
 IMG = Path("exemplar.png")  # image columns need a path; features are passed in

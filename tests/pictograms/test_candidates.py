@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from screenstate.embeddings.windows import Box
 from screenstate.pictograms.candidates import MAX_CANDIDATES, find_candidates
+from screenstate.screen.windows import Box
 
 
 def dialog(icon: bool = True) -> tuple[Image.Image, list[tuple[float, float, float, float]]]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from screenstate.embeddings.windows import Box
+from screenstate.screen.windows import Box
 
 #: brightness step (0-255) that counts as an edge between neighbouring pixels
 EDGE_STEP = 12

@@ -7,7 +7,7 @@ from devset import MISSING  # tests/devset.py: the one place tests find screens-
 from devset import SCREENS_DEV as DEV
 from PIL import Image, ImageDraw
 
-from screenstate.embeddings.foreground import Box, find_foreground
+from screenstate.screen.foreground import Box, find_foreground
 
 
 def _window(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], body: str, title: str) -> None:
@@ -80,7 +80,7 @@ def test_no_window_or_no_evidence_gives_none(img):
 
 
 def test_front_mask_marks_lines_whose_centre_is_inside_the_window():
-    from screenstate.embeddings.foreground import front_mask
+    from screenstate.screen.foreground import front_mask
 
     boxes = [(10.0, 10.0, 50.0, 20.0), (110.0, 110.0, 190.0, 130.0), (90.0, 95.0, 130.0, 105.0)]
     assert front_mask(boxes, Box(100, 100, 200, 200)) == (False, True, True)
