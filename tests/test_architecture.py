@@ -11,7 +11,7 @@ which must be clean.
   callers use ``encoder.text`` / ``features.text``;
 - ``classifier/`` (decision rules) imports no model module: nothing from
   ``screenstate.embeddings`` but its pure types, no open_clip / transformers / rapidocr /
-  sentence-transformers / ONNX / OpenVINO / FAISS, directly or through what it imports;
+  sentence-transformers / ONNX / OpenVINO / FAISS / torch, directly or through what it imports;
 - library code outside ``cli/`` and ``server/`` reads no environment variable;
 - ``pytest`` (as configured in pyproject.toml, run by ``make test``) collects doctests;
 - no import cycle among the modules of one package (any import: at import time, lazy, or
@@ -51,6 +51,7 @@ MODEL_PACKAGES = (
     "openvino",
     "faiss",
     "torchvision.models",
+    "torch",  # the rules are numpy: the offline default path never imports torch (test_torch_free.py)
 )
 #: what classifier/ may import from screenstate.embeddings: frozen feature types, no model
 PURE_EMBEDDING_TYPES = ("screenstate.embeddings.features", "screenstate.embeddings.clip_features")
@@ -265,6 +266,8 @@ PLANTED = {
         "import screenstate.embeddings.clip",
         "from screenstate.embeddings import encoder",
         "from sentence_transformers import SentenceTransformer",
+        "import torch",
+        "def f():\n    import torch.nn.functional as F",
     ],
     "env_reads": [
         'import os\nx = os.environ.get("SCREENSTATE_CACHE")',
@@ -284,8 +287,7 @@ CLEAN = {
         'd = {"text": 1}',
     ],
     "model_imports": [
-        "import torch",
-        "from torchvision.ops import box_iou",
+        "import numpy as np",
         "from screenstate.embeddings.features import ScreenFeatures",
         "from screenstate.schema import Column",
     ],
