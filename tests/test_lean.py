@@ -122,20 +122,9 @@ def _probe(tmp_path: Path, *argv: str) -> tuple[list[str], str]:
     return json.loads(proc.stderr.strip().splitlines()[-1]), proc.stdout
 
 
-def _converted_sentence_model(cache_root: Path) -> None:
-    """What the first run on a machine leaves behind: the sentence model as OpenVINO IR."""
-    from screenstate.embeddings import sentence_ov
-    from screenstate.embeddings.cache import set_cache_root
-    from screenstate.embeddings.sentence import resolve_sentence_model
-
-    set_cache_root(cache_root)
-    path = resolve_sentence_model("all-MiniLM-L6-v2")
-    sentence_ov.convert(path, sentence_ov.ir_path(path))
-
-
 def test_offline_classify_imports_neither_ray_nor_open_clip(tmp_path):
-    """Nor transformers and sentence-transformers once the sentence model is converted."""
-    _converted_sentence_model(tmp_path)
+    """Nor transformers and sentence-transformers, on a machine's first run too (the sentence
+    model is built from its safetensors without them)."""
     loaded, out = _probe(
         tmp_path, "classify", "examples/recording/frame_00020.png", "-c", "configs/demo_states.json", "--json"
     )
@@ -146,7 +135,6 @@ def test_offline_classify_imports_neither_ray_nor_open_clip(tmp_path):
 def test_a_small_folder_runs_without_ray(tmp_path, data_dir):
     import shutil
 
-    _converted_sentence_model(tmp_path)
     rec = tmp_path / "rec"
     rec.mkdir()
     for name in ("login_page", "error_dialog"):
@@ -159,28 +147,6 @@ def test_a_small_folder_runs_without_ray(tmp_path, data_dir):
     assert "2 frames (flat), 2 distinct, 2 encoded" in stdout
     assert [r.split(",")[1] for r in out.read_text().splitlines()[1:]] == ["error_dialog", "login_page"]
     assert loaded == []
-
-
-def test_openvino_sentence_model_gives_sentence_transformers_vectors(tmp_path, monkeypatch):
-    from sentence_transformers import SentenceTransformer
-
-    from screenstate.embeddings import sentence_ov
-    from screenstate.embeddings.cache import set_cache_root
-    from screenstate.embeddings.sentence import SentenceEncoder, resolve_sentence_model
-
-    set_cache_root(tmp_path)
-    path = resolve_sentence_model("all-MiniLM-L6-v2")
-    texts = ["Sign in", "Forgot your password?", "File  Edit  View  Help", "OK", "", "warning " * 400]
-    enc = SentenceEncoder()
-    got = enc.encode(texts)
-    assert isinstance(enc._model, sentence_ov.OpenVinoSentence) and enc.dim == 384
-    st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    st.max_seq_length = 256
-    ref = torch.from_numpy(st.encode(texts, convert_to_numpy=True, normalize_embeddings=True))
-    assert float(torch.nn.functional.cosine_similarity(got, ref).min()) >= 0.9999
-    # converted once per machine: a second process loads the IR without transformers
-    monkeypatch.setattr(sentence_ov, "convert", lambda *a: (_ for _ in ()).throw(AssertionError("converted again")))
-    assert torch.equal(SentenceEncoder().encode(texts), got)
 
 
 def test_models_list_without_the_extra_names_the_install_line(monkeypatch):
