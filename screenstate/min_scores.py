@@ -148,14 +148,14 @@ def propose_min_scores(
         clf = ScreenClassifier(spec, encoder=encoder, cache=FeatureCache())
     paths = list(frames)
     raw_scores = clf.raw_scores(clf.features([clf.load(p) for p in paths]))
-    states = [r.state for r in clf.results_from_raw(raw_scores)]
+    given = [r.state for r in clf.results_from_raw(raw_scores)]
     raw = np.asarray(raw_scores, dtype=np.float64)
     exemplars = {_digest(c.image) for c in spec.columns() if c.image is not None and not c.is_negative}
     thresholds = spec.min_scores(clf.rule.min_score)
     out = []
     for j, name in enumerate(clf.names):
         unnamed = [i for i, p in enumerate(paths) if frames[p] is None]
-        taken = [paths[i].name for i in unnamed if states[i] == name]
+        taken = [paths[i].name for i in unnamed if given[i] == name]
         if thresholds[j] is not None and not taken:
             why = "the class file already gives no unnamed frame this state"
             out.append(MinScoreProposal(name, None, None, None, 0, why))
