@@ -44,9 +44,10 @@ from screenstate.schema import ClassSpec
 if TYPE_CHECKING:
     from screenstate.classify import ScreenClassifier
 
-#: where between the unnamed frames' highest score and the own frames' lowest the cut goes
-#: (halfway: not fitted, see docs/CONSTANTS.md)
-SPLIT = 0.5
+#: where between the unnamed frames' highest score and the own frames' lowest the cut goes:
+#: near the unnamed frames, as another session's frames of a state score lower than its own
+#: recording's (label_once on qt-featherpad, see docs/CONSTANTS.md)
+SPLIT = 0.1
 
 
 @dataclass(frozen=True)
