@@ -35,7 +35,7 @@ def naive(boxes, pos, neg, thr, iou_thr):
 def torchvision_steps(boxes, pos, neg, thr, iou_thr, class_agnostic=False):
     """Step 1 as in suppress (negatives over the cached edge list), steps 2-3 by torchvision."""
     n_cls = pos.shape[1]
-    src, dst = iou_edges(boxes, iou_thr)
+    src, dst = torch.from_numpy(iou_edges(boxes.numpy(), iou_thr))
     nbr_neg = torch.full_like(neg, float("-inf"))
     if src.numel():
         nbr_neg = nbr_neg.scatter_reduce(0, src.unsqueeze(1).expand(-1, n_cls), neg[dst], "amax", include_self=True)
@@ -68,20 +68,21 @@ def run(quick: bool) -> dict:
     rows = []
     for n, c in ((300, 50), (1000, 10)):
         boxes, pos, neg, thr = case(n, c)
-        ours = suppress(boxes, pos, neg, thr, 0.5)
+        arrays = tuple(t.numpy() for t in (boxes, pos, neg, thr))  # the rules take numpy (the references torch)
+        ours = suppress(*arrays, 0.5)
         ref = naive(boxes, pos, neg, thr, 0.5)
         tv = torchvision_steps(boxes, pos, neg, thr, 0.5)
         same = all(a.tolist() == b.tolist() == t.tolist() for a, b, t in zip(ours, ref, tv))
-        agn = suppress(boxes, pos, neg, thr, 0.5, class_agnostic=True)
+        agn = suppress(*arrays, 0.5, class_agnostic=True)
         tv_agn = torchvision_steps(boxes, pos, neg, thr, 0.5, class_agnostic=True)
         same_agn = all(a.tolist() == t.tolist() for a, t in zip(agn, tv_agn))
         args = (boxes, pos, neg, thr)
         times: dict[str, list[float]] = {"ours": [], "naive": [], "tv": [], "ours_agn": [], "tv_agn": []}
         for _ in range(3):  # alternating, best of three: the machine is shared
-            times["ours"].append(bench(lambda a=args: suppress(*a, 0.5), reps))
+            times["ours"].append(bench(lambda a=arrays: suppress(*a, 0.5), reps))
             times["naive"].append(bench(lambda a=args: naive(*a, 0.5), reps))
             times["tv"].append(bench(lambda a=args: torchvision_steps(*a, 0.5), reps))
-            times["ours_agn"].append(bench(lambda a=args: suppress(*a, 0.5, class_agnostic=True), reps))
+            times["ours_agn"].append(bench(lambda a=arrays: suppress(*a, 0.5, class_agnostic=True), reps))
             times["tv_agn"].append(bench(lambda a=args: torchvision_steps(*a, 0.5, class_agnostic=True), reps))
         t = {k: min(v) for k, v in times.items()}
         rows.append(

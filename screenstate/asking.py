@@ -232,7 +232,7 @@ class Asker:
         lines, emb = self._read(img, {} if read is None else read)
         if not lines:
             return []
-        sims = (self.text.sentences.encode([phrase, strip_roles(phrase)]) @ emb.T).amax(0)
+        sims = (self.text.sentences.encode([phrase, strip_roles(phrase)]) @ emb.T).max(0)
         return [(m, m.similarity) for m in ranked_lines(lines, sims)]
 
     def _detector(self, img: Any, question: str, read: dict[str, Any] | None = None) -> Answer | None:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-import torch
+import numpy as np
 
 from screenstate.classifier.columns import ExampleColumns
 from screenstate.classifier.rule import DecisionRule, choose_rule
@@ -115,7 +115,7 @@ class ScreenClassifier:
         )
         shots = dict(zip((k for k, c in enumerate(self.columns) if c.image is not None), image_feats or []))
 
-        def exemplar_relevance(rows: torch.Tensor) -> dict[str, torch.Tensor]:  # rows: screenshot columns
+        def exemplar_relevance(rows: np.ndarray) -> dict[str, np.ndarray]:  # rows: screenshot columns
             return self._relevance([shots[int(j)] for j in rows], None)
 
         #: the decision rule, chosen once for this class file (``classifier/rule.py``)
@@ -124,13 +124,13 @@ class ScreenClassifier:
         )
         # a class's min_score, else the classifier's, else the one the rule learned from the exemplars
         mins = spec.min_scores(self.default_min_score if self.default_min_score is not None else self.rule.min_score)
-        self.min_scores = torch.tensor([math.nan if m is None else m for m in mins], dtype=torch.float32)
+        self.min_scores = np.array([math.nan if m is None else m for m in mins], dtype=np.float32)
         # the learned margin goes with the learned min_score only (not a class's or the caller's)
         learned = self.default_min_score is None and self.rule.min_margin is not None
         margin = self.rule.min_margin if learned else None
-        self.min_margins = torch.tensor(
+        self.min_margins = np.array(
             [math.nan if margin is None or c.min_score is not None else margin for c in spec.classifier_configs],
-            dtype=torch.float32,
+            dtype=np.float32,
         )
 
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
@@ -161,7 +161,7 @@ class ScreenClassifier:
         return self.store.features(loaded, pool)
 
     # -- decisions -----------------------------------------------------------------
-    def _relevance(self, features: Sequence[ScreenFeatures], only: tuple[str, ...] | None) -> dict[str, torch.Tensor]:
+    def _relevance(self, features: Sequence[ScreenFeatures], only: tuple[str, ...] | None) -> dict[str, np.ndarray]:
         """Relevance of the sources named in ``only`` (None: every source)."""
         rel = {
             name: r
@@ -173,17 +173,17 @@ class ScreenClassifier:
                 rel[name] = source.relevance(features)
         return rel
 
-    def relevance(self, features: Sequence[ScreenFeatures]) -> dict[str, torch.Tensor]:
+    def relevance(self, features: Sequence[ScreenFeatures]) -> dict[str, np.ndarray]:
         """The evidence the rule reads: each source's relevance, float [images, examples]
         (NaN = no opinion), by source name (the encoder's channels, and ``words`` under the
         few-shot rule)."""
         return self._relevance(features, self.rule.channels)
 
-    def raw_scores(self, features: Sequence[ScreenFeatures]) -> torch.Tensor:
+    def raw_scores(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
         """Raw scores, float [images, classes]: the rule's scores of :meth:`relevance`."""
         return self.rule.scores(self.relevance(features))
 
-    def results_from_raw(self, raw: torch.Tensor, sources: Sequence[str] | None = None) -> list[ClassificationResult]:
+    def results_from_raw(self, raw: np.ndarray, sources: Sequence[str] | None = None) -> list[ClassificationResult]:
         """Result objects from raw scores [images, classes]."""
         scores = softmax_scores(raw)
         idx, accepted = predict(raw, self.min_scores, self.min_margins)
@@ -217,14 +217,14 @@ class ScreenClassifier:
         return self.classify_batch([image])[0]
 
     def classify_regions(
-        self, image: ImageInput, boxes: Sequence[Sequence[float]] | torch.Tensor, batch_size: int = 32
+        self, image: ImageInput, boxes: Sequence[Sequence[float]] | np.ndarray, batch_size: int = 32
     ) -> list[ClassificationResult]:
         """Classify boxes of one screenshot (from the detector or an accessibility tree) as
         batched crops; boxes are pixel (x0, y0, x1, y1), one result per box."""
         img = load_image(image, self.max_pixels)
         w, h = img.size
         crops = []
-        for i, b in enumerate(boxes.tolist() if isinstance(boxes, torch.Tensor) else boxes):
+        for i, b in enumerate(boxes.tolist() if hasattr(boxes, "tolist") else boxes):  # numpy (or torch) boxes
             if len(b) != 4:
                 raise ValueError(f"boxes[{i}]: expected (x0, y0, x1, y1), got {b}")
             x0, y0 = max(0, int(b[0])), max(0, int(b[1]))

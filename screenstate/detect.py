@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import torch
+import numpy as np
 from PIL import Image, ImageDraw
 
 from screenstate.classifier.nms import suppress
+from screenstate.classifier.two_stage import class_max
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.images import ImageInput, load_image
 from screenstate.embeddings.regions import Regions, TextRegions
@@ -69,9 +70,9 @@ class ScreenDetector:
         self.options = options or EncoderOptions()
         self.names = self.spec.names
         self.columns = self.spec.columns()
-        self.example_class = torch.tensor([c.class_index for c in self.columns], dtype=torch.long)
-        self.example_is_negative = torch.tensor([c.is_negative for c in self.columns], dtype=torch.bool)
-        self.thresholds = torch.tensor([c.detection_threshold for c in self.spec.detector_configs])
+        self.example_class = np.array([c.class_index for c in self.columns], dtype=np.int64)
+        self.example_is_negative = np.array([c.is_negative for c in self.columns], dtype=np.bool_)
+        self.thresholds = np.array([c.detection_threshold for c in self.spec.detector_configs], dtype=np.float32)
         self.sources: list[Any] = []
         if regions in ("owl", "owl+text") or regions == "auto":
             from screenstate.embeddings.owl import OwlRegions, owl_available
@@ -90,9 +91,9 @@ class ScreenDetector:
     def _regions(self, img: Image.Image, columns: Sequence[Any]) -> Regions:
         parts = [s.regions(img, list(columns)) for s in self.sources]
         return Regions(
-            torch.cat([p.boxes for p in parts]) if parts else torch.zeros(0, 4),
+            np.concatenate([p.boxes for p in parts]) if parts else np.zeros((0, 4), np.float32),
             [lab for p in parts for lab in p.labels],
-            torch.cat([p.relevance for p in parts]) if parts else torch.zeros(0, len(columns)),
+            np.concatenate([p.relevance for p in parts]) if parts else np.zeros((0, len(columns)), np.float32),
             "+".join(p.source for p in parts),
         )
 
@@ -117,16 +118,10 @@ class ScreenDetector:
         n_cls = len(self.names)
         if reg.boxes.shape[0] == 0:
             return []
-        n = reg.boxes.shape[0]
-        index = self.example_class.unsqueeze(0).expand(n, -1)
-        neg_mask = self.example_is_negative.unsqueeze(0)
-        floor = torch.full((n, n_cls), float("-inf"))
-        pos = floor.scatter_reduce(
-            1, index, reg.relevance.masked_fill(neg_mask, float("-inf")), "amax", include_self=True
-        )
-        neg = floor.scatter_reduce(
-            1, index, reg.relevance.masked_fill(~neg_mask, float("-inf")), "amax", include_self=True
-        )
+        neg_mask = self.example_is_negative[None, :]
+        minus_inf = np.float32(-np.inf)
+        pos = class_max(np.where(neg_mask, minus_inf, reg.relevance), self.example_class, n_cls)
+        neg = class_max(np.where(~neg_mask, minus_inf, reg.relevance), self.example_class, n_cls)
         kept = suppress(reg.boxes, pos, neg, self.thresholds, self.spec.nms_threshold, self.spec.class_agnostic_nms)
         out = []
         w, h = img.size

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.lines import LineMatch
 from screenstate.errors import UnknownNameError
@@ -63,7 +65,7 @@ def explain(
             raise UnknownNameError("class", name, clf.names)
     per_channel = clf.relevance([features])
     raw = clf.rule.scores(per_channel)[0]
-    fused = clf.rule.column_view(per_channel)[0].nan_to_num(-1.0)  # NaN: no source scores the column
+    fused = np.nan_to_num(clf.rule.column_view(per_channel)[0], nan=-1.0)  # NaN: no source scores the column
     text = clf.encoder.text
     out = []
     for name in classes:

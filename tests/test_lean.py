@@ -67,7 +67,8 @@ def test_box_iou_is_torchvisions():
     xy = torch.rand(40, 2, generator=g) * 100
     boxes = torch.cat([xy, xy + 1 + torch.rand(40, 2, generator=g) * 50], dim=1)
     boxes[3] = boxes[7]  # identical boxes: IoU 1
-    assert torch.allclose(box_iou(boxes, boxes[:25]), reference(boxes, boxes[:25]), atol=1e-6)
+    got = torch.as_tensor(box_iou(boxes.numpy(), boxes[:25].numpy()))  # numpy (r4-numpy)
+    assert torch.allclose(got, reference(boxes, boxes[:25]), atol=1e-6)
 
 
 def test_a_notice_is_a_warning_once_per_machine_then_info(tmp_path, caplog):
@@ -172,7 +173,7 @@ def test_openvino_sentence_model_gives_sentence_transformers_vectors(tmp_path, m
     path = resolve_sentence_model("all-MiniLM-L6-v2")
     texts = ["Sign in", "Forgot your password?", "File  Edit  View  Help", "OK", "", "warning " * 400]
     enc = SentenceEncoder()
-    got = enc.encode(texts)
+    got = torch.as_tensor(enc.encode(texts))  # numpy (r4-numpy), a tensor before
     assert isinstance(enc._model, sentence_ov.OpenVinoSentence) and enc.dim == 384
     st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     st.max_seq_length = 256
@@ -180,7 +181,7 @@ def test_openvino_sentence_model_gives_sentence_transformers_vectors(tmp_path, m
     assert float(torch.nn.functional.cosine_similarity(got, ref).min()) >= 0.9999
     # converted once per machine: a second process loads the IR without transformers
     monkeypatch.setattr(sentence_ov, "convert", lambda *a: (_ for _ in ()).throw(AssertionError("converted again")))
-    assert torch.equal(SentenceEncoder().encode(texts), got)
+    assert torch.equal(torch.as_tensor(SentenceEncoder().encode(texts)), got)
 
 
 def test_models_list_without_the_extra_names_the_install_line(monkeypatch):

@@ -66,10 +66,10 @@ class EncodeWorker:
 
     def __init__(self, encoder: str, options_json: str, threads: int, max_pixels: int) -> None:
         import ray
-        import torch
 
-        torch.set_num_threads(max(1, threads))
-        os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
+        from screenstate.embeddings.calibrate import limit_threads
+
+        limit_threads(threads)
         self.encoder = create_encoder(encoder, EncoderOptions.model_validate_json(options_json))
         self.preparer = self.encoder.preparer()
         self.max_pixels = max_pixels

@@ -67,12 +67,11 @@ class _RangeWorker:
     """Ray actor: loads the classifier once, decodes and gates ranges it is given."""
 
     def __init__(self, classes: str, encoder: str, options_json: str, min_score: float | None, threads: int) -> None:
-        import torch
-
         from screenstate.classify import ScreenClassifier
+        from screenstate.embeddings.calibrate import limit_threads
         from screenstate.embeddings.factory import EncoderOptions
 
-        torch.set_num_threads(max(1, threads))
+        limit_threads(threads)
         opts = EncoderOptions.model_validate_json(options_json)
         self.clf = ScreenClassifier(classes, encoder=encoder, options=opts, min_score=min_score, memory_cache=0)
 

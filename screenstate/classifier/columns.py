@@ -2,7 +2,9 @@
 
 A class file flattens into example *columns* (one per text prompt or screenshot exemplar,
 each with its class and sign); every evidence source gives a relevance matrix
-``R[image, column]`` in [0, 1] (NaN: no opinion). A rule sees only these tensors.
+``R[image, column]`` in [0, 1] (NaN: no opinion). A rule sees only these arrays (numpy
+float32: the default install needs no torch; the CLIP and OWL channels convert at their
+boundary).
 
 An evidence *source* is a typed value: a channel (``text``, ``visual``, ``clip``, or a
 source derived from channels such as ``words``) scored against the class file's text
@@ -21,10 +23,10 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-import torch
+import numpy as np
 
-#: per evidence source (a channel's name, or a derived source's), float [images, columns]
-Relevance = Mapping[str, torch.Tensor]
+#: per evidence source (a channel's name, or a derived source's), float32 [images, columns]
+Relevance = Mapping[str, np.ndarray]
 
 
 class Against(Enum):
@@ -61,44 +63,44 @@ class ExampleColumns:
     """Per column of a class file: its class, whether it is a negative example, whether it
     is a screenshot exemplar; and how many classes there are."""
 
-    example_class: torch.Tensor  # long [columns]
-    is_negative: torch.Tensor  # bool [columns]
-    is_image: torch.Tensor  # bool [columns]
+    example_class: np.ndarray  # int64 [columns]
+    is_negative: np.ndarray  # bool [columns]
+    is_image: np.ndarray  # bool [columns]
     n_classes: int
 
     def __post_init__(self) -> None:
         n = self.example_class.shape
-        if self.example_class.dtype != torch.long or self.example_class.dim() != 1:
-            raise ValueError(f"example_class: expected long [columns], got {self.example_class.dtype} {tuple(n)}")
+        if self.example_class.dtype != np.int64 or self.example_class.ndim != 1:
+            raise ValueError(f"example_class: expected int64 [columns], got {self.example_class.dtype} {tuple(n)}")
         for what, t in (("is_negative", self.is_negative), ("is_image", self.is_image)):
-            if t.dtype != torch.bool or t.shape != n:
+            if t.dtype != np.bool_ or t.shape != n:
                 raise ValueError(f"{what}: expected bool {tuple(n)}, got {t.dtype} {tuple(t.shape)}")
 
     @classmethod
     def of(cls, columns: Sequence[ColumnLike], n_classes: int) -> ExampleColumns:
         """The columns of a class file (``ClassSpec.columns()``)."""
         return cls(
-            torch.tensor([c.class_index for c in columns], dtype=torch.long),
-            torch.tensor([c.is_negative for c in columns], dtype=torch.bool),
-            torch.tensor([c.image is not None for c in columns], dtype=torch.bool),
+            np.array([c.class_index for c in columns], dtype=np.int64),
+            np.array([c.is_negative for c in columns], dtype=np.bool_),
+            np.array([c.image is not None for c in columns], dtype=np.bool_),
             n_classes,
         )
 
     def __len__(self) -> int:
         return int(self.example_class.shape[0])
 
-    def subset(self, keep: torch.Tensor) -> ExampleColumns:
+    def subset(self, keep: np.ndarray) -> ExampleColumns:
         """The columns where ``keep`` (bool [columns]) is True."""
         return ExampleColumns(self.example_class[keep], self.is_negative[keep], self.is_image[keep], self.n_classes)
 
 
-def sources_of(relevance: Relevance, is_image: torch.Tensor) -> dict[Source, torch.Tensor]:
+def sources_of(relevance: Relevance, is_image: np.ndarray) -> dict[Source, np.ndarray]:
     """Split each channel's relevance into its prompt columns and its exemplar columns;
     columns a channel has no opinion on (NaN in every row) belong to no source. Returns
     source -> bool column mask, prompts before exemplars per channel."""
-    out: dict[Source, torch.Tensor] = {}
+    out: dict[Source, np.ndarray] = {}
     for name, rel in relevance.items():
-        has = ~torch.isnan(rel).all(0) if rel.shape[0] else torch.ones(rel.shape[1], dtype=torch.bool)
+        has = ~np.isnan(rel).all(0) if rel.shape[0] else np.ones(rel.shape[1], dtype=np.bool_)
         for against, mask in ((Against.PROMPTS, ~is_image), (Against.EXEMPLARS, is_image)):
             cols = has & mask
             if bool(cols.any()):

@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-import torch
+import numpy as np
 
 from screenstate.classifier.columns import Against, ExampleColumns, Relevance, Source, sources_of
 from screenstate.classifier.fusion import weighted_mean
@@ -79,40 +79,41 @@ class SourceCalibration:
     """One source's learned scale and weight (``same``/``diff`` are None when uncalibrated)."""
 
     source: Source
-    columns: torch.Tensor  # bool [examples]: the columns this source scores
+    columns: np.ndarray  # bool [examples]: the columns this source scores
     same: float | None
     diff: float | None
     weight: float
     loo_accuracy: float | None
 
-    def apply(self, relevance: torch.Tensor) -> torch.Tensor:
-        """Calibrated relevance of this source's columns, float [images, columns of the source]."""
+    def apply(self, relevance: np.ndarray) -> np.ndarray:
+        """Calibrated relevance of this source's columns, float32 [images, columns of the source]."""
         r = relevance[:, self.columns]
         if self.same is None or self.diff is None:
             return r
-        return 0.5 + 0.5 * torch.tanh((r - self.diff) / max(self.same - self.diff, 1e-6))
+        f = r.dtype.type  # python floats enter float32 arithmetic as float32 (as torch's scalars did)
+        return f(0.5) + f(0.5) * np.tanh((r - f(self.diff)) / f(max(self.same - self.diff, 1e-6)))
 
 
-def _class_scores(rel: torch.Tensor, cls: torch.Tensor, neg: torch.Tensor, n_classes: int) -> torch.Tensor:
+def _class_scores(rel: np.ndarray, cls: np.ndarray, neg: np.ndarray, n_classes: int) -> np.ndarray:
     """Two-stage class scores where every class has a positive column; NaN for the others."""
-    has_pos = torch.zeros(n_classes, dtype=torch.bool)
+    has_pos = np.zeros(n_classes, dtype=np.bool_)
     has_pos[cls[~neg]] = True
-    out = torch.full((rel.shape[0], n_classes), float("nan"))
+    out = np.full((rel.shape[0], n_classes), np.nan, dtype=np.float32)
     keep = has_pos[cls]
     if bool(has_pos.any()):
-        remap = torch.cumsum(has_pos.long(), 0) - 1
+        remap = np.cumsum(has_pos.astype(np.int64)) - 1
         sub = two_stage_scores(rel[:, keep], remap[cls[keep]], neg[keep], int(has_pos.sum()))
         out[:, has_pos] = sub
-    return torch.where(torch.isfinite(out), out, float("nan"))  # a class whose only column was left out
+    return np.where(np.isfinite(out), out, np.float32(np.nan))  # a class whose only column was left out
 
 
-def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> torch.Tensor | None:
-    """The positive screenshot columns the few-shot scales are learned from (long, column
+def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> np.ndarray | None:
+    """The positive screenshot columns the few-shot scales are learned from (int64, column
     order), or None when too few classes have a same-class pair (then the two-stage rule
     decides). Above ``limit`` (default ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first
     ones of every class, at least ``FEWSHOT_MIN_PER_CLASS`` each."""
     limit = FEWSHOT_CALIBRATION_ROWS if limit is None else limit
-    pos = torch.nonzero(columns.is_image & ~columns.is_negative).flatten().tolist()
+    pos = np.flatnonzero(columns.is_image & ~columns.is_negative).tolist()
     cls = columns.example_class.tolist()
     per_class = Counter(cls[i] for i in pos)
     if sum(n >= FEWSHOT_MIN_PER_CLASS for n in per_class.values()) < FEWSHOT_MIN_CLASSES:
@@ -126,18 +127,18 @@ def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> torch
             if taken[cls[i]] <= per:
                 kept.append(i)
         pos = kept
-    return torch.tensor(pos, dtype=torch.long)
+    return np.array(pos, dtype=np.int64)
 
 
 def calibrate(
-    exemplar_relevance: Relevance, exemplar_columns: torch.Tensor, columns: ExampleColumns
+    exemplar_relevance: Relevance, exemplar_columns: np.ndarray, columns: ExampleColumns
 ) -> list[SourceCalibration]:
     """Learn each source's scale and weight from the positive image exemplars.
 
     Args:
         exemplar_relevance: channel -> float [exemplars, examples], the relevance of each
             positive exemplar's own screen to every example column.
-        exemplar_columns: long [exemplars], the column each exemplar row is.
+        exemplar_columns: int64 [exemplars], the column each exemplar row is.
         columns: the class file's columns.
     """
     example_class, example_is_negative, n_classes = columns.example_class, columns.is_negative, columns.n_classes
@@ -148,33 +149,33 @@ def calibrate(
             cols = cols & ~example_is_negative
             if not bool(cols.any()):
                 continue
-        rel = exemplar_relevance[src.channel].clone().nan_to_num_(0.0)
-        rel[torch.arange(len(exemplar_columns)), exemplar_columns] = float("-inf")  # leave itself out
-        masked = rel.masked_fill(~cols.unsqueeze(0), float("-inf"))
+        rel = np.nan_to_num(exemplar_relevance[src.channel], nan=0.0)
+        rel[np.arange(len(exemplar_columns)), exemplar_columns] = -np.inf  # leave itself out
+        masked = np.where(cols[None, :], rel, np.float32(-np.inf))
         scores = _class_scores(masked, example_class, example_is_negative | ~cols, n_classes)
-        own = scores[torch.arange(len(rows_cls)), rows_cls] if len(rows_cls) else torch.zeros(0)
-        ok = torch.isfinite(own)
-        other = scores.clone()
+        own = scores[np.arange(len(rows_cls)), rows_cls] if len(rows_cls) else np.zeros(0, np.float32)
+        ok = np.isfinite(own)
+        other = scores.copy()
         if len(rows_cls):
-            other[torch.arange(len(rows_cls)), rows_cls] = float("nan")
-        other_ok = torch.isfinite(other)
+            other[np.arange(len(rows_cls)), rows_cls] = np.nan
+        other_ok = np.isfinite(other)
         if not bool(ok.any()) or not bool(other_ok.any()):
             out.append(SourceCalibration(src, cols, None, None, 1.0, None))
             continue
         if src.against is Against.EXEMPLARS:  # pairs of exemplars: every other same-class / other-class column
             pos_cols = cols & ~example_is_negative
-            same_pair = (example_class.unsqueeze(0) == rows_cls.unsqueeze(1)) & pos_cols.unsqueeze(0)
-            diff_pair = (example_class.unsqueeze(0) != rows_cls.unsqueeze(1)) & pos_cols.unsqueeze(0)
-            same_pair &= torch.isfinite(rel)
+            same_pair = (example_class[None, :] == rows_cls[:, None]) & pos_cols[None, :]
+            diff_pair = (example_class[None, :] != rows_cls[:, None]) & pos_cols[None, :]
+            same_pair &= np.isfinite(rel)
             if not bool(same_pair.any()) or not bool(diff_pair.any()):
                 out.append(SourceCalibration(src, cols, None, None, 1.0, None))
                 continue
             same, diff = float(rel[same_pair].mean()), float(rel[diff_pair].mean())
         else:  # prompts: the class's best prompt, own class vs the others
             same, diff = float(own[ok].mean()), float(other[other_ok].mean())
-        pred = scores[ok].nan_to_num(float("-inf")).argmax(1)
-        acc = float((pred == rows_cls[ok]).float().mean())
-        present = int(torch.unique(rows_cls[ok]).numel())
+        pred = np.nan_to_num(scores[ok], nan=-np.inf).argmax(1)
+        acc = float((pred == rows_cls[ok]).astype(np.float32).mean())
+        present = len(np.unique(rows_cls[ok]))
         weight = max(acc - 1.0 / max(present, 1), MIN_WEIGHT)
         if same <= diff:  # the source ranks other classes above the exemplar's own
             out.append(SourceCalibration(src, cols, None, None, MIN_WEIGHT, acc))
@@ -183,28 +184,29 @@ def calibrate(
     return out
 
 
-def _fill_absent(scores: torch.Tensor) -> torch.Tensor:
+def _fill_absent(scores: np.ndarray) -> np.ndarray:
     """Classes a source does not score (NaN) get ``ABSENT``, or the mean score of the
     classes it does score on that screen when lower: on a screen unlike every exemplar
     (another session, another theme) a class without exemplars must not stand out."""
-    present = ~torch.isnan(scores)
+    present = ~np.isnan(scores)
     if bool(present.all()) or not bool(present.any()):
         return scores
-    n = present.sum(1, keepdim=True)
-    mean = torch.where(present, scores, 0.0).sum(1, keepdim=True) / n.clamp(min=1)
+    n = present.sum(1, keepdims=True)
+    f = scores.dtype.type
+    mean = np.where(present, scores, f(0.0)).sum(1, keepdims=True) / np.maximum(n, 1).astype(scores.dtype)
     # a screen the source abstains on (no class scored) stays without opinion, whatever
     # else is in the batch: a screen's scores never depend on the other screens
-    return torch.where(present | (n == 0), scores, mean.clamp(max=ABSENT))
+    return np.where(present | (n == 0), scores, np.minimum(mean, f(ABSENT)))
 
 
 @dataclass(frozen=True, eq=False)
 class FewShot:
     """The few-shot rule of a class file with screenshot exemplars (see the module docstring).
 
-    >>> cols = ExampleColumns(torch.tensor([0, 1]), torch.tensor([False, False]), torch.tensor([True, True]), 2)
-    >>> cal = SourceCalibration(Source("text", Against.EXEMPLARS), torch.tensor([True, True]), None, None, 1.0, None)
-    >>> FewShot(cols, (cal,), ("text",)).scores({"text": torch.tensor([[0.9, 0.6]])})
-    tensor([[0.9000, 0.6000]])
+    >>> cols = ExampleColumns(np.array([0, 1]), np.array([False, False]), np.array([True, True]), 2)
+    >>> cal = SourceCalibration(Source("text", Against.EXEMPLARS), np.array([True, True]), None, None, 1.0, None)
+    >>> FewShot(cols, (cal,), ("text",)).scores({"text": np.array([[0.9, 0.6]], np.float32)})
+    array([[0.9, 0.6]], dtype=float32)
     """
 
     columns: ExampleColumns
@@ -217,7 +219,7 @@ class FewShot:
     min_margin: float | None = None
 
     @classmethod
-    def calibrated(cls, columns: ExampleColumns, exemplar_relevance: Relevance, rows: torch.Tensor) -> FewShot:
+    def calibrated(cls, columns: ExampleColumns, exemplar_relevance: Relevance, rows: np.ndarray) -> FewShot:
         """The rule learned from ``exemplar_relevance`` of the screenshot columns ``rows``
         (:func:`calibrate`), with its :func:`learned_min_score` and margin."""
         rule = cls(columns, tuple(calibrate(exemplar_relevance, rows, columns)), tuple(exemplar_relevance))
@@ -226,13 +228,13 @@ class FewShot:
             return rule
         return replace(rule, min_score=learned[0], min_margin=learned[1])
 
-    def _calibrated(self, relevance: Relevance) -> Iterator[tuple[SourceCalibration, torch.Tensor]]:
+    def _calibrated(self, relevance: Relevance) -> Iterator[tuple[SourceCalibration, np.ndarray]]:
         """Each source whose channel is in ``relevance``, with its calibrated columns."""
         for cal in self.calibration:
             if cal.source.channel in relevance:
-                yield cal, cal.apply(relevance[cal.source.channel].nan_to_num(0.0))
+                yield cal, cal.apply(np.nan_to_num(relevance[cal.source.channel], nan=0.0))
 
-    def scores(self, relevance: Relevance) -> torch.Tensor:
+    def scores(self, relevance: Relevance) -> np.ndarray:
         """Fused raw class scores, float [images, classes] in [0, 1]: per source, the
         two-stage rule on its calibrated columns; then the weighted mean over the sources
         that score a class. Sources missing from ``relevance`` are left out."""
@@ -242,31 +244,31 @@ class FewShot:
         for cal, rel in self._calibrated(relevance):
             scores = _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
             if ABSTAIN and cal.source.against is Against.EXEMPLARS:
-                best = scores.nan_to_num(float("-inf")).max(1, keepdim=True).values
-                worst = scores.nan_to_num(float("inf")).min(1, keepdim=True).values
-                far = best - worst < 1e-6  # no preference between the classes
+                best = np.nan_to_num(scores, nan=-np.inf).max(1, keepdims=True, initial=-np.inf)
+                worst = np.nan_to_num(scores, nan=np.inf).min(1, keepdims=True, initial=np.inf)
+                far = best - worst < np.float32(1e-6)  # no preference between the classes
                 if cal.same is not None:
-                    far |= best < ABSENT  # less like every exemplar than a typical other-class pair
-                scores = scores.masked_fill(far, float("nan"))
+                    far |= best < np.float32(ABSENT)  # less like every exemplar than a typical other-class pair
+                scores = np.where(far, np.float32(np.nan), scores)
             if cal.same is not None:  # see ABSENT
                 scores = _fill_absent(scores)
             terms.append((cal.weight, scores))
-        return weighted_mean(terms, torch.zeros(n_images, c.n_classes), 0.0)
+        return weighted_mean(terms, np.zeros((n_images, c.n_classes), np.float32), 0.0)
 
-    def column_view(self, relevance: Relevance) -> torch.Tensor:
+    def column_view(self, relevance: Relevance) -> np.ndarray:
         """Per example column, the weighted mean of the calibrated relevances of the sources
         that score it, float [images, examples] (NaN where none does): which example of a
         class the sources agree on, to explain a few-shot score."""
         n_images, n_cols = next(iter(relevance.values())).shape
         terms = []
         for cal, rel in self._calibrated(relevance):
-            full = torch.full((n_images, n_cols), float("nan"))
+            full = np.full((n_images, n_cols), np.nan, dtype=np.float32)
             full[:, cal.columns] = rel
             terms.append((cal.weight, full))
-        return weighted_mean(terms, torch.zeros(n_images, n_cols), float("nan"))
+        return weighted_mean(terms, np.zeros((n_images, n_cols), np.float32), float("nan"))
 
 
-def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.Tensor) -> tuple[float, float] | None:
+def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: np.ndarray) -> tuple[float, float] | None:
     """ "None of the above" from the user's own exemplars, as (min_score, min_margin): each
     exemplar screen is scored by the rule with its own column left out. The threshold sits
     ``MIN_SCORE_AT`` of the way from how the best other class typically scores (mean)
@@ -279,21 +281,21 @@ def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: torch.
     if len(rows) == 0:
         return None
     own_cls = rule.columns.example_class[rows]
-    shared = (own_cls.unsqueeze(1) == own_cls.unsqueeze(0)).sum(1) > 1  # another screenshot of its class
+    shared = (own_cls[:, None] == own_cls[None, :]).sum(1) > 1  # another screenshot of its class
     if not bool(shared.any()):
         return None
     rows, own_cls = rows[shared], own_cls[shared]
     loo = {}
     for ch, r in exemplar_relevance.items():
-        r = r[shared].clone()
-        r[torch.arange(len(rows)), rows] = float("nan")  # leave itself out
+        r = r[shared].copy()
+        r[np.arange(len(rows)), rows] = np.nan  # leave itself out
         loo[ch] = r
     raw = rule.scores(loo)
-    own = raw[torch.arange(len(rows)), own_cls]
-    other = raw.clone()
-    other[torch.arange(len(rows)), own_cls] = float("-inf")
-    best_other = other.max(1).values
-    ok = torch.isfinite(own) & torch.isfinite(best_other)
+    own = raw[np.arange(len(rows)), own_cls]
+    other = raw.copy()
+    other[np.arange(len(rows)), own_cls] = -np.inf
+    best_other = other.max(1)
+    ok = np.isfinite(own) & np.isfinite(best_other)
     if not bool(ok.any()):
         return None
     lead = float(own[ok].mean() - best_other[ok].mean())

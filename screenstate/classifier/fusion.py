@@ -10,34 +10,38 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import torch
+import numpy as np
 
 
-def weighted_mean(terms: Iterable[tuple[float, torch.Tensor]], like: torch.Tensor, empty: float) -> torch.Tensor:
-    """``sum_k w_k x_k / sum_k w_k`` entry by entry over the (weight, tensor) ``terms``,
-    skipping NaN entries; ``empty`` where no term has a value. ``like``: shape and dtype.
+def weighted_mean(terms: Iterable[tuple[float, np.ndarray]], like: np.ndarray, empty: float) -> np.ndarray:
+    """``sum_k w_k x_k / sum_k w_k`` entry by entry over the (weight, array) ``terms``,
+    skipping NaN entries; ``empty`` where no term has a value. ``like``: shape and dtype
+    (float32 throughout, as the channels' relevance).
 
     >>> nan = float("nan")
-    >>> weighted_mean([(1.0, torch.tensor([0.2, nan])), (3.0, torch.tensor([0.6, nan]))], torch.zeros(2), 0.0)
-    tensor([0.5000, 0.0000])
+    >>> weighted_mean([(1.0, np.array([0.2, nan], np.float32)), (3.0, np.array([0.6, nan], np.float32))], np.zeros(2, np.float32), 0.0)
+    array([0.5, 0. ], dtype=float32)
     """
-    num = torch.zeros_like(like)
-    den = torch.zeros_like(like)
+    dtype = like.dtype
+    num = np.zeros_like(like)
+    den = np.zeros_like(like)
     for w, x in terms:
-        has = ~torch.isnan(x)
-        num = num + torch.where(has, w * x, 0.0)
-        den = den + has * w
-    return torch.where(den > 0, num / den.clamp(min=1e-12), empty)
+        has = ~np.isnan(x)
+        wd = dtype.type(w)
+        num = num + np.where(has, wd * x, dtype.type(0.0))
+        den = den + has.astype(dtype) * wd
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.maximum(den, dtype.type(1e-12)), dtype.type(empty)).astype(dtype, copy=False)
 
 
-def fuse(relevances: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None) -> torch.Tensor:
+def fuse(relevances: Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None) -> np.ndarray:
     """Weighted mean of channel relevance matrices (missing weights count 1); an example no
     channel scores gets 0.
 
-    >>> fuse({"clip": torch.tensor([[0.6]]), "text": torch.tensor([[0.9]])})
-    tensor([[0.7500]])
-    >>> fuse({"visual": torch.tensor([[float("nan"), 0.8]]), "text": torch.tensor([[0.9, 0.6]])})
-    tensor([[0.9000, 0.7000]])
+    >>> fuse({"clip": np.array([[0.6]], np.float32), "text": np.array([[0.9]], np.float32)})
+    array([[0.75]], dtype=float32)
+    >>> fuse({"visual": np.array([[np.nan, 0.8]], np.float32), "text": np.array([[0.9, 0.6]], np.float32)}).round(4)
+    array([[0.9, 0.7]], dtype=float32)
     """
     if not relevances:
         raise ValueError("fuse: at least one channel relevance is required")

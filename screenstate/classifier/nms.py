@@ -16,71 +16,91 @@ class.
 
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU [len(a), len(b)] of (x0, y0, x1, y1) boxes: torchvision.ops.box_iou's
-    formula, here so the default install needs no torchvision (it comes with screenstate[clip])."""
+    formula, here so the default install needs neither torch nor torchvision."""
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    lt = torch.max(a[:, None, :2], b[:, :2])
-    rb = torch.min(a[:, None, 2:], b[:, 2:])
-    wh = (rb - lt).clamp(min=0)
+    lt = np.maximum(a[:, None, :2], b[:, :2])
+    rb = np.minimum(a[:, None, 2:], b[:, 2:])
+    wh = np.clip(rb - lt, 0, None)
     inter = wh[..., 0] * wh[..., 1]
-    return inter / (area_a[:, None] + area_b - inter)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return inter / (area_a[:, None] + area_b - inter)
 
 
-def iou_edges(boxes: torch.Tensor, iou_threshold: float) -> torch.Tensor:
-    """Directed edge list long [2, E] of box pairs (i != j) with IoU > ``iou_threshold``.
+def iou_edges(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Directed edge list int64 [2, E] of box pairs (i != j) with IoU > ``iou_threshold``.
 
     boxes: float [boxes, 4] as (x0, y0, x1, y1).
     """
-    if boxes.dim() != 2 or boxes.shape[-1] != 4:
+    if boxes.ndim != 2 or boxes.shape[-1] != 4:
         raise ValueError(f"boxes: expected shape [boxes, 4], got {tuple(boxes.shape)}")
     n = boxes.shape[0]
     if n == 0:
-        return torch.zeros(2, 0, dtype=torch.long)
-    iou = box_iou(boxes.float(), boxes.float())
-    iou.fill_diagonal_(0.0)
-    return torch.nonzero(iou > iou_threshold).T.contiguous()
+        return np.zeros((2, 0), dtype=np.int64)
+    b = boxes.astype(np.float32)
+    iou = box_iou(b, b)
+    np.fill_diagonal(iou, 0.0)
+    return np.stack(np.nonzero(iou > iou_threshold)).astype(np.int64)
 
 
-def _greedy_fixed_point(
-    scores: torch.Tensor, candidate: torch.Tensor, src: torch.Tensor, dst: torch.Tensor
-) -> torch.Tensor:
+def _scatter_max(n: int, src: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """float [n, columns]: per node, the max of ``values`` (float [E, columns]) over its edges,
+    -inf for a node with none (edges sorted by node, then ``np.maximum.reduceat``: 6x faster
+    than ``np.maximum.at`` on 20k edges)."""
+    out = np.full((n, values.shape[1]), -np.inf, dtype=values.dtype)
+    if src.size == 0:
+        return out
+    order = np.argsort(src, kind="stable")
+    node = src[order]
+    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    out[node[starts]] = np.maximum.reduceat(values[order], starts, axis=0)
+    return out
+
+
+def _scatter_any(n: int, src: np.ndarray, hit: np.ndarray) -> np.ndarray:
+    """bool [n, columns]: per node, whether any edge from it has ``hit`` (bool [E, columns])."""
+    out = np.zeros((n, hit.shape[1]), dtype=np.bool_)
+    edge, col = np.nonzero(hit)
+    out[src[edge], col] = True  # repeated indices all write True: a scatter-any
+    return out
+
+
+def _greedy_fixed_point(scores: np.ndarray, candidate: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Greedy NMS for every column at once.
 
     scores, candidate: [nodes, columns]; edges src -> dst mean "dst may suppress src".
     Returns bool [nodes, columns] kept.
     """
-    n, c = scores.shape
-    if src.numel() == 0:
-        return candidate.clone()
+    n, _ = scores.shape
+    if src.size == 0:
+        return candidate.copy()
     # dst outranks src: higher score, ties broken by lower index (as a stable sort would)
     s_src, s_dst = scores[src], scores[dst]
-    outranks = (s_dst > s_src) | ((s_dst == s_src) & (dst < src).unsqueeze(1))
+    outranks = (s_dst > s_src) | ((s_dst == s_src) & (dst < src)[:, None])
     relevant = outranks & candidate[src] & candidate[dst]  # [E, C]
-    keep = candidate.clone()
-    index = src.unsqueeze(1).expand(-1, c)
+    keep = candidate.copy()
     for _ in range(n + 1):
-        hit = (relevant & keep[dst]).to(torch.uint8)
-        suppressed = torch.zeros(n, c, dtype=torch.uint8).scatter_reduce(0, index, hit, "amax", include_self=True)
-        new = candidate & ~suppressed.bool()
-        if torch.equal(new, keep):
+        suppressed = _scatter_any(n, src, relevant & keep[dst])
+        new = candidate & ~suppressed
+        if np.array_equal(new, keep):
             break
         keep = new
     return keep
 
 
 def suppress(
-    boxes: torch.Tensor,
-    pos: torch.Tensor,
-    neg: torch.Tensor,
-    thresholds: torch.Tensor,
+    boxes: np.ndarray,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    thresholds: np.ndarray,
     iou_threshold: float,
     class_agnostic: bool = False,
-) -> list[torch.Tensor]:
+) -> list[np.ndarray]:
     """Kept box indices per class, each sorted by descending positive score.
 
     Args:
@@ -92,49 +112,47 @@ def suppress(
         class_agnostic: also suppress across classes.
 
     Returns:
-        list (one per class) of long tensors of kept box indices.
+        list (one per class) of int64 arrays of kept box indices.
 
     Example:
-        >>> b = torch.tensor([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60.]])
-        >>> suppress(b, torch.tensor([[.9], [.8], [.7]]), torch.zeros(3, 1), torch.tensor([.5]), .5)
-        [tensor([0, 2])]
+        >>> b = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60.]], np.float32)
+        >>> suppress(b, np.array([[.9], [.8], [.7]]), np.zeros((3, 1)), np.array([.5]), .5)
+        [array([0, 2])]
     """
     n = boxes.shape[0]
-    if pos.shape != neg.shape or pos.dim() != 2 or pos.shape[0] != n:
+    if pos.shape != neg.shape or pos.ndim != 2 or pos.shape[0] != n:
         raise ValueError(f"pos and neg: expected shape [{n}, classes], got {tuple(pos.shape)} and {tuple(neg.shape)}")
     n_cls = pos.shape[1]
     if thresholds.shape != (n_cls,):
         raise ValueError(f"thresholds: expected shape ({n_cls},), got {tuple(thresholds.shape)}")
     edges = iou_edges(boxes, iou_threshold)
     src, dst = edges[0], edges[1]
-    pos, neg = pos.float(), neg.float()
-    # 1. negatives: own, and the strongest among IoU neighbours
-    nbr_neg = torch.full_like(neg, float("-inf"))
-    if src.numel():
-        nbr_neg = nbr_neg.scatter_reduce(0, src.unsqueeze(1).expand(-1, n_cls), neg[dst], "amax", include_self=True)
-    survive = (pos >= thresholds.float().unsqueeze(0)) & (pos >= neg) & (pos >= nbr_neg)
+    pos, neg = pos.astype(np.float32), neg.astype(np.float32)
+    # 1. negatives: own, and the strongest among IoU neighbours (a scatter-max over the edges)
+    nbr_neg = _scatter_max(n, src, neg[dst])
+    survive = (pos >= thresholds.astype(np.float32)[None, :]) & (pos >= neg) & (pos >= nbr_neg)
     # 2. per-class greedy NMS on the same graph
     keep = _greedy_fixed_point(pos, survive, src, dst)
     # 3. class-agnostic NMS: nodes are (box, class) detections; neighbours share a box or an edge
     if class_agnostic and n_cls > 1 and bool(keep.any()):
-        node_box, node_cls = torch.nonzero(keep, as_tuple=True)
-        node_score = pos[node_box, node_cls].unsqueeze(1)
-        m = node_box.numel()
-        node_of = torch.full((n, n_cls), -1, dtype=torch.long)
-        node_of[node_box, node_cls] = torch.arange(m)
+        node_box, node_cls = np.nonzero(keep)
+        node_score = pos[node_box, node_cls][:, None]
+        m = node_box.size
+        node_of = np.full((n, n_cls), -1, dtype=np.int64)
+        node_of[node_box, node_cls] = np.arange(m)
         # pairs of nodes on the same box or on adjacent boxes
-        box_src = torch.cat([src, torch.arange(n)])
-        box_dst = torch.cat([dst, torch.arange(n)])
-        a = node_of[box_src].unsqueeze(2).expand(-1, n_cls, n_cls)
-        b = node_of[box_dst].unsqueeze(1).expand(-1, n_cls, n_cls)
+        box_src = np.concatenate([src, np.arange(n)])
+        box_dst = np.concatenate([dst, np.arange(n)])
+        a = np.broadcast_to(node_of[box_src][:, :, None], (box_src.size, n_cls, n_cls))
+        b = np.broadcast_to(node_of[box_dst][:, None, :], (box_dst.size, n_cls, n_cls))
         valid = (a >= 0) & (b >= 0) & (a != b)
         n_src, n_dst = a[valid], b[valid]
-        kept_nodes = _greedy_fixed_point(node_score, torch.ones(m, 1, dtype=torch.bool), n_src, n_dst)[:, 0]
-        keep = torch.zeros_like(keep)
+        kept_nodes = _greedy_fixed_point(node_score, np.ones((m, 1), dtype=np.bool_), n_src, n_dst)[:, 0]
+        keep = np.zeros_like(keep)
         keep[node_box[kept_nodes], node_cls[kept_nodes]] = True
     out = []
     for j in range(n_cls):
-        idx = torch.nonzero(keep[:, j]).flatten()
-        order = torch.argsort(pos[idx, j], descending=True, stable=True)
-        out.append(idx[order])
+        idx = np.flatnonzero(keep[:, j])
+        order = np.argsort(-pos[idx, j], kind="stable")
+        out.append(idx[order].astype(np.int64))
     return out

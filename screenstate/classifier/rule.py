@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-import torch
+import numpy as np
 
 from screenstate.classifier.columns import ExampleColumns, Relevance
 from screenstate.classifier.fewshot import FewShot, calibration_rows
@@ -52,12 +52,12 @@ class DecisionRule(Protocol):
         and applied only where the learned ``min_score`` is (None: no margin)."""
         ...
 
-    def scores(self, relevance: Relevance) -> torch.Tensor:
+    def scores(self, relevance: Relevance) -> np.ndarray:
         """Raw scores, float [images, classes] in [0, 1]; sources missing from
         ``relevance`` are left out (ablations)."""
         ...
 
-    def column_view(self, relevance: Relevance) -> torch.Tensor:
+    def column_view(self, relevance: Relevance) -> np.ndarray:
         """float [images, columns]: how strongly the evidence matches each example column
         (NaN: no source scores it); a class's best column is the example behind its score."""
         ...
@@ -67,14 +67,14 @@ def choose_rule(
     columns: ExampleColumns,
     channels: Sequence[str],
     weights: Mapping[str, float],
-    exemplar_relevance: Callable[[torch.Tensor], Relevance],
+    exemplar_relevance: Callable[[np.ndarray], Relevance],
 ) -> DecisionRule:
     """The rule for a class file: :class:`FewShot` when enough classes have two or more
     positive screenshot exemplars (:func:`~screenstate.classifier.fewshot.calibration_rows`),
     else :class:`TwoStage` over ``channels`` with fusion ``weights``.
 
     ``exemplar_relevance(rows)``: every evidence source's relevance of the screenshots of
-    the columns ``rows`` (long) to every column; called only for the few-shot rule.
+    the columns ``rows`` (int64) to every column; called only for the few-shot rule.
     """
     rows = calibration_rows(columns)
     if rows is None:

@@ -66,7 +66,7 @@ PrecisionOpt = Annotated[str, typer.Option("--precision", help="auto | fp32 | bf
 
 
 def _options(device: str, precision: str, views: str, clip_model: str, clip_pretrained: str) -> EncoderOptions:
-    from screenstate.embeddings.clip import ClipOptions
+    from screenstate.embeddings.clip_features import ClipOptions
     from screenstate.embeddings.factory import EncoderOptions
 
     clip = ClipOptions(model=clip_model, pretrained=clip_pretrained, views=views)

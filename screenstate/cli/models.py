@@ -50,7 +50,7 @@ def models_list(
     else:  # open_clip (seconds to import) only when some checkpoint could be there
         clip = None
         if clip_weights_on_disk():
-            from screenstate.embeddings.clip import cached_clip_weights
+            from screenstate.embeddings.clip_weights import cached_clip_weights
 
             clip = cached_clip_weights(clip_model, clip_pretrained)
         typer.echo(f"clip {clip_model}/{clip_pretrained}: {clip if clip else 'missing (screenstate models pull)'}")

@@ -16,18 +16,22 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
-import torch
 from PIL import Image
 
 from screenstate.schema import Column
+
+if TYPE_CHECKING:  # only the CLIP channel passes tensors; the default path imports no torch
+    import torch
 
 #: a channel's image feature type (one screen)
 F = TypeVar("F")
 #: a channel's example feature type (all columns of a class file)
 E = TypeVar("E")
+#: an array of similarities: numpy on the default path, a tensor inside the CLIP channel
+A = TypeVar("A", np.ndarray, "torch.Tensor")
 
 
 class Channel(ABC, Generic[F, E]):
@@ -61,7 +65,7 @@ class Channel(ABC, Generic[F, E]):
         when None the channel encodes the exemplar files itself."""
 
     @abstractmethod
-    def relevance(self, features: Sequence[F], examples: E) -> torch.Tensor:
+    def relevance(self, features: Sequence[F], examples: E) -> np.ndarray:
         """Calibrated relevance, float32 [len(features), n_columns] in [0, 1]."""
 
     @abstractmethod
@@ -82,12 +86,12 @@ class Channel(ABC, Generic[F, E]):
         exemplar index holds; ``D`` is 1 when there are none)."""
 
 
-def floor_relevance(similarity: torch.Tensor, floor: float) -> torch.Tensor:
+def floor_relevance(similarity: A, floor: float) -> A:
     """The channels' one calibration of a similarity to a relevance: ``floor`` (the
     similarity of unrelated screens, fitted per channel: docs/CONSTANTS.md) maps to 0.5 and
     1 to 1, linearly; not clamped (callers clamp to [0, 1]).
 
-    >>> floor_relevance(torch.tensor([0.6, 0.8, 1.0]), 0.6)
-    tensor([0.5000, 0.7500, 1.0000])
+    >>> floor_relevance(np.array([0.6, 0.8, 1.0], np.float32), 0.6)
+    array([0.5 , 0.75, 1.  ], dtype=float32)
     """
     return 0.5 + 0.5 * (similarity - floor) / (1.0 - floor)

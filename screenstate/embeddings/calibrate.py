@@ -191,6 +191,20 @@ def thread_budget() -> int:
     return max(1, min(len(_usable_cpus()), threads))
 
 
+def limit_threads(threads: int) -> None:
+    """Cap this process's intra-op threads (a Ray worker's share of its node's cores):
+    ``OMP_NUM_THREADS``, which :func:`thread_budget` (OCR, sentence model) reads and torch
+    starts from when a CLIP channel imports it later; torch's own count when it is already
+    imported. Imports no torch: the default channels need none."""
+    import sys
+
+    n = max(1, threads)
+    os.environ["OMP_NUM_THREADS"] = str(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
 def calibration_dir() -> Path:
     return default_cache_dir() / "calibration"
 

@@ -42,13 +42,17 @@ from screenstate.embeddings.base import Channel, floor_relevance
 from screenstate.embeddings.calibrate import CalibrationKey, Choice, isa_class, record_use, thread_budget
 from screenstate.embeddings.clip_features import ClipExamples, ClipFeatures, ClipOptions
 from screenstate.embeddings.clip_runtime import CLIP_AGREEMENT, DTYPES, min_cosine  # noqa: F401 - public names
-from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
-from screenstate.embeddings.hub import OPEN_CLIP_URL_CACHE, clip_weights_on_disk, hub_reachable
+from screenstate.embeddings.clip_weights import (  # noqa: F401 - public names
+    cached_clip_weights,
+    clip_available,
+    missing_weights_message,
+)
+from screenstate.embeddings.hub import hub_reachable
 from screenstate.embeddings.images import ViewMode, load_image, make_views, parse_view_mode
 from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
 from screenstate.embeddings.templates import get_templates
 from screenstate.errors import ModelNotAvailableError
-from screenstate.extras import installed, require
+from screenstate.extras import require
 from screenstate.hashing import digest
 from screenstate.lru import LRU
 from screenstate.schema import Column
@@ -95,58 +99,6 @@ def register_model_config(model: str) -> str:
         open_clip.add_model_config(p)
         return p.stem
     return model
-
-
-def cached_clip_weights(model: str, pretrained: str) -> Path | None:
-    """A local file holding the weights, without touching the network (None if absent)."""
-    p = Path(pretrained).expanduser()
-    if p.is_file():
-        return p
-    import open_clip
-
-    cfg = open_clip.get_pretrained_cfg(model, pretrained)
-    if not cfg:
-        return None
-    hub = (cfg.get("hf_hub") or "").strip("/")
-    if hub:
-        from huggingface_hub import try_to_load_from_cache
-
-        parts = hub.split("/")
-        repo, fname = "/".join(parts[:2]), "/".join(parts[2:])
-        names = [fname] if fname else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
-        for name in names:
-            hit = try_to_load_from_cache(repo, name)
-            if isinstance(hit, str) and Path(hit).is_file():
-                return Path(hit)
-    url = cfg.get("url") or ""
-    if url:
-        # where open_clip's download_pretrained_from_url puts URL weights (it ignores XDG_CACHE_HOME)
-        cand = Path(OPEN_CLIP_URL_CACHE).expanduser() / Path(url).name
-        if cand.is_file():
-            return cand
-    return None
-
-
-def clip_available(model: str = DEFAULT_CLIP_MODEL, pretrained: str = DEFAULT_CLIP_PRETRAINED) -> bool:
-    """True when CLIP can be built without the network (cached, local or random weights)."""
-    if pretrained == "random":
-        return installed("open_clip")
-    if not installed("open_clip") or not (Path(pretrained).expanduser().is_file() or clip_weights_on_disk()):
-        return False  # decided without importing open_clip (seconds)
-    try:
-        return cached_clip_weights(model, pretrained) is not None
-    except Exception:  # noqa: BLE001 - any lookup failure means "not available offline"
-        return False
-
-
-def missing_weights_message(model: str, pretrained: str) -> str:
-    return (
-        f"CLIP weights {model}/{pretrained} are not available offline and the model hub is "
-        f"unreachable. Fix: run `screenstate models pull --clip-model {model} --clip-pretrained "
-        f"{pretrained}` on a connected machine and copy its cache, or pass a local checkpoint "
-        "with --clip-pretrained /path/to/open_clip_model.safetensors, or use --encoder text "
-        "(no download needed)."
-    )
 
 
 class ClipChannel(Channel[ClipFeatures, ClipExamples]):
@@ -379,11 +331,12 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
         is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
         return ClipExamples(is_text, text_feats, img_feats)
 
-    def relevance(self, features: Sequence[ClipFeatures], examples: ClipExamples) -> torch.Tensor:
+    def relevance(self, features: Sequence[ClipFeatures], examples: ClipExamples) -> np.ndarray:
+        """float32 [images, columns] as numpy: the rules take no torch (whatever the towers' precision)."""
         is_text = examples.is_text
         out = torch.zeros(len(features), is_text.shape[0])
         if not features:
-            return out
+            return out.numpy()
         globals_ = torch.stack([f.views[0] for f in features])  # [n, D] global (or only) view
         if examples.text is not None:
             if self.view_mode is ViewMode.tiles:
@@ -395,7 +348,7 @@ class ClipChannel(Channel[ClipFeatures, ClipExamples]):
                 out[:, is_text] = (1.0 + globals_ @ examples.text.T) / 2.0
         if examples.image is not None:
             out[:, ~is_text] = image_relevance(globals_ @ examples.image.T)
-        return out.clamp_(0.0, 1.0)
+        return out.clamp_(0.0, 1.0).numpy()
 
     def exemplar_vectors(self, examples: ClipExamples) -> np.ndarray:
         return examples.image.numpy() if examples.image is not None else np.zeros((0, 1), np.float32)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from screenstate.embeddings.defaults import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 from screenstate.embeddings.shapes import check_rows, check_shape
+
+if TYPE_CHECKING:  # tensors only inside the clip channel: the offline default imports no torch
+    import torch
 
 
 @dataclass(frozen=True)

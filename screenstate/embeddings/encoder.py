@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import torch
+import numpy as np
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
@@ -54,9 +54,12 @@ class Encoder:
     @property
     def clip(self) -> ClipChannel | None:
         """The ``clip`` channel, or None."""
-        from screenstate.embeddings.clip import CLIP
+        import sys
 
-        return self.get(CLIP)
+        clip = sys.modules.get("screenstate.embeddings.clip")
+        if clip is None:
+            return None  # no ClipChannel exists before its module (and torch) is imported
+        return self.get(clip.CLIP)
 
     @property
     def visual(self) -> VisualChannel | None:
@@ -111,11 +114,14 @@ class Encoder:
             }
         )
 
-    def channel_relevance(
-        self, features: Sequence[ScreenFeatures], examples: ScreenExamples
-    ) -> dict[str, torch.Tensor]:
-        """Each channel's relevance matrix, float [images, examples], by channel name."""
-        return {c.name: c.relevance([_feature(f, c) for f in features], _examples(examples, c)) for c in self.channels}
+    def channel_relevance(self, features: Sequence[ScreenFeatures], examples: ScreenExamples) -> dict[str, np.ndarray]:
+        """Each channel's relevance matrix, float32 numpy [images, examples], by channel name
+        (a channel of another package handing back a CPU tensor is converted here, without
+        importing torch: the decision rules take numpy only)."""
+        return {
+            c.name: np.asarray(c.relevance([_feature(f, c) for f in features], _examples(examples, c)), np.float32)
+            for c in self.channels
+        }
 
 
 def _part(container: ScreenPrepared | ScreenFeatures | ScreenExamples, channel: Channel[Any, Any], missing: str) -> Any:

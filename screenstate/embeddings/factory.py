@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from screenstate.embeddings import builtins  # noqa: F401 - registers the built-in channels and sources
 from screenstate.embeddings.base import Channel
-from screenstate.embeddings.clip import ClipOptions, clip_available
+from screenstate.embeddings.clip_features import ClipOptions
+from screenstate.embeddings.clip_weights import clip_available
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.registry import ChannelKind, Runtime, channel_kind, encoder_configs, registered_channels
 from screenstate.embeddings.text import TextOptions

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from screenstate.embeddings.ocr import TextLine
 
@@ -31,7 +31,7 @@ FIND_MIN_SIMILARITY = 0.5
 
 def ranked_lines(
     lines: Sequence[TextLine],
-    sims: torch.Tensor,
+    sims: np.ndarray,
     k: int | None = None,
     floor: float = -math.inf,
     scale: float = 1.0,
@@ -41,12 +41,12 @@ def ranked_lines(
     most ``k``, those >= ``floor``; boxes times ``scale``; similarities rounded to ``digits``.
 
     >>> rows = [TextLine((0, 0, 10, 5), "OK", 1.0), TextLine((0, 9, 10, 14), "Cancel", 1.0)]
-    >>> [m.text for m in ranked_lines(rows, torch.tensor([0.2, 0.7]))]
+    >>> [m.text for m in ranked_lines(rows, np.array([0.2, 0.7], np.float32))]
     ['Cancel', 'OK']
-    >>> ranked_lines(rows, torch.tensor([0.2, 0.7]), floor=0.5, scale=2.0)[0].box
+    >>> ranked_lines(rows, np.array([0.2, 0.7], np.float32), floor=0.5, scale=2.0)[0].box
     (0.0, 18.0, 20.0, 28.0)
     """
-    order = sims.argsort(descending=True).tolist()[:k]
+    order = np.argsort(-sims, kind="stable").tolist()[:k]  # ties: the earlier line first
     out = []
     for i in order:
         sim = float(sims[i])

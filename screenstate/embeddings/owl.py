@@ -135,4 +135,5 @@ class OwlRegions:
         if rel.shape[1] and rel.shape[0] > self.top_k:
             top = rel.max(dim=1).values.topk(self.top_k).indices
             rel, xyxy = rel[top], xyxy[top]
-        return Regions(xyxy, ["" for _ in range(xyxy.shape[0])], rel, self.name)
+        # numpy for the decision rules (classifier/nms.py), which take no torch
+        return Regions(xyxy.numpy(), ["" for _ in range(xyxy.shape[0])], rel.numpy(), self.name)

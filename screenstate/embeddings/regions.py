@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-import torch
+import numpy as np
 from PIL import Image
 
 from screenstate.embeddings.text import TextChannel
@@ -43,9 +43,9 @@ def strip_roles(text: str) -> str:
 class Regions:
     """Boxes (pixels of the original image, x0 y0 x1 y1), labels and relevance [boxes, columns]."""
 
-    boxes: torch.Tensor
+    boxes: np.ndarray  # float32 [boxes, 4]
     labels: list[str]
-    relevance: torch.Tensor
+    relevance: np.ndarray  # float32 [boxes, columns]
     source: str
 
 
@@ -70,14 +70,19 @@ class TextRegions:
         lines = [ln for ln in self.channel.read_lines(prepared) if ln.text.strip()]
         texts = [c.text if c.text is not None else "" for c in columns]
         if not lines or not columns:
-            return Regions(torch.zeros(0, 4), [], torch.zeros(0, len(columns)), self.name)
+            return Regions(np.zeros((0, 4), np.float32), [], np.zeros((0, len(columns)), np.float32), self.name)
         enc = self.channel.sentences
         line_emb = enc.encode([ln.text for ln in lines])
         full = enc.encode(texts) @ line_emb.T
         stripped = enc.encode([strip_roles(t) for t in texts]) @ line_emb.T
-        sim = torch.maximum(full, stripped).T  # [lines, columns]
-        rel = torch.sigmoid((sim - TEXT_REGION_CENTER) / TEXT_REGION_WIDTH)
-        is_text = torch.tensor([c.text is not None for c in columns])
+        sim = np.maximum(full, stripped).T  # [lines, columns]
+        rel = _sigmoid((sim - TEXT_REGION_CENTER) / TEXT_REGION_WIDTH)
+        is_text = np.array([c.text is not None for c in columns], np.bool_)
         rel[:, ~is_text] = 0.0  # image exemplars do not describe a line of text
-        boxes = torch.tensor([[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in (ln.box for ln in lines)])
+        boxes = np.array([[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in (ln.box for ln in lines)], np.float32)
         return Regions(boxes, [ln.text for ln in lines], rel, self.name)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    """torch.sigmoid's 1 / (1 + exp(-x)), float32."""
+    return np.float32(1.0) / (np.float32(1.0) + np.exp(-x))

@@ -12,7 +12,8 @@ channel's options), the feature store (a channel's ``dumps`` / ``loads`` / ``mod
 Typed access goes through the kind: ``features.get(TOY)`` is a ``ToyFeatures | None``,
 ``encoder.get(TOY)`` a ``ToyChannel | None``.
 The built-in channels (``clip``, ``text``, ``visual``) register when
-``screenstate.embeddings.builtins`` is imported (the factory does).
+``screenstate.embeddings.builtins`` is imported (the factory does); ``clip`` is registered
+lazily there (:func:`register_lazy`): its module, and torch, load when it is first named.
 """
 
 from __future__ import annotations
@@ -65,6 +66,15 @@ class ChannelKind(Generic[C, F, E]):
 
 
 _CHANNELS: dict[str, ChannelKind[Any, Any, Any]] = {}
+#: channels known by name whose module registers them when first needed (name -> module)
+_LAZY: dict[str, str] = {}
+
+
+def register_lazy(name: str, module: str) -> None:
+    """Make channel ``name`` known now and import ``module`` (which registers it) only when
+    it is first asked for: a channel needing torch costs nothing to the others."""
+    if name not in _CHANNELS:
+        _LAZY[name] = module
 
 
 def register_channel(kind: ChannelKind[C, F, E]) -> ChannelKind[C, F, E]:
@@ -79,8 +89,10 @@ def register_channel(kind: ChannelKind[C, F, E]) -> ChannelKind[C, F, E]:
 def channel_kind(name: str) -> ChannelKind[Any, Any, Any]:
     """The registered channel ``name`` (the built-ins register on first need, e.g. in a worker
     process that unpickled features); an unknown name is an error listing the registered ones."""
-    if name not in _CHANNELS:
+    if name not in _CHANNELS and name not in _LAZY:
         importlib.import_module("screenstate.embeddings.builtins")
+    if name not in _CHANNELS and name in _LAZY:
+        importlib.import_module(_LAZY[name])
     try:
         return _CHANNELS[name]
     except KeyError:
@@ -88,12 +100,12 @@ def channel_kind(name: str) -> ChannelKind[Any, Any, Any]:
 
 
 def registered_channels() -> tuple[str, ...]:
-    """Names of the registered channels, in registration order."""
-    return tuple(_CHANNELS)
+    """Names of the registered channels (lazy ones included), in registration order."""
+    return tuple(dict.fromkeys([*_LAZY, *_CHANNELS]))
 
 
 def is_channel(name: str) -> bool:
-    return name in _CHANNELS
+    return name in _CHANNELS or name in _LAZY
 
 
 #: the named encoder configs (``text.json`` is ``--encoder text``)

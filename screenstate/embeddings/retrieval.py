@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-import torch
+import numpy as np
 
 from screenstate.embeddings.index import ExemplarIndex
 from screenstate.embeddings.textnorm import ClassIdf, line_key
@@ -35,7 +35,7 @@ class ReadScreen(Protocol):
     @property
     def lines(self) -> Sequence[_Line]: ...
     @property
-    def page_emb(self) -> torch.Tensor: ...
+    def page_emb(self) -> np.ndarray: ...
 
 
 S = TypeVar("S", bound=ReadScreen)
@@ -50,7 +50,7 @@ class ExemplarRetrieval:
     groups small enough to compare in full) and one idf weight per exemplar line."""
 
     groups: tuple[tuple[tuple[int, ...], ExemplarIndex | None], ...]
-    line_weights: tuple[torch.Tensor, ...]  # per exemplar, float32 [its lines]
+    line_weights: tuple[np.ndarray, ...]  # per exemplar, float32 [its lines]
 
     @classmethod
     def build(cls, image_cols: list[Column], feats: Sequence[ReadScreen], model_id: str) -> ExemplarRetrieval:
@@ -63,7 +63,7 @@ class ExemplarRetrieval:
         for members in by_group.values():
             index = None
             if len(members) > RETRIEVE_PER_GROUP:
-                vecs = torch.stack([feats[m].page_emb for m in members]).numpy()
+                vecs = np.stack([feats[m].page_emb for m in members])
                 index = ExemplarIndex(vecs, members, model_id, [])
             groups.append((tuple(members), index))
         keys = [[line_key(ln.text) for ln in f.lines] for f in feats]
@@ -71,23 +71,23 @@ class ExemplarRetrieval:
         for c, ks in zip(image_cols, keys):
             docs.setdefault(c.class_index, []).extend(ks)
         idf = ClassIdf.of(docs)
-        weights = tuple(torch.tensor([idf(k) for k in ks], dtype=torch.float32) for ks in keys)
+        weights = tuple(np.array([idf(k) for k in ks], dtype=np.float32) for ks in keys)
         return cls(tuple(groups), weights)
 
     def similarities(
         self,
         f: S,
         exemplars: Sequence[S],
-        full: Callable[[S, S, torch.Tensor], float],
-    ) -> torch.Tensor:
+        full: Callable[[S, S, np.ndarray], float],
+    ) -> np.ndarray:
         """Similarity of screen ``f`` to each exemplar, float [exemplars]; ``full`` is the
         channel's line-overlap comparison (screen, exemplar, exemplar line weights)."""
-        sims = torch.zeros(len(exemplars))
+        sims = np.zeros(len(exemplars), np.float32)
         for members, index in self.groups:
             if index is None:
                 chosen: list[int] | tuple[int, ...] = members
             else:
-                _, cols = index.top(f.page_emb.numpy()[None, :], RETRIEVE_PER_GROUP)
+                _, cols = index.top(f.page_emb[None, :], RETRIEVE_PER_GROUP)
                 chosen = [int(c) for c in cols[0] if c >= 0]
             vals = {m: full(f, exemplars[m], self.line_weights[m]) for m in chosen}
             floor = min(vals.values()) if vals else 0.0

@@ -9,15 +9,14 @@ from __future__ import annotations
 import functools
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from screenstate.embeddings import sentence_ov
 from screenstate.embeddings.defaults import DEFAULT_SENTENCE_MODEL
 from screenstate.errors import ModelNotAvailableError
 from screenstate.lru import LRU
-
-if TYPE_CHECKING:  # torch loads with the encoder, so resolving a model (``models list``) stays light
-    import torch
 
 
 def _bundled_minilm() -> Path:
@@ -53,9 +52,10 @@ class SentenceEncoder:
     """Sentence embeddings from ``sentence_transformers.SentenceTransformer`` (the model's own
     pooling and normalisation modules), unit norm, with an in-memory LRU cache. On CPU, a
     mean-pooled model (the bundled one) runs on OpenVINO instead (``sentence_ov``: the same
-    vectors to float rounding, without importing sentence-transformers).
+    vectors to float rounding, without importing sentence-transformers or torch).
 
-    ``encode(["Sign in"])`` -> float32 [1, 384].
+    ``encode(["Sign in"])`` -> numpy float32 [1, 384] (torch only inside the
+    sentence-transformers fallback).
     """
 
     def __init__(
@@ -66,13 +66,12 @@ class SentenceEncoder:
         batch_size: int = 64,
         cache_size: int = 65536,
     ) -> None:
-        import torch
-
         self.model_name = model
-        self.device = torch.device(device)
+        #: "cpu", "cuda", "cuda:1" ...: only sentence-transformers (and so torch) runs off the CPU
+        self.device = device
         self.max_length = max_length
         self.batch_size = batch_size
-        self._cache: LRU[str, torch.Tensor] = LRU(cache_size)
+        self._cache: LRU[str, np.ndarray] = LRU(cache_size)
         self._lock = threading.Lock()
         self._model: Any = None
         self._tok: Any = None
@@ -85,7 +84,7 @@ class SentenceEncoder:
         if self._model is not None:
             return
         path = resolve_sentence_model(self.model_name)
-        if self.device.type == "cpu" and sentence_ov.supported(path):  # same vectors, no transformers import
+        if self.device.split(":")[0] == "cpu" and sentence_ov.supported(path):  # same vectors, no transformers import
             from screenstate.embeddings.calibrate import thread_budget
 
             self._model = self._tok = sentence_ov.OpenVinoSentence(path, self.max_length, thread_budget())
@@ -117,24 +116,23 @@ class SentenceEncoder:
         dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # v6 renamed it
         return int(dim())
 
-    def _forward(self, texts: list[str]) -> torch.Tensor:
-        import torch
-
+    def _forward(self, texts: list[str]) -> np.ndarray:
         if not texts:
-            return torch.zeros(0, self.dim)
+            return np.zeros((0, self.dim), np.float32)
         if isinstance(self._model, sentence_ov.OpenVinoSentence):
-            return torch.from_numpy(self._model.encode(texts, self.batch_size))
+            return np.asarray(self._model.encode(texts, self.batch_size), dtype=np.float32)
+        import torch  # the sentence-transformers fallback (another model, or a GPU)
+
         with torch.inference_mode():
             out = self._model.encode(texts, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False)
-            return torch.nn.functional.normalize(out.float(), dim=-1).cpu()  # unit norm whatever the model's config
+            # unit norm whatever the model's config
+            return torch.nn.functional.normalize(out.float(), dim=-1).cpu().numpy()
 
-    def encode(self, texts: list[str]) -> torch.Tensor:
+    def encode(self, texts: list[str]) -> np.ndarray:
         """float32 [len(texts), dim], unit norm; cached per text."""
-        import torch
-
         if not texts:
             self._load()
-            return torch.zeros(0, self.dim)
+            return np.zeros((0, self.dim), np.float32)
         with self._lock:
             self._load()
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
@@ -142,4 +140,4 @@ class SentenceEncoder:
             for t, v in found.items():
                 self._cache.put(t, v)
             # just encoded ones from ``found``: a long list may push them out of the LRU
-            return torch.stack([found[t] if t in found else self._cache.require(t) for t in texts])
+            return np.stack([found[t] if t in found else self._cache.require(t) for t in texts])

@@ -1,8 +1,8 @@
 """Shape checks for feature types: errors say what was expected and what came.
 
->>> import torch
->>> check_shape("clip.views", torch.zeros(2, 3), (None, 3))
->>> check_shape("clip.views", torch.zeros(2, 4), (None, 3))
+>>> import numpy as np
+>>> check_shape("clip.views", np.zeros((2, 3)), (None, 3))
+>>> check_shape("clip.views", np.zeros((2, 4)), (None, 3))
 Traceback (most recent call last):
 ...
 ValueError: clip.views: expected shape (*, 3), got (2, 4)

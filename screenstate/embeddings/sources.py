@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import torch
+import numpy as np
 
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.features import ScreenFeatures
@@ -25,7 +25,7 @@ class ExemplarSource(Protocol):
     """Relevance of screens to a class file's columns, float [screens, columns] in [0, 1],
     NaN on the columns it has no opinion on."""
 
-    def relevance(self, features: Sequence[ScreenFeatures]) -> torch.Tensor: ...
+    def relevance(self, features: Sequence[ScreenFeatures]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, eq=False)

@@ -47,7 +47,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel, floor_relevance
@@ -58,6 +57,7 @@ from screenstate.embeddings.registry import ChannelKind, Runtime, register_chann
 from screenstate.embeddings.retrieval import ExemplarRetrieval
 from screenstate.embeddings.sentence import DEFAULT_SENTENCE_MODEL, SentenceEncoder
 from screenstate.embeddings.shapes import check_rows, check_shape
+from screenstate.embeddings.sparse import SparseRows
 from screenstate.embeddings.textnorm import FEATURE_CODE as NORM_CODE
 from screenstate.embeddings.textnorm import SETTINGS as NORM_SETTINGS
 from screenstate.embeddings.textnorm import WORD, ClassIdf, content_words, is_text, respace, screen_words
@@ -75,14 +75,14 @@ class TextFeatures:
     """OCR lines of one screen and their embeddings (what the disk cache stores)."""
 
     lines: tuple[TextLine, ...]  # non-empty lines, re-spaced
-    line_emb: torch.Tensor  # [n_lines, D], one row per line
-    page_emb: torch.Tensor  # [D]
+    line_emb: np.ndarray  # float32 [n_lines, D], one row per line
+    page_emb: np.ndarray  # float32 [D]
     words: tuple[str, ...]
-    word_emb: torch.Tensor  # [n_words, D]
+    word_emb: np.ndarray  # float32 [n_words, D]
     #: per line / per word: inside the foreground window (empty: no window covers another)
     front: tuple[bool, ...] = ()
     word_front: tuple[bool, ...] = ()
-    front_page_emb: torch.Tensor | None = None  # [D], the foreground window's lines only
+    front_page_emb: np.ndarray | None = None  # float32 [D], the foreground window's lines only
 
     def __post_init__(self) -> None:
         check_shape("TextFeatures.page_emb", self.page_emb, (None,))
@@ -110,13 +110,13 @@ class TextExamples:
     the exemplars' features and their retrieval index. ``is_text``: bool [n_columns].
     """
 
-    is_text: torch.Tensor
-    sent: torch.Tensor | None
+    is_text: np.ndarray
+    sent: np.ndarray | None
     vocab: tuple[str, ...]
-    vocab_emb: torch.Tensor | None
-    weights: torch.Tensor
-    weight_sums: torch.Tensor
-    has_words: torch.Tensor
+    vocab_emb: np.ndarray | None
+    weights: SparseRows
+    weight_sums: np.ndarray
+    has_words: np.ndarray
     exemplars: tuple[TextFeatures, ...]
     retrieval: ExemplarRetrieval
 
@@ -154,11 +154,11 @@ WORD_PRIOR = 1.0
 BEHIND_WEIGHT = 0.5
 
 
-def behind_scale(front: tuple[bool, ...]) -> torch.Tensor | float:
+def behind_scale(front: tuple[bool, ...]) -> np.ndarray | float:
     """Factor per screen word / line: 1 inside the foreground window, BEHIND_WEIGHT behind it."""
     if not front:
         return 1.0
-    return torch.where(torch.tensor(front), 1.0, BEHIND_WEIGHT)
+    return np.where(np.array(front, dtype=np.bool_), np.float32(1.0), np.float32(BEHIND_WEIGHT))
 
 
 #: line-overlap similarity of unrelated screens, relevance 0.5 (fewshot_accuracy; docs/CONSTANTS.md)
@@ -205,9 +205,9 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         texts = [ln.text for ln in kept]
         words = screen_words([t.removeprefix(PREFIX) for t in texts])
         dim = self.sentences.dim
-        line_emb = self.sentences.encode(texts) if texts else torch.zeros(0, dim)
-        page_emb = self.sentences.encode(["\n".join(texts)])[0] if texts else torch.zeros(dim)
-        word_emb = self.sentences.encode(words) if words else torch.zeros(0, dim)
+        line_emb = self.sentences.encode(texts) if texts else np.zeros((0, dim), np.float32)
+        page_emb = self.sentences.encode(["\n".join(texts)])[0] if texts else np.zeros(dim, np.float32)
+        word_emb = self.sentences.encode(words) if words else np.zeros((0, dim), np.float32)
         front = front_mask([ln.box for ln in kept], foreground)
         if not front:
             return TextFeatures(tuple(kept), line_emb, page_emb, tuple(words), word_emb)
@@ -252,20 +252,15 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
                 rows.append(e)
                 cols.append(vidx[w])
                 vals.append(idf(w))
-        weights = torch.sparse_coo_tensor(
-            torch.tensor([rows, cols], dtype=torch.long).reshape(2, -1),
-            torch.tensor(vals, dtype=torch.float32),
-            (len(texts), max(1, len(vocab))),
-            check_invariants=True,
-        ).coalesce()  # repeated words add up, as the dense += did
-        weight_sums = torch.sparse.sum(weights, 1).to_dense() if len(texts) else torch.zeros(0)
+        weights = SparseRows.coalesce(rows, cols, vals, (len(texts), max(1, len(vocab))))  # repeated words add up
+        weight_sums = weights.row_sums()
         image_cols = [c for c in columns if c.image is not None]
         if image_features is None:
             image_features = [
                 self.encode([self.prepare(load_image(c.image))])[0] for c in image_cols if c.image is not None
             ]
         exemplars = list(image_features)
-        is_text = torch.tensor([c.text is not None for c in columns], dtype=torch.bool)
+        is_text = np.array([c.text is not None for c in columns], dtype=np.bool_)
         has_words = weight_sums > 0
         return TextExamples(
             is_text=is_text,
@@ -280,30 +275,29 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         )
 
     # -- relevance ---------------------------------------------------------------
-    def _text_relevance(self, f: TextFeatures, ex: TextExamples) -> torch.Tensor:
+    def _text_relevance(self, f: TextFeatures, ex: TextExamples) -> np.ndarray:
         sent = ex.sent
         assert sent is not None  # relevance() calls this only with text columns
-        page = sent @ f.page_emb if f.lines else torch.zeros(sent.shape[0])
+        page = sent @ f.page_emb if f.lines else np.zeros(sent.shape[0], np.float32)
         if f.front_page_emb is not None:
             page = BEHIND_WEIGHT * page + (1.0 - BEHIND_WEIGHT) * (sent @ f.front_page_emb)
         if ex.vocab_emb is not None and (len(f.words) or f.line_emb.shape[0]):
-            best = torch.full((len(ex.vocab),), 0.0)
+            best = np.zeros(len(ex.vocab), np.float32)
             if len(f.words):
-                best = torch.maximum(best, (ex.vocab_emb @ f.word_emb.T * behind_scale(f.word_front)).amax(1))
+                best = np.maximum(best, (ex.vocab_emb @ f.word_emb.T * behind_scale(f.word_front)).max(1))
             if f.line_emb.shape[0]:
-                best = torch.maximum(best, (ex.vocab_emb @ f.line_emb.T * behind_scale(f.front)).amax(1))
+                best = np.maximum(best, (ex.vocab_emb @ f.line_emb.T * behind_scale(f.front)).max(1))
             # idf-weighted mean of word matches, shrunk towards the page score with a prior
             # of WORD_PRIOR idf units: one or two matched words are weak evidence on their own
-            w = ex.weights
-            matched = torch.sparse.mm(w, best.unsqueeze(1)).squeeze(1)
+            matched = ex.weights.matvec(best)
             words = (matched + WORD_PRIOR * page) / (ex.weight_sums + WORD_PRIOR)
-            words = torch.where(ex.has_words, words, page)
+            words = np.where(ex.has_words, words, page)
         else:
             words = page
         return (1.0 + 0.5 * (page + words)) / 2.0
 
     @staticmethod
-    def _screen_similarity(a: TextFeatures, b: TextFeatures, b_weights: torch.Tensor | None = None) -> float:
+    def _screen_similarity(a: TextFeatures, b: TextFeatures, b_weights: np.ndarray | None = None) -> float:
         """Similarity of screen ``a`` to exemplar ``b``: mean of the page cosine and a
         symmetric soft overlap of their lines, each exemplar line weighted by how specific
         it is to its class (``b_weights``; lines every class shows count little)."""
@@ -311,23 +305,23 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
             return 1.0 if (not a.lines and not b.lines) else 0.0
         page = float(a.page_emb @ b.page_emb)
         sim = a.line_emb @ b.line_emb.T  # [a lines, b lines]
-        w = b_weights if b_weights is not None else torch.ones(sim.shape[1])
-        best_b, arg_b = sim.amax(0), sim.argmax(1)
-        cover_b = float((w * best_b).sum() / w.sum().clamp(min=1e-6))
+        w = b_weights if b_weights is not None else np.ones(sim.shape[1], np.float32)
+        best_b, arg_b = sim.max(0), sim.argmax(1)
+        cover_b = float((w * best_b).sum() / np.maximum(w.sum(), np.float32(1e-6)))
         wa = w[arg_b]
-        cover_a = float((wa * sim.amax(1)).sum() / wa.sum().clamp(min=1e-6))
+        cover_a = float((wa * sim.max(1)).sum() / np.maximum(wa.sum(), np.float32(1e-6)))
         return 0.5 * (page + 0.5 * (cover_a + cover_b))
 
-    def relevance(self, features: Sequence[TextFeatures], examples: TextExamples) -> torch.Tensor:
+    def relevance(self, features: Sequence[TextFeatures], examples: TextExamples) -> np.ndarray:
         is_text = examples.is_text
-        out = torch.zeros(len(features), is_text.shape[0])
+        out = np.zeros((len(features), is_text.shape[0]), np.float32)
         for i, f in enumerate(features):
             if examples.sent is not None:
                 out[i, is_text] = self._text_relevance(f, examples)
             if examples.exemplars:
                 sims = examples.retrieval.similarities(f, examples.exemplars, self._screen_similarity)
                 out[i, ~is_text] = floor_relevance(sims, EXEMPLAR_FLOOR)
-        return out.clamp_(0.0, 1.0)
+        return np.clip(out, 0.0, 1.0)
 
     # -- evidence ----------------------------------------------------------------
     def matching_lines(
@@ -346,17 +340,17 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         if bool(is_text[column]):
             assert examples.sent is not None  # a text column exists
             sims = examples.sent[pos] @ feature.line_emb.T  # [lines]
-            w = examples.weights.index_select(0, torch.tensor([pos])).to_dense()[0] > 0
+            w = examples.weights.row(pos) > 0
             if examples.vocab_emb is not None and bool(w.any()):
-                sims = torch.maximum(sims, (examples.vocab_emb[w] @ feature.line_emb.T).amax(0))
+                sims = np.maximum(sims, (examples.vocab_emb[w] @ feature.line_emb.T).max(0))
                 vocab = [v for v, keep in zip(examples.vocab, w.tolist()) if keep]
-                exact = torch.tensor([bool(set(vocab) & set(content_words(ln.text))) for ln in feature.lines])
-                sims = torch.where(exact, torch.ones_like(sims), sims)
+                exact = np.array([bool(set(vocab) & set(content_words(ln.text))) for ln in feature.lines], np.bool_)
+                sims = np.where(exact, np.float32(1.0), sims)
         else:
             ex = examples.exemplars[pos]
             if ex.line_emb.shape[0] == 0:
                 return ()
-            sims = (feature.line_emb @ ex.line_emb.T).amax(1)
+            sims = (feature.line_emb @ ex.line_emb.T).max(1)
         return tuple(ranked_lines(feature.lines, sims, k=k, floor=floor, digits=4))
 
     def find_lines(
@@ -368,14 +362,14 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         lines = [ln for ln in self.read_lines(img) if ln.text.strip()]
         if not lines:
             return []
-        sims = (self.sentences.encode(list(phrases)) @ self.sentences.encode([ln.text for ln in lines]).T).amax(0)
+        sims = (self.sentences.encode(list(phrases)) @ self.sentences.encode([ln.text for ln in lines]).T).max(0)
         return ranked_lines(lines, sims, floor=floor, scale=scale)
 
     def exemplar_vectors(self, examples: TextExamples) -> np.ndarray:
         """Page embeddings of the screenshot exemplars."""
         if not examples.exemplars:
             return np.zeros((0, 1), np.float32)
-        return np.stack([f.page_emb.numpy() for f in examples.exemplars])
+        return np.stack([f.page_emb for f in examples.exemplars])
 
     # -- cache -------------------------------------------------------------------
     def dumps(self, feature: TextFeatures) -> bytes:
@@ -392,10 +386,10 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         np.savez(
             buf,
             meta=np.frombuffer(meta.encode("utf-8"), dtype=np.uint8),
-            front_page_emb=(front_page if front_page is not None else torch.zeros(0)).numpy().astype(np.float16),
-            line_emb=feature.line_emb.numpy().astype(np.float16),
-            page_emb=feature.page_emb.numpy().astype(np.float16),
-            word_emb=feature.word_emb.numpy().astype(np.float16),
+            front_page_emb=(front_page if front_page is not None else np.zeros(0, np.float32)).astype(np.float16),
+            line_emb=feature.line_emb.astype(np.float16),
+            page_emb=feature.page_emb.astype(np.float16),
+            word_emb=feature.word_emb.astype(np.float16),
         )
         return buf.getvalue()
 
@@ -405,13 +399,13 @@ class TextChannel(Channel[TextFeatures, TextExamples]):
         lines = tuple(TextLine(tuple(b), t, c) for b, t, c in meta["lines"])
         return TextFeatures(
             lines,
-            torch.from_numpy(z["line_emb"].astype(np.float32)),
-            torch.from_numpy(z["page_emb"].astype(np.float32)),
+            z["line_emb"].astype(np.float32),
+            z["page_emb"].astype(np.float32),
             tuple(meta["words"]),
-            torch.from_numpy(z["word_emb"].astype(np.float32)),
+            z["word_emb"].astype(np.float32),
             tuple(meta["front"]),
             tuple(meta["word_front"]),
-            torch.from_numpy(z["front_page_emb"].astype(np.float32)) if meta["front"] else None,
+            z["front_page_emb"].astype(np.float32) if meta["front"] else None,
         )
 
 

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel, floor_relevance
@@ -208,7 +207,7 @@ def _identity(img: Image.Image) -> Image.Image:
 class VisualExamples:
     """Exemplar vectors of the image columns, and which columns are images."""
 
-    is_image: torch.Tensor  # bool [n_columns]
+    is_image: np.ndarray  # bool [n_columns]
     vectors: np.ndarray  # float32 [n_images, D]
     index: ExemplarIndex | None = None  # when there are more than INDEX_ABOVE exemplars
 
@@ -247,7 +246,7 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
             from screenstate.embeddings.index import ExemplarIndex
 
             index = ExemplarIndex(vectors, list(range(len(vectors))), self.model_id, [])
-        is_image = torch.tensor([c.image is not None for c in columns], dtype=torch.bool)
+        is_image = np.array([c.image is not None for c in columns], dtype=np.bool_)
         return VisualExamples(is_image, vectors, index)
 
     def similarities(self, features: Sequence[VisualFeatures], examples: VisualExamples) -> np.ndarray:
@@ -263,11 +262,11 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
             sims[i, cols[i][ok]] = scores[i][ok]
         return sims
 
-    def relevance(self, features: Sequence[VisualFeatures], examples: VisualExamples) -> torch.Tensor:
-        out = torch.full((len(features), examples.is_image.shape[0]), float("nan"))
+    def relevance(self, features: Sequence[VisualFeatures], examples: VisualExamples) -> np.ndarray:
+        out = np.full((len(features), examples.is_image.shape[0]), np.nan, dtype=np.float32)
         if len(features) and len(examples.vectors):
-            sims = torch.from_numpy(self.similarities(features, examples))
-            out[:, examples.is_image] = floor_relevance(sims, FLOOR).clamp(0.0, 1.0)
+            sims = self.similarities(features, examples)
+            out[:, examples.is_image] = np.clip(floor_relevance(sims, FLOOR), 0.0, 1.0)
         return out
 
     def exemplar_vectors(self, examples: VisualExamples) -> np.ndarray:

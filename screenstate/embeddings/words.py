@@ -30,7 +30,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 from screenstate.embeddings.base import floor_relevance
 from screenstate.embeddings.encoder import Encoder
@@ -78,7 +78,7 @@ def word_sets(features: ScreenFeatures, text_max_side: int) -> ScreenWords:
 class WordExemplars:
     """Exemplar word sets with class-level idf (built once per class file)."""
 
-    is_image: torch.Tensor  # bool [columns]
+    is_image: np.ndarray  # bool [columns]
     exemplars: tuple[ScreenWords, ...]
     idf: ClassIdf
     text_max_side: int
@@ -96,7 +96,7 @@ class WordExemplars:
         per_class: dict[int, set[str]] = {}
         for c, sw in zip(image_cols, words):
             per_class.setdefault(c.class_index, set()).update(sw.whole)
-        is_image = torch.tensor([c.image is not None for c in columns], dtype=torch.bool)
+        is_image = np.array([c.image is not None for c in columns], dtype=np.bool_)
         return cls(is_image, words, ClassIdf.of(per_class), text_max_side)
 
     def _cosine(self, a: frozenset[str], b: frozenset[str]) -> float:
@@ -110,19 +110,20 @@ class WordExemplars:
         inter = sum(sq(w) for w in a & b)
         return inter / math.sqrt(sum(sq(w) for w in a) * sum(sq(w) for w in b))
 
-    def relevance(self, features: Sequence[ScreenFeatures]) -> torch.Tensor:
+    def relevance(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
         """float [screens, columns]: d(e, v) on image columns, NaN on text columns."""
-        out = torch.full((len(features), self.is_image.shape[0]), float("nan"))
+        out = np.full((len(features), self.is_image.shape[0]), np.nan, dtype=np.float32)
         if not self.exemplars:
             return out
-        cols = torch.nonzero(self.is_image).flatten()
+        cols = np.flatnonzero(self.is_image)
         for i, f in enumerate(features):
             sw = word_sets(f, self.text_max_side)
             sims = [
                 0.5 * (self._cosine(sw.whole, e.whole) + self._cosine(sw.foreground, e.foreground))
                 for e in self.exemplars
             ]
-            out[i, cols] = floor_relevance(torch.tensor(sims), 0.0)  # cosines of word sets: 0 = nothing in common
+            # cosines of word sets: 0 = nothing in common
+            out[i, cols] = floor_relevance(np.array(sims, np.float32), 0.0)
         return out
 
 

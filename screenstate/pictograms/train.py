@@ -62,8 +62,8 @@ def embed(sentences: list[str], cache_dir: Path | None = None) -> torch.Tensor:
         return torch.from_numpy(np.load(path))
     emb = SentenceEncoder().encode(sentences)
     if path is not None:
-        np.save(path, emb.numpy())
-    return emb
+        np.save(path, emb)
+    return torch.from_numpy(emb)
 
 
 def train(

@@ -20,7 +20,10 @@ LINE = TextLine((0.0, 0.0, 10.0, 10.0), "OK", 0.9)
 
 def _text(n_lines: int = 1, line_rows: int | None = None, dim: int = 4) -> TextFeatures:
     rows = n_lines if line_rows is None else line_rows
-    return TextFeatures((LINE,) * n_lines, torch.zeros(rows, dim), torch.zeros(dim), ("ok",), torch.zeros(1, dim))
+    z = np.zeros
+    return TextFeatures(
+        (LINE,) * n_lines, z((rows, dim), np.float32), z(dim, np.float32), ("ok",), z((1, dim), np.float32)
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,7 +45,7 @@ def _text(n_lines: int = 1, line_rows: int | None = None, dim: int = 4) -> TextF
             r"VisualFeatures.vector: expected shape \(\*,\), got \(2, 3\)",
         ),
         (
-            lambda: VisualExamples(torch.tensor([True, True, False]), np.zeros((1, 5), np.float32)),
+            lambda: VisualExamples(np.array([True, True, False]), np.zeros((1, 5), np.float32)),
             r"VisualExamples.vectors: expected shape \(2, \*\), got \(1, 5\)",
         ),
         (lambda: ScreenFeatures.from_channels({"owl": 1}), r"unknown channel 'owl'"),

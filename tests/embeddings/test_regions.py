@@ -3,8 +3,8 @@ screenshot."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from screenstate.detect import ScreenDetector
@@ -47,8 +47,8 @@ def test_owl_plus_text_reads_both_sources(text_encoder, tiny_owl, login):
     owl_only = ScreenDetector(SPEC, regions="owl", owl=tiny_owl)._regions(login, both.columns)
     text_only = ScreenDetector(SPEC, regions="text", text_channel=ch)._regions(login, both.columns)
     assert reg.source == "owl+text" and tiny_owl.calls == 2
-    assert torch.equal(reg.boxes, torch.cat([owl_only.boxes, text_only.boxes]))
-    assert torch.allclose(reg.relevance, torch.cat([owl_only.relevance, text_only.relevance]))
+    assert np.array_equal(reg.boxes, np.concatenate([owl_only.boxes, text_only.boxes]))
+    assert np.allclose(reg.relevance, np.concatenate([owl_only.relevance, text_only.relevance]))
     assert reg.labels == owl_only.labels + text_only.labels
     dets = both.detect(login)
     # the text line still answers "Sign In" (random OWL patches cannot reach 0.5 relevance here) ...
@@ -84,7 +84,7 @@ def test_classify_regions_classifies_each_box(text_encoder, small_spec, two_scre
     crops = [canvas.crop(b) for b in boxes]
     for r, c in zip(res, clf.classify_batch(crops)):
         assert r.raw_scores == pytest.approx(c.raw_scores, abs=1e-6)
-    again = clf.classify_regions(canvas, torch.tensor(boxes, dtype=torch.float32))
+    again = clf.classify_regions(canvas, np.array(boxes, dtype=np.float32))
     assert [r.raw_scores for r in again] == [r.raw_scores for r in res]
 
 

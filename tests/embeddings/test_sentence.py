@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import torch
 
 from screenstate.embeddings.sentence import SentenceEncoder, resolve_sentence_model
@@ -32,6 +33,8 @@ def _manual(path, texts, pooling: str) -> torch.Tensor:
 def test_bundled_model_is_mean_pooled_and_unit_norm():
     enc = SentenceEncoder()
     got = enc.encode(TEXTS)
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32  # no torch on the default path
+    got = torch.from_numpy(got)
     assert got.shape == (len(TEXTS), 384) and enc.dim == 384
     assert torch.allclose(got.norm(dim=-1), torch.ones(len(TEXTS)), atol=1e-5)
     assert torch.allclose(got, _manual(resolve_sentence_model("all-MiniLM-L6-v2"), TEXTS, "mean"), atol=1e-5)
@@ -45,6 +48,7 @@ def test_the_models_own_pooling_config_is_honoured(tmp_path):
     cfg = json.loads((dst / "1_Pooling" / "config.json").read_text())
     cfg.update(pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
     (dst / "1_Pooling" / "config.json").write_text(json.dumps(cfg))
-    got = SentenceEncoder(str(dst)).encode(TEXTS)
-    assert torch.allclose(got, _manual(dst, TEXTS, "cls"), atol=1e-5)
-    assert not torch.allclose(got, SentenceEncoder().encode(TEXTS), atol=1e-2)  # mean pooling would differ
+    got = SentenceEncoder(str(dst)).encode(TEXTS)  # through sentence-transformers: numpy all the same
+    assert isinstance(got, np.ndarray) and got.dtype == np.float32
+    assert torch.allclose(torch.from_numpy(got), _manual(dst, TEXTS, "cls"), atol=1e-5)
+    assert not np.allclose(got, SentenceEncoder().encode(TEXTS), atol=1e-2)  # mean pooling would differ

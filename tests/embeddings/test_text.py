@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-import torch
 
 from screenstate.classifier.fusion import fuse
 from screenstate.embeddings.images import load_image
@@ -54,7 +54,7 @@ def test_features_round_trip_through_cache_bytes(login_features):
     ch, f = login_features
     g = ch.loads(ch.dumps(f))
     assert g.lines == f.lines and g.words == f.words
-    torch.testing.assert_close(g.page_emb, f.page_emb, atol=1e-3, rtol=1e-3)
+    np.testing.assert_allclose(g.page_emb, f.page_emb, atol=1e-3, rtol=1e-3)
 
 
 def test_blank_screen_has_no_lines_and_neutral_relevance(text_encoder):
@@ -72,13 +72,13 @@ def test_blank_screen_has_no_lines_and_neutral_relevance(text_encoder):
     [(None, 0.75), ({"clip": 3.0, "text": 1.0}, 0.675), ({"text": 0.0}, 0.6)],
 )
 def test_fusion_is_weighted_mean(weights, expected):
-    got = fuse({"clip": torch.tensor([[0.6]]), "text": torch.tensor([[0.9]])}, weights)
-    assert float(got) == pytest.approx(expected)
+    got = fuse({"clip": np.array([[0.6]], np.float32), "text": np.array([[0.9]], np.float32)}, weights)
+    assert got.item() == pytest.approx(expected)
 
 
 def test_fusion_errors():
     with pytest.raises(ValueError, match="shapes differ"):
-        fuse({"clip": torch.zeros(1, 2), "text": torch.zeros(1, 3)})
+        fuse({"clip": np.zeros((1, 2), np.float32), "text": np.zeros((1, 3), np.float32)})
     with pytest.raises(ValueError, match="at least one"):
         fuse({})
 
@@ -146,7 +146,7 @@ def test_text_inside_the_foreground_window_weighs_more_than_text_behind_it(text_
     assert float(rel[0] - rel[1]) > float(flat[0] - flat[1]) + 0.01
     g = ch.loads(ch.dumps(front))
     assert g.front == front.front and g.word_front == front.word_front and g.front_page_emb is not None
-    torch.testing.assert_close(ch.relevance([g], ex), ch.relevance([front], ex), atol=2e-3, rtol=1e-3)
+    np.testing.assert_allclose(ch.relevance([g], ex), ch.relevance([front], ex), atol=2e-3, rtol=1e-3)
 
 
 def test_no_foreground_preference_when_the_window_holds_every_line_or_none(text_encoder):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from drawn import dialog_screen  # tests/drawn.py
 
 from screenstate.classifier.fusion import fuse
@@ -85,8 +84,8 @@ def test_text_examples_get_no_opinion_and_fusion_skips_them(channel):
     cols = [Column(0, False, "an error dialog", None, "t"), Column(0, False, None, IMG, "i")]
     f = channel.encode_images([img])
     rel = channel.relevance(f, channel.encode_examples(cols, image_features=f))
-    assert torch.isnan(rel[0, 0]) and float(rel[0, 1]) == pytest.approx(1.0, abs=1e-5)
-    fused = fuse({"visual": rel, "text": torch.tensor([[0.7, 0.6]])})
+    assert np.isnan(rel[0, 0]) and float(rel[0, 1]) == pytest.approx(1.0, abs=1e-5)
+    fused = fuse({"visual": rel, "text": np.array([[0.7, 0.6]], np.float32)})
     assert fused.tolist()[0] == pytest.approx([0.7, 0.8], abs=1e-5)
     assert fuse({"visual": rel}).tolist()[0][0] == 0.0  # nobody scored the text example
 
@@ -104,8 +103,8 @@ def test_negative_exemplar_lowers_its_class_by_the_two_stage_rule(channel):
     for cols in (pos_only, with_neg):
         ex = channel.encode_examples(cols, image_features=[feats["error"], feats["warning"], feats["question"]])
         rel = channel.relevance(screen, ex)
-        cls = torch.tensor([c.class_index for c in cols])
-        neg = torch.tensor([c.is_negative for c in cols])
+        cls = np.array([c.class_index for c in cols])
+        neg = np.array([c.is_negative for c in cols])
         rows.append(two_stage_scores(rel, cls, neg, 2)[0])
     assert int(rows[0].argmax()) == 1  # the look-alike positive wins without the negative
     assert int(rows[1].argmax()) == 0  # the negative takes class 1 down: raw = 1 - d(negative)
@@ -125,8 +124,8 @@ def test_faiss_index_gives_the_full_products_top_scores(channel, monkeypatch):
     assert ex.index is not None
     indexed = channel.relevance(feats[:2], ex)
     for i in range(2):
-        top = full[i].argsort(descending=True)[:3]
-        assert torch.allclose(indexed[i, top], full[i, top], atol=1e-5)
+        top = np.argsort(-full[i], kind="stable")[:3]
+        assert np.allclose(indexed[i, top], full[i, top], atol=1e-5)
         assert float(indexed[i].max()) == pytest.approx(float(full[i].max()), abs=1e-5)
     assert INDEX_TOP > 3  # the default compares many more
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.ocr import TextLine
@@ -20,7 +19,8 @@ def _screen(*lines: tuple[str, tuple[float, float, float, float]], box=None, siz
     """Real (validated) channel features holding only what word overlap reads: the OCR
     lines, and the visual channel's foreground box; embeddings are empty."""
     rows = tuple(TextLine(b, t, 1.0) for t, b in lines)
-    text = TextFeatures(rows, torch.zeros(len(rows), 1), torch.zeros(1), (), torch.zeros(0, 1))
+    z = np.zeros
+    text = TextFeatures(rows, z((len(rows), 1), np.float32), z(1, np.float32), (), z((0, 1), np.float32))
     visual = VisualFeatures(np.zeros(4, np.float32), box, size) if box is not None else None
     return ScreenFeatures(text=text, visual=visual)
 
@@ -58,7 +58,7 @@ def test_the_exemplar_sharing_the_buttons_wins(buttons, expected):
         *((b, (300 + 40 * i, 350, 330 + 40 * i, 370)) for i, b in enumerate(buttons)),
     )
     rel = words.relevance([screen])
-    assert torch.isnan(rel[0, 0])  # no opinion on the text example
+    assert rel.dtype == np.float32 and np.isnan(rel[0, 0])  # no opinion on the text example
     assert int(rel[0, 1:].argmax()) == expected
     assert float(rel[0, 1:].min()) >= 0.5 and float(rel[0, 1:].max()) <= 1.0
 

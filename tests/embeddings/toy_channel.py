@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from PIL import Image
 
 from screenstate.embeddings.base import Channel
@@ -84,10 +83,10 @@ class ToyChannel(Channel[ToyFeatures, ToyExamples]):
         ]
         return ToyExamples(np.stack(rows).astype(np.float32) if rows else np.zeros((0, 3), np.float32))
 
-    def relevance(self, features: Sequence[ToyFeatures], examples: ToyExamples) -> torch.Tensor:
-        screens = torch.from_numpy(np.stack([f.rgb for f in features]))
-        dist = torch.cdist(screens, torch.from_numpy(examples.rgb))  # NaN rows stay NaN
-        return (1.0 - dist / 3**0.5).float()
+    def relevance(self, features: Sequence[ToyFeatures], examples: ToyExamples) -> np.ndarray:
+        screens = np.stack([f.rgb for f in features])
+        dist = np.linalg.norm(screens[:, None, :] - examples.rgb[None, :, :], axis=-1)  # NaN rows stay NaN
+        return (1.0 - dist / 3**0.5).astype(np.float32)
 
     def dumps(self, feature: ToyFeatures) -> bytes:
         return feature.rgb.astype(np.float32).tobytes()
