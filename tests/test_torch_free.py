@@ -104,3 +104,19 @@ def test_a_state_checker_answers_without_torch(tmp_path, data_dir):
     )
     assert json.loads(out.strip().splitlines()[-1]) == {"state": "error_dialog", "is": True}
     assert loaded == []
+
+
+def test_lines_rank_as_torchs_argsort_did_ties_included():
+    """The lines shown for a score are chosen as before the numpy port: equal similarities
+    (every line holding an example's word scores 1) in torch's unstable-sort order."""
+    import numpy as np
+    import pytest
+
+    from screenstate.embeddings.lines import _descending
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x = rng.random(int(rng.integers(0, 200))).astype(np.float32)
+        x[rng.random(len(x)) < rng.random()] = 1.0
+        assert _descending(x.tolist()) == torch.from_numpy(x).argsort(descending=True).tolist()

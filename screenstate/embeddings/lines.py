@@ -46,7 +46,7 @@ def ranked_lines(
     >>> ranked_lines(rows, np.array([0.2, 0.7], np.float32), floor=0.5, scale=2.0)[0].box
     (0.0, 18.0, 20.0, 28.0)
     """
-    order = np.argsort(-sims, kind="stable").tolist()[:k]  # ties: the earlier line first
+    order = _descending(sims.tolist())[:k]
     out = []
     for i in order:
         sim = float(sims[i])
@@ -55,3 +55,124 @@ def ranked_lines(
             box = b if scale == 1.0 else (b[0] * scale, b[1] * scale, b[2] * scale, b[3] * scale)
             out.append(LineMatch(lines[i].text, box, round(sim, digits) if digits is not None else sim))
     return out
+
+
+def _descending(values: list[float]) -> list[int]:  # noqa: C901 - one algorithm, kept whole
+    """Indices of ``values`` best first, equal values in the order torch's ``argsort(descending=True)``
+    gave them before the rules moved to numpy (libstdc++'s ``std::sort``: introsort on (value,
+    index) pairs, NaN first), so the lines shown for a score stay the same lines; checked against
+    torch on thousands of tie-heavy inputs. A plain stable order would pick other lines among
+    equally similar ones (every line holding an example's word scores exactly 1)."""
+    v = values
+    a = list(range(len(v)))
+
+    def comp(i: int, j: int) -> bool:  # element i before element j (NaN first, as torch's descending comparator)
+        vi, vj = v[i], v[j]
+        return (vi != vi and vj == vj) or vi > vj
+
+    def move_median_to_first(result: int, x: int, y: int, z: int) -> None:
+        if comp(a[x], a[y]):
+            if comp(a[y], a[z]):
+                a[result], a[y] = a[y], a[result]
+            elif comp(a[x], a[z]):
+                a[result], a[z] = a[z], a[result]
+            else:
+                a[result], a[x] = a[x], a[result]
+        elif comp(a[x], a[z]):
+            a[result], a[x] = a[x], a[result]
+        elif comp(a[y], a[z]):
+            a[result], a[z] = a[z], a[result]
+        else:
+            a[result], a[y] = a[y], a[result]
+
+    def unguarded_partition(first: int, last: int, pivot: int) -> int:
+        while True:
+            while comp(a[first], a[pivot]):
+                first += 1
+            last -= 1
+            while comp(a[pivot], a[last]):
+                last -= 1
+            if not first < last:
+                return first
+            a[first], a[last] = a[last], a[first]
+            first += 1
+
+    def heap_sort(first: int, last: int) -> None:  # std::__partial_sort(first, last, last): make_heap + sort_heap
+        n = last - first
+
+        def adjust(hole: int, length: int, value: int) -> None:
+            top = hole
+            child = hole
+            while child < (length - 1) // 2:
+                child = 2 * (child + 1)
+                if comp(a[first + child], a[first + child - 1]):
+                    child -= 1
+                a[first + hole] = a[first + child]
+                hole = child
+            if (length & 1) == 0 and child == (length - 2) // 2:
+                child = 2 * (child + 1)
+                a[first + hole] = a[first + child - 1]
+                hole = child - 1
+            parent = (hole - 1) // 2
+            while hole > top and comp(a[first + parent], value):
+                a[first + hole] = a[first + parent]
+                hole = parent
+                parent = (hole - 1) // 2
+            a[first + hole] = value
+
+        if n >= 2:
+            parent = (n - 2) // 2
+            while True:
+                adjust(parent, n, a[first + parent])
+                if parent == 0:
+                    break
+                parent -= 1
+        last_ = last
+        while last_ - first > 1:
+            last_ -= 1
+            value = a[last_]
+            a[last_] = a[first]
+            adjust(0, last_ - first, value)
+
+    def introsort_loop(first: int, last: int, depth: int) -> None:
+        while last - first > 16:
+            if depth == 0:
+                heap_sort(first, last)
+                return
+            depth -= 1
+            mid = first + (last - first) // 2
+            move_median_to_first(first, first + 1, mid, last - 1)
+            cut = unguarded_partition(first + 1, last, first)
+            introsort_loop(cut, last, depth)
+            last = cut
+
+    def linear_insert(last: int) -> None:
+        val = a[last]
+        nxt = last - 1
+        while comp(val, a[nxt]):
+            a[last] = a[nxt]
+            last = nxt
+            nxt -= 1
+        a[last] = val
+
+    def insertion_sort(first: int, last: int) -> None:
+        if first == last:
+            return
+        for i in range(first + 1, last):
+            if comp(a[i], a[first]):
+                val = a[i]
+                a[first + 1 : i + 1] = a[first:i]
+                a[first] = val
+            else:
+                linear_insert(i)
+
+    n = len(a)
+    if n:
+        introsort_loop(0, n, 2 * int(math.log2(n)))
+        if n > 16:
+            insertion_sort(0, 16)
+            for i in range(16, n):
+                linear_insert(i)
+        else:
+            insertion_sort(0, n)
+    return a

@@ -97,6 +97,7 @@ def test_limits_come_from_the_environment(tmp_path, tiny_clip_encoder, monkeypat
 
 def test_text_example_weights_are_sparse(text_encoder):
     """Memory of a deployed classifier must not grow as examples x vocabulary."""
+    from screenstate.embeddings.sparse import SparseRows
     from screenstate.schema import ClassSpec
 
     spec = ClassSpec.from_dict(
@@ -105,8 +106,8 @@ def test_text_example_weights_are_sparse(text_encoder):
     text = text_encoder.text
     ex = text.encode_examples(spec.columns(), augment=False)
     weights = ex.weights
-    assert weights.is_sparse and weights.shape[1] >= 300
-    assert weights._nnz() <= 2 * 300  # a few entries per example, not 300 x vocabulary
+    assert isinstance(weights, SparseRows) and weights.shape[1] >= 300
+    assert len(weights.vals) <= 2 * 300  # a few entries per example, not 300 x vocabulary
 
 
 # -- items 6 and 7: images, upload size, time budget, slow requests --------------------
