@@ -14,6 +14,13 @@ labels, and how many clusters were named. On held-out sets, every wrong frame of
 is also corrected once as in the review page (then undone): how many come out right and
 how the accuracy of the other frames changes (``one_correction_session_b``).
 
+Session A is named two ways (``NAMINGS``): every cluster with its exemplars as ``suggest``
+keeps them (up to 3: the few-shot rule), and with one exemplar per cluster (the README
+walkthrough's case: the two-stage rule). Each check is run with the class file as named
+(``as_named``) and after ``label --min-scores`` wrote the proposed min_score per class
+(``min_scores``, screenstate/min_scores.py, from session A as named).
+``LABEL_ONCE_SETS=qt-featherpad`` runs one set (choosing on dev without the others).
+
 Sets: every ``benchmarks/heldout/recordings/<software>/`` (session_a/, session_b/,
 session_a.mp4 + .csv, the video checked frame after frame by a
 StateChecker as a replay would; see its PROVENANCE.md), and screens-dev side by side (its one
@@ -78,16 +85,23 @@ def _score(got: list[str | None], preds: list[str], labels: list[str]) -> dict:
     }
 
 
-def label_once(session_a: Path, classes_src: Path, work: Path, cache: str) -> tuple[Path, dict]:
-    """suggest + label --cluster by majority label; returns the class file and what happened."""
+def label_once(session_a: Path, classes_src: Path, work: Path, cache: str, exemplars: int = 0) -> tuple[Path, dict]:
+    """suggest + label --cluster by majority label; returns the class file and what happened.
+    ``exemplars``: how many each cluster keeps (0: suggest's own ``EXEMPLARS``)."""
     from sklearn.metrics import adjusted_rand_score
 
+    import screenstate.suggest as suggest
     from screenstate.suggest import label_cluster, suggest_states, write_suggestions
 
     files, labels = _labels(session_a)
     label_of = dict(zip(files, labels))
     t0 = time.perf_counter()
-    s = suggest_states(session_a, cache=cache)
+    kept = suggest.EXEMPLARS
+    suggest.EXEMPLARS = exemplars or kept
+    try:
+        s = suggest_states(session_a, cache=cache)
+    finally:
+        suggest.EXEMPLARS = kept
     t_suggest = time.perf_counter() - t0
     states = work / "states"
     write_suggestions(s, states)
@@ -121,6 +135,30 @@ def label_once(session_a: Path, classes_src: Path, work: Path, cache: str) -> tu
         "label_cluster_s": round(t_label / max(len(named), 1), 3),
     }
     return classes, info
+
+
+#: how the simulated user names session A: every cluster with ``label --cluster`` as suggest
+#: writes it (up to 3 exemplars: the few-shot rule), and with one exemplar per cluster (the
+#: README walkthrough's case: the two-stage rule, no learned none of the above)
+NAMINGS = {"clusters": 0, "one_exemplar": 1}
+
+
+def _floats(values) -> list[float]:
+    import numpy as np
+
+    return [float(v) for v in np.asarray(values, dtype=np.float64)]
+
+
+def _with_min_scores(classes: Path, states: Path, clf) -> tuple[Path, dict]:
+    """A copy of the class file with the proposed min_score per class written (``label
+    --min-scores``), and the proposals."""
+    from screenstate.min_scores import propose_min_scores, write_min_scores
+
+    proposals = propose_min_scores(classes, states, clf)
+    out = classes.with_name("classes_min_scores.json")
+    shutil.copyfile(classes, out)
+    write_min_scores(out, proposals)
+    return out, {p.name: p.min_score if p.min_score is not None else p.why for p in proposals if p.own_frames}
 
 
 def _classify(clf, items: list, labels: list[str]) -> dict:
@@ -206,30 +244,50 @@ def run(quick: bool) -> dict:
                     {"recording_itself": _labels(DEV / "recording"), "labelled_screenshots": _screenshots(DEV)},
                 )
             )
+        only = os.environ.get("LABEL_ONCE_SETS")  # e.g. qt-featherpad: choose on dev without the others
+        if only:
+            jobs = [j for j in jobs if j[0] in only.split(",")]
         for name, session_a, checks in jobs:
-            work = Path(tmp) / name
-            work.mkdir()
-            classes, info = label_once(session_a, classes_src, work, cache)
-            clf = ScreenClassifier(classes, encoder="auto", cache=FeatureCache(cache))
-            row = {"set": name, "label": info, "encoder": "+".join(clf.encoder.channel_names)}
-            row["min_scores"] = {n: m for n, m in zip(clf.names, clf.min_scores.tolist()) if m == m}
-            for check, (items, labels) in checks.items():
-                if check.endswith("_video"):  # as a replay checks it: frame after frame, change-gated
-                    row[check] = _check_stream(classes, items, labels)
-                else:
-                    row[check] = _classify(clf, items, labels)
+            row = {"set": name}
+            for naming, exemplars in NAMINGS.items():
+                work = Path(tmp) / name / naming
+                work.mkdir(parents=True)
+                classes, info = label_once(session_a, classes_src, work, cache, exemplars)
+                clf = ScreenClassifier(classes, encoder="auto", cache=FeatureCache(cache))
+                part: dict = {
+                    "label": info,
+                    "encoder": "+".join(clf.encoder.channel_names),
+                    "rule": type(clf.rule).__name__,
+                }
+                part["min_scores"] = {n: m for n, m in zip(clf.names, _floats(clf.min_scores)) if m == m}
+                proposed = _with_min_scores(classes, work / "states", clf)
+                part["proposed_min_scores"] = proposed[1]
+                for variant, cf in (("as_named", classes), ("min_scores", proposed[0])):
+                    vclf = clf.with_spec(cf)
+                    part[variant] = {}
+                    for check, (items, labels) in checks.items():
+                        if check.endswith("_video"):  # as a replay checks it: frame after frame, change-gated
+                            part[variant][check] = _check_stream(cf, items, labels)
+                        else:
+                            part[variant][check] = _classify(vclf, items, labels)
+                row[naming] = part
+                if naming == "clusters":
+                    row["class_file"] = json.loads(classes.read_text())
             if (session_a.parent / "session_b" / "labels.csv").is_file():  # held-out: correct session B's frames
                 row["one_correction_session_b"] = one_correction(
-                    classes, session_a.parent / "session_b", cache, work / "corr"
+                    Path(tmp) / name / "clusters" / "classes.json",  # the few-shot class file
+                    session_a.parent / "session_b",
+                    cache,
+                    Path(tmp) / name / "corr",
                 )
-            row["class_file"] = json.loads(classes.read_text())
             table.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "class_file"}), flush=True)  # progress
     heldout = [r for r in table if r["set"] != "screens-dev"]
-    value = heldout[0]["session_b"]["top1_all"] if heldout else float("nan")
+    tops = [r["clusters"]["as_named"]["session_b"]["top1_all"] for r in heldout]
+    value = round(sum(tops) / len(tops), 4) if tops else float("nan")
     out = result(
         "label_once",
-        "top-1 on session B (unknown frames right only with no state), first held-out recording",
+        "top-1 on session B (unknown frames right only with no state), mean over the held-out recordings",
         value,
         workflow="suggest -> label --cluster by majority (unknown clusters unnamed) -> classify",
         class_file="screens-dev classes.json (text descriptions of 15 states) + the named clusters",
@@ -237,9 +295,43 @@ def run(quick: bool) -> dict:
     )
     for r in table:
         r.pop("class_file")
-    #: every set side by side: top-1 over all frames per check (held-out recordings and dev)
+    #: every set side by side: top-1 over all frames per check and variant (held-out recordings and dev)
     out["summary"] = {
-        r["set"]: {k: v["top1_all"] for k, v in r.items() if isinstance(v, dict) and "top1_all" in v} for r in table
+        r["set"]: {
+            f"{naming}/{variant}/{k}": v["top1_all"]
+            for naming in NAMINGS
+            for variant in ("as_named", "min_scores")
+            for k, v in r[naming][variant].items()
+        }
+        for r in table
     }
-    out["table"] = table
+    #: one row per set, naming, class file and check (BENCHMARKS.md); everything else in ``details``
+    out["table"] = [
+        {
+            "set": r["set"],
+            "naming": naming,
+            "rule": r[naming]["rule"],
+            "class_file": variant,
+            "check": check,
+            "frames": v["frames"],
+            "top1_all": v["top1_all"],
+            "top1_named_state": v["top1_named_state"],
+            "top1_named_pred": v["top1_named_pred"],
+            "unknown_none": v["unknown_none"],
+            "confusions": ", ".join(f"{k}: {n}" for k, n in list(v["confusions"].items())[:4]),
+        }
+        for r in table
+        for naming in NAMINGS
+        for variant in ("as_named", "min_scores")
+        for check, v in r[naming][variant].items()
+    ]
+    out["notes"] = (
+        "top1_all: every frame (an unknown frame is right only with no state); top1_named_state / "
+        "top1_named_pred: frames of a named state, by state / by pred (before any threshold); unknown_none: "
+        "share of unknown frames given no state. naming clusters: every cluster named with label --cluster "
+        "(up to 3 exemplars each: the few-shot rule); one_exemplar: one exemplar per cluster (the two-stage "
+        "rule, as in the README walkthrough). class_file min_scores: after label --min-scores (proposals in "
+        "details). The one-correction results (clusters naming) are in details."
+    )
+    out["details"] = table
     return out

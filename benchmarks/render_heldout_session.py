@@ -1,14 +1,17 @@
-"""Render the held-out recordings ``recordings/qt-featherpad`` and ``recordings/tk-xedit``: two
-ordered sessions of one workflow each in software the dev set does not contain (Qt 5 dialogs
-in front of the FeatherPad editor, an xterm and an X clock; Tk dialogs in front of the
-Athena xedit editor, xcalc/xeyes/xlogo), for the ``label_once`` benchmark: label session A
+"""Render the held-out recordings ``recordings/qt-featherpad``, ``recordings/tk-xedit`` and
+``recordings/gtk-mousepad``: two ordered sessions of one workflow each in software the dev
+set does not contain (Qt 5 dialogs in front of the FeatherPad editor, an xterm and an X
+clock; Tk dialogs in front of the Athena xedit editor, xcalc/xeyes/xlogo; GTK 3 zenity
+dialogs in front of the Mousepad editor, oclock/ico), for the ``label_once`` benchmark: label session A
 once with ``suggest`` + ``label``, check session B (other texts, window positions, timing,
 window manager, screen size and a dark theme) and a video of session A.
 
     apt-get install -y xvfb openbox fluxbox imagemagick x11-apps x11-xserver-utils xterm \
-        python3-tk python3-pyqt5 featherpad optipng xdotool fonts-dejavu fonts-liberation
+        python3-tk python3-pyqt5 featherpad optipng xdotool fonts-dejavu fonts-liberation \
+        zenity mousepad icewm jwm
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/tk-xedit
+    .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/gtk-mousepad
 
 (the project venv for the video; the dialogs run with Debian's /usr/bin/python3).
 
@@ -61,6 +64,10 @@ DOCUMENTS = {
     "Sat: Joaquim, Lena (book sale)\n\nKeys: ask the caretaker before 9:00\n",
     "recipe-bread.txt": "Rye bread (2 loaves)\n\n500 g rye flour\n300 g wheat flour\n15 g salt\n600 ml water\n"
     "starter from the fridge\n\nProve overnight, bake 55 min at 230 C.\n",
+    "minutes-board.txt": "Rowing club - board meeting, 3 March\n\nPresent: Dana, Ole, Farida, Kwame\n\n"
+    "1. Boathouse roof: quote from Berg & Sons accepted\n2. Regatta volunteers: 14 so far\n3. Budget 2026\n\n",
+    "packing-list.txt": "Camping trip - packing list\n\ntent, 2 sleeping bags, stove + 2 gas cans\n"
+    "head torches, first aid kit, water filter\nmaps of the valley (1:25000)\n\nStill to buy:\n",
     "garden.md": "# Garden plan\n\n- move the rhubarb to the north bed\n- order 20 m of hose\n- prune the plum"
     " tree in March\n\nSeeds to buy: beans, dill, two kinds of lettuce\n",
 }
@@ -191,7 +198,82 @@ TK_SESSIONS = [
         editor=("xedit", "-geometry", "640x460+180+60"),
     ),
 ]
-RECORDING_SESSIONS = {"qt-featherpad": SESSIONS, "tk-xedit": TK_SESSIONS}
+#: recording ``gtk-mousepad`` (round 4, #30): GTK 3 dialogs (zenity) in front of the GTK 3
+#: Mousepad editor; Adwaita light vs Adwaita:dark, icewm vs jwm, other texts, documents,
+#: X clients and screen sizes than qt-featherpad and tk-xedit.
+GTK_SESSIONS = [
+    Session(
+        "session_a",
+        (1600, 900),
+        ["icewm"],
+        "Adwaita",
+        "#7a6a4f",
+        [
+            ["xterm", "-geometry", "72x14+900+520", "-hold", "-e", "sh", "-c", "date; echo; df -h /"],
+            ["oclock", "-geometry", "130x130+1440+30"],
+        ],
+        "minutes-board.txt",
+        [
+            ("unknown", 3, None, None),
+            ("editor", 3, None, "Action: Dana books the hall for May."),
+            ("warning_dialog", 3, "Minutes", "Two agenda items have no owner yet."),
+            ("question_dialog", 3, "Publish", "Publish the minutes on the club website?"),
+            ("file_chooser", 4, "Attach the budget", "open"),
+            ("info_dialog", 3, "Published", "The minutes are online for members."),
+            ("progress_dialog", 4, "Uploading", "Uploading minutes and 2 attachments..."),
+            ("password_prompt", 3, "Website login", "Password for the club website (secretary):"),
+            ("error_dialog", 3, "Upload failed", "The website returned error 503. Try again later."),
+            ("desktop", 3, None, None),
+        ],
+        51,
+        kit="zenity",
+        editor=("mousepad",),
+    ),
+    Session(
+        "session_b",
+        (1152, 864),
+        ["jwm"],
+        "Adwaita:dark",
+        "#203a2a",
+        [
+            ["xterm", "-rv", "-geometry", "60x10+10+640", "-hold", "-e", "sh", "-c", "echo trip 2026; ls -1 ~/Documents"],
+            ["ico", "-geometry", "150x150+990+40"],
+        ],
+        "packing-list.txt",
+        [
+            ("unknown", 2, None, None),
+            ("editor", 3, None, "spare tent pegs and the blue tarp"),
+            ("error_dialog", 3, "Sync", "Could not reach the shared folder 'Trip 2026'."),
+            ("password_prompt", 3, "Shared folder", "Enter the passphrase for 'Trip 2026':"),
+            ("info_dialog", 3, "Saved", "The packing list was saved."),
+            ("file_chooser", 3, "Export the list as", "save"),
+            ("question_dialog", 4, "Duplicates", "Remove the 3 duplicate items from the list?"),
+            ("progress_dialog", 3, "Printing", "Sending 2 pages to the printer..."),
+            ("warning_dialog", 3, "Weather", "Rain is forecast for the first two days."),
+            ("desktop", 3, None, None),
+        ],
+        52,
+        kit="zenity",
+        editor=("mousepad",),
+    ),
+]
+RECORDING_SESSIONS = {"qt-featherpad": SESSIONS, "tk-xedit": TK_SESSIONS, "gtk-mousepad": GTK_SESSIONS}
+#: video seed per recording
+VIDEO_SEEDS = {"qt-featherpad": 33, "tk-xedit": 43, "gtk-mousepad": 53}
+
+
+def _zenity(state: str, title: str | None, text: str | None, progress: int) -> list[str]:
+    """The zenity (GTK 3) command for one dialog state; text is the mode for file_chooser."""
+    base = ["zenity", "--title", title or "Message"]
+    if state == "file_chooser":
+        mode = ["--save", "--filename=untitled.txt"] if text == "save" else []
+        return [*base, "--file-selection", *mode]
+    if state == "password_prompt":
+        return [*base, "--entry", "--hide-text", "--text", text or "", "--width", "380"]
+    if state == "progress_dialog":
+        return [*base, "--progress", "--text", text or "", f"--percentage={progress}", "--width", "420"]
+    kind = {"error_dialog": "--error", "warning_dialog": "--warning", "info_dialog": "--info"}.get(state, "--question")
+    return [*base, kind, "--text", text or "", "--width", "360"]
 
 
 def _fake_home(root: Path) -> Path:
@@ -234,7 +316,8 @@ def render_session(s: Session, out: Path, home: Path, display: str) -> list[tupl
         for state, n, title, text in s.steps:
             dialog: subprocess.Popen | None = None
             if state == "editor" and editor is None:
-                editor = subprocess.Popen([*s.editor, str(home / "Documents" / s.document)], env=env, **quiet)
+                eenv = {**env, "GTK_THEME": s.style} if s.kit == "zenity" else env
+                editor = subprocess.Popen([*s.editor, str(home / "Documents" / s.document)], env=eenv, **quiet)
                 procs.append(editor)
                 time.sleep(2.0)
             if state == "desktop" and editor is not None:
@@ -247,11 +330,13 @@ def render_session(s: Session, out: Path, home: Path, display: str) -> list[tupl
                     if dialog is not None:
                         dialog.kill()
                         dialog.wait()
-                    penv = {**env, "HELDOUT_PROGRESS": str(min(95, 12 + 18 * k + rng.randint(0, 6)))}
+                    progress = min(95, 12 + 18 * k + rng.randint(0, 6))
+                    penv = {**env, "HELDOUT_PROGRESS": str(progress)}
                     args = ["/usr/bin/python3", str(HERE / "heldout_dialog_app.py"), s.kit, state, s.style]
-                    dialog = subprocess.Popen(
-                        [*args, title or "-", text or "-"], env=penv, cwd=home / "Documents", **quiet
-                    )
+                    cmd = [*args, title or "-", text or "-"]
+                    if s.kit == "zenity":  # GTK 3: the theme from the environment; stdin kept open (progress)
+                        cmd, penv = _zenity(state, title, text, progress), {**penv, "GTK_THEME": s.style}
+                    dialog = subprocess.Popen(cmd, env=penv, cwd=home / "Documents", stdin=subprocess.PIPE, **quiet)
                     procs.append(dialog)
                     time.sleep(2.2)
                 if state == "editor" and text:  # type the note a few words at a time
@@ -322,11 +407,11 @@ def render(out: Path) -> None:
     shutil.rmtree(scratch, ignore_errors=True)
     home = _fake_home(scratch)
     for i, s in enumerate(sessions):
-        rows = render_session(s, out / s.name, home, f":{64 + i}")
+        rows = render_session(s, out / s.name, home, f":{64 + 10 * list(RECORDING_SESSIONS).index(out.name) + i}")
         print(f"{s.name}: {len(rows)} frames")
     if shutil.which("optipng"):
         subprocess.run(["optipng", "-quiet", "-o1", *map(str, sorted(out.glob("session_*/*.png")))], check=False)
-    seed = 33 if out.name == "qt-featherpad" else 43
+    seed = VIDEO_SEEDS[out.name]
     print(f"video: {write_session_video(out / 'session_a', out / 'session_a.mp4', seed=seed)} frames")
     shutil.rmtree(scratch, ignore_errors=True)
 

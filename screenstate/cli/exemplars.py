@@ -39,10 +39,12 @@ def index_build(
 def label(
     classes: ClassesOpt,
     class_names: Annotated[
-        list[str],
+        list[str] | None,
         typer.Option("--class", help="Class it is an example of (with several --cluster: one for all, or one each)."),
-    ],
-    frame: Annotated[Path | None, typer.Argument(help="Frame to add as an exemplar (a new --class is created).")] = None,
+    ] = None,
+    frame: Annotated[
+        Path | None, typer.Argument(help="Frame to add as an exemplar (a new --class is created).")
+    ] = None,
     cluster: Annotated[
         list[Path] | None,
         typer.Option(
@@ -54,18 +56,33 @@ def label(
         str | None, typer.Option("--describe", help="Also add this text example to a class this call creates.")
     ] = None,
     negative: Annotated[bool, typer.Option("--negative", help="Add to examples_to_exclude.")] = False,
+    min_scores: Annotated[
+        Path | None,
+        typer.Option(
+            "--min-scores",
+            help="A `screenstate suggest` folder: propose each class's min_score from its frames as you "
+            "named them (unnamed frames: none of the above) and write them into the class file.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --min-scores: print, do not write.")] = False,
     encoder: EncoderOpt = "auto",
 ) -> None:
     """Copy a frame (or suggested clusters' exemplars) next to the class file as
     exemplars and update the JSON; an existing exemplar index is kept current (no model is
-    loaded when there is none: `screenstate index build` makes one)."""
+    loaded when there is none: `screenstate index build` makes one). With --min-scores
+    (after naming), propose a min_score per class from the recording and write it."""
     from screenstate.exemplars import add_exemplar, ensure_class, index_dir
     from screenstate.schema import ClassSpec
     from screenstate.suggest import label_cluster
 
     clusters = cluster or []
+    class_names = class_names or []
+    if frame is None and not clusters and min_scores is not None:
+        return _propose(classes, min_scores, dry_run, encoder)
     if (frame is None) == (not clusters):
-        _fail(ValueError("give either a FRAME or --cluster DIR (one of them)"))
+        _fail(ValueError("give either a FRAME or --cluster DIR (one of them), or --min-scores DIR"))
+    if not class_names:
+        _fail(ValueError("give --class NAME: the class the frame or cluster is an example of"))
     if len(class_names) not in ({1, len(clusters)} if clusters else {1}):
         _fail(ValueError(f"give one --class, or one per --cluster ({len(clusters)}), got {len(class_names)}"))
     names = class_names * len(clusters) if len(class_names) == 1 else class_names
@@ -86,6 +103,22 @@ def label(
 
         rep = build_exemplar_index(ScreenClassifier(classes, encoder=encoder, cache=FeatureCache()), classes)
         typer.echo(f"index: {rep.exemplars} exemplars")
+    if min_scores is not None:
+        _propose(classes, min_scores, dry_run, encoder)
+
+
+def _propose(classes: Path, states: Path, dry_run: bool, encoder: str) -> None:
+    """Print the proposed min_score per class (screenstate/min_scores.py) and write them."""
+    from screenstate.min_scores import propose_min_scores, write_min_scores
+
+    proposals = propose_min_scores(classes, states, encoder=encoder)
+    for p in proposals:
+        typer.echo(f"  {p.line()}")
+    if dry_run:
+        typer.echo("--dry-run: nothing written")
+        return
+    written = write_min_scores(classes, proposals)
+    typer.echo(f"min_score written for {len(written)} of {len(proposals)} classes in {classes}")
 
 
 @app.command()
@@ -115,5 +148,6 @@ def suggest(
         typer.echo(f"  skipped {f}: {why}")
     typer.echo(
         f"summary: {summary}; name clusters with: screenstate label --cluster {dest}/cluster_00 "
-        f"[--cluster {dest}/cluster_01 ...] --class NAME [--class NAME2 ...] -c CLASSES.json"
+        f"[--cluster {dest}/cluster_01 ...] --class NAME [--class NAME2 ...] -c CLASSES.json; "
+        f"then (none of the above for what you left unnamed): screenstate label -c CLASSES.json --min-scores {dest}"
     )
