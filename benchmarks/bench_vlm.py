@@ -14,8 +14,11 @@ runs bf16 (fp32 without native bf16) as given, without calibration, and no candi
 Each OpenVINO row is also fed torch fp32's tokens: its vision time per tile, decoder time
 per token, and its agreement with torch fp32 (equal tokens, or logits within
 ``vlm_agreement.LOGIT_TOLERANCE``). ``params.torch_over_openvino``
-= torch default p50 / OpenVINO p50; ``params.openvino_tokens_equal_fp32`` says whether the
-OpenVINO answer's tokens equal torch fp32's."""
+= torch default p50 / OpenVINO p50 (``params.torch_baseline`` names that torch: bf16 where
+native, torch's fastest here), ``params.torch_fp32_over_openvino`` = torch fp32 / OpenVINO;
+``params.openvino_tokens_equal_fp32`` says whether the OpenVINO answer's tokens equal torch
+fp32's. The OpenVINO answer's time is split into vision per tile, prefill and decoder per
+new token (``params.openvino_*``)."""
 
 from __future__ import annotations
 
@@ -284,6 +287,7 @@ def _vlm_section(tmp: Path, asker: object, img: Image.Image, vlm_q: tuple, quick
         "vlm_precision": torch_name,
         "torch_over_openvino": torch_ms / ov_ms,
         "torch_fp32_over_openvino": 1000 * fp32_s / ov_ms,
+        "torch_baseline": f"torch {torch_name} p50 over {runs} answers (torch fp32: {1000 * fp32_s:.0f} ms, 1 answer)",
         "openvino_precision": runner.precision,
         "openvino_choice": runner.choice.describe(),
         "openvino_tokens_equal_fp32": chosen["tokens_equal"],
@@ -291,6 +295,7 @@ def _vlm_section(tmp: Path, asker: object, img: Image.Image, vlm_q: tuple, quick
         "openvino_agrees_with_fp32": chosen["agrees"],
         "logit_tolerance": LOGIT_TOLERANCE,
         "openvino_vision_ms_per_tile": chosen["vision_ms_per_tile"],
+        "openvino_prefill_ms": chosen["prefill_ms"],
         "openvino_decoder_ms_per_token": chosen["decoder_ms_per_token"],
         "torch_default_tokens_equal_fp32": torch_ids == ref_ids,
         "openvino_export_and_calibration_s": round(prepare_s, 1),

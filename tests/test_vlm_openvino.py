@@ -4,6 +4,8 @@ choice are cached, and torch answers what the graphs do not cover."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -82,6 +84,22 @@ def test_decoder_step_matches_transformers_logits(tiny):
     ref5 = model.lm_head(model.model.text_model(input_ids=ids[:, :5]).last_hidden_state)[:, -1]
     torch.testing.assert_close(logits, ref5, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(logits2, ref_logits, atol=1e-4, rtol=1e-4)
+
+
+def test_decoder_graph_keeps_the_kv_cache_as_state_in_fused_attention(exported):
+    """The decoder is fed one embedding per step: the cache is the graph's state (one
+    key and one value per layer), appended inside the CPU plugin's fused attention node
+    rather than copied in and out as arrays."""
+    import openvino as ov
+
+    (folder,) = (exported / "openvino-vlm").iterdir()
+    meta = ovm.Meta(**json.loads((folder / "meta.json").read_text()))
+    compiled = ov.Core().compile_model(folder / "decoder-fp32.xml", "CPU")
+    assert [p.get_any_name() for p in compiled.inputs] == ["embeds", "beam_idx"]
+    assert [p.get_any_name() for p in compiled.outputs] == ["logits"]
+    assert len(compiled.create_infer_request().query_state()) == 2 * meta.layers
+    kinds = [op.get_rt_info()["layerType"].astype(str) for op in compiled.get_runtime_model().get_ops()]
+    assert kinds.count("ScaledDotProductAttention") == meta.layers
 
 
 def test_vision_graph_matches_image_features(tiny):
