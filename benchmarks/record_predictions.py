@@ -35,7 +35,11 @@ recorded at 51c7fbd, before the typed channels / feature store / thin shells of 
 after #17 (foreground-first text) and #18 (the few-shot rule) changed predictions on purpose; checked
 identical across #27 (rule objects, channel registry: cdf6af5 -> b7038eb, 465 dev and 154
 desktop-tkqt predictions), then re-recorded with ``heldout_desktop_tkqt.json`` after #30's
-few-shot changes (the ``text`` run unchanged since cdf6af5; ``exemplars`` changed on purpose).
+few-shot changes (the ``text`` run unchanged since cdf6af5; ``exemplars`` changed on purpose), and
+re-recorded after #32 (rules and default channels on numpy, the sentence model as a graph built from
+its safetensors): against the previous references, every class and state the same (465 dev, 154
+desktop-tkqt), raw scores within 1e-6 except 3 exemplar rows (<= 1.5e-6) and 28 tiny-CLIP rows (<= 2.6e-6,
+float32 summation order), evidence lines different only in which of equally similar lines are shown.
 """
 
 from __future__ import annotations
