@@ -28,7 +28,7 @@ label it ``--negative``), or where the recording has no frame of ``c``.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +39,7 @@ import numpy as np
 
 from screenstate.atomic import atomic_write, file_lock
 from screenstate.errors import ScreenstateError
+from screenstate.hashing import file_hash
 from screenstate.schema import ClassSpec
 
 if TYPE_CHECKING:
@@ -69,7 +70,15 @@ class MinScoreProposal:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The project's content hash of a frame or exemplar, read once per file version (frames
+    and exemplars are compared for every class and every left-out exemplar)."""
+    st = path.stat()
+    return _content_digest(str(path.absolute()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _content_digest(path: str, mtime_ns: int, size: int) -> str:
+    return file_hash(path)
 
 
 def named_frames(spec: ClassSpec, states: str | Path) -> dict[Path, str | None]:
@@ -153,9 +162,9 @@ def propose_min_scores(
     raw = np.asarray(raw_scores, dtype=np.float64)
     exemplars = {_digest(c.image) for c in spec.columns() if c.image is not None and not c.is_negative}
     thresholds = spec.min_scores(clf.rule.min_score)
+    unnamed = [i for i, p in enumerate(paths) if frames[p] is None]
     out = []
     for j, name in enumerate(clf.names):
-        unnamed = [i for i, p in enumerate(paths) if frames[p] is None]
         taken = [paths[i].name for i in unnamed if given[i] == name]
         if thresholds[j] is not None and not taken:
             why = "the class file already gives no unnamed frame this state"
