@@ -7,6 +7,7 @@ res.pred, res.scores, res.raw_scores, res.state
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterable, Sequence
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from screenstate.classifier.columns import ExampleColumns
+from screenstate.classifier.pins import Pins
 from screenstate.classifier.rule import DecisionRule, choose_rule
 from screenstate.classifier.two_stage import predict, softmax_scores
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
@@ -32,8 +34,8 @@ __all__ = ["LoadedImage", "ScreenClassifier", "as_spec", "load_with_hash"]
 
 
 def _has_images(spec: ClassSpec) -> bool:
-    """Whether a class file has screenshot exemplars (positive or negative)."""
-    return any(c.image is not None for c in spec.columns())
+    """Whether a class file has screenshots: exemplars (positive or negative) or pins."""
+    return bool(spec.pins) or any(c.image is not None for c in spec.columns())
 
 
 def as_spec(spec: ClassSpec | str | os.PathLike | dict) -> ClassSpec:
@@ -118,6 +120,7 @@ class ScreenClassifier:
         def exemplar_relevance(rows: np.ndarray) -> dict[str, np.ndarray]:  # rows: screenshot columns
             return self._relevance([shots[int(j)] for j in rows], None)
 
+        self.pins = self._pins(spec)
         #: the decision rule, chosen once for this class file (``classifier/rule.py``)
         self.rule: DecisionRule = choose_rule(
             self.example_columns, self.encoder.channel_names, self.encoder.weights, exemplar_relevance
@@ -132,6 +135,29 @@ class ScreenClassifier:
             [math.nan if margin is None or c.min_score is not None else margin for c in spec.classifier_configs],
             dtype=np.float32,
         )
+
+    @property
+    def can_pin(self) -> bool:
+        """Whether a class file with pins can be used: the encoder has the visual channel,
+        or gains it with the first screenshot (``auto``)."""
+        return self.encoder.visual is not None or self._auto is not None
+
+    def _pins(self, spec: ClassSpec) -> Pins | None:
+        """The class file's pinned screenshots as tile grids (``classifier/pins.py``)."""
+        if not spec.pins:
+            return None
+        if self.encoder.visual is None:
+            raise SpecError(
+                f"{spec.source or 'class file'}: pins need the visual channel (it holds the tiles pins compare); "
+                f"use encoder 'auto' or add visual to {'+'.join(self.encoder.channel_names)!r}"
+            )
+        files = spec.pin_files()
+        shots = [
+            self._load_exemplar(spec, Column(-1, False, None, path, f"pins[{i}].image"))
+            for i, (path, _) in enumerate(files)
+        ]
+        tiles = tuple(f.visual.tiles for f in self.features(shots) if f.visual is not None)
+        return Pins(tiles, tuple(k for _, k in files))
 
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:
         """An image exemplar, decoded now unless cached, so that a file that is not an image
@@ -205,7 +231,17 @@ class ScreenClassifier:
     def classify_features(
         self, features: Sequence[ScreenFeatures], sources: Sequence[str] | None = None
     ) -> list[ClassificationResult]:
-        return self.results_from_raw(self.raw_scores(features), sources)
+        """Results of the rule, then the pins: a near-duplicate of a pinned screenshot gets
+        the pin's state (and ``pred``; a none-of-the-above pin keeps the rule's ``pred``)."""
+        results = self.results_from_raw(self.raw_scores(features), sources)
+        if self.pins is None:
+            return results
+        match = self.pins.match([f.visual.tiles if f.visual is not None else None for f in features])
+        for i in np.flatnonzero(match >= 0).tolist():
+            k = self.pins.states[int(match[i])]
+            state = self.names[k] if k >= 0 else None
+            results[i] = dataclasses.replace(results[i], pred=state or results[i].pred, state=state, pinned=True)
+        return results
 
     # -- public ----------------------------------------------------------------------
     def load(self, src: ImageInput) -> LoadedImage:

@@ -14,7 +14,9 @@ class ClassificationResult:
     ``pred`` is the best class (the reference server's field); ``state`` is ``pred`` when
     it clears its ``min_score`` and ``None`` otherwise ("none of the above").
     ``scores`` are softmax probabilities (T = 0.07), ``raw_scores`` the two-stage raw
-    scores in [0, 1]; both keyed by class name in class-file order.
+    scores in [0, 1]; both keyed by class name in class-file order. ``pinned``: the state
+    comes from a pin of the class file (a corrected screenshot this one near-duplicates,
+    ``classifier/pins.py``), not from the scores.
     """
 
     pred: str
@@ -23,6 +25,7 @@ class ClassificationResult:
     state: str | None = None
     source: str = ""
     channels: tuple[str, ...] = field(default_factory=tuple)
+    pinned: bool = False
 
     def __post_init__(self) -> None:
         if list(self.scores) != list(self.raw_scores):

@@ -38,6 +38,7 @@ from pydantic import (
 )
 
 from screenstate.errors import SpecError
+from screenstate.schema_errors import format_validation_error
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -338,6 +339,15 @@ class _SpecBase(BaseModel):
                     raise SpecError(f"{ref.json_path}.exemplars: directory not found: {p}")
 
 
+class Pin(BaseModel):
+    """A corrected screenshot: it and its near-duplicates get ``state`` (omitted or null:
+    none of the above), whatever the rule says (``classifier/pins.py``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    image: str = Field(min_length=1, description="Path of the screenshot, relative to the JSON file.")
+    state: str | None = Field(default=None, description="Its state; omitted or null: none of the above.")
+
+
 class ClassSpec(_SpecBase):
     """A set of screen states (classifier JSON)."""
 
@@ -345,7 +355,31 @@ class ClassSpec(_SpecBase):
     classifier_configs: list[ClassConfig] = Field(min_length=1)
     augment_examples: StrictBool = Field(default=True, description="Prompt-ensemble text examples with templates.")
     deployed_id: str | None = Field(default=None, description="Reference-server field; used by `screenstate serve`.")
+    pins: list[Pin] = Field(
+        default_factory=list, description="Corrected screenshots: each and its near-duplicates get its state."
+    )
     configs_field: ClassVar[str] = "classifier_configs"
+
+    @model_validator(mode="after")
+    def _pin_states(self) -> Any:
+        names = [c.name for c in self.classifier_configs]
+        for i, pin in enumerate(self.pins):
+            if pin.state is not None and pin.state not in names:
+                raise ValueError(
+                    f"pins[{i}].state: {pin.state!r} is not a class of this file (one of {names}, or null)"
+                )
+        return self
+
+    def pin_files(self) -> list[tuple[Path, int]]:
+        """Each pin's screenshot (resolved) and its class index (-1: none of the above)."""
+        names = self.names
+        return [(self.resolve(p.image), -1 if p.state is None else names.index(p.state)) for p in self.pins]
+
+    def _check_files(self) -> None:
+        super()._check_files()
+        for i, (p, _) in enumerate(self.pin_files()):
+            if not p.is_file():
+                raise SpecError(f"pins[{i}].image: image file not found: {p}")
 
     def min_scores(self, default: float | None = None) -> list[float | None]:
         """Per-class min_score, falling back to ``default``."""
@@ -362,59 +396,6 @@ class DetectorSpec(_SpecBase):
     augment_examples: StrictBool = True
     deployed_id: str | None = None
     configs_field: ClassVar[str] = "detector_configs"
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-_FRIENDLY = {
-    "missing": "field is required",
-    "too_short": "at least one item is required",
-    "list_type": "must be a JSON list",
-    "string_type": "must be a string",
-    "bool_type": "must be true or false",
-    "float_type": "must be a number",
-    "model_type": "must be a JSON object",
-}
-
-
-def _json_repr(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def format_validation_error(e: ValidationError, title: str = "spec") -> str:
-    """Turn a pydantic error into lines of ``json.path: message``."""
-    lines = []
-    for err in e.errors():
-        loc = _format_loc(tuple(err["loc"]))
-        typ = err["type"]
-        if typ == "extra_forbidden":
-            msg = "unknown field (check its spelling; `screenstate schema` lists valid fields)"
-        elif typ == "value_error":
-            msg = str(err.get("ctx", {}).get("error", err["msg"]))
-        elif typ == "too_short" and loc.endswith("examples_to_include"):
-            msg = "at least one example is required"
-        elif typ in ("bool_type", "float_type", "string_type"):
-            msg = f"{_FRIENDLY[typ]}, got {_json_repr(err.get('input'))}"
-        else:
-            msg = _FRIENDLY.get(typ, err["msg"])
-        # duplicate-name errors carry their own path
-        if msg.startswith(("classifier_configs[", "detector_configs[")):
-            lines.append(msg)
-        else:
-            lines.append(f"{loc}: {msg}")
-    return "; ".join(lines)
 
 
 def json_schema(kind: str = "classes") -> dict[str, Any]:

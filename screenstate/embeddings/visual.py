@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from screenstate.classifier.pins import tile_means
 from screenstate.embeddings.base import Channel, floor_relevance
 from screenstate.embeddings.images import load_image
 from screenstate.embeddings.registry import ChannelKind, Runtime, register_channel
@@ -163,14 +164,17 @@ def icon_descriptor(region: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class VisualFeatures:
-    """A screen's unit appearance vector and where its foreground window was found."""
+    """A screen's unit appearance vector, where its foreground window was found, and its
+    mean colour per tile (what pins compare: ``classifier/pins.py``)."""
 
     vector: np.ndarray  # float32 [D], unit norm
     box: tuple[int, int, int, int]  # foreground (x0, y0, x1, y1) in the screen's pixels
     size: tuple[int, int]  # screen (width, height)
+    tiles: np.ndarray  # uint8 [rows, cols, 3], pins.tile_means
 
     def __post_init__(self) -> None:
         check_shape("VisualFeatures.vector", self.vector, (None,))
+        check_shape("VisualFeatures.tiles", self.tiles, (None, None, 3))
         if len(self.box) != 4 or len(self.size) != 2:
             raise ValueError(
                 f"VisualFeatures: expected box (x0, y0, x1, y1) and size (w, h), got {self.box}, {self.size}"
@@ -196,7 +200,7 @@ def describe(img: Image.Image) -> VisualFeatures:
     )
     vec = _unit(np.concatenate([np.sqrt(wt) * p for wt, p in zip(PART_WEIGHTS, parts)]))
     vec = np.concatenate([vec, np.sqrt(ICON_WEIGHT) * icon_descriptor(fg)])
-    return VisualFeatures(_unit(vec).astype(np.float32), (box.x0, box.y0, box.x1, box.y1), (w, h))
+    return VisualFeatures(_unit(vec).astype(np.float32), (box.x0, box.y0, box.x1, box.y1), (w, h), tile_means(arr))
 
 
 def _identity(img: Image.Image) -> Image.Image:
@@ -274,14 +278,16 @@ class VisualChannel(Channel[VisualFeatures, VisualExamples]):
 
     def dumps(self, feature: VisualFeatures) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, vector=feature.vector, box=np.asarray(feature.box), size=np.asarray(feature.size))
+        np.savez(
+            buf, vector=feature.vector, box=np.asarray(feature.box), size=np.asarray(feature.size), tiles=feature.tiles
+        )
         return buf.getvalue()
 
     def loads(self, data: bytes) -> VisualFeatures:
         z = np.load(io.BytesIO(data), allow_pickle=False)
         b, s = z["box"], z["size"]
         box = (int(b[0]), int(b[1]), int(b[2]), int(b[3]))
-        return VisualFeatures(z["vector"].astype(np.float32), box, (int(s[0]), int(s[1])))
+        return VisualFeatures(z["vector"].astype(np.float32), box, (int(s[0]), int(s[1])), z["tiles"].astype(np.uint8))
 
 
 #: part of ``model_id``: a digest of what stored VisualFeatures depend on (the descriptor's
@@ -296,6 +302,7 @@ FEATURE_VERSION = feature_digest(
         colour_descriptor,
         icon_descriptor,
         describe,
+        tile_means,
         *WINDOW_CODE,
         VisualChannel.encode,
         VisualChannel.dumps,

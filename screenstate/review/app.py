@@ -12,7 +12,7 @@ API (JSON; errors are ``{"error": message}`` with a 4xx status):
 - ``GET  /api/frames/{i}/image``   the frame (``?thumb=240`` for a JPEG thumbnail)
 - ``GET  /api/examples/{col}/image`` an image exemplar named by evidence (``column``)
 - ``GET  /api/segments``, ``GET /api/queue?n=20``
-- ``POST /api/label``              ``{"index", "state", "negative"}``: exemplar + re-score
+- ``POST /api/label``              ``{"index", "state", "negative", "scope"}``: pin + exemplar + re-score
 - ``POST /api/undo``               undo the last class-file change + re-score
 - ``GET  /api/classes``, ``PUT /api/classes`` ``{"text"}``: edit the class file (validated)
 - ``POST /api/try``                multipart ``file``: scores of any screenshot
@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -65,6 +65,8 @@ class LabelRequest(BaseModel):
     index: int
     state: str | None
     negative: bool = False
+    #: how far the correction reaches (``review/reach.py``): auto, everywhere or screen
+    scope: Literal["auto", "everywhere", "screen"] = "auto"
 
 
 class AskRequest(BaseModel):
@@ -257,10 +259,12 @@ def create_review_app(
 
     @app.post("/api/label")
     def post_label(req: LabelRequest) -> dict[str, Any]:
-        out = session.label(req.index, req.state or None, req.negative)
+        out = session.label(req.index, req.state or None, req.negative, req.scope)
         ch = out.change
         return {
             "exemplar": None if ch.exemplar is None else str(ch.exemplar),
+            "pin": None if ch.pin is None else str(ch.pin),
+            "spill": list(out.spill),
             "negative_of": ch.negative_of,
             "negative_exemplar": None if ch.negative_exemplar is None else str(ch.negative_exemplar),
             "changed_frames": list(out.changed_frames),

@@ -37,6 +37,10 @@ class ChangedOnDiskError(ScreenstateError):
     """Undo was asked for, but the class file changed on disk since this session's change."""
 
 
+#: the folder (under ``exemplars/``) of pinned screenshots
+PINNED = "_pinned"
+
+
 @dataclass(frozen=True)
 class LabelChange:
     """What a correction added: the exemplar copies and the classes they were added to."""
@@ -46,6 +50,7 @@ class LabelChange:
     exemplar: Path | None  # positive exemplar of ``state``
     negative_of: str | None
     negative_exemplar: Path | None
+    pin: Path | None = None  # the pinned copy (it and its near-duplicates get ``state``)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ def _example_paths(spec: ClassSpec, inside: Sequence[Path] = ()) -> list[tuple[s
             out.append((ref.json_path, p))
             if not isinstance(ex, ImageExample) and any(p.is_relative_to(r) for r in inside) and p.is_dir():
                 out += [(f"{ref.json_path}.exemplars", _real(f)) for f in list_images(p)]
+    out += [(f"pins[{i}].image", _real(spec.resolve(pin.image))) for i, pin in enumerate(spec.pins)]
     return out
 
 
@@ -156,12 +162,21 @@ class ClassFile:
         text = text if text.endswith("\n") else text + "\n"
         return None if text == current else Edit(text, spec, "edit")
 
-    def label(self, frame: Path, state: str | None, negative_of: str | None = None) -> Edit:
+    def label(
+        self, frame: Path, state: str | None, negative_of: str | None = None, exemplar: bool = True, pin: bool = False
+    ) -> Edit:
         """``frame`` as a positive exemplar of ``state`` (``exemplars/<state>/``) and, when
         ``negative_of`` is given, a negative exemplar of that class
-        (``exemplars/_negative/<class>/``). The copies are made (whole) and listed in the
-        returned edit; :meth:`drop` removes them if the edit is not written."""
-        if state is None and negative_of is None:
+        (``exemplars/_negative/<class>/``); with ``pin``, also pinned to ``state``
+        (``exemplars/_pinned/``, the class file's ``pins``: it and its near-duplicates get
+        ``state``, None = none of the above); ``exemplar=False`` pins only. The copies are
+        made (whole) and listed in the returned edit; :meth:`drop` removes them if the edit
+        is not written."""
+        if not exemplar:
+            state_ex, negative_of = None, None
+        else:
+            state_ex = state
+        if state_ex is None and negative_of is None and not pin:
             raise ScreenstateError("a label needs a state, or a class to add the frame to as a negative exemplar")
         load_image(frame)  # refuse an unreadable frame before touching anything
         data, spec = parse_spec_text(self.read_text(), self.path.parent)
@@ -170,14 +185,15 @@ class ClassFile:
                 raise UnknownNameError("class", name, spec.names)
         created: list[Path] = []
         try:
-            pos = self._add(data, frame, state, False, created)
+            pos = self._add(data, frame, state_ex, False, created)
             neg = self._add(data, frame, negative_of, True, created)
+            pinned = self._pin(data, frame, state, created) if pin else None
             text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
             _, new_spec = parse_spec_text(text, self.path.parent)
         except BaseException:
             self.drop_files(created)
             raise
-        change = LabelChange(frame, state, pos, negative_of, neg)
+        change = LabelChange(frame, state, pos, negative_of, neg, pinned)
         return Edit(text, new_spec, f"label {frame.name}", tuple(created), change)
 
     def _add(
@@ -193,6 +209,15 @@ class ClassFile:
         for cfg in data["classifier_configs"]:
             if cfg["name"] == name and entry not in cfg.setdefault(key, []):
                 cfg[key].append(entry)
+        return dest
+
+    def _pin(self, data: dict[str, Any], frame: Path, state: str | None, created: list[Path]) -> Path:
+        dest, made = copy_exemplar(self.path, frame, PINNED)
+        if made:
+            created.append(dest)
+        image = dest.relative_to(self.path.parent).as_posix()
+        pins = [p for p in data.get("pins", []) if p.get("image") != image]  # a re-correction replaces it
+        data["pins"] = [*pins, {"image": image, "state": state}]
         return dest
 
     def undo_edit(self) -> Edit:

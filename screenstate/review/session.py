@@ -33,6 +33,7 @@ from screenstate.recordings.video import VideoFile
 from screenstate.results import ClassificationResult
 from screenstate.review.classfile import ClassFile, Edit, LabelChange
 from screenstate.review.csvtext import csv_text, read_truth, seconds
+from screenstate.review.reach import Prepared, plan
 from screenstate.schema import ClassSpec
 
 #: what CSV exports and accuracy call a frame below every min_score
@@ -92,6 +93,9 @@ class LabelOutcome:
 
     change: LabelChange
     changed_frames: tuple[int, ...]
+    #: frames the exemplar would have changed, when the correction was kept to the frame
+    #: and its near-duplicates (``review/reach.py``); empty when it was not
+    spill: tuple[int, ...] = ()
 
 
 class ReviewSession:
@@ -269,11 +273,11 @@ class ReviewSession:
             self.version += 1
             return tuple(f.index for f in self.frames if f.index in old and old[f.index] != f.state_label)
 
-    def _apply(self, edit: Edit) -> tuple[int, ...]:
-        """Write ``edit`` once the classifier it gives is built (so a class file that cannot
-        be used is never written), then re-score. Caller holds both locks."""
+    def _apply(self, edit: Edit, prepared: Prepared | None = None) -> tuple[int, ...]:
+        """Write ``edit`` once its classifier is built (``prepared``, or here: a class file
+        that cannot be used is never written), then re-score. Caller holds both locks."""
         try:
-            prepared = self._prepare(edit.spec)
+            prepared = prepared or self._prepare(edit.spec)
             self.classfile.write(edit)
         except BaseException:
             if edit.undoes is None:
@@ -307,11 +311,12 @@ class ReviewSession:
             return res, explain(self.clf, feats, [n for n, _ in res.top(2)])
 
     # -- changes -----------------------------------------------------------------------
-    def label(self, index: int, state: str | None, negative: bool = False) -> LabelOutcome:
-        """Save ``state`` as the truth of frame ``index``: the frame becomes an exemplar of
-        ``state`` and, with ``negative``, a negative exemplar of the class it was wrongly
-        predicted as; then everything is re-scored. ``state`` None ("none of the above")
-        needs ``negative``."""
+    def label(self, index: int, state: str | None, negative: bool = False, scope: str = "auto") -> LabelOutcome:
+        """Save ``state`` as the truth of frame ``index`` (None: none of the above) and
+        re-score: the frame is pinned to ``state`` and becomes an exemplar of it (with
+        ``negative``, also a negative exemplar of the class it was wrongly predicted as), as
+        far as ``scope`` lets the correction reach (``review/reach.py``: by default the
+        exemplar is kept only if it changes no other frame's state)."""
         with self._lock:
             f = self.frame(index)
             if f.result is None:
@@ -319,24 +324,26 @@ class ReviewSession:
             if state is not None and state not in self.names:
                 raise UnknownNameError("state", state, self.names)
             wrong = f.result.pred if negative and f.result.pred != state else None
-            if state is None and wrong is None:
+            if state is None and wrong is None and not self.clf.can_pin:
                 raise ScreenstateError(
                     "'none of the above' adds no exemplar by itself: also tick 'negative' to add the frame "
                     f"as a negative exemplar of {f.result.pred!r}"
                 )
+            before = [fr.result.state if fr.result is not None else False for fr in self.frames]
             with self.classfile.locked():
-                edit = self.classfile.label(f.path, state, wrong)
+                args = (self.clf.can_pin, index, self._paths, self._hashes, before, state, wrong, scope)
+                reach = plan(self.classfile, self._prepare, *args)
                 had, prev = index in self.corrections, self.corrections.get(index)
                 saved = dict(self.corrections)
                 self.corrections[index] = state
                 try:
-                    changed = self._apply(edit)
+                    changed = self._apply(reach.edit, reach.prepared)
                 except BaseException:
                     self.corrections = saved
                     raise
             self._history.append((index, had, prev))
-            assert edit.label is not None
-            return LabelOutcome(edit.label, changed)
+            assert reach.edit.label is not None
+            return LabelOutcome(reach.edit.label, changed, reach.spill)
 
     def undo(self) -> str:
         """Undo the last change to the class file (a label or an edit) and re-score."""
@@ -435,6 +442,8 @@ class ReviewSession:
         """``segment,start_frame,end_frame,n_frames,start_s,end_s,state``."""
         return csv_text(
             ["segment", "start_frame", "end_frame", "n_frames", "start_s", "end_s", "state"],
-            [[s.index, s.start, s.end, s.n_frames, seconds(s.start_s), seconds(s.end_s), s.state] for s in self.segments()],
+            [
+                [s.index, s.start, s.end, s.n_frames, seconds(s.start_s), seconds(s.end_s), s.state]
+                for s in self.segments()
+            ],
         )
-

@@ -41,7 +41,7 @@ def _text(n_lines: int = 1, line_rows: int | None = None, dim: int = 4) -> TextF
         ),
         (lambda: _text(2, line_rows=1), r"TextFeatures.line_emb: expected shape \(2, 4\), got \(1, 4\)"),
         (
-            lambda: VisualFeatures(np.zeros((2, 3), np.float32), (0, 0, 1, 1), (1, 1)),
+            lambda: VisualFeatures(np.zeros((2, 3), np.float32), (0, 0, 1, 1), (1, 1), np.zeros((1, 1, 3), np.uint8)),
             r"VisualFeatures.vector: expected shape \(\*,\), got \(2, 3\)",
         ),
         (

@@ -21,7 +21,9 @@ def _screen(*lines: tuple[str, tuple[float, float, float, float]], box=None, siz
     rows = tuple(TextLine(b, t, 1.0) for t, b in lines)
     z = np.zeros
     text = TextFeatures(rows, z((len(rows), 1), np.float32), z(1, np.float32), (), z((0, 1), np.float32))
-    visual = VisualFeatures(np.zeros(4, np.float32), box, size) if box is not None else None
+    visual = (
+        VisualFeatures(np.zeros(4, np.float32), box, size, np.zeros((1, 1, 3), np.uint8)) if box is not None else None
+    )
     return ScreenFeatures(text=text, visual=visual)
 
 
