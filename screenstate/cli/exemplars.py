@@ -65,6 +65,14 @@ def label(
         ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="With --min-scores: print, do not write.")] = False,
+    pin: Annotated[
+        bool,
+        typer.Option(
+            "--pin",
+            help="Pin FRAME to --class (without --class: none of the above): it and its near-duplicates get "
+            "that state, no other screen changes (the class file's pins; needs the visual channel).",
+        ),
+    ] = False,
     encoder: EncoderOpt = "auto",
 ) -> None:
     """Copy a frame (or suggested clusters' exemplars) next to the class file as
@@ -79,6 +87,8 @@ def label(
     class_names = class_names or []
     if frame is None and not clusters and min_scores is not None:
         return _propose(classes, min_scores, dry_run, encoder)
+    if pin:
+        return _pin(classes, frame, class_names, bool(clusters or negative or min_scores))
     if (frame is None) == (not clusters):
         _fail(ValueError("give either a FRAME or --cluster DIR (one of them), or --min-scores DIR"))
     if not class_names:
@@ -105,6 +115,21 @@ def label(
         typer.echo(f"index: {rep.exemplars} exemplars")
     if min_scores is not None:
         _propose(classes, min_scores, dry_run, encoder)
+
+
+def _pin(classes: Path, frame: Path | None, class_names: list[str], other: bool) -> None:
+    """``label --pin``: FRAME pinned to its class (none: none of the above)."""
+    from screenstate.errors import ScreenstateError
+    from screenstate.review.classfile import ClassFile
+
+    if frame is None or other or len(class_names) > 1:
+        _fail(ValueError("--pin takes one FRAME and at most one --class (no --cluster, --negative or --min-scores)"))
+    state = class_names[0] if class_names else None
+    try:
+        ClassFile(classes).add_label(frame, state, exemplar=False, pin=True)
+    except ScreenstateError as e:
+        _fail(e)
+    typer.echo(f"pinned {frame} to {state or 'none of the above'}: it and its near-duplicates get that state")
 
 
 def _propose(classes: Path, states: Path, dry_run: bool, encoder: str) -> None:

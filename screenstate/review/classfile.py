@@ -267,10 +267,12 @@ class ClassFile:
                 self.write(edit)
         return edit is not None
 
-    def add_label(self, frame: Path, state: str | None, negative_of: str | None = None) -> LabelChange:
-        """Add ``frame`` as an exemplar (see :meth:`label`) and write the class file."""
+    def add_label(
+        self, frame: Path, state: str | None, negative_of: str | None = None, exemplar: bool = True, pin: bool = False
+    ) -> LabelChange:
+        """Add ``frame`` as an exemplar and/or pin (see :meth:`label`) and write the class file."""
         with self.locked():
-            edit = self.label(frame, state, negative_of)
+            edit = self.label(frame, state, negative_of, exemplar, pin)
             try:
                 self.write(edit)
             except BaseException:

@@ -209,3 +209,25 @@ def test_label_negative_adds_an_excluded_exemplar(data_dir, tmp_path, monkeypatc
 
     raw = ScreenClassifier(classes, encoder="text").classify(data_dir / "error_dialog.png").raw_scores
     assert raw["file_chooser"] == pytest.approx(0.0, abs=1e-4)
+
+
+def test_label_pin_pins_a_frame_and_adds_no_exemplar(data_dir, tmp_path, monkeypatch):
+    """`label --pin FRAME [--class NAME]`: the frame and its near-duplicates get NAME (none
+    of the above without --class); no exemplar is added, so no other screen changes."""
+    monkeypatch.setenv("SCREENSTATE_CACHE", str(tmp_path / "cache"))
+    classes = tmp_path / "classes.json"
+    shutil.copyfile(data_dir / "classes_small.json", classes)
+    before = json.loads(classes.read_text())
+    frame = data_dir / "error_dialog.png"
+    res = runner.invoke(app, ["label", str(frame), "--pin", "--class", "file_chooser", "--classes", str(classes)])
+    assert res.exit_code == 0, res.output
+    after = json.loads(classes.read_text())
+    assert after["classifier_configs"] == before["classifier_configs"]
+    assert after["pins"] == [{"image": "exemplars/_pinned/error_dialog.png", "state": "file_chooser"}]
+    out = runner.invoke(app, ["classify", str(frame), "--classes", str(classes), "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output.strip().splitlines()[-1])["state"] == "file_chooser"
+    res = runner.invoke(app, ["label", str(frame), "--pin", "--classes", str(classes)])  # re-pinned: none
+    assert json.loads(classes.read_text())["pins"] == [{"image": "exemplars/_pinned/error_dialog.png", "state": None}]
+    bad = runner.invoke(app, ["label", str(frame), "--pin", "--class", "nope", "--classes", str(classes)])
+    assert bad.exit_code != 0 and "nope" in bad.output

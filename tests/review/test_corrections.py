@@ -8,6 +8,7 @@ turn into failures to remove the marker from once the decision rule handles them
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -151,3 +152,40 @@ def test_none_of_the_above_correction_gives_no_state_with_one_exemplar_per_class
         assert r.status_code == 200, r.text
     assert [session.frames[i].result.state for i in desk] == [None, None]
     assert all(ok for i, ok in enumerate(_right(session)) if i not in desk and ok is not None)
+
+
+def test_a_correction_that_would_spill_is_kept_to_the_screen_unless_asked(tmp_path):
+    """Text-only class file: the progress dialog on the desktop, as an exemplar, would also
+    turn the plain desktop frames into progress dialogs. ``auto`` pins the frame, writes no
+    exemplar and names the frames it would have changed; ``everywhere`` writes it, and they
+    change; ``screen`` writes the pin alone."""
+    from screenstate.review.session import ReviewSession
+
+    classes = tmp_path / "classes.json"
+    shutil.copyfile(ROOT / "configs" / "demo_states.json", classes)
+    session = ReviewSession(REC, classes)
+    k = next(f.index for f in session.frames if f.path.name == "frame_00051.png")
+    desk = [f.index for f in session.frames if f.truth == "unknown"]
+    with _client(session) as client:
+        r = client.post("/api/label", json={"index": k, "state": "progress_dialog", "negative": True}).json()
+        assert r["exemplar"] is None and r["negative_exemplar"] is None and r["pin"].endswith("frame_00051.png")
+        assert set(desk) <= set(r["spill"]), r["spill"]
+        assert session.frames[k].state_label == "progress_dialog"
+        assert [session.frames[i].result.state for i in desk] == [None, None]
+        data = json.loads(classes.read_text())
+        assert data["pins"] == [{"image": "exemplars/_pinned/frame_00051.png", "state": "progress_dialog"}]
+        assert client.post("/api/undo").status_code == 200
+        assert "pins" not in json.loads(classes.read_text()) or not json.loads(classes.read_text())["pins"]
+
+        r = client.post(
+            "/api/label", json={"index": k, "state": "progress_dialog", "negative": True, "scope": "everywhere"}
+        ).json()
+        assert r["exemplar"] is not None and r["spill"] == []
+        assert set(desk) <= set(r["changed_frames"])  # what auto warned about
+        assert client.post("/api/undo").status_code == 200
+
+        r = client.post("/api/label", json={"index": k, "state": "progress_dialog", "scope": "screen"}).json()
+        assert (r["exemplar"], r["spill"]) == (None, [])
+        assert r["changed_frames"] == [k]
+        bad = client.post("/api/label", json={"index": k, "state": "progress_dialog", "scope": "nearby"})
+        assert bad.status_code == 422

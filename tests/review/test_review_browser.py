@@ -126,6 +126,7 @@ def test_review_page_correct_a_frame(browser, mistaken):
         login = next(c for c in data["classifier_configs"] if c["name"] == "login_page")
         assert {"image": "exemplars/login_page/frame_002.png"} in login["examples_to_include"]
         assert (classes.parent / "exemplars" / "login_page" / "frame_002.png").is_file()
+        assert "pins" not in data  # an explicit encoder without the visual channel: no pins, the exemplar alone
         assert page.locator("[data-testid=timeline] .tick").nth(2).get_attribute("data-state") == "login_page"
         assert viewer.get_attribute("data-state") == "login_page"
         summary = page.get_by_test_id("summary").inner_text()

@@ -75,7 +75,12 @@ def test_free_form_question_goes_to_the_vlm(client):
 
 @pytest.mark.parametrize(
     ("index", "question", "status"),
-    [(0, "", 422), (0, "x" * (MAX_QUESTION + 1), 422), (99, "what is the title?", 404), (-1, "what is the title?", 404)],
+    [
+        (0, "", 422),
+        (0, "x" * (MAX_QUESTION + 1), 422),
+        (99, "what is the title?", 404),
+        (-1, "what is the title?", 404),
+    ],
 )
 def test_limits(client, index, question, status):
     assert _ask(client, index, question).status_code == status

@@ -248,13 +248,16 @@ async function saveLabel(ev) {
   try {
     const r = await api("/api/label", {
       method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ index: S.current, state, negative }),
+      body: JSON.stringify({ index: S.current, state, negative, scope: $("scope").value }),
     });
     await loadAll();
     await openFrame(S.current, { keepMessage: true });
-    const added = [r.exemplar && `added ${r.exemplar.split("/").slice(-2).join("/")}`,
+    const added = [r.pin && "pinned this screen and its near-duplicates",
+      r.exemplar && `added ${r.exemplar.split("/").slice(-2).join("/")}`,
       r.negative_exemplar && `negative of ${r.negative_of}`].filter(Boolean).join("; ");
-    $("message").textContent = `${added}; re-scored: ${r.changed_frames.length} frame(s) changed state`;
+    const spill = r.spill.length ? `; not added as an exemplar: it would also change frame(s) ${r.spill.join(", ")}`
+      + " (reach 'whatever it changes' adds it anyway)" : "";
+    $("message").textContent = `${added}${spill}; re-scored: ${r.changed_frames.length} frame(s) changed state`;
   } catch (e) {
     $("message").className = "error";
     $("message").textContent = e.message;
