@@ -163,7 +163,28 @@ def _with_min_scores(classes: Path, states: Path, clf) -> tuple[Path, dict]:
 
 def _classify(clf, items: list, labels: list[str]) -> dict:
     res = clf.classify_batch(items)
-    return _score([r.state for r in res], [r.pred for r in res], labels)
+    out = _score([r.state for r in res], [r.pred for r in res], labels)
+    if hasattr(clf.rule, "per_source"):  # few-shot: which evidence carries over to this check set
+        import numpy as np
+
+        rel = clf.relevance(clf.features([clf.load(x) for x in items]))
+        named = [k for k, lab in enumerate(labels) if lab != "unknown"]
+        out["source_top1_named"] = (
+            {
+                src: round(
+                    float(
+                        np.mean(
+                            [clf.names[int(np.nanargmax(np.nan_to_num(s[k], nan=-1.0)))] == labels[k] for k in named]
+                        )
+                    ),
+                    4,
+                )
+                for src, s in clf.rule.per_source(rel).items()
+            }
+            if named
+            else {}
+        )
+    return out
 
 
 def _check_stream(classes: Path, frames: list, labels: list[str]) -> dict:

@@ -255,6 +255,16 @@ class FewShot:
             terms.append((cal.weight, scores))
         return weighted_mean(terms, np.zeros((n_images, c.n_classes), np.float32), 0.0)
 
+    def per_source(self, relevance: Relevance) -> dict[str, np.ndarray]:
+        """Each source's own class scores (two-stage rule on its calibrated columns; NaN for
+        a class it has no column of), float [images, classes], keyed ``channel:against``:
+        which evidence carries a decision (label_once reports each source's accuracy)."""
+        c = self.columns
+        return {
+            str(cal.source): _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
+            for cal, rel in self._calibrated(relevance)
+        }
+
     def column_view(self, relevance: Relevance) -> np.ndarray:
         """Per example column, the weighted mean of the calibrated relevances of the sources
         that score it, float [images, examples] (NaN where none does): which example of a

@@ -73,14 +73,19 @@ class Pins:
     def match(self, screens: Sequence[np.ndarray | None]) -> np.ndarray:
         """Per screen, the pin it is a near-duplicate of (the one with the fewest changed
         tiles; the later pin on a tie: the newer correction), or -1; int64 [screens]. A
-        screen without a tile grid (None) matches nothing."""
+        screen without a tile grid (None) matches nothing. Pins of the screen's size are
+        compared in one array operation."""
         out = np.full(len(screens), -1, dtype=np.int64)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for k, p in enumerate(self.tiles):
+            by_shape.setdefault(p.shape, []).append(k)
+        stacks = {shape: (np.stack([self.tiles[k] for k in ks]).astype(np.int16), ks) for shape, ks in by_shape.items()}
         for i, s in enumerate(screens):
-            if s is None:
+            if s is None or s.shape not in stacks:
                 continue
-            best = PIN_TILES + 1
-            for k, p in enumerate(self.tiles):
-                n = changed_tiles(s, p)
-                if n <= best and n <= PIN_TILES:
-                    out[i], best = k, n
+            stack, ks = stacks[s.shape]
+            changed = (np.abs(stack - s.astype(np.int16)[None]).max(-1) > PIN_NOISE).sum((1, 2))
+            best = len(ks) - 1 - int(np.argmin(changed[::-1]))  # the later pin on a tie
+            if changed[best] <= PIN_TILES:
+                out[i] = ks[best]
         return out

@@ -92,6 +92,10 @@ def test_a_source_that_misleads_on_the_exemplars_does_not_decide():
     # with equal weights (no calibration) the confident wrong channel would have won
     flat = [SourceCalibration(c.source, c.columns, None, None, 1.0, None) for c in cal]
     assert int(_scores(screen, flat, cls, neg).argmax(1)[0]) == 1
+    # each source on its own: text picks class 0, the visual exemplars class 1
+    rule = FewShot(ExampleColumns(cls, neg, np.asarray(is_image, bool), 2), tuple(cal), tuple(screen))
+    per = {k: int(v.argmax(1)[0]) for k, v in rule.per_source(screen).items()}
+    assert per == {"text:prompts": 0, "text:exemplars": 0, "visual:exemplars": 1}
 
 
 def test_negative_screenshot_lowers_its_class():

@@ -74,3 +74,14 @@ def test_pins_say_what_is_wrong(tmp_path, text_encoder):
         ScreenClassifier(missing)
     with pytest.raises(SpecError, match="pins need the visual channel"):
         ScreenClassifier(_class_file(tmp_path, [{"image": "frame_00051.png"}]), encoder=text_encoder)
+
+
+def test_the_replay_checker_and_ties_follow_the_pins(tmp_path):
+    from screenstate import StateChecker
+
+    a = np.zeros((4, 6, 3), np.uint8)
+    assert Pins((a, a.copy()), (1, 2)).match([a]).tolist() == [1]  # the newer of two equal pins
+    pinned = _class_file(tmp_path, [{"image": "frame_00051.png", "state": "progress_dialog"}])
+    checker = StateChecker(pinned)
+    assert checker.which(REC / "frame_00051.png").state == "progress_dialog"
+    assert checker.which(REC / "frame_00012.png").state == "error_dialog"
