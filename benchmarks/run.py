@@ -53,6 +53,7 @@ BENCHMARKS = {
     "visual_latency": "bench_visual_latency",
     "suggest_clustering": "bench_suggest",
     "label_once": "bench_label_once",
+    "pins_reach": "bench_pins",
     "retrieval_scaling": "bench_retrieval",
     "server_load": "bench_server",
     "vlm_latency": "bench_vlm",
