@@ -13,8 +13,9 @@ and at most ``PIN_TILES`` tiles differ by more than ``PIN_NOISE`` levels in some
 a moved cursor, a blinking caret, a typed character or an advancing progress bar, not
 another dialog. Chosen on the bundled example, screens-dev's recording and qt-featherpad's
 sessions (same-state neighbours: median 0-2 changed tiles; two different states: at least
-18 tiles, 15 on one held-out session looked at afterwards). The rule is model-agnostic and
-runs on uint8 tile grids only.
+19); ``python benchmarks/run.py pins_reach`` pins every frame of every labelled recording
+in turn: no frame of another label among 582 near-duplicates (docs/CONSTANTS.md). The rule
+is model-agnostic and runs on uint8 tile grids only.
 
 >>> a = np.zeros((4, 6, 3), np.uint8)
 >>> b = a.copy(); b[0, 0] = 200          # one tile changed: a cursor

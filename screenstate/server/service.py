@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 #: service never looks at its own filesystem for a client's config
 NO_IMAGE_EXAMPLES = (
     'the service accepts text examples only: image exemplars ({"image": ...} or {"exemplars": ...}) '
-    "need a local class file (use the Python API, classify-directory or the review page)"
+    "and pins need a local class file (use the Python API, classify-directory or the review page)"
 )
 KINDS = ("classifier", "detector", "asker")
 log = logging.getLogger("screenstate")
@@ -139,7 +139,9 @@ class Service:
             spec = model.from_dict(payload, check_files=False)  # the server's files are none of a client's business
         except SpecError as e:
             raise HTTPException(422, str(e)) from e
-        if any(isinstance(ref.example, (ImageExample, ExemplarsExample)) for ref in spec.iter_examples()):
+        if getattr(spec, "pins", None) or any(
+            isinstance(ref.example, (ImageExample, ExemplarsExample)) for ref in spec.iter_examples()
+        ):
             raise HTTPException(422, NO_IMAGE_EXAMPLES)
         if requested and self.store.exists(requested):
             deployed_id, message = requested, "Model updated."

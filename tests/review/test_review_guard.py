@@ -153,6 +153,10 @@ def test_image_examples_only_from_the_class_folder_or_recording(review_client, r
         r = review_client.put("/api/classes", json={"text": _with_image(before, path)})
         assert r.status_code == 422, (path, r.text)
         messages.add(r.json()["error"].split(": ", 1)[1])
+        pinned = json.loads(before) | {"pins": [{"image": path}]}  # a pin names a file too
+        r = review_client.put("/api/classes", json={"text": json.dumps(pinned)})
+        assert r.status_code == 422, (path, r.text)
+        messages.add(r.json()["error"].split(": ", 1)[1])
     assert len(messages) == 1  # one message: nothing tells whether the file exists
     assert "only takes image examples under" in messages.pop()
     assert classes.read_text() == before and not classes.with_name("classes.json.bak").exists()

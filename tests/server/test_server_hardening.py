@@ -278,6 +278,14 @@ def test_image_examples_get_one_answer_whatever_the_path(client, monkeypatch):
             )
         )
         bodies.append(("/deploy_detector", {"detector_configs": [{"name": "a", "examples_to_include": [probe]}]}))
+        if isinstance(probe, dict) and "image" in probe:  # a pin names a file too
+            pin = {"image": probe["image"], "state": "a"}
+            bodies.append(
+                (
+                    "/deploy_classifier",
+                    {"classifier_configs": [{"name": "a", "examples_to_include": ["t"]}], "pins": [pin]},
+                )
+            )
     with monkeypatch.context() as m:  # any look at the filesystem fails the request
         for name in ("exists", "is_file", "is_dir", "stat", "resolve", "iterdir", "rglob"):
             m.setattr(Path, name, touched)
