@@ -354,5 +354,34 @@ def run(quick: bool) -> dict:
         "rule, as in the README walkthrough). class_file min_scores: after label --min-scores (proposals in "
         "details). The one-correction results (clusters naming) are in details."
     )
+    out["notes"] += " " + summary_notes(table)
     out["details"] = table
+    return out
+
+
+def summary_notes(table: list[dict]) -> str:
+    """The one-correction results and each evidence source's top-1 on session B, in words
+    (BENCHMARKS.md shows ``table`` and ``notes``)."""
+    parts = []
+    for r in table:
+        oc = r.get("one_correction_session_b")
+        if oc:
+            parts.append(
+                f"{r['set']}: {oc['corrected_frame_right']}/{oc['corrections']} corrected frames right, other frames "
+                f"worst {oc['others_change_worst']:+.3f}, mean {oc['others_change_mean']:+.3f}"
+            )
+    out = (
+        "One correction of each wrong session-B frame in the review page (default reach), then undone: "
+        + "; ".join(parts)
+        + "."
+    )
+    src = []
+    for r in table:
+        for check, v in r["clusters"]["as_named"].items():
+            if v.get("source_top1_named") and check in ("session_b", "labelled_screenshots"):
+                src.append(
+                    f"{r['set']} {check}: " + ", ".join(f"{k} {x:.2f}" for k, x in v["source_top1_named"].items())
+                )
+    if src:
+        out += " Each evidence source alone (clusters naming, top-1 of pred on named frames): " + "; ".join(src) + "."
     return out
