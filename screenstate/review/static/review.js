@@ -256,7 +256,7 @@ async function saveLabel(ev) {
       r.exemplar && `added ${r.exemplar.split("/").slice(-2).join("/")}`,
       r.negative_exemplar && `negative of ${r.negative_of}`].filter(Boolean).join("; ");
     const spill = r.spill.length ? `; not added as an exemplar: it would also change frame(s) ${r.spill.join(", ")}`
-      + " (reach 'whatever it changes' adds it anyway)" : "";
+      + " (reach 'this screen + exemplar, always' adds it anyway)" : "";
     $("message").textContent = `${added}${spill}; re-scored: ${r.changed_frames.length} frame(s) changed state`;
   } catch (e) {
     $("message").className = "error";
