@@ -91,8 +91,9 @@ def plan(
         return Reach(edit, prepared)
     after = _states(prepared, hashes)
     _, feats = prepared
-    own = feats[hashes[frame]].visual if hashes[frame] is not None else None
-    tiles = [feats[h].visual.tiles if h is not None and feats[h].visual is not None else None for h in hashes]
+    visual = [feats[h].visual if h is not None else None for h in hashes]
+    own = visual[frame]
+    tiles = [v.tiles if v is not None else None for v in visual]
     near = Pins((own.tiles,), (0,)).match(tiles) >= 0 if own is not None else [False] * len(hashes)
     spill = tuple(i for i, (b, a) in enumerate(zip(before, after)) if b != a and not near[i] and i != frame)
     if not spill:
