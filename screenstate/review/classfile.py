@@ -127,8 +127,15 @@ def check_example_paths(text: str, base_dir: Path, roots: Sequence[Path], truste
 class ClassFile:
     """One class JSON file that the review page reads and changes (see the module doc)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, recording: Path | None = None) -> None:
+        """``recording``: the folder being reviewed; a class file inside it is refused, as
+        corrections copy screenshots beside the class file and a recording is never written."""
         self.path = Path(path).resolve()
+        if recording is not None and recording.is_dir() and self.path.is_relative_to(recording.resolve()):
+            raise ScreenstateError(
+                f"{self.path} lies inside the recording {recording}: corrections copy screenshots beside the "
+                "class file, and a recording is never written to; keep the class file outside it"
+            )
         self.backup = self.path.with_name(self.path.name + ".bak")
         self._undo: list[_Undo] = []
         with self.locked():

@@ -117,7 +117,7 @@ class ReviewSession:
         self.video = self.source.path if isinstance(self.source, VideoFile) else None
         found: list[Frame] = [] if self.source.kind in ("video", "openadapt", "flow") else list(self.source.frames())
         self.layout = self.source.layout
-        self.classfile = ClassFile(classes)
+        self.classfile = ClassFile(classes, recording=self.root)
         self.cache = FeatureCache(Path(cache) if cache is not None else default_cache_dir())
         self.clf = classifier or ScreenClassifier(
             self.classfile.spec(), encoder=encoder, options=options, cache=self.cache, min_score=min_score

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from screenstate.batch.metrics import score_labels
+from screenstate.errors import ScreenstateError
 
 ROOT = Path(__file__).resolve().parents[2]
 REC = ROOT / "examples" / "recording"
@@ -189,3 +190,64 @@ def test_a_correction_that_would_spill_is_kept_to_the_screen_unless_asked(tmp_pa
         assert r["changed_frames"] == [k]
         bad = client.post("/api/label", json={"index": k, "state": "progress_dialog", "scope": "nearby"})
         assert bad.status_code == 422
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_corrections_never_write_inside_the_recording(tmp_path):
+    """Every reach writes beside the class file only: the recording folder is byte-identical
+    after corrections and undos; a class file inside the recording is refused up front."""
+    from screenstate.review.session import ReviewSession
+
+    rec = tmp_path / "rec"
+    shutil.copytree(REC, rec)
+    before = _tree(rec)
+    classes = tmp_path / "classes.json"
+    shutil.copyfile(ROOT / "configs" / "demo_states.json", classes)
+    session = ReviewSession(rec, classes)
+    k = next(f.index for f in session.frames if f.path.name == "frame_00051.png")
+    with _client(session) as client:
+        for scope in ("auto", "everywhere", "screen"):
+            r = client.post(
+                "/api/label", json={"index": k, "state": "progress_dialog", "negative": True, "scope": scope}
+            )
+            assert r.status_code == 200, r.text
+        for _ in range(3):
+            assert client.post("/api/undo").status_code == 200
+    assert _tree(rec) == before
+    inside = rec / "classes.json"
+    shutil.copyfile(ROOT / "configs" / "demo_states.json", inside)
+    with pytest.raises(ScreenstateError, match="lies inside the recording"):
+        ReviewSession(rec, inside)
+
+
+def test_a_pinning_correction_is_refused_without_the_token_from_another_page_and_with_hostile_values(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from screenstate.review.app import create_review_app
+    from screenstate.review.session import ReviewSession
+
+    classes = tmp_path / "classes.json"
+    shutil.copyfile(ROOT / "configs" / "demo_states.json", classes)
+    before = classes.read_text()
+    app = create_review_app(ReviewSession(REC, classes))
+    body = {"index": 10, "state": "progress_dialog", "scope": "screen"}
+    with TestClient(app) as anon:
+        assert anon.post("/api/label", json=body).status_code == 401
+    with TestClient(app, headers={"Authorization": f"Bearer {app.state.token}"}) as client:
+        cross = {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"}
+        assert client.post("/api/label", json=body, headers=cross).status_code == 403
+        for hostile in (
+            body | {"state": "../../etc/passwd"},
+            body | {"state": "x" * 100_000},
+            body | {"index": -1},
+            body | {"index": 10**12},
+            body | {"scope": "s" * 100_000},
+            body | {"scope": None},
+        ):
+            r = client.post("/api/label", json=hostile)
+            assert 400 <= r.status_code < 500, (str(hostile)[:80], r.status_code)
+            assert "error" in r.json() or "detail" in r.json()
+    assert classes.read_text() == before and not (tmp_path / "exemplars").exists()
