@@ -162,29 +162,24 @@ def _with_min_scores(classes: Path, states: Path, clf) -> tuple[Path, dict]:
 
 
 def _classify(clf, items: list, labels: list[str]) -> dict:
-    res = clf.classify_batch(items)
+    feats = clf.features([clf.load(x) for x in items])  # read once: for the results and each source
+    res = clf.classify_features(feats)
     out = _score([r.state for r in res], [r.pred for r in res], labels)
-    if hasattr(clf.rule, "per_source"):  # few-shot: which evidence carries over to this check set
-        import numpy as np
-
-        rel = clf.relevance(clf.features([clf.load(x) for x in items]))
-        named = [k for k, lab in enumerate(labels) if lab != "unknown"]
-        out["source_top1_named"] = (
-            {
-                src: round(
-                    float(
-                        np.mean(
-                            [clf.names[int(np.nanargmax(np.nan_to_num(s[k], nan=-1.0)))] == labels[k] for k in named]
-                        )
-                    ),
-                    4,
-                )
-                for src, s in clf.rule.per_source(rel).items()
-            }
-            if named
-            else {}
-        )
+    named = [k for k, lab in enumerate(labels) if lab != "unknown"]
+    if hasattr(clf.rule, "per_source") and named:  # few-shot: which evidence carries over to this check set
+        out["source_top1_named"] = {
+            src: _top1(clf.names, scores, labels, named)
+            for src, scores in clf.rule.per_source(clf.relevance(feats)).items()
+        }
     return out
+
+
+def _top1(names: list[str], scores, labels: list[str], rows: list[int]) -> float:
+    """Top-1 of one source's class scores (NaN: no opinion) on ``rows``."""
+    import numpy as np
+
+    best = np.nan_to_num(scores, nan=-1.0).argmax(1)
+    return round(float(np.mean([names[int(best[k])] == labels[k] for k in rows])), 4)
 
 
 def _check_stream(classes: Path, frames: list, labels: list[str]) -> dict:

@@ -156,7 +156,7 @@ class ScreenClassifier:
             self._load_exemplar(spec, Column(-1, False, None, path, f"pins[{i}].image"))
             for i, (path, _) in enumerate(files)
         ]
-        tiles = tuple(f.visual.tiles for f in self.features(shots) if f.visual is not None)
+        tiles = tuple(f.visual.tiles for f in self.features(shots))  # every feature has visual: checked above
         return Pins(tiles, tuple(k for _, k in files))
 
     def _load_exemplar(self, spec: ClassSpec, column: Column) -> LoadedImage:

@@ -362,7 +362,7 @@ class ClassSpec(_SpecBase):
 
     @model_validator(mode="after")
     def _pin_states(self) -> Any:
-        names = [c.name for c in self.classifier_configs]
+        names = self.names
         for i, pin in enumerate(self.pins):
             if pin.state is not None and pin.state not in names:
                 raise ValueError(

@@ -241,8 +241,7 @@ class FewShot:
         c = self.columns
         n_images = next(iter(relevance.values())).shape[0] if relevance else 0
         terms = []
-        for cal, rel in self._calibrated(relevance):
-            scores = _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
+        for cal, scores in self._source_scores(relevance):
             if ABSTAIN and cal.source.against is Against.EXEMPLARS:
                 best = np.nan_to_num(scores, nan=-np.inf).max(1, keepdims=True, initial=-np.inf)
                 worst = np.nan_to_num(scores, nan=np.inf).min(1, keepdims=True, initial=np.inf)
@@ -255,15 +254,17 @@ class FewShot:
             terms.append((cal.weight, scores))
         return weighted_mean(terms, np.zeros((n_images, c.n_classes), np.float32), 0.0)
 
-    def per_source(self, relevance: Relevance) -> dict[str, np.ndarray]:
-        """Each source's own class scores (two-stage rule on its calibrated columns; NaN for
-        a class it has no column of), float [images, classes], keyed ``channel:against``:
-        which evidence carries a decision (label_once reports each source's accuracy)."""
+    def _source_scores(self, relevance: Relevance) -> Iterator[tuple[SourceCalibration, np.ndarray]]:
+        """Each source with its own class scores: the two-stage rule on its calibrated columns."""
         c = self.columns
-        return {
-            str(cal.source): _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
-            for cal, rel in self._calibrated(relevance)
-        }
+        for cal, rel in self._calibrated(relevance):
+            yield cal, _class_scores(rel, c.example_class[cal.columns], c.is_negative[cal.columns], c.n_classes)
+
+    def per_source(self, relevance: Relevance) -> dict[str, np.ndarray]:
+        """Each source's own class scores (NaN for a class it has no column of), float
+        [images, classes], keyed ``channel:against``: which evidence carries a decision
+        (label_once reports each source's accuracy)."""
+        return {str(cal.source): scores for cal, scores in self._source_scores(relevance)}
 
     def column_view(self, relevance: Relevance) -> np.ndarray:
         """Per example column, the weighted mean of the calibrated relevances of the sources

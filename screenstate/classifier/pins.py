@@ -26,13 +26,14 @@ is model-agnostic and runs on uint8 tile grids only.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-#: tile side in pixels (the change gate's tiles, ``embeddings/gating.py``)
+#: tile side in pixels (the change gate in ``embeddings/gating.py`` uses the same tiles)
 TILE = 32
 #: a tile whose mean colour moved by more than this (0-255, largest channel) changed
 PIN_NOISE = 4
@@ -52,12 +53,17 @@ def tile_means(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.resize(pad, (cols, rows), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
+def _changed(stack: np.ndarray, screen: np.ndarray) -> np.ndarray:
+    """Changed tiles between each grid of an int16 [..., rows, cols, 3] stack and ``screen``."""
+    return (np.abs(stack - screen.astype(np.int16)).max(-1) > PIN_NOISE).sum((-2, -1))
+
+
 def changed_tiles(a: np.ndarray, b: np.ndarray) -> int:
     """How many tiles of two tile grids differ by more than ``PIN_NOISE``; a grid of another
     shape (another screen size) differs everywhere."""
     if a.shape != b.shape:
         return max(a.size, b.size)
-    return int((np.abs(a.astype(np.int16) - b.astype(np.int16)).max(-1) > PIN_NOISE).sum())
+    return int(_changed(a.astype(np.int16), b))
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,21 +77,25 @@ class Pins:
         if len(self.tiles) != len(self.states):
             raise ValueError(f"Pins: {len(self.tiles)} tile grids for {len(self.states)} states")
 
+    @functools.cached_property
+    def _stacks(self) -> dict[tuple[int, ...], tuple[np.ndarray, list[int]]]:
+        """Screen shape -> (int16 stack of the pins of that shape, their indices), built once."""
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for k, p in enumerate(self.tiles):
+            by_shape.setdefault(p.shape, []).append(k)
+        return {shape: (np.stack([self.tiles[k] for k in ks]).astype(np.int16), ks) for shape, ks in by_shape.items()}
+
     def match(self, screens: Sequence[np.ndarray | None]) -> np.ndarray:
         """Per screen, the pin it is a near-duplicate of (the one with the fewest changed
         tiles; the later pin on a tie: the newer correction), or -1; int64 [screens]. A
         screen without a tile grid (None) matches nothing. Pins of the screen's size are
         compared in one array operation."""
         out = np.full(len(screens), -1, dtype=np.int64)
-        by_shape: dict[tuple[int, ...], list[int]] = {}
-        for k, p in enumerate(self.tiles):
-            by_shape.setdefault(p.shape, []).append(k)
-        stacks = {shape: (np.stack([self.tiles[k] for k in ks]).astype(np.int16), ks) for shape, ks in by_shape.items()}
         for i, s in enumerate(screens):
-            if s is None or s.shape not in stacks:
+            if s is None or s.shape not in self._stacks:
                 continue
-            stack, ks = stacks[s.shape]
-            changed = (np.abs(stack - s.astype(np.int16)[None]).max(-1) > PIN_NOISE).sum((1, 2))
+            stack, ks = self._stacks[s.shape]
+            changed = _changed(stack, s[None])
             best = len(ks) - 1 - int(np.argmin(changed[::-1]))  # the later pin on a tie
             if changed[best] <= PIN_TILES:
                 out[i] = ks[best]

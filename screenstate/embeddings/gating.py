@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageChops
 
+from screenstate.classifier.pins import TILE
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.embeddings.ocr import TextLine, reading_order
@@ -36,7 +37,6 @@ from screenstate.screen.foreground import find_foreground
 if TYPE_CHECKING:
     from screenstate.embeddings.text import TextChannel, TextFeatures
 
-TILE = 32
 #: a partial re-read whose two best classes are closer than this (raw score) is confirmed
 #: by a full read: re-reading a crop can change a character ("messages.." vs "..."), which
 #: is enough to swap a near-tie, and ordered callers must agree with per-frame results

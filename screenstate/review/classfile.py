@@ -179,10 +179,7 @@ class ClassFile:
         ``state``, None = none of the above); ``exemplar=False`` pins only. The copies are
         made (whole) and listed in the returned edit; :meth:`drop` removes them if the edit
         is not written."""
-        if not exemplar:
-            state_ex, negative_of = None, None
-        else:
-            state_ex = state
+        state_ex, negative_of = (state, negative_of) if exemplar else (None, None)
         if state_ex is None and negative_of is None and not pin:
             raise ScreenstateError("a label needs a state, or a class to add the frame to as a negative exemplar")
         load_image(frame)  # refuse an unreadable frame before touching anything

@@ -24,33 +24,36 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from screenstate.classifier.pins import Pins
 from screenstate.classify import ScreenClassifier
 from screenstate.embeddings.features import ScreenFeatures
 from screenstate.errors import ScreenstateError
+from screenstate.results import ClassificationResult
 from screenstate.review.classfile import ClassFile, Edit
 from screenstate.schema import ClassSpec
 
 SCOPES = ("auto", "everywhere", "screen")
 Prepared = tuple[ScreenClassifier, dict[str, ScreenFeatures]]
+#: content hash -> result of every distinct frame, when already classified (None: not yet)
+Results = dict[str, ClassificationResult] | None
 
 
 @dataclass(frozen=True)
 class Reach:
-    """The edit to write, its classifier and features (already built), and the frames the
-    exemplar would have changed when ``auto`` kept the correction to the screen."""
+    """The edit to write, its classifier and features (already built) with the results of
+    every distinct frame when they were needed here, and the frames the exemplar would have
+    changed when ``auto`` kept the correction to the screen."""
 
     edit: Edit
     prepared: Prepared
+    results: Results = None
     spill: tuple[int, ...] = ()
 
 
-def _states(prepared: Prepared, hashes: Sequence[str | None]) -> list[str | None | bool]:
-    """Per frame, its state under ``prepared`` (False: unreadable)."""
+def classify_all(prepared: Prepared) -> dict[str, ClassificationResult]:
+    """Content hash -> result of every distinct frame under ``prepared``."""
     clf, feats = prepared
-    known = [h for h in hashes if h is not None]
-    res = dict(zip(known, clf.classify_features([feats[h] for h in known])))
-    return [res[h].state if h is not None else False for h in hashes]
+    order = list(feats)
+    return dict(zip(order, clf.classify_features([feats[h] for h in order])))
 
 
 def plan(
@@ -78,35 +81,31 @@ def plan(
                 "--encoder auto (or add visual to the encoder), or use scope 'everywhere'"
             )
         edit = classfile.label(paths[frame], state, wrong)
-        return Reach(edit, _built(classfile, prepare, edit))
-    if scope == "screen":
+        return Reach(edit, _built(classfile, edit, lambda: prepare(edit.spec)))
+    if scope == "screen" or (state is None and wrong is None):  # none of the above alone: nothing to teach
         edit = classfile.label(paths[frame], state, None, exemplar=False, pin=True)
-        return Reach(edit, _built(classfile, prepare, edit))
-    if state is None and wrong is None:  # none of the above, no negative: nothing to teach the rule
-        edit = classfile.label(paths[frame], None, None, exemplar=False, pin=True)
-        return Reach(edit, _built(classfile, prepare, edit))
+        return Reach(edit, _built(classfile, edit, lambda: prepare(edit.spec)))
     edit = classfile.label(paths[frame], state, wrong, pin=True)
-    prepared = _built(classfile, prepare, edit)
+    prepared = _built(classfile, edit, lambda: prepare(edit.spec))
     if scope == "everywhere":
         return Reach(edit, prepared)
-    after = _states(prepared, hashes)
-    _, feats = prepared
-    visual = [feats[h].visual if h is not None else None for h in hashes]
-    own = visual[frame]
-    tiles = [v.tiles if v is not None else None for v in visual]
-    near = Pins((own.tiles,), (0,)).match(tiles) >= 0 if own is not None else [False] * len(hashes)
-    spill = tuple(i for i, (b, a) in enumerate(zip(before, after)) if b != a and not near[i] and i != frame)
+    results = classify_all(prepared)
+    # the frame and its near-duplicates are pinned; frames held by older pins do not change
+    after = [results[h] if h is not None else None for h in hashes]
+    spill = tuple(i for i, (b, a) in enumerate(zip(before, after)) if a is not None and not a.pinned and a.state != b)
     if not spill:
-        return Reach(edit, prepared)
+        return Reach(edit, prepared, results)
     classfile.drop_files(edit.created)
     local = classfile.label(paths[frame], state, None, exemplar=False, pin=True)
-    return Reach(local, _built(classfile, prepare, local), spill)
+    clf, feats = prepared  # the pin needs nothing the exemplar's classifier lacks: no frame is read again
+    return Reach(local, _built(classfile, local, lambda: (clf.with_spec(local.spec), feats)), spill=spill)
 
 
-def _built(classfile: ClassFile, prepare: Callable[[ClassSpec], Prepared], edit: Edit) -> Prepared:
-    """The classifier and features of ``edit``'s class file; its copies are deleted when it cannot be used."""
+def _built(classfile: ClassFile, edit: Edit, build: Callable[[], Prepared]) -> Prepared:
+    """``build()``: the classifier and features of ``edit``'s class file; the edit's copies are
+    deleted when it cannot be used."""
     try:
-        return prepare(edit.spec)
+        return build()
     except BaseException:
         classfile.drop_files(edit.created)
         raise

@@ -33,11 +33,12 @@ from screenstate.recordings.video import VideoFile
 from screenstate.results import ClassificationResult
 from screenstate.review.classfile import ClassFile, Edit, LabelChange
 from screenstate.review.csvtext import csv_text, read_truth, seconds
-from screenstate.review.reach import Prepared, plan
+from screenstate.review.reach import Reach, Results, classify_all, plan
 from screenstate.schema import ClassSpec
 
 #: what CSV exports and accuracy call a frame below every min_score
 NONE_LABEL = "unknown"
+Changed = tuple[int, ...]  # frames whose state a change changed
 
 
 @dataclass(frozen=True)
@@ -249,12 +250,11 @@ class ReviewSession:
                 features[h] = features[h].merged(f)
         return clf, features
 
-    def _commit(self, clf: ScreenClassifier, features: dict[str, ScreenFeatures]) -> tuple[int, ...]:
-        """Make ``clf`` and ``features`` the session's and re-classify every frame."""
+    def _commit(self, clf: ScreenClassifier, features: dict[str, ScreenFeatures], results: Results = None) -> Changed:
+        """Make ``clf`` and ``features`` the session's and re-classify every frame (or take ``results``)."""
         with self._lock:
             self.clf, self.features = clf, features
-            order = list(self.features)
-            results = dict(zip(order, self.clf.classify_features([self.features[h] for h in order])))
+            results = results if results is not None else classify_all((clf, features))
             old = {f.index: f.state_label for f in self.frames}
             self.frames = [
                 ReviewFrame(
@@ -273,17 +273,17 @@ class ReviewSession:
             self.version += 1
             return tuple(f.index for f in self.frames if f.index in old and old[f.index] != f.state_label)
 
-    def _apply(self, edit: Edit, prepared: Prepared | None = None) -> tuple[int, ...]:
-        """Write ``edit`` once its classifier is built (``prepared``, or here: a class file
+    def _apply(self, edit: Edit, reach: Reach | None = None) -> tuple[int, ...]:
+        """Write ``edit`` once its classifier is built (by ``reach``, or here: a class file
         that cannot be used is never written), then re-score. Caller holds both locks."""
         try:
-            prepared = prepared or self._prepare(edit.spec)
+            prepared = reach.prepared if reach is not None else self._prepare(edit.spec)
             self.classfile.write(edit)
         except BaseException:
             if edit.undoes is None:
                 self.classfile.drop_files(edit.created)
             raise
-        return self._commit(*prepared)
+        return self._commit(*prepared, reach.results if reach is not None else None)
 
     @property
     def names(self) -> list[str]:
@@ -331,13 +331,13 @@ class ReviewSession:
                 )
             before = [fr.result.state if fr.result is not None else False for fr in self.frames]
             with self.classfile.locked():
-                args = (self.clf.can_pin, index, self._paths, self._hashes, before, state, wrong, scope)
-                reach = plan(self.classfile, self._prepare, *args)
+                at = (self.clf.can_pin, index, self._paths, self._hashes)
+                reach = plan(self.classfile, self._prepare, *at, before=before, state=state, wrong=wrong, scope=scope)
                 had, prev = index in self.corrections, self.corrections.get(index)
                 saved = dict(self.corrections)
                 self.corrections[index] = state
                 try:
-                    changed = self._apply(reach.edit, reach.prepared)
+                    changed = self._apply(reach.edit, reach)
                 except BaseException:
                     self.corrections = saved
                     raise
