@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from screenstate.classifier.nms import suppress
-from screenstate.classifier.two_stage import class_max
+from screenstate.classifier.two_stage import best_positive_negative
 from screenstate.embeddings.factory import EncoderOptions
 from screenstate.embeddings.images import ImageInput, load_image
 from screenstate.embeddings.regions import Regions, TextRegions
@@ -118,10 +118,7 @@ class ScreenDetector:
         n_cls = len(self.names)
         if reg.boxes.shape[0] == 0:
             return []
-        neg_mask = self.example_is_negative[None, :]
-        minus_inf = np.float32(-np.inf)
-        pos = class_max(np.where(neg_mask, minus_inf, reg.relevance), self.example_class, n_cls)
-        neg = class_max(np.where(~neg_mask, minus_inf, reg.relevance), self.example_class, n_cls)
+        pos, neg = best_positive_negative(reg.relevance, self.example_class, self.example_is_negative, n_cls)
         kept = suppress(reg.boxes, pos, neg, self.thresholds, self.spec.nms_threshold, self.spec.class_agnostic_nms)
         out = []
         w, h = img.size

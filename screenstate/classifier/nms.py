@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from screenstate.classifier.two_stage import class_max
+
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU [len(a), len(b)] of (x0, y0, x1, y1) boxes: torchvision.ops.box_iou's
@@ -46,20 +48,6 @@ def iou_edges(boxes: np.ndarray, iou_threshold: float) -> np.ndarray:
     iou = box_iou(b, b)
     np.fill_diagonal(iou, 0.0)
     return np.stack(np.nonzero(iou > iou_threshold)).astype(np.int64)
-
-
-def _scatter_max(n: int, src: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """float [n, columns]: per node, the max of ``values`` (float [E, columns]) over its edges,
-    -inf for a node with none (edges sorted by node, then ``np.maximum.reduceat``: 6x faster
-    than ``np.maximum.at`` on 20k edges)."""
-    out = np.full((n, values.shape[1]), -np.inf, dtype=values.dtype)
-    if src.size == 0:
-        return out
-    order = np.argsort(src, kind="stable")
-    node = src[order]
-    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
-    out[node[starts]] = np.maximum.reduceat(values[order], starts, axis=0)
-    return out
 
 
 def _scatter_any(n: int, src: np.ndarray, hit: np.ndarray) -> np.ndarray:
@@ -129,7 +117,7 @@ def suppress(
     src, dst = edges[0], edges[1]
     pos, neg = pos.astype(np.float32), neg.astype(np.float32)
     # 1. negatives: own, and the strongest among IoU neighbours (a scatter-max over the edges)
-    nbr_neg = _scatter_max(n, src, neg[dst])
+    nbr_neg = class_max(neg[dst].T, src, n).T  # per box, the max over its IoU neighbours
     survive = (pos >= thresholds.astype(np.float32)[None, :]) & (pos >= neg) & (pos >= nbr_neg)
     # 2. per-class greedy NMS on the same graph
     keep = _greedy_fixed_point(pos, survive, src, dst)

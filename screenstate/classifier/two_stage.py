@@ -90,12 +90,23 @@ def two_stage_scores(
         array([[0.1, 0.6]], dtype=float32)
     """
     _check_inputs(relevance, example_class, example_is_negative, n_classes)
-    rel = np.asarray(relevance, dtype=np.float32)
+    best_pos, best_neg = best_positive_negative(
+        np.asarray(relevance, dtype=np.float32), example_class, example_is_negative, n_classes
+    )
+    return np.where(best_pos > best_neg, best_pos, np.float32(1.0) - best_neg)
+
+
+def best_positive_negative(
+    relevance: np.ndarray, example_class: np.ndarray, example_is_negative: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row and class, the most relevant positive and the most relevant negative column,
+    each float [rows, classes] (-inf where a class has none): the two halves of the rule,
+    also what the detector's box suppression reads."""
     neg_mask = example_is_negative[None, :]
     minus_inf = np.float32(-np.inf)
-    best_pos = class_max(np.where(neg_mask, minus_inf, rel), example_class, n_classes)
-    best_neg = class_max(np.where(~neg_mask, minus_inf, rel), example_class, n_classes)
-    return np.where(best_pos > best_neg, best_pos, np.float32(1.0) - best_neg)
+    best_pos = class_max(np.where(neg_mask, minus_inf, relevance), example_class, n_classes)
+    best_neg = class_max(np.where(~neg_mask, minus_inf, relevance), example_class, n_classes)
+    return best_pos, best_neg
 
 
 def softmax_scores(raw: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
