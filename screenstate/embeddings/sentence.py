@@ -145,10 +145,11 @@ class SentenceEncoder:
             # the cached vectors are taken now: another call may evict them while this one encodes
             found = {t: self._cache.require(t) for t in dict.fromkeys(texts) if t in self._cache}
         missing = [t for t in dict.fromkeys(texts) if t not in found]
-        with self._forward_lock():  # OpenVINO: `lanes` calls at once (#29)
-            fresh = dict(zip(missing, self._forward(missing))) if missing else {}
-        with self._lock:
-            for t, v in fresh.items():
-                self._cache.put(t, v)
-        found.update(fresh)
+        if missing:  # all cached: no lane taken, nothing to store
+            with self._forward_lock():  # OpenVINO: `lanes` calls at once (#29)
+                fresh = dict(zip(missing, self._forward(missing)))
+            with self._lock:
+                for t, v in fresh.items():
+                    self._cache.put(t, v)
+            found.update(fresh)
         return np.stack([found[t] for t in texts])

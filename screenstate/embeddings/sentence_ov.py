@@ -216,7 +216,6 @@ class OpenVinoSentence:
             cfg["INFERENCE_NUM_THREADS"] = threads
         core = ov.Core()
         model = core.read_model(str(xml))
-        self._inputs = [p.get_any_name() for p in model.inputs]
         compiled = core.compile_model(model, "CPU", cfg)
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for _ in range(lanes):
@@ -230,7 +229,7 @@ class OpenVinoSentence:
     def _infer(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         request = self._idle.get()  # waits while every lane is busy
         try:
-            return np.array(request.infer({n: feeds[n] for n in self._inputs})[0], dtype=np.float32)
+            return np.array(request.infer(feeds)[0], dtype=np.float32)  # inputs by the names build() gave them
         finally:
             self._idle.put(request)
 
