@@ -273,7 +273,8 @@ def run(quick: bool) -> dict:
                 part: dict = {
                     "label": info,
                     "encoder": "+".join(clf.encoder.channel_names),
-                    "rule": type(clf.rule).__name__,
+                    "rule": type(clf.rule).__name__
+                    + (f" (its session: {type(clf.replay.rule).__name__})" if clf.replay is not None else ""),
                 }
                 part["min_scores"] = {n: m for n, m in zip(clf.names, _floats(clf.min_scores)) if m == m}
                 proposed = _with_min_scores(classes, work / "states", clf)

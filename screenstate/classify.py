@@ -10,13 +10,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from screenstate.classifier.columns import ExampleColumns
-from screenstate.classifier.pins import Pins
+from screenstate.classifier.fewshot import calibration_rows
+from screenstate.classifier.pins import SCENE_SHARE, Pins, instances
+from screenstate.classifier.replay import Replay
 from screenstate.classifier.rule import DecisionRule, choose_rule
 from screenstate.classifier.two_stage import predict, softmax_scores
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
@@ -31,6 +33,29 @@ from screenstate.results import ClassificationResult
 from screenstate.schema import ClassSpec, Column
 
 __all__ = ["LoadedImage", "ScreenClassifier", "as_spec", "load_with_hash"]
+
+
+def _tiles(image_feats: Sequence[ScreenFeatures] | None) -> list[np.ndarray | None] | None:
+    """The screenshot exemplars' tile grids (``classifier/pins.py``); None without
+    screenshots or without the visual channel (it holds the tiles)."""
+    if not image_feats or any(f.visual is None for f in image_feats):
+        return None
+    return [f.visual.tiles if f.visual is not None else None for f in image_feats]
+
+
+def _instances(
+    columns: Sequence[Column], tiles: list[np.ndarray | None] | None, share: float = SCENE_SHARE
+) -> np.ndarray | None:
+    """Group per column (``classifier/pins.py`` ``instances``): screenshots of one scene
+    (``share``; 0: near-duplicates) share one, every text column has its own; None without
+    tile grids."""
+    if tiles is None:
+        return None
+    groups = instances(tiles, share)
+    image_rows = [k for k, c in enumerate(columns) if c.image is not None]
+    out = np.arange(len(columns), dtype=np.int64) + len(columns)  # text columns: ids no group takes
+    out[image_rows] = groups
+    return out
 
 
 def _has_images(spec: ClassSpec) -> bool:
@@ -109,7 +134,8 @@ class ScreenClassifier:
         self.examples = self.store.encode_examples(
             self.columns, augment=spec.augment_examples, image_features=image_feats
         )
-        self.example_columns = ExampleColumns.of(self.columns, len(self.names))
+        tiles = _tiles(image_feats)
+        self.example_columns = ExampleColumns.of(self.columns, len(self.names), _instances(self.columns, tiles))
         #: evidence beyond the channels, built from the class file's screenshots (registered
         #: exemplar sources, ``embeddings/sources.py``: word overlap)
         self.exemplar_sources: dict[str, ExemplarSource] = (
@@ -125,16 +151,41 @@ class ScreenClassifier:
         self.rule: DecisionRule = choose_rule(
             self.example_columns, self.encoder.channel_names, self.encoder.weights, exemplar_relevance
         )
-        # a class's min_score, else the classifier's, else the one the rule learned from the exemplars
-        mins = spec.min_scores(self.default_min_score if self.default_min_score is not None else self.rule.min_score)
-        self.min_scores = np.array([math.nan if m is None else m for m in mins], dtype=np.float32)
-        # the learned margin goes with the learned min_score only (not a class's or the caller's)
-        learned = self.default_min_score is None and self.rule.min_margin is not None
-        margin = self.rule.min_margin if learned else None
-        self.min_margins = np.array(
-            [math.nan if margin is None or c.min_score is not None else margin for c in spec.classifier_configs],
-            dtype=np.float32,
+        self.min_scores, self.min_margins = self._thresholds(self.rule)
+        #: a class file named from one recording: its own scene's screens by the rule learned on them
+        self.replay = self._replay(tiles, exemplar_relevance)
+
+    def _thresholds(self, rule: DecisionRule) -> tuple[np.ndarray, np.ndarray]:
+        """Per class: min_score (a class's, else the classifier's, else the one ``rule``
+        learned from the exemplars) and min_margin (the learned one goes with the learned
+        min_score only, not a class's or the caller's); float32 [classes], NaN: none."""
+        spec = self.spec
+        mins = spec.min_scores(self.default_min_score if self.default_min_score is not None else rule.min_score)
+        learned = self.default_min_score is None and rule.min_margin is not None
+        margin = rule.min_margin if learned else None
+        return (
+            np.array([math.nan if m is None else m for m in mins], dtype=np.float32),
+            np.array(
+                [math.nan if margin is None or c.min_score is not None else margin for c in spec.classifier_configs],
+                dtype=np.float32,
+            ),
         )
+
+    def _replay(
+        self, tiles: list[np.ndarray | None] | None, exemplar_relevance: Callable[[np.ndarray], dict[str, np.ndarray]]
+    ) -> Replay | None:
+        """The few-shot rule learned on the exemplars as they are (every screenshot its own),
+        for screens of their session, when they are too alike for a few-shot rule over scenes
+        (``classifier/replay.py``); None otherwise."""
+        if tiles is None or calibration_rows(self.example_columns) is not None:
+            return None
+        cols = dataclasses.replace(self.example_columns, instance=None)  # every screenshot its own
+        if calibration_rows(cols) is None:
+            return None
+        rule = choose_rule(cols, self.encoder.channel_names, self.encoder.weights, exemplar_relevance)
+        shots = [(t, c.class_index) for t, c in zip(tiles, (c for c in self.columns if c.image is not None))]
+        scene = Pins(tuple(t for t, _ in shots if t is not None), tuple(k for t, k in shots if t is not None))
+        return Replay(rule, scene, *self._thresholds(rule))
 
     @property
     def can_pin(self) -> bool:
@@ -200,19 +251,39 @@ class ScreenClassifier:
         return rel
 
     def relevance(self, features: Sequence[ScreenFeatures]) -> dict[str, np.ndarray]:
-        """The evidence the rule reads: each source's relevance, float [images, examples]
+        """The evidence the rules read: each source's relevance, float [images, examples]
         (NaN = no opinion), by source name (the encoder's channels, and ``words`` under the
         few-shot rule)."""
-        return self._relevance(features, self.rule.channels)
+        only = self.rule.channels if self.replay is None else (*self.rule.channels, *self.replay.rule.channels)
+        return self._relevance(features, tuple(dict.fromkeys(only)))
+
+    def _replayed(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
+        """bool [images]: screens of the exemplars' own scene (``classifier/replay.py``)."""
+        if self.replay is None:
+            return np.zeros(len(features), dtype=np.bool_)
+        return self.replay.screens([f.visual.tiles if f.visual is not None else None for f in features])
 
     def raw_scores(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
-        """Raw scores, float [images, classes]: the rule's scores of :meth:`relevance`."""
-        return self.rule.scores(self.relevance(features))
+        """Raw scores, float [images, classes]: the rule's scores of :meth:`relevance` (the
+        replay rule's for screens of the exemplars' own scene)."""
+        return self._raw(features, self._replayed(features))
 
-    def results_from_raw(self, raw: np.ndarray, sources: Sequence[str] | None = None) -> list[ClassificationResult]:
-        """Result objects from raw scores [images, classes]."""
+    def _raw(self, features: Sequence[ScreenFeatures], replayed: np.ndarray) -> np.ndarray:
+        rel = self.relevance(features)
+        raw = self.rule.scores(rel)
+        if self.replay is not None and bool(replayed.any()):
+            raw[replayed] = self.replay.rule.scores({k: v[replayed] for k, v in rel.items()})
+        return raw
+
+    def results_from_raw(
+        self, raw: np.ndarray, sources: Sequence[str] | None = None, replayed: np.ndarray | None = None
+    ) -> list[ClassificationResult]:
+        """Result objects from raw scores [images, classes] (``replayed``: bool [images],
+        screens scored by the replay rule, which get its thresholds)."""
         scores = softmax_scores(raw)
         idx, accepted = predict(raw, self.min_scores, self.min_margins)
+        if self.replay is not None and replayed is not None and bool(replayed.any()):
+            idx[replayed], accepted[replayed] = predict(raw[replayed], self.replay.min_scores, self.replay.min_margins)
         out = []
         for i in range(raw.shape[0]):
             pred = self.names[int(idx[i])]
@@ -233,7 +304,8 @@ class ScreenClassifier:
     ) -> list[ClassificationResult]:
         """Results of the rule, then the pins: a near-duplicate of a pinned screenshot gets
         the pin's state (and ``pred``; a none-of-the-above pin keeps the rule's ``pred``)."""
-        results = self.results_from_raw(self.raw_scores(features), sources)
+        replayed = self._replayed(features)
+        results = self.results_from_raw(self._raw(features, replayed), sources, replayed)
         if self.pins is None:
             return results
         match = self.pins.match([f.visual.tiles if f.visual is not None else None for f in features])

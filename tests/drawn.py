@@ -23,7 +23,7 @@ def _window(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], dark: boo
 
 
 def dialog_screen(
-    icon: str,
+    icon: str | None,
     size: tuple[int, int] = (1280, 800),
     at: tuple[int, int] = (400, 300),
     scale: float = 1.0,
@@ -31,7 +31,8 @@ def dialog_screen(
     seed: int = 0,
     behind: bool = True,
 ) -> Image.Image:
-    """A desktop with a wallpaper, maybe a window behind, and a dialog with ``icon`` on top."""
+    """A desktop with a wallpaper, maybe a window behind, and a dialog with ``icon`` on top
+    (None: no dialog, the plain desktop)."""
     img = _wallpaper(size, seed)
     d = ImageDraw.Draw(img)
     rng = np.random.default_rng(seed + 100)
@@ -42,6 +43,8 @@ def dialog_screen(
             d.rectangle(
                 (bx + 12, by + 50 + 28 * i, bx + 12 + int(rng.integers(80, 380)), by + 58 + 28 * i), fill=(0, 160, 0)
             )
+    if icon is None:
+        return img
     w, h = int(440 * scale), int(150 * scale)
     x0, y0 = at
     _window(d, (x0, y0, x0 + w, y0 + h), dark, title=(60, 60, 70))

@@ -67,9 +67,14 @@ class ExampleColumns:
     is_negative: np.ndarray  # bool [columns]
     is_image: np.ndarray  # bool [columns]
     n_classes: int
+    #: near-duplicate group per column, int64 [columns] (``classifier/pins.py`` ``instances``):
+    #: screenshots of one dialog in one session share it; None: every column is its own
+    instance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.example_class.shape
+        if self.instance is not None and (self.instance.dtype != np.int64 or self.instance.shape != n):
+            raise ValueError(f"instance: expected int64 {tuple(n)}, got {self.instance.dtype} {self.instance.shape}")
         if self.example_class.dtype != np.int64 or self.example_class.ndim != 1:
             raise ValueError(f"example_class: expected int64 [columns], got {self.example_class.dtype} {tuple(n)}")
         for what, t in (("is_negative", self.is_negative), ("is_image", self.is_image)):
@@ -77,21 +82,34 @@ class ExampleColumns:
                 raise ValueError(f"{what}: expected bool {tuple(n)}, got {t.dtype} {tuple(t.shape)}")
 
     @classmethod
-    def of(cls, columns: Sequence[ColumnLike], n_classes: int) -> ExampleColumns:
+    def of(cls, columns: Sequence[ColumnLike], n_classes: int, instance: np.ndarray | None = None) -> ExampleColumns:
         """The columns of a class file (``ClassSpec.columns()``)."""
         return cls(
             np.array([c.class_index for c in columns], dtype=np.int64),
             np.array([c.is_negative for c in columns], dtype=np.bool_),
             np.array([c.image is not None for c in columns], dtype=np.bool_),
             n_classes,
+            instance,
         )
+
+    def near_duplicates(self, rows: np.ndarray) -> np.ndarray:
+        """bool [rows, columns]: each row's own column and the columns of its instance (a
+        near-duplicate screenshot), which a leave-one-out comparison must leave out too."""
+        own = np.zeros((len(rows), len(self)), dtype=np.bool_)
+        own[np.arange(len(rows)), rows] = True
+        if self.instance is not None:
+            own |= self.instance[None, :] == self.instance[rows][:, None]
+        return own
 
     def __len__(self) -> int:
         return int(self.example_class.shape[0])
 
     def subset(self, keep: np.ndarray) -> ExampleColumns:
         """The columns where ``keep`` (bool [columns]) is True."""
-        return ExampleColumns(self.example_class[keep], self.is_negative[keep], self.is_image[keep], self.n_classes)
+        inst = None if self.instance is None else self.instance[keep]
+        return ExampleColumns(
+            self.example_class[keep], self.is_negative[keep], self.is_image[keep], self.n_classes, inst
+        )
 
 
 def sources_of(relevance: Relevance, is_image: np.ndarray) -> dict[Source, np.ndarray]:

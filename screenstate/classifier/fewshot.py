@@ -9,7 +9,9 @@ software misjudges another. This rule learns both the scale and the weight of ev
 source from the exemplars the user gave, and nothing else:
 
 1. **Calibration.** Each positive exemplar's screen is scored by the source against every
-   column but its own. For exemplar sources, ``same`` is the mean relevance of the pairs
+   column but its own and its near-duplicates' (``ExampleColumns.instance``: a dialog
+   recorded in three frames is one screenshot, not a same-class pair that every source
+   matches perfectly). For exemplar sources, ``same`` is the mean relevance of the pairs
    of exemplars of one class, ``diff`` of the pairs of different classes; for prompt
    sources (one best prompt per class), the mean class score (two-stage rule over the
    class's columns) of the exemplar's own class and of the other classes. Relevance r becomes ``0.5 + 0.5 * tanh((r - diff) / (same - diff))``: a
@@ -109,14 +111,17 @@ def _class_scores(rel: np.ndarray, cls: np.ndarray, neg: np.ndarray, n_classes: 
 
 def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> np.ndarray | None:
     """The positive screenshot columns the few-shot scales are learned from (int64, column
-    order), or None when too few classes have a same-class pair (then the two-stage rule
-    decides). Above ``limit`` (default ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first
+    order), or None when too few classes have two screenshots that are not near-duplicates
+    of each other (then the two-stage rule decides: frames of one dialog in one session
+    teach nothing about how another session of that state looks, label_once). Above ``limit`` (default ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first
     ones of every class, at least ``FEWSHOT_MIN_PER_CLASS`` each."""
     limit = FEWSHOT_CALIBRATION_ROWS if limit is None else limit
     pos = np.flatnonzero(columns.is_image & ~columns.is_negative).tolist()
     cls = columns.example_class.tolist()
     per_class = Counter(cls[i] for i in pos)
-    if sum(n >= FEWSHOT_MIN_PER_CLASS for n in per_class.values()) < FEWSHOT_MIN_CLASSES:
+    inst = columns.instance.tolist() if columns.instance is not None else list(range(len(cls)))
+    distinct = Counter(c for c, _ in {(cls[i], inst[i]) for i in pos})  # near-duplicates are one screenshot
+    if sum(n >= FEWSHOT_MIN_PER_CLASS for n in distinct.values()) < FEWSHOT_MIN_CLASSES:
         return None
     if len(pos) > limit:
         per = max(FEWSHOT_MIN_PER_CLASS, -(-limit // len(per_class)))
@@ -150,7 +155,7 @@ def calibrate(
             if not bool(cols.any()):
                 continue
         rel = np.nan_to_num(exemplar_relevance[src.channel], nan=0.0)
-        rel[np.arange(len(exemplar_columns)), exemplar_columns] = -np.inf  # leave itself out
+        rel[columns.near_duplicates(exemplar_columns)] = -np.inf  # leave itself and its near-duplicates out
         masked = np.where(cols[None, :], rel, np.float32(-np.inf))
         scores = _class_scores(masked, example_class, example_is_negative | ~cols, n_classes)
         own = scores[np.arange(len(rows_cls)), rows_cls] if len(rows_cls) else np.zeros(0, np.float32)
@@ -167,6 +172,7 @@ def calibrate(
             same_pair = (example_class[None, :] == rows_cls[:, None]) & pos_cols[None, :]
             diff_pair = (example_class[None, :] != rows_cls[:, None]) & pos_cols[None, :]
             same_pair &= np.isfinite(rel)
+            diff_pair &= np.isfinite(rel)
             if not bool(same_pair.any()) or not bool(diff_pair.any()):
                 out.append(SourceCalibration(src, cols, None, None, 1.0, None))
                 continue
@@ -286,20 +292,22 @@ def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: np.nda
     towards how its own class does; the margin is ``MIN_MARGIN_AT`` of that typical lead. A
     screen whose best class scores below the threshold, or leads the runner-up by less than
     the margin, gets no state (``pred`` kept). Only exemplars whose class keeps another
-    screenshot once their own is left out count (with a class's only screenshot left out,
+    screenshot once their own and its near-duplicates are left out count (with a class's only screenshot left out,
     its score says nothing about how close a screen of that class comes). None when no
     class has two screenshots or there is no other class to compare with."""
     if len(rows) == 0:
         return None
     own_cls = rule.columns.example_class[rows]
-    shared = (own_cls[:, None] == own_cls[None, :]).sum(1) > 1  # another screenshot of its class
+    dup = rule.columns.near_duplicates(rows)[:, rows]
+    shared = ((own_cls[:, None] == own_cls[None, :]) & ~dup).any(1)  # another screenshot of its class
     if not bool(shared.any()):
         return None
+    left_out = rule.columns.near_duplicates(rows[shared])
     rows, own_cls = rows[shared], own_cls[shared]
     loo = {}
     for ch, r in exemplar_relevance.items():
         r = r[shared].copy()
-        r[np.arange(len(rows)), rows] = np.nan  # leave itself out
+        r[left_out] = np.nan  # leave itself and its near-duplicates out
         loo[ch] = r
     raw = rule.scores(loo)
     own = raw[np.arange(len(rows)), own_cls]

@@ -9,7 +9,8 @@ can never make another screen worse (an exemplar can: it moves every score).
 Near-duplicate is decided on pixels, not on a model's similarity (two dialogs of one
 theme on one desktop are 0.99 alike to the visual channel): both screens reduced to one
 mean colour per ``TILE``-px tile (:func:`tile_means`, stored with the visual features),
-and at most ``PIN_TILES`` tiles differ by more than ``PIN_NOISE`` levels in some channel:
+and at most ``PIN_TILES`` tiles (under a quarter of a small screen's) differ by more than
+``PIN_NOISE`` levels in some channel:
 a moved cursor, a blinking caret, a typed character or an advancing progress bar, not
 another dialog. Chosen on the bundled example, screens-dev's recording and qt-featherpad's
 sessions (same-state neighbours: median 0-2 changed tiles; two different states: at least
@@ -40,6 +41,17 @@ PIN_NOISE = 4
 #: a screen is a near-duplicate of a pin when at most this many tiles changed (the video
 #: change gate's ``reuse_tiles``: where the cursor was and where it is now)
 PIN_TILES = 8
+#: screenshots of one *scene* (one session: the same desktop, windows and content, another
+#: dialog or a typed field) differ in at most this share of their tiles; the few-shot rule
+#: learns only from screenshots of different scenes (label_once: two states of one session
+#: differ in 1-4 % of their tiles, a page or session of its own in over 60 %)
+SCENE_SHARE = 0.05
+#: a screen that keeps at least half its tiles of some exemplar's (the same desktop, windows
+#: and screen size: a replay of the recorded session, its plain desktop frames included,
+#: which differ from the exemplars in 6-42 % of their tiles; another session of the
+#: held-out sets differs everywhere) is decided by the rule learned on that session
+#: (``classifier/replay.py``; label_once)
+REPLAY_SHARE = 0.5
 
 
 def tile_means(rgb: np.ndarray) -> np.ndarray:
@@ -51,6 +63,14 @@ def tile_means(rgb: np.ndarray) -> np.ndarray:
     rows, cols = math.ceil(h / TILE), math.ceil(w / TILE)
     pad = np.pad(rgb, ((0, rows * TILE - h), (0, cols * TILE - w), (0, 0)), mode="edge")
     return np.asarray(cv2.resize(pad, (cols, rows), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def near_limit(n_tiles: int | np.ndarray, share: float = 0.0) -> np.ndarray:
+    """How many changed tiles a near-duplicate of a screen of ``n_tiles`` tiles may have:
+    ``PIN_TILES`` (or ``share`` of the screen, when more), and never a quarter of the
+    screen or more (a small screen whose every tile changed is another screen)."""
+    n = np.asarray(n_tiles, dtype=np.float64)
+    return np.minimum(np.maximum(PIN_TILES, share * n), np.ceil(n / 4) - 1)
 
 
 def _changed(stack: np.ndarray, screen: np.ndarray) -> np.ndarray:
@@ -85,18 +105,58 @@ class Pins:
             by_shape.setdefault(p.shape, []).append(k)
         return {shape: (np.stack([self.tiles[k] for k in ks]).astype(np.int16), ks) for shape, ks in by_shape.items()}
 
-    def match(self, screens: Sequence[np.ndarray | None]) -> np.ndarray:
-        """Per screen, the pin it is a near-duplicate of (the one with the fewest changed
-        tiles; the later pin on a tie: the newer correction), or -1; int64 [screens]. A
-        screen without a tile grid (None) matches nothing. Pins of the screen's size are
+    def nearest(self, screens: Sequence[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Per screen, the pin with the fewest changed tiles (the later pin on a tie: the
+        newer correction) and how many changed, int64 [screens] each; (-1, -1) for a screen
+        without a tile grid (None) or of a size no pin has. Pins of the screen's size are
         compared in one array operation."""
-        out = np.full(len(screens), -1, dtype=np.int64)
+        best_k = np.full(len(screens), -1, dtype=np.int64)
+        best_n = np.full(len(screens), -1, dtype=np.int64)
         for i, s in enumerate(screens):
             if s is None or s.shape not in self._stacks:
                 continue
             stack, ks = self._stacks[s.shape]
             changed = _changed(stack, s[None])
-            best = len(ks) - 1 - int(np.argmin(changed[::-1]))  # the later pin on a tie
-            if changed[best] <= PIN_TILES:
-                out[i] = ks[best]
-        return out
+            best = len(ks) - 1 - int(np.argmin(changed[::-1]))
+            best_k[i], best_n[i] = ks[best], changed[best]
+        return best_k, best_n
+
+    def match(self, screens: Sequence[np.ndarray | None]) -> np.ndarray:
+        """Per screen, the pin it is a near-duplicate of (:meth:`nearest`, at most
+        :func:`near_limit` changed tiles), or -1; int64 [screens]."""
+        k, n = self.nearest(screens)
+        size = np.array([0 if s is None else s.shape[0] * s.shape[1] for s in screens], dtype=np.int64)
+        return np.where((n >= 0) & (n <= near_limit(size)), k, -1)
+
+    def same_scene(self, screens: Sequence[np.ndarray | None]) -> np.ndarray:
+        """Per screen, whether it shows the session of some pinned screenshot: less than
+        ``REPLAY_SHARE`` of its tiles changed (a replay of the recorded session), bool [screens]."""
+        _, n = self.nearest(screens)
+        size = np.array([0 if s is None else s.shape[0] * s.shape[1] for s in screens], dtype=np.float64)
+        return (n >= 0) & (n < REPLAY_SHARE * size)
+
+
+def instances(tiles: Sequence[np.ndarray | None], share: float = 0.0) -> np.ndarray:
+    """Groups of screenshots: int64 [screenshots], equal for screenshots linked by a chain
+    of near-duplicates (:func:`near_limit`: ``PIN_TILES`` changed tiles, or ``share`` of them: with
+    ``SCENE_SHARE``, one scene), a group of its own for one without a tile grid (None).
+
+    >>> a = np.zeros((4, 6, 3), np.uint8); b = a.copy(); b[0, 0] = 200
+    >>> c = a.copy(); c[1:4, 1:5] = 200
+    >>> instances([a, b, c, None]).tolist()
+    [0, 0, 2, 3]
+    """
+    group = np.arange(len(tiles), dtype=np.int64)
+
+    def root(k: int) -> int:
+        while group[k] != k:
+            k = int(group[k])
+        return k
+
+    for i, a in enumerate(tiles):
+        for j in range(i):
+            b = tiles[j]
+            if a is not None and b is not None and changed_tiles(a, b) <= near_limit(a.shape[0] * a.shape[1], share):
+                ri, rj = root(i), root(j)
+                group[max(ri, rj)] = min(ri, rj)
+    return np.array([root(k) for k in range(len(tiles))], dtype=np.int64)

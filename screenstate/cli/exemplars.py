@@ -33,6 +33,17 @@ def index_build(
             f"none of the above below raw score {clf.rule.min_score:.3f} (learned from the exemplars); "
             "a class's min_score in the JSON overrides it"
         )
+    if clf.replay is not None:
+        typer.echo(
+            "the exemplars all show one session: screens of that session (a replay) are decided by the rule "
+            "learned on it"
+            + (
+                f", none of the above below raw score {clf.replay.rule.min_score:.3f}"
+                if clf.replay.rule.min_score is not None
+                else ""
+            )
+            + "; screens of other sessions by the two-stage rule (add screenshots of another session to learn from both)"
+        )
 
 
 @app.command()

@@ -157,6 +157,43 @@ def test_calibration_rows_spread_a_large_set_over_the_classes():
     assert calibration_rows(few) is None  # class 0 has one positive screenshot
 
 
+def test_screenshots_of_one_scene_count_once():
+    """Exemplars named from one recording (one scene each class, or all of them) teach
+    nothing about another session: the two-stage rule decides (label_once)."""
+    from screenstate.classifier.fewshot import calibration_rows
+
+    cls = t([0, 0, 0, 1, 1, 1])
+    pos = np.zeros(6, dtype=bool)
+    distinct = ExampleColumns(cls, pos, np.ones(6, dtype=bool), 2, t([0, 1, 2, 3, 4, 5]))
+    assert calibration_rows(distinct) is not None
+    one_scene_each = ExampleColumns(cls, pos, np.ones(6, dtype=bool), 2, t([0, 0, 0, 3, 3, 3]))
+    assert calibration_rows(one_scene_each) is None
+    assert calibration_rows(ExampleColumns(cls, pos, np.ones(6, dtype=bool), 2, t([0, 0, 2, 3, 4, 3]))) is not None
+
+
+def test_leave_one_out_leaves_the_near_duplicates_out_too():
+    """A screenshot's near-duplicate is not a same-class pair: with it left out, the source
+    is scored on the other scene of its class only (its weight drops when that one differs)."""
+    cls = t([0, 0, 0, 1, 1, 1])
+    pos = np.zeros(6, dtype=bool)
+    img = np.ones(6, dtype=bool)
+    rel = t(  # screenshots 0 and 1 of class 0 are near-duplicates; 2 is another scene, as like class 1
+        [
+            [1.0, 0.99, 0.6, 0.62, 0.6, 0.6],
+            [0.99, 1.0, 0.6, 0.62, 0.6, 0.6],
+            [0.6, 0.6, 1.0, 0.6, 0.61, 0.6],
+            [0.6, 0.6, 0.6, 1.0, 0.8, 0.8],
+            [0.6, 0.6, 0.6, 0.8, 1.0, 0.8],
+            [0.6, 0.6, 0.6, 0.8, 0.8, 1.0],
+        ]
+    )
+    rows = t([0, 1, 2, 3, 4, 5])
+    naive = calibrate({"visual": rel}, rows, ExampleColumns(cls, pos, img, 2))[0]
+    honest = calibrate({"visual": rel}, rows, ExampleColumns(cls, pos, img, 2, t([0, 0, 2, 3, 4, 5])))[0]
+    assert naive.loo_accuracy > honest.loo_accuracy
+    assert honest.same is not None and naive.same is not None and honest.same < naive.same
+
+
 def _mixed():
     """3 classes: 0 and 1 with a prompt and 2 screenshot exemplars each, 2 with a prompt only."""
     cls = t([0, 1, 2, 0, 0, 1, 1])

@@ -35,6 +35,8 @@ def test_near_duplicates_are_the_same_screen_with_a_cursor_not_another_dialog():
     got = pins.match([_tiles(x) for x in (desk, Image.open(REC / "frame_00004.png"), cursor, dialog, small)])
     assert got.tolist() == [0, 0, 0, -1, -1]
     assert changed_tiles(_tiles(desk), _tiles(desk.resize((640, 400)))) > PIN_TILES  # another size: never
+    red, green = Image.new("RGB", (64, 48), (220, 30, 30)), Image.new("RGB", (64, 48), (20, 200, 40))
+    assert Pins((_tiles(red),), (0,)).match([_tiles(green), _tiles(red)]).tolist() == [-1, 0]  # 4 tiles, all changed
 
 
 def _class_file(tmp_path: Path, pins: list[dict]) -> Path:
