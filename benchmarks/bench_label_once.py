@@ -21,7 +21,8 @@ walkthrough's case: the two-stage rule). Each check is run with the class file a
 (``min_scores``, screenstate/min_scores.py, from session A as named).
 ``LABEL_ONCE_SETS=qt-featherpad`` runs one set (choosing on dev without the others).
 
-Sets: every ``benchmarks/heldout/recordings/<software>/`` (session_a/, session_b/,
+Sets: every ``benchmarks/heldout/recordings/<software>/`` (session_a/, session_b/, a
+session_c/ where there is one (qt-featherpad's: dialogs inside a large editor, dev),
 session_a.mp4 + .csv, the video checked frame after frame by a
 StateChecker as a replay would; see its PROVENANCE.md), and screens-dev side by side (its one
 recording labelled; checked on the recording itself and on the 150 labelled screenshots of
@@ -247,6 +248,8 @@ def run(quick: bool) -> dict:
         jobs: list[tuple[str, Path, dict[str, tuple]]] = []
         for d in sets:
             checks: dict[str, tuple] = {"session_b": _labels(d / "session_b")}
+            if (d / "session_c" / "labels.csv").is_file():  # qt-featherpad's dev session: dialogs inside the editor
+                checks["session_c"] = _labels(d / "session_c")
             video = d / "session_a.mp4"
             if video.is_file() and not quick:
                 checks["session_a_video"] = _video(video)

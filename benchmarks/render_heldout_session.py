@@ -12,6 +12,8 @@ window manager, screen size and a dark theme) and a video of session A.
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/tk-xedit
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/gtk-mousepad
+    .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad session_c
+(the last renders only the dev session C, without the video.)
 
 (the project venv for the video; the dialogs run with Debian's /usr/bin/python3).
 
@@ -122,6 +124,35 @@ SESSIONS = [
             ("desktop", 4, None, None),
         ],
         32,
+    ),
+    # dev (round 6, #30): the dialogs lie wholly inside a large editor window, as in the
+    # held-out tk-xedit and gtk-mousepad sessions B (a foreground finder that takes a window
+    # inside another for a panel of it misses them); light Windows style, another document
+    Session(
+        "session_c",
+        (1280, 800),
+        ["openbox"],
+        "Windows",
+        "#4a5d3a",
+        [
+            ["xterm", "-geometry", "60x12+20+560", "-hold", "-e", "sh", "-c", "ls -l ~/Documents; date"],
+            ["xclock", "-update", "1", "-geometry", "120x120+1150+20"],
+        ],
+        "packing-list.txt",
+        [
+            ("unknown", 2, None, None),
+            ("editor", 3, None, "Remember the torch batteries."),
+            ("warning_dialog", 3, "Weather", "Storms are forecast for the second night."),
+            ("info_dialog", 3, "Saved", "The packing list was saved."),
+            ("password_prompt", 3, "Shared list", "Password for the family list (trip-2026):"),
+            ("file_chooser", 3, "Open a list", "open"),
+            ("error_dialog", 3, "Sync failed", "The shared list could not be reached."),
+            ("progress_dialog", 4, "Printing", "Printing the packing list..."),
+            ("question_dialog", 3, "Print", "Print a second copy for the car?"),
+            ("desktop", 2, None, None),
+        ],
+        34,
+        editor=("featherpad", "--standalone", "-geometry", "1040x660+120+60"),
     ),
 ]
 
@@ -397,8 +428,9 @@ def write_session_video(frames: Path, dest: Path, fps: float = 5.0, seed: int = 
     return len(labels)
 
 
-def render(out: Path) -> None:
-    sessions = RECORDING_SESSIONS[out.name]
+def render(out: Path, only: list[str] | None = None) -> None:
+    """Render ``out``'s sessions (``only``: these, without the video), under Xvfb."""
+    sessions = [s for s in RECORDING_SESSIONS[out.name] if not only or s.name in only]
     tools = {"Xvfb", "import", "xdotool"} | {c[0] for s in sessions for c in [s.wm, s.editor, *s.background]}
     for tool in sorted(tools):
         if shutil.which(tool) is None:
@@ -410,11 +442,15 @@ def render(out: Path) -> None:
         rows = render_session(s, out / s.name, home, f":{64 + 10 * list(RECORDING_SESSIONS).index(out.name) + i}")
         print(f"{s.name}: {len(rows)} frames")
     if shutil.which("optipng"):
-        subprocess.run(["optipng", "-quiet", "-o1", *map(str, sorted(out.glob("session_*/*.png")))], check=False)
+        pngs = sorted(p for s in sessions for p in (out / s.name).glob("*.png"))
+        subprocess.run(["optipng", "-quiet", "-o1", *map(str, pngs)], check=False)
+    if only:
+        shutil.rmtree(scratch, ignore_errors=True)
+        return
     seed = VIDEO_SEEDS[out.name]
     print(f"video: {write_session_video(out / 'session_a', out / 'session_a.mp4', seed=seed)} frames")
     shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    render(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "heldout" / "recordings" / "qt-featherpad")
+    render(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "heldout" / "recordings" / "qt-featherpad", sys.argv[2:])
