@@ -8,9 +8,12 @@ it, and its edges end on the front window's border. So:
 1. straight horizontal and vertical edges at least ``min_edge`` pixels long
    (brightness steps between neighbouring rows / columns);
 2. complete rectangles: a top and a bottom edge with the same ends, joined by a left
-   and a right edge; those inside another complete rectangle are parts of a window;
-3. of the outermost rectangles, the one on whose border most other edges end (at least
-   two: a partly covered outline crosses the covering border twice) is in front.
+   and a right edge; those inside another complete rectangle are parts of a window,
+   unless they float in it (``windows.FLOAT_MARGIN`` free on every side: a dialog over a
+   large editor, ``screen/windows.py``);
+3. of the outermost rectangles and the floating ones, the one on whose border most other
+   edges end (at least two: a partly covered outline crosses the covering border twice;
+   a floating one lies on its window, so it counts one more than that window) is in front.
 
 Returns None when no window covers another: a browser page (its cards are complete
 rectangles too, but cover nothing), a lone dialog on a bare desktop (the whole screen
@@ -34,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from screenstate.screen.windows import Box
+from screenstate.screen.windows import FLOAT_MARGIN, Box
 
 #: brightness step (0-255) that counts as an edge between neighbouring pixels
 EDGE_STEP = 12
@@ -133,6 +136,13 @@ def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
         if not any(o.contains(r, SLACK) for o in outer):
             outer.append(r)
     votes = [_ends_on_border(r, h, v) for r in outer]
+    floating: list[tuple[Box, int]] = []
+    for r in rects:  # ... unless it floats in it: a window lying on that window
+        parent = next((k for k, o in enumerate(outer) if o != r and o.contains(r, SLACK) and _floats(r, o)), None)
+        if parent is not None and not any(f.contains(r, SLACK) for f, _ in floating):
+            floating.append((r, max(_ends_on_border(r, h, v), votes[parent] + 1, MIN_CUT_ENDS)))
+    outer += [r for r, _ in floating]
+    votes += [n for _, n in floating]
     top = max(votes, default=0)
     if top < MIN_CUT_ENDS or votes.count(top) > 1:
         return None
@@ -144,6 +154,12 @@ def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
         min(image.width, int(best.x1 * inv)),
         min(image.height, int(best.y1 * inv)),
     )
+
+
+def _floats(b: Box, o: Box) -> bool:
+    """``b`` lies in ``o`` with ``FLOAT_MARGIN`` of ``o``'s width and height free on every side."""
+    mx, my = FLOAT_MARGIN * (o.x1 - o.x0), FLOAT_MARGIN * (o.y1 - o.y0)
+    return b.x0 - o.x0 >= mx and o.x1 - b.x1 >= mx and b.y0 - o.y0 >= my and o.y1 - b.y1 >= my
 
 
 def front_mask(boxes: list[tuple[float, float, float, float]], window: Box | None) -> tuple[bool, ...]:
@@ -158,5 +174,5 @@ def front_mask(boxes: list[tuple[float, float, float, float]], window: Box | Non
 
 #: what the foreground marks in stored text features depend on (part of the text channel's
 #: feature version): the finder's constants and code
-FEATURE_SETTINGS = (EDGE_STEP, SLACK, MIN_CUT_ENDS)
-FEATURE_CODE = (_runs, _edges, _covered, _rectangles, _ends_on_border, find_foreground, front_mask)
+FEATURE_SETTINGS = (EDGE_STEP, SLACK, MIN_CUT_ENDS, FLOAT_MARGIN)
+FEATURE_CODE = (_runs, _edges, _covered, _rectangles, _ends_on_border, _floats, find_foreground, front_mask)

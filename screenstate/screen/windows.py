@@ -8,9 +8,13 @@ window behind another has part of its border hidden. So the finder:
 2. takes the bounding boxes of edge contours that are window-sized (at least
    ``MIN_SIDE`` of the screen each way, less than ``MAX_AREA`` of it);
 3. keeps boxes whose border is *intact* (edge support on all four sides >= ``INTACT``)
-   and that are not inside another intact box (a window's own panels and buttons);
+   and that are not inside another intact box (a window's own panels and buttons),
+   unless they *float* in it: a box that keeps ``FLOAT_MARGIN`` of the outer box's width
+   and height free on every side is a window lying on it (a dialog over a large editor),
+   where a panel of a window reaches at least one of its sides;
 4. picks the intact box nearest the screen centre, where window managers put dialogs,
-   with a bonus for boxes that cut through the borders of others (they lie on top).
+   with a bonus for boxes that cut through the borders of others (they lie on top); a
+   window floating in another lies on top of it and of what that one covers.
 
 A screen with no such box (a full-screen browser page, an application maximised) is its
 own foreground: the whole image. Unlike ``embeddings/foreground.py`` (#17, branch
@@ -40,6 +44,10 @@ MIN_SIDE = 0.08
 MAX_AREA = 0.85
 #: fraction of border pixels that must lie on an edge for the border to count as drawn
 INTACT = 0.9
+#: a box inside a window that keeps this share of the window's width and height free on
+#: every side is a window on top of it, not a panel of it (windows_nested: on dev, dialogs
+#: inside a large editor keep 26-29 %, the inner frames of small windows at most 3 %)
+FLOAT_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -96,8 +104,15 @@ def _support(edges: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> float:
     return min(top, bottom, left, right)
 
 
+def _floats(b: tuple[int, int, int, int], o: tuple[int, int, int, int]) -> bool:
+    """``b`` lies in ``o`` with ``FLOAT_MARGIN`` of ``o``'s width and height free on every side."""
+    mx, my = FLOAT_MARGIN * (o[2] - o[0]), FLOAT_MARGIN * (o[3] - o[1])
+    return b[0] - o[0] >= mx and o[2] - b[2] >= mx and b[1] - o[1] >= my and o[3] - b[3] >= my
+
+
 def window_boxes(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Intact, window-sized, outermost boxes of a (downscaled) grey screen."""
+    """Intact, window-sized boxes of a (downscaled) grey screen: the outermost ones, and
+    the outermost of those floating in one of them (windows lying on a larger window)."""
     h, w = gray.shape
     edges = _edges(gray)
     contours, _ = cv2.findContours(edges, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
@@ -112,7 +127,13 @@ def window_boxes(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
     def inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
         return a != b and a[0] >= b[0] - 2 and a[1] >= b[1] - 2 and a[2] <= b[2] + 2 and a[3] <= b[3] + 2
 
-    return sorted(b for b in intact if not any(inside(b, o) for o in intact))
+    outer = [b for b in intact if not any(inside(b, o) for o in intact)]
+    floating = [b for b in intact if b not in outer and any(inside(b, o) and _floats(b, o) for o in outer)]
+    return sorted(outer + [b for b in floating if not any(inside(b, o) for o in floating)])
+
+
+def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a != b and a[0] >= b[0] - 2 and a[1] >= b[1] - 2 and a[2] <= b[2] + 2 and a[3] <= b[3] + 2
 
 
 def _covers(top: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> bool:
@@ -145,11 +166,14 @@ def foreground_in_small(gray: np.ndarray, size: tuple[int, int]) -> Box:
     cx, cy = sw / 2, sh / 2
     diag = float(np.hypot(sw, sh))
 
+    def covers(b: tuple[int, int, int, int]) -> int:  # what it lies on, not the windows lying in it
+        n = sum(_covers(b, o) for o in boxes if o != b and not _inside(o, b))
+        return max([n, *(covers(o) + 1 for o in boxes if _inside(b, o))])
+
     def score(b: tuple[int, int, int, int]) -> float:
         bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
         centred = 1.0 - float(np.hypot(bx - cx, by - cy)) / diag
-        on_top = sum(_covers(b, o) for o in boxes if o != b)
-        return centred + 0.25 * min(on_top, 2)
+        return centred + 0.25 * min(covers(b), 2)
 
     best = max(boxes, key=score)
     return Box(
@@ -161,5 +185,5 @@ def foreground_in_small(gray: np.ndarray, size: tuple[int, int]) -> Box:
 
 
 #: what the foreground box depends on, for the visual channel's derived feature version
-FEATURE_SETTINGS = (WORK_SIDE, MIN_SIDE, MAX_AREA, INTACT)
-FEATURE_CODE = (_edges, _support, window_boxes, _covers, find_foreground, foreground_in_small)
+FEATURE_SETTINGS = (WORK_SIDE, MIN_SIDE, MAX_AREA, INTACT, FLOAT_MARGIN)
+FEATURE_CODE = (_edges, _support, _floats, window_boxes, _inside, _covers, find_foreground, foreground_in_small)

@@ -52,10 +52,31 @@ def _close(found: Box | None, box: tuple[int, int, int, int], tol: int = 4) -> b
             ],
             (600, 350, 1000, 520),
         ),
+        # a dialog wholly inside a large editor: it floats in it, so it is a window on top, not a panel
+        (
+            [((60, 40, 960, 720), "#ffffff", "#8899aa"), ((380, 300, 700, 450), "#e8e8e8", "#4466aa")],
+            (380, 300, 700, 450),
+        ),
     ],
 )
 def test_the_window_in_front_is_found(windows, front):
     assert _close(find_foreground(_desktop(windows)), front)
+
+
+def test_a_panel_reaching_a_side_of_its_window_is_not_a_window_in_front():
+    """The visual finder and the text finder agree: a box inside a window that reaches one of
+    its sides (a sidebar, a toolbar) is part of it; one floating in it is a dialog on it."""
+    import numpy as np
+
+    from screenstate.screen.windows import find_foreground as visual_foreground
+
+    panel = _desktop([((60, 40, 960, 720), "#ffffff", "#8899aa"), ((60, 62, 300, 720), "#dddddd", "#dddddd")])
+    assert find_foreground(panel) is None  # one window, nothing covered
+    box = visual_foreground(np.asarray(panel))
+    assert abs(box.x0 - 60) <= 6 and abs(box.x1 - 960) <= 6  # the window, not its sidebar
+    dialog = _desktop([((60, 40, 960, 720), "#ffffff", "#8899aa"), ((380, 300, 700, 450), "#e8e8e8", "#4466aa")])
+    box = visual_foreground(np.asarray(dialog))
+    assert 370 <= box.x0 <= 390 and 690 <= box.x1 <= 710 and 290 <= box.y0 and box.y1 <= 460
 
 
 def test_a_large_screen_is_searched_downscaled_and_boxes_come_back_in_its_pixels():
