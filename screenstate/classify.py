@@ -257,16 +257,23 @@ class ScreenClassifier:
         only = self.rule.channels if self.replay is None else (*self.rule.channels, *self.replay.rule.channels)
         return self._relevance(features, tuple(dict.fromkeys(only)))
 
-    def _replayed(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
+    def replayed(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
         """bool [images]: screens of the exemplars' own scene (``classifier/replay.py``)."""
         if self.replay is None:
             return np.zeros(len(features), dtype=np.bool_)
         return self.replay.screens([f.visual.tiles if f.visual is not None else None for f in features])
 
+    def rule_for(self, features: ScreenFeatures) -> DecisionRule:
+        """The rule that decides this screen: the replay rule for a screen of the exemplars'
+        own session, else the class file's rule (what ``evidence.explain`` explains)."""
+        if self.replay is not None and bool(self.replayed([features])[0]):
+            return self.replay.rule
+        return self.rule
+
     def raw_scores(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
         """Raw scores, float [images, classes]: the rule's scores of :meth:`relevance` (the
         replay rule's for screens of the exemplars' own scene)."""
-        return self._raw(features, self._replayed(features))
+        return self._raw(features, self.replayed(features))
 
     def _raw(self, features: Sequence[ScreenFeatures], replayed: np.ndarray) -> np.ndarray:
         rel = self.relevance(features)
@@ -304,7 +311,7 @@ class ScreenClassifier:
     ) -> list[ClassificationResult]:
         """Results of the rule, then the pins: a near-duplicate of a pinned screenshot gets
         the pin's state (and ``pred``; a none-of-the-above pin keeps the rule's ``pred``)."""
-        replayed = self._replayed(features)
+        replayed = self.replayed(features)
         results = self.results_from_raw(self._raw(features, replayed), sources, replayed)
         if self.pins is None:
             return results

@@ -64,8 +64,9 @@ def explain(
         if name not in clf.names:
             raise UnknownNameError("class", name, clf.names)
     per_channel = clf.relevance([features])
-    raw = clf.rule.scores(per_channel)[0]
-    fused = np.nan_to_num(clf.rule.column_view(per_channel)[0], nan=-1.0)  # NaN: no source scores the column
+    rule = clf.rule_for(features)
+    raw = rule.scores(per_channel)[0]
+    fused = np.nan_to_num(rule.column_view(per_channel)[0], nan=-1.0)  # NaN: no source scores the column
     text = clf.encoder.text
     out = []
     for name in classes:

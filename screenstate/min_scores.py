@@ -157,11 +157,13 @@ def propose_min_scores(
     else:
         clf = ScreenClassifier(spec, encoder=encoder, cache=FeatureCache())
     paths = list(frames)
-    raw_scores = clf.raw_scores(clf.features([clf.load(p) for p in paths]))
-    given = [r.state for r in clf.results_from_raw(raw_scores)]
-    raw = np.asarray(raw_scores, dtype=np.float64)
+    feats = clf.features([clf.load(p) for p in paths])
+    given = [r.state for r in clf.classify_features(feats)]
+    raw = np.asarray(clf.raw_scores(feats), dtype=np.float64)
     exemplars = {_digest(c.image) for c in spec.columns() if c.image is not None and not c.is_negative}
-    thresholds = spec.min_scores(clf.rule.min_score)
+    # the recording's own frames: the rule learned on it decides them (classifier/replay.py)
+    replay = clf.replay is not None and bool(clf.replayed(feats).all())
+    thresholds = spec.min_scores(clf.replay.rule.min_score if replay and clf.replay else clf.rule.min_score)
     unnamed = [i for i, p in enumerate(paths) if frames[p] is None]
     out = []
     for j, name in enumerate(clf.names):

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw
 
 from screenstate import ScreenClassifier
+from screenstate.evidence import explain
 from tests.drawn import dialog_screen
 
 ICONS = ("error", "warning", "question")
@@ -49,3 +51,7 @@ def test_a_class_file_of_one_session_decides_its_replays_and_other_sessions_apar
     assert [r.state for r in clf.classify_batch(other)] == [f"{i}_dialog" for i in ICONS]
     # a screen's result does not depend on its batch: the replay frames alone, the same
     assert [r.state for r in clf.classify_batch(replay[:1])] == ["error_dialog"]
+    # the evidence shown for a replayed screen is the replay rule's, as its result
+    last = got[-1]
+    (ev,) = explain(clf, clf.features([clf.load(desktop)])[0], [last.pred])
+    assert ev.raw_score == pytest.approx(last.raw_scores[last.pred])
