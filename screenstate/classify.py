@@ -46,13 +46,13 @@ def _tiles(image_feats: Sequence[ScreenFeatures] | None) -> list[np.ndarray | No
 def _instances(
     columns: Sequence[Column], tiles: list[np.ndarray | None] | None, share: float = SCENE_SHARE
 ) -> np.ndarray | None:
-    """Group per column (``classifier/pins.py`` ``instances``): screenshots of one scene
-    (``share``; 0: near-duplicates) share one, every text column has its own; None without
-    tile grids."""
+    """Group per column (``classifier/pins.py`` ``instances``): screenshots of one class and
+    one scene (``share``; 0: near-duplicates) share one, every text column has its own;
+    None without tile grids."""
     if tiles is None:
         return None
-    groups = instances(tiles, share)
     image_rows = [k for k, c in enumerate(columns) if c.image is not None]
+    groups = instances(tiles, share, within=[columns[k].class_index for k in image_rows])
     out = np.arange(len(columns), dtype=np.int64) + len(columns)  # text columns: ids no group takes
     out[image_rows] = groups
     return out
