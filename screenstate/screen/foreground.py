@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from screenstate.screen.windows import FLOAT_MARGIN, Box
+from screenstate.screen.windows import FLOAT_MARGIN, Box, floats_in
 
 #: brightness step (0-255) that counts as an edge between neighbouring pixels
 EDGE_STEP = 12
@@ -138,7 +138,14 @@ def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
     votes = [_ends_on_border(r, h, v) for r in outer]
     floating: list[tuple[Box, int]] = []
     for r in rects:  # ... unless it floats in it: a window lying on that window
-        parent = next((k for k, o in enumerate(outer) if o != r and o.contains(r, SLACK) and _floats(r, o)), None)
+        parent = next(
+            (
+                k
+                for k, o in enumerate(outer)
+                if o != r and o.contains(r, SLACK) and floats_in((r.x0, r.y0, r.x1, r.y1), (o.x0, o.y0, o.x1, o.y1))
+            ),
+            None,
+        )
         if parent is not None and not any(f.contains(r, SLACK) for f, _ in floating):
             floating.append((r, max(_ends_on_border(r, h, v), votes[parent] + 1, MIN_CUT_ENDS)))
     outer += [r for r, _ in floating]
@@ -156,12 +163,6 @@ def find_foreground(image: Image.Image, max_side: int = 1280) -> Box | None:
     )
 
 
-def _floats(b: Box, o: Box) -> bool:
-    """``b`` lies in ``o`` with ``FLOAT_MARGIN`` of ``o``'s width and height free on every side."""
-    mx, my = FLOAT_MARGIN * (o.x1 - o.x0), FLOAT_MARGIN * (o.y1 - o.y0)
-    return b.x0 - o.x0 >= mx and o.x1 - b.x1 >= mx and b.y0 - o.y0 >= my and o.y1 - b.y1 >= my
-
-
 def front_mask(boxes: list[tuple[float, float, float, float]], window: Box | None) -> tuple[bool, ...]:
     """Per OCR line box: whether its centre lies in the foreground ``window``. Empty when
     there is no window, or when it holds no line or every line (then nothing is behind it
@@ -175,4 +176,4 @@ def front_mask(boxes: list[tuple[float, float, float, float]], window: Box | Non
 #: what the foreground marks in stored text features depend on (part of the text channel's
 #: feature version): the finder's constants and code
 FEATURE_SETTINGS = (EDGE_STEP, SLACK, MIN_CUT_ENDS, FLOAT_MARGIN)
-FEATURE_CODE = (_runs, _edges, _covered, _rectangles, _ends_on_border, _floats, find_foreground, front_mask)
+FEATURE_CODE = (_runs, _edges, _covered, _rectangles, _ends_on_border, floats_in, find_foreground, front_mask)

@@ -104,8 +104,9 @@ def _support(edges: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> float:
     return min(top, bottom, left, right)
 
 
-def _floats(b: tuple[int, int, int, int], o: tuple[int, int, int, int]) -> bool:
-    """``b`` lies in ``o`` with ``FLOAT_MARGIN`` of ``o``'s width and height free on every side."""
+def floats_in(b: tuple[int, int, int, int], o: tuple[int, int, int, int]) -> bool:
+    """Box ``b`` (x0, y0, x1, y1) lies in ``o`` with ``FLOAT_MARGIN`` of ``o``'s width and
+    height free on every side: a window lying on ``o``, not a panel of it (both finders)."""
     mx, my = FLOAT_MARGIN * (o[2] - o[0]), FLOAT_MARGIN * (o[3] - o[1])
     return b[0] - o[0] >= mx and o[2] - b[2] >= mx and b[1] - o[1] >= my and o[3] - b[3] >= my
 
@@ -124,15 +125,13 @@ def window_boxes(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
         boxes.add((x, y, x + bw, y + bh))
     intact = [b for b in boxes if _support(edges, *b) >= INTACT]
 
-    def inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
-        return a != b and a[0] >= b[0] - 2 and a[1] >= b[1] - 2 and a[2] <= b[2] + 2 and a[3] <= b[3] + 2
-
-    outer = [b for b in intact if not any(inside(b, o) for o in intact)]
-    floating = [b for b in intact if b not in outer and any(inside(b, o) and _floats(b, o) for o in outer)]
-    return sorted(outer + [b for b in floating if not any(inside(b, o) for o in floating)])
+    outer = [b for b in intact if not any(_inside(b, o) for o in intact)]
+    floating = [b for b in intact if b not in outer and any(_inside(b, o) and floats_in(b, o) for o in outer)]
+    return sorted(outer + [b for b in floating if not any(_inside(b, o) for o in floating)])
 
 
 def _inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """``a`` lies inside ``b`` (2 px of slack), and is not ``b``."""
     return a != b and a[0] >= b[0] - 2 and a[1] >= b[1] - 2 and a[2] <= b[2] + 2 and a[3] <= b[3] + 2
 
 
@@ -186,4 +185,4 @@ def foreground_in_small(gray: np.ndarray, size: tuple[int, int]) -> Box:
 
 #: what the foreground box depends on, for the visual channel's derived feature version
 FEATURE_SETTINGS = (WORK_SIDE, MIN_SIDE, MAX_AREA, INTACT, FLOAT_MARGIN)
-FEATURE_CODE = (_edges, _support, _floats, window_boxes, _inside, _covers, find_foreground, foreground_in_small)
+FEATURE_CODE = (_edges, _support, floats_in, window_boxes, _inside, _covers, find_foreground, foreground_in_small)
