@@ -32,8 +32,9 @@ Chosen by ``python benchmarks/run.py fewshot_accuracy`` on screens-dev, the held
 agreeing; the numbers and the variants compared and not kept are in docs/CONSTANTS.md.
 
 :class:`FewShot` is the rule object (see ``classifier/rule.py``); it is chosen when
-``FEWSHOT_MIN_CLASSES`` classes have ``FEWSHOT_MIN_PER_CLASS`` positive screenshots each
-(:func:`calibration_rows`).
+``FEWSHOT_MIN_CLASSES`` classes, and ``FEWSHOT_MIN_SHARE`` of the classes with screenshots,
+have ``FEWSHOT_MIN_PER_CLASS`` positive screenshots of different scenes each
+(:func:`calibration_rows`; a class file named from one recording: ``classifier/replay.py``).
 """
 
 from __future__ import annotations
@@ -55,9 +56,15 @@ MIN_WEIGHT = 0.01
 #: Without exemplars the two-stage rule keeps every text negative.
 NEGATIVE_PROMPTS = False
 
-#: the few-shot rule needs this many classes with this many positive screenshots each
+#: the few-shot rule needs this many classes with this many positive screenshots (of different
+#: scenes, ``classifier/pins.py``) each
 FEWSHOT_MIN_CLASSES = 2
 FEWSHOT_MIN_PER_CLASS = 2
+#: ... and at least this share of the classes with screenshots: learned on the variation of a
+#: few classes, the weights and the none of the above misjudge the others (label_once, dev:
+#: screens-dev's recording names 10 classes, 4 of them with two scenes; its 150 screenshots of
+#: other sessions 0.493 under the few-shot rule, 0.780 under the two-stage rule)
+FEWSHOT_MIN_SHARE = 0.5
 #: a class with no column in a calibrated source (a text-only class among exemplar classes)
 #: scores what a typical other-class match scores there, so all classes share one scale (label_once)
 ABSENT = 0.5
@@ -111,9 +118,10 @@ def _class_scores(rel: np.ndarray, cls: np.ndarray, neg: np.ndarray, n_classes: 
 
 def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> np.ndarray | None:
     """The positive screenshot columns the few-shot scales are learned from (int64, column
-    order), or None when too few classes have two screenshots that are not near-duplicates
-    of each other (then the two-stage rule decides: frames of one dialog in one session
-    teach nothing about how another session of that state looks, label_once). Above ``limit`` (default ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first
+    order), or None when too few classes have two screenshots of different scenes
+    (``FEWSHOT_MIN_CLASSES``, and ``FEWSHOT_MIN_SHARE`` of the classes with screenshots;
+    then the two-stage rule decides: frames of one dialog in one session teach nothing
+    about how another session of that state looks, label_once). Above ``limit`` (default ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first
     ones of every class, at least ``FEWSHOT_MIN_PER_CLASS`` each."""
     limit = FEWSHOT_CALIBRATION_ROWS if limit is None else limit
     pos = np.flatnonzero(columns.is_image & ~columns.is_negative).tolist()
@@ -121,7 +129,8 @@ def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> np.nd
     per_class = Counter(cls[i] for i in pos)
     inst = columns.instance.tolist() if columns.instance is not None else list(range(len(cls)))
     distinct = Counter(c for c, _ in {(cls[i], inst[i]) for i in pos})  # near-duplicates are one screenshot
-    if sum(n >= FEWSHOT_MIN_PER_CLASS for n in distinct.values()) < FEWSHOT_MIN_CLASSES:
+    varied = sum(n >= FEWSHOT_MIN_PER_CLASS for n in distinct.values())
+    if varied < max(FEWSHOT_MIN_CLASSES, FEWSHOT_MIN_SHARE * len(distinct)):
         return None
     if len(pos) > limit:
         per = max(FEWSHOT_MIN_PER_CLASS, -(-limit // len(per_class)))

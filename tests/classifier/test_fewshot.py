@@ -169,6 +169,15 @@ def test_screenshots_of_one_scene_count_once():
     one_scene_each = ExampleColumns(cls, pos, np.ones(6, dtype=bool), 2, t([0, 0, 0, 3, 3, 3]))
     assert calibration_rows(one_scene_each) is None
     assert calibration_rows(ExampleColumns(cls, pos, np.ones(6, dtype=bool), 2, t([0, 0, 2, 3, 4, 3]))) is not None
+    # two classes of six with two scenes: too few to learn the others' variation from
+    six = t([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    scenes = t([0, 1, 2, 3, 4, 4, 6, 6, 8, 8, 10, 10])
+    many = ExampleColumns(six, np.zeros(12, dtype=bool), np.ones(12, dtype=bool), 6, scenes)
+    assert calibration_rows(many) is None
+    scenes[[5, 7]] = [5, 7]  # four of six
+    assert (
+        calibration_rows(ExampleColumns(six, np.zeros(12, dtype=bool), np.ones(12, dtype=bool), 6, scenes)) is not None
+    )
 
 
 def test_leave_one_out_leaves_the_near_duplicates_out_too():
