@@ -63,7 +63,9 @@ FEWSHOT_MIN_PER_CLASS = 2
 #: ... and at least this share of the classes with screenshots: learned on the variation of a
 #: few classes, the weights and the none of the above misjudge the others (label_once, dev:
 #: screens-dev's recording names 10 classes, 4 of them with two scenes; its 150 screenshots of
-#: other sessions 0.493 under the few-shot rule, 0.780 under the two-stage rule)
+#: other sessions 0.493 under the few-shot rule, 0.780 under the two-stage rule). Only where
+#: the scenes are known (``ExampleColumns.instance``): the replay rule of a recording
+#: (``classifier/replay.py``) treats every screenshot as its own, as the rule did before
 FEWSHOT_MIN_SHARE = 0.5
 #: a class with no column in a calibrated source (a text-only class among exemplar classes)
 #: scores what a typical other-class match scores there, so all classes share one scale (label_once)
@@ -130,7 +132,8 @@ def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> np.nd
     inst = columns.instance.tolist() if columns.instance is not None else list(range(len(cls)))
     distinct = Counter(c for c, _ in {(cls[i], inst[i]) for i in pos})  # near-duplicates are one screenshot
     varied = sum(n >= FEWSHOT_MIN_PER_CLASS for n in distinct.values())
-    if varied < max(FEWSHOT_MIN_CLASSES, FEWSHOT_MIN_SHARE * len(distinct)):
+    share = FEWSHOT_MIN_SHARE if columns.instance is not None else 0.0  # scenes known: see FEWSHOT_MIN_SHARE
+    if varied < max(FEWSHOT_MIN_CLASSES, share * len(distinct)):
         return None
     if len(pos) > limit:
         per = max(FEWSHOT_MIN_PER_CLASS, -(-limit // len(per_class)))

@@ -174,6 +174,8 @@ def test_screenshots_of_one_scene_count_once():
     scenes = t([0, 1, 2, 3, 4, 4, 6, 6, 8, 8, 10, 10])
     many = ExampleColumns(six, np.zeros(12, dtype=bool), np.ones(12, dtype=bool), 6, scenes)
     assert calibration_rows(many) is None
+    # without scenes (the replay rule of a recording treats every screenshot as its own): two classes suffice
+    assert calibration_rows(ExampleColumns(six, np.zeros(12, dtype=bool), np.ones(12, dtype=bool), 6)) is not None
     scenes[[5, 7]] = [5, 7]  # four of six
     assert (
         calibration_rows(ExampleColumns(six, np.zeros(12, dtype=bool), np.ones(12, dtype=bool), 6, scenes)) is not None
