@@ -46,10 +46,10 @@ PIN_TILES = 8
 #: learns only from screenshots of different scenes (label_once: two states of one session
 #: differ in 1-4 % of their tiles, a page or session of its own in over 60 %)
 SCENE_SHARE = 0.05
-#: a screen that keeps at least half its tiles of some exemplar's (the same desktop, windows
-#: and screen size: a replay of the recorded session, its plain desktop frames included,
-#: which differ from the exemplars in 6-42 % of their tiles; another session of the
-#: held-out sets differs everywhere) is decided by the rule learned on that session
+#: a screen that keeps more than half of its tiles from some exemplar (the same desktop,
+#: windows and screen size: a replay of the recorded session, its plain desktop frames
+#: included, which differ from the exemplars in 6-42 % of their tiles; every other session
+#: of the held-out sets has another screen size) is decided by the rule learned on that session
 #: (``classifier/replay.py``; label_once)
 REPLAY_SHARE = 0.5
 
