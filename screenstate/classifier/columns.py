@@ -67,8 +67,9 @@ class ExampleColumns:
     is_negative: np.ndarray  # bool [columns]
     is_image: np.ndarray  # bool [columns]
     n_classes: int
-    #: near-duplicate group per column, int64 [columns] (``classifier/pins.py`` ``instances``):
-    #: screenshots of one dialog in one session share it; None: every column is its own
+    #: scene group per column, int64 [columns] (``classifier/pins.py`` ``instances``): the
+    #: screenshots of one class in one scene (one dialog recorded in several frames of one
+    #: session) share it; None: every column is its own
     instance: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -93,8 +94,9 @@ class ExampleColumns:
         )
 
     def near_duplicates(self, rows: np.ndarray) -> np.ndarray:
-        """bool [rows, columns]: each row's own column and the columns of its instance (a
-        near-duplicate screenshot), which a leave-one-out comparison must leave out too."""
+        """bool [rows, columns]: each row's own column and the columns of its group (its
+        class's screenshots of the same scene), which a leave-one-out comparison must leave
+        out too."""
         own = np.zeros((len(rows), len(self)), dtype=np.bool_)
         own[np.arange(len(rows)), rows] = True
         if self.instance is not None:

@@ -9,9 +9,9 @@ software misjudges another. This rule learns both the scale and the weight of ev
 source from the exemplars the user gave, and nothing else:
 
 1. **Calibration.** Each positive exemplar's screen is scored by the source against every
-   column but its own and its near-duplicates' (``ExampleColumns.instance``: a dialog
-   recorded in three frames is one screenshot, not a same-class pair that every source
-   matches perfectly). For exemplar sources, ``same`` is the mean relevance of the pairs
+   column but its own and those of its scene (``ExampleColumns.instance``: a dialog
+   recorded in three frames of one session is one screenshot, not a same-class pair that
+   every source matches perfectly). For exemplar sources, ``same`` is the mean relevance of the pairs
    of exemplars of one class, ``diff`` of the pairs of different classes; for prompt
    sources (one best prompt per class), the mean class score (two-stage rule over the
    class's columns) of the exemplar's own class and of the other classes. Relevance r becomes ``0.5 + 0.5 * tanh((r - diff) / (same - diff))``: a
@@ -123,8 +123,9 @@ def calibration_rows(columns: ExampleColumns, limit: int | None = None) -> np.nd
     order), or None when too few classes have two screenshots of different scenes
     (``FEWSHOT_MIN_CLASSES``, and ``FEWSHOT_MIN_SHARE`` of the classes with screenshots;
     then the two-stage rule decides: frames of one dialog in one session teach nothing
-    about how another session of that state looks, label_once). Above ``limit`` (default ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first
-    ones of every class, at least ``FEWSHOT_MIN_PER_CLASS`` each."""
+    about how another session of that state looks, label_once). Above ``limit`` (default
+    ``FEWSHOT_CALIBRATION_ROWS``) screenshots, the first ones of every class, at least
+    ``FEWSHOT_MIN_PER_CLASS`` each."""
     limit = FEWSHOT_CALIBRATION_ROWS if limit is None else limit
     pos = np.flatnonzero(columns.is_image & ~columns.is_negative).tolist()
     cls = columns.example_class.tolist()
@@ -167,7 +168,7 @@ def calibrate(
             if not bool(cols.any()):
                 continue
         rel = np.nan_to_num(exemplar_relevance[src.channel], nan=0.0)
-        rel[columns.near_duplicates(exemplar_columns)] = -np.inf  # leave itself and its near-duplicates out
+        rel[columns.near_duplicates(exemplar_columns)] = -np.inf  # leave itself and its scene out
         masked = np.where(cols[None, :], rel, np.float32(-np.inf))
         scores = _class_scores(masked, example_class, example_is_negative | ~cols, n_classes)
         own = scores[np.arange(len(rows_cls)), rows_cls] if len(rows_cls) else np.zeros(0, np.float32)
@@ -304,9 +305,10 @@ def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: np.nda
     towards how its own class does; the margin is ``MIN_MARGIN_AT`` of that typical lead. A
     screen whose best class scores below the threshold, or leads the runner-up by less than
     the margin, gets no state (``pred`` kept). Only exemplars whose class keeps another
-    screenshot once their own and its near-duplicates are left out count (with a class's only screenshot left out,
-    its score says nothing about how close a screen of that class comes). None when no
-    class has two screenshots or there is no other class to compare with."""
+    screenshot once their own and its scene's are left out count (with a class's only
+    screenshot left out, its score says nothing about how close a screen of that class
+    comes). None when no class has two screenshots or there is no other class to compare
+    with."""
     if len(rows) == 0:
         return None
     own_cls = rule.columns.example_class[rows]
@@ -319,7 +321,7 @@ def learned_min_score(rule: FewShot, exemplar_relevance: Relevance, rows: np.nda
     loo = {}
     for ch, r in exemplar_relevance.items():
         r = r[shared].copy()
-        r[left_out] = np.nan  # leave itself and its near-duplicates out
+        r[left_out] = np.nan  # leave itself and its scene out
         loo[ch] = r
     raw = rule.scores(loo)
     own = raw[np.arange(len(rows)), own_cls]
