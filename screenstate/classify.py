@@ -35,12 +35,17 @@ from screenstate.schema import ClassSpec, Column
 __all__ = ["LoadedImage", "ScreenClassifier", "as_spec", "load_with_hash"]
 
 
+def _screen_tiles(features: Sequence[ScreenFeatures]) -> list[np.ndarray | None]:
+    """Each screen's tile grid (``classifier/pins.py``), None where it has no visual features."""
+    return [f.visual.tiles if f.visual is not None else None for f in features]
+
+
 def _tiles(image_feats: Sequence[ScreenFeatures] | None) -> list[np.ndarray | None] | None:
-    """The screenshot exemplars' tile grids (``classifier/pins.py``); None without
-    screenshots or without the visual channel (it holds the tiles)."""
+    """The screenshot exemplars' tile grids; None without screenshots or without the
+    visual channel (it holds the tiles)."""
     if not image_feats or any(f.visual is None for f in image_feats):
         return None
-    return [f.visual.tiles if f.visual is not None else None for f in image_feats]
+    return _screen_tiles(image_feats)
 
 
 def _instances(
@@ -261,7 +266,7 @@ class ScreenClassifier:
         """bool [images]: screens of the exemplars' own scene (``classifier/replay.py``)."""
         if self.replay is None:
             return np.zeros(len(features), dtype=np.bool_)
-        return self.replay.screens([f.visual.tiles if f.visual is not None else None for f in features])
+        return self.replay.screens(_screen_tiles(features))
 
     def rule_for(self, features: ScreenFeatures) -> DecisionRule:
         """The rule that decides this screen: the replay rule for a screen of the exemplars'
@@ -315,7 +320,7 @@ class ScreenClassifier:
         results = self.results_from_raw(self._raw(features, replayed), sources, replayed)
         if self.pins is None:
             return results
-        match = self.pins.match([f.visual.tiles if f.visual is not None else None for f in features])
+        match = self.pins.match(_screen_tiles(features))
         for i in np.flatnonzero(match >= 0).tolist():
             k = self.pins.states[int(match[i])]
             state = self.names[k] if k >= 0 else None

@@ -73,6 +73,11 @@ def near_limit(n_tiles: int | np.ndarray, share: float = 0.0) -> np.ndarray:
     return np.minimum(np.maximum(PIN_TILES, share * n), np.ceil(n / 4) - 1)
 
 
+def _tile_counts(screens: Sequence[np.ndarray | None]) -> np.ndarray:
+    """How many tiles each screen's grid has (0 without one), int64 [screens]."""
+    return np.array([0 if s is None else s.shape[0] * s.shape[1] for s in screens], dtype=np.int64)
+
+
 def _changed(stack: np.ndarray, screen: np.ndarray) -> np.ndarray:
     """Changed tiles between each grid of an int16 [..., rows, cols, 3] stack and ``screen``."""
     return (np.abs(stack - screen.astype(np.int16)).max(-1) > PIN_NOISE).sum((-2, -1))
@@ -125,15 +130,13 @@ class Pins:
         """Per screen, the pin it is a near-duplicate of (:meth:`nearest`, at most
         :func:`near_limit` changed tiles), or -1; int64 [screens]."""
         k, n = self.nearest(screens)
-        size = np.array([0 if s is None else s.shape[0] * s.shape[1] for s in screens], dtype=np.int64)
-        return np.where((n >= 0) & (n <= near_limit(size)), k, -1)
+        return np.where((n >= 0) & (n <= near_limit(_tile_counts(screens))), k, -1)
 
     def same_scene(self, screens: Sequence[np.ndarray | None]) -> np.ndarray:
         """Per screen, whether it shows the session of some pinned screenshot: less than
         ``REPLAY_SHARE`` of its tiles changed (a replay of the recorded session), bool [screens]."""
         _, n = self.nearest(screens)
-        size = np.array([0 if s is None else s.shape[0] * s.shape[1] for s in screens], dtype=np.float64)
-        return (n >= 0) & (n < REPLAY_SHARE * size)
+        return (n >= 0) & (n < REPLAY_SHARE * _tile_counts(screens))
 
 
 def instances(
