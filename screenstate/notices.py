@@ -5,12 +5,13 @@ the notice is shown once per process instead.
 
 >>> import logging, tempfile
 >>> from screenstate.embeddings.cache import set_cache_root
->>> set_cache_root(tempfile.mkdtemp())
+>>> scratch = tempfile.TemporaryDirectory()
+>>> set_cache_root(scratch.name)
 >>> notice_once("demo", "first run on this machine")
 True
 >>> notice_once("demo", "first run on this machine")
 False
->>> set_cache_root(None)
+>>> set_cache_root(None); scratch.cleanup()
 """
 
 from __future__ import annotations

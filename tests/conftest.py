@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -13,6 +15,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # library's default root (set_cache_root, below), and SCREENSTATE_CACHE for the CLI and subprocesses
 TEST_CACHE = tempfile.mkdtemp(prefix="screenstate-test-cache-")
 os.environ["SCREENSTATE_CACHE"] = TEST_CACHE
+atexit.register(shutil.rmtree, TEST_CACHE, ignore_errors=True)  # model exports: hundreds of MB
 
 from pathlib import Path  # noqa: E402
 
