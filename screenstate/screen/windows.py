@@ -11,7 +11,9 @@ window behind another has part of its border hidden. So the finder:
    and that are not inside another intact box (a window's own panels and buttons),
    unless they *float* in it: a box that keeps ``FLOAT_MARGIN`` of the outer box's width
    and height free on every side is a window lying on it (a dialog over a large editor),
-   where a panel of a window reaches at least one of its sides;
+   where a panel of a window reaches at least one of its sides; so is a small box that
+   *rests against* the outer box's edges (``rests_on``: a dialog the window manager put
+   flush with the editor's edges), where a panel spans its window one way or is large;
 4. picks the intact box nearest the screen centre, where window managers put dialogs,
    with a bonus for boxes that cut through the borders of others (they lie on top); a
    window floating in another lies on top of it and of what that one covers.
@@ -48,6 +50,13 @@ INTACT = 0.9
 #: every side is a window on top of it, not a panel of it (windows_nested: on dev, dialogs
 #: inside a large editor keep 26-29 %, the inner frames of small windows at most 3 %)
 FLOAT_MARGIN = 0.1
+#: a box inside a window that covers at most CORNER_AREA of it and keeps CORNER_FREE of its
+#: width free on one side and of its height on one side rests against its edges: a window
+#: on it too (dev qt-featherpad session D: jwm puts dialogs against the editor's edges, 2 %
+#: from one side; the editor's toolbars, search bar and status bar span it, its text area
+#: covers most of it)
+CORNER_AREA = 0.35
+CORNER_FREE = 0.25
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,19 @@ def floats_in(b: tuple[int, int, int, int], o: tuple[int, int, int, int]) -> boo
     return b[0] - o[0] >= mx and o[2] - b[2] >= mx and b[1] - o[1] >= my and o[3] - b[3] >= my
 
 
+def rests_on(b: tuple[int, int, int, int], o: tuple[int, int, int, int]) -> bool:
+    """Box ``b`` (x0, y0, x1, y1) inside ``o`` is small (``CORNER_AREA``) and far from one
+    of ``o``'s sides each way (``CORNER_FREE``): a window resting against ``o``'s edges.
+
+    >>> rests_on((60, 50, 100, 80), (0, 0, 100, 80)), rests_on((0, 60, 100, 80), (0, 0, 100, 80))
+    (True, False)
+    """
+    ow, oh = o[2] - o[0], o[3] - o[1]
+    if (b[2] - b[0]) * (b[3] - b[1]) > CORNER_AREA * ow * oh:
+        return False
+    return max(b[0] - o[0], o[2] - b[2]) >= CORNER_FREE * ow and max(b[1] - o[1], o[3] - b[3]) >= CORNER_FREE * oh
+
+
 def window_boxes(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
     """Intact, window-sized boxes of a (downscaled) grey screen: the outermost ones, and
     the outermost of those floating in one of them (windows lying on a larger window)."""
@@ -126,7 +148,9 @@ def window_boxes(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
     intact = [b for b in boxes if _support(edges, *b) >= INTACT]
 
     outer = [b for b in intact if not any(_inside(b, o) for o in intact)]
-    floating = [b for b in intact if b not in outer and any(_inside(b, o) and floats_in(b, o) for o in outer)]
+    floating = [
+        b for b in intact if b not in outer and any(_inside(b, o) and (floats_in(b, o) or rests_on(b, o)) for o in outer)
+    ]
     return sorted(outer + [b for b in floating if not any(_inside(b, o) for o in floating)])
 
 
@@ -184,5 +208,5 @@ def foreground_in_small(gray: np.ndarray, size: tuple[int, int]) -> Box:
 
 
 #: what the foreground box depends on, for the visual channel's derived feature version
-FEATURE_SETTINGS = (WORK_SIDE, MIN_SIDE, MAX_AREA, INTACT, FLOAT_MARGIN)
-FEATURE_CODE = (_edges, _support, floats_in, window_boxes, _inside, _covers, find_foreground, foreground_in_small)
+FEATURE_SETTINGS = (WORK_SIDE, MIN_SIDE, MAX_AREA, INTACT, FLOAT_MARGIN, CORNER_AREA, CORNER_FREE)
+FEATURE_CODE = (_edges, _support, floats_in, rests_on, window_boxes, _inside, _covers, find_foreground, foreground_in_small)
