@@ -154,6 +154,36 @@ SESSIONS = [
         34,
         editor=("featherpad", "--standalone", "-geometry", "1040x660+120+60"),
     ),
+    # dev (round 7, #30): jwm places each dialog against the edges of the editor it opens
+    # over, so a dialog shares one or two sides with the window behind it (as in the
+    # held-out gtk-mousepad session B, where both finders take the editor for the
+    # foreground); dark Fusion, another screen size, document and texts
+    Session(
+        "session_d",
+        (1366, 768),
+        ["jwm"],
+        "Fusion-dark",
+        "#3b2f4a",
+        [
+            ["xterm", "-geometry", "64x10+760+560", "-hold", "-e", "sh", "-c", "ls -1 ~/Documents; cal"],
+            ["xclock", "-update", "1", "-geometry", "110x110+1230+20"],
+        ],
+        "minutes-board.txt",
+        [
+            ("unknown", 2, None, None),
+            ("editor", 3, None, "Next meeting moved to the library."),
+            ("progress_dialog", 3, "Exporting", "Exporting the minutes to PDF..."),
+            ("question_dialog", 3, "Close", "Close the minutes without saving the last line?"),
+            ("info_dialog", 3, "Exported", "minutes-board.pdf was written to Documents."),
+            ("error_dialog", 3, "Printer", "The printer 'hall-laser' is offline."),
+            ("file_chooser", 3, "Save the minutes as", "save"),
+            ("password_prompt", 3, "Board share", "Passphrase for the board's shared folder:"),
+            ("warning_dialog", 3, "Large file", "The attachment is bigger than 10 MB."),
+            ("desktop", 2, None, None),
+        ],
+        35,
+        editor=("featherpad", "--standalone", "-geometry", "760x500+40+30"),
+    ),
 ]
 
 
