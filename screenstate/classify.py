@@ -21,6 +21,7 @@ from screenstate.classifier.pins import SCENE_SHARE, Pins, instances
 from screenstate.classifier.replay import Replay
 from screenstate.classifier.rule import DecisionRule, choose_rule
 from screenstate.classifier.two_stage import predict, softmax_scores
+from screenstate.classifier.window_size import WindowSizes
 from screenstate.embeddings.cache import FeatureCache, MemoryFeatureCache
 from screenstate.embeddings.encoder import Encoder
 from screenstate.embeddings.factory import EncoderOptions, create_encoder, with_visual
@@ -46,6 +47,21 @@ def _tiles(image_feats: Sequence[ScreenFeatures] | None) -> list[np.ndarray | No
     if not image_feats or any(f.visual is None for f in image_feats):
         return None
     return _screen_tiles(image_feats)
+
+
+def _window_sizes(features: Sequence[ScreenFeatures], front_only: bool = False) -> np.ndarray:
+    """float32 [screens, 2]: the size of each screen's foreground window (visual channel),
+    NaN where none was found (the whole screen) or without the visual channel;
+    ``front_only``: also NaN where the text channel saw no window in front of another."""
+    out = np.full((len(features), 2), np.nan, dtype=np.float32)
+    for i, f in enumerate(features):
+        v = f.visual
+        if v is None or (v.box[0], v.box[1], v.box[2], v.box[3]) == (0, 0, *v.size):
+            continue
+        if front_only and (f.text is None or not f.text.front):
+            continue
+        out[i] = (v.box[2] - v.box[0], v.box[3] - v.box[1])
+    return out
 
 
 def _instances(
@@ -157,6 +173,13 @@ class ScreenClassifier:
             self.example_columns, self.encoder.channel_names, self.encoder.weights, exemplar_relevance
         )
         self.min_scores, self.min_margins = self._thresholds(self.rule)
+        #: a rule with no none of the above learned from the exemplars gets the window-size one
+        #: (``classifier/window_size.py``): their windows in front, and each screen's window
+        self.window_sizes: WindowSizes | None = None
+        if image_feats is not None and self.rule.min_score is None:
+            sizes = np.full((len(self.columns), 2), np.nan, dtype=np.float32)
+            sizes[[k for k, c in enumerate(self.columns) if c.image is not None]] = _window_sizes(image_feats, True)
+            self.window_sizes = WindowSizes(self.example_columns, sizes)
         #: a class file named from one recording: its own scene's screens by the rule learned on them
         self.replay = self._replay(tiles, exemplar_relevance)
 
@@ -288,12 +311,20 @@ class ScreenClassifier:
         return raw
 
     def results_from_raw(
-        self, raw: np.ndarray, sources: Sequence[str] | None = None, replayed: np.ndarray | None = None
+        self,
+        raw: np.ndarray,
+        sources: Sequence[str] | None = None,
+        replayed: np.ndarray | None = None,
+        unlike: np.ndarray | None = None,
     ) -> list[ClassificationResult]:
         """Result objects from raw scores [images, classes] (``replayed``: bool [images],
-        screens scored by the replay rule, which get its thresholds)."""
+        screens scored by the replay rule, which get its thresholds; ``unlike``: bool
+        [images, classes], a screen's window is not the size of the class's windows, so
+        it gets no state where that class wins: :meth:`WindowSizes.unlike`)."""
         scores = softmax_scores(raw)
         idx, accepted = predict(raw, self.min_scores, self.min_margins)
+        if unlike is not None:
+            accepted &= ~unlike[np.arange(len(idx)), idx]
         if self.replay is not None and replayed is not None and bool(replayed.any()):
             idx[replayed], accepted[replayed] = predict(raw[replayed], self.replay.min_scores, self.replay.min_margins)
         out = []
@@ -317,7 +348,10 @@ class ScreenClassifier:
         """Results of the rule, then the pins: a near-duplicate of a pinned screenshot gets
         the pin's state (and ``pred``; a none-of-the-above pin keeps the rule's ``pred``)."""
         replayed = self.replayed(features)
-        results = self.results_from_raw(self._raw(features, replayed), sources, replayed)
+        unlike = None
+        if self.window_sizes is not None:
+            unlike = self.window_sizes.unlike(_window_sizes(features)) & ~replayed[:, None]
+        results = self.results_from_raw(self._raw(features, replayed), sources, replayed, unlike)
         if self.pins is None:
             return results
         match = self.pins.match(_screen_tiles(features))

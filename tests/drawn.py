@@ -4,7 +4,7 @@ only distinctive part is its icon, placed, sized and themed as asked."""
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 
 def _wallpaper(size: tuple[int, int], seed: int) -> Image.Image:
@@ -74,4 +74,37 @@ def dialog_screen(
         outline=fg,
         width=2,
     )
+    return img
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def editor_screen(
+    size: tuple[int, int],
+    editor: tuple[int, int, int, int],
+    lines: tuple[str, ...],
+    dialog: tuple[str, str] | None = None,
+    seed: int = 0,
+) -> Image.Image:
+    """A desktop with a text editor window (``editor`` box) showing ``lines`` of real text,
+    and maybe a dialog (title, message) centred on the screen in front of it: screens the
+    OCR reads, for rules that need words and windows in front."""
+    img = _wallpaper(size, seed)
+    d = ImageDraw.Draw(img)
+    x0, y0, x1, y1 = editor
+    _window(d, editor, dark=False, title=(70, 110, 170))
+    top = y0 + max(8, (y1 - y0) // 8)  # below the title bar
+    d.text((x0 + 12, y0 + 8), "notes.txt - Editor", fill=(255, 255, 255), font=_font(18))
+    for i, line in enumerate(lines):
+        d.text((x0 + 16, top + 16 + 34 * i), line, fill=(20, 20, 20), font=_font(22))
+    if dialog is not None:
+        w, h = 460, 170
+        dx, dy = (size[0] - w) // 2, (size[1] - h) // 2
+        _window(d, (dx, dy, dx + w, dy + h), dark=False, title=(60, 60, 70))
+        d.text((dx + 12, dy + 3), dialog[0], fill=(255, 255, 255), font=_font(14))
+        d.text((dx + 24, dy + 60), dialog[1], fill=(20, 20, 20), font=_font(20))
+        d.rectangle((dx + w - 100, dy + h - 50, dx + w - 20, dy + h - 16), outline=(40, 40, 40), width=2)
+        d.text((dx + w - 72, dy + h - 46), "OK", fill=(20, 20, 20), font=_font(20))
     return img
