@@ -298,6 +298,24 @@ class ScreenClassifier:
             return self.replay.rule
         return self.rule
 
+    def unlike(self, features: Sequence[ScreenFeatures], replayed: np.ndarray | None = None) -> np.ndarray | None:
+        """bool [images, classes]: the screen's foreground window is not the size of the
+        class's windows (``classifier/window_size.py``), so it is none of that class;
+        never for replayed screens; None where the rule learned its own none of the above."""
+        if self.window_sizes is None:
+            return None
+        if replayed is None:
+            replayed = self.replayed(features)
+        return self.window_sizes.unlike(_window_sizes(features)) & ~replayed[:, None]
+
+    def window_note(self, features: ScreenFeatures, k: int) -> str | None:
+        """Why class ``k`` gets no state on this screen by window size, in words (None: it does not)."""
+        unlike = self.unlike([features])
+        if unlike is None or self.window_sizes is None or not bool(unlike[0, k]):
+            return None
+        w, h = _window_sizes([features])[0].tolist()
+        return self.window_sizes.note((w, h), k)
+
     def raw_scores(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
         """Raw scores, float [images, classes]: the rule's scores of :meth:`relevance` (the
         replay rule's for screens of the exemplars' own scene)."""
@@ -348,10 +366,9 @@ class ScreenClassifier:
         """Results of the rule, then the pins: a near-duplicate of a pinned screenshot gets
         the pin's state (and ``pred``; a none-of-the-above pin keeps the rule's ``pred``)."""
         replayed = self.replayed(features)
-        unlike = None
-        if self.window_sizes is not None:
-            unlike = self.window_sizes.unlike(_window_sizes(features)) & ~replayed[:, None]
-        results = self.results_from_raw(self._raw(features, replayed), sources, replayed, unlike)
+        results = self.results_from_raw(
+            self._raw(features, replayed), sources, replayed, self.unlike(features, replayed)
+        )
         if self.pins is None:
             return results
         match = self.pins.match(_screen_tiles(features))

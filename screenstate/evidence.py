@@ -48,6 +48,8 @@ class ClassEvidence:
     relevance: float
     channel_relevance: dict[str, float]
     lines: tuple[LineMatch, ...]
+    #: why the screen is none of this class whatever its score (``classifier/window_size.py``), or None
+    window: str | None = None
 
     def __post_init__(self) -> None:
         if (self.example_text is None) == (self.example_image is None):
@@ -91,6 +93,7 @@ def explain(
                 # channels with no opinion on this example (visual on a text example) are left out
                 channel_relevance={k: float(v[0, best]) for k, v in per_channel.items() if not math.isnan(v[0, best])},
                 lines=lines,
+                window=clf.window_note(features, ci),
             )
         )
     return out

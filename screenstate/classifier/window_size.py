@@ -86,3 +86,18 @@ class WindowSizes:
             near[:, k] = (dist[:, mine] <= max_ratio).any(1)
         found = np.asarray(np.isfinite(np.asarray(screens, np.float32)).all(axis=1), dtype=np.bool_)
         return windowed[None, :] & found[:, None] & ~near
+
+    def note(self, screen: tuple[float, float], k: int) -> str:
+        """Why class ``k`` is unlike a screen whose window is ``screen`` (width, height):
+        the window sizes, for the evidence shown to a user.
+
+        >>> cols = ExampleColumns(np.array([0]), np.zeros(1, bool), np.ones(1, bool), 1)
+        >>> WindowSizes(cols, np.array([[400, 150]], np.float32)).note((1100, 740), 0)
+        'its window is 1100x740 px; the windows of this class are 400x150 px'
+        """
+        c = self.columns
+        mine = c.is_image & ~c.is_negative & (c.example_class == k) & np.isfinite(self.sizes).all(1)
+        sizes = sorted({f"{int(w)}x{int(h)}" for w, h in self.sizes[mine].tolist()})
+        return (
+            f"its window is {int(screen[0])}x{int(screen[1])} px; the windows of this class are {', '.join(sizes)} px"
+        )

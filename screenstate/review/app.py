@@ -123,6 +123,7 @@ def evidence_json(e: ClassEvidence) -> dict[str, Any]:
         "relevance": e.relevance,
         "channels": e.channel_relevance,
         "lines": [{"text": ln.text, "box": list(ln.box), "similarity": ln.similarity} for ln in e.lines],
+        "window": e.window,
     }
 
 

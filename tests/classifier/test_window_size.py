@@ -12,6 +12,7 @@ import numpy as np
 from screenstate import ScreenClassifier
 from screenstate.classifier.columns import ExampleColumns
 from screenstate.classifier.window_size import WindowSizes
+from screenstate.evidence import explain
 from tests.drawn import editor_screen
 
 LINES = (
@@ -51,6 +52,11 @@ def test_another_sessions_editor_gets_no_state_and_its_dialogs_keep_theirs(tmp_p
     got = clf.classify_batch([editor, error, warning])
     assert [r.state for r in got] == [None, "error_dialog", "warning_dialog"]
     assert got[0].pred in ("error_dialog", "warning_dialog")  # pred is kept: the best class, no state
+    # the evidence says why (the review page shows it on the winner's card); a dialog's does not
+    (why,) = explain(clf, clf.features([clf.load(editor)])[0], [got[0].pred])
+    assert why.window is not None and why.window.startswith("its window is 1") and "px" in why.window
+    (ok,) = explain(clf, clf.features([clf.load(error)])[0], ["error_dialog"])
+    assert ok.window is None
 
 
 def test_only_classes_whose_screenshots_all_show_a_window_in_front_are_windowed():

@@ -196,6 +196,7 @@ function renderEvidence(box, evidence) {
         el("code", {}, e.json_path)),
       example,
       el("div", { class: "hint" }, `relevance ${fmt(e.relevance)} (${channels})`),
+      e.window ? el("div", { class: "neg", "data-testid": "evidence-window" }, `no state by window size: ${e.window}`) : "",
       el("div", {}, "on-screen lines that matched:"), lines));
   });
 }
