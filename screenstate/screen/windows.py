@@ -149,7 +149,9 @@ def window_boxes(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
 
     outer = [b for b in intact if not any(_inside(b, o) for o in intact)]
     floating = [
-        b for b in intact if b not in outer and any(_inside(b, o) and (floats_in(b, o) or rests_on(b, o)) for o in outer)
+        b
+        for b in intact
+        if b not in outer and any(_inside(b, o) and (floats_in(b, o) or rests_on(b, o)) for o in outer)
     ]
     return sorted(outer + [b for b in floating if not any(_inside(b, o) for o in floating)])
 
@@ -209,4 +211,14 @@ def foreground_in_small(gray: np.ndarray, size: tuple[int, int]) -> Box:
 
 #: what the foreground box depends on, for the visual channel's derived feature version
 FEATURE_SETTINGS = (WORK_SIDE, MIN_SIDE, MAX_AREA, INTACT, FLOAT_MARGIN, CORNER_AREA, CORNER_FREE)
-FEATURE_CODE = (_edges, _support, floats_in, rests_on, window_boxes, _inside, _covers, find_foreground, foreground_in_small)
+FEATURE_CODE = (
+    _edges,
+    _support,
+    floats_in,
+    rests_on,
+    window_boxes,
+    _inside,
+    _covers,
+    find_foreground,
+    foreground_in_small,
+)

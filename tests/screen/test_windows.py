@@ -25,7 +25,9 @@ def _editor(dialog: tuple[int, int, int, int] | None) -> np.ndarray:
         d.rectangle((x0 + 20, y0 + 90 + 28 * i, x0 + 200 + 37 * (i % 7) * 9 // 4, y0 + 98 + 28 * i), fill=(40, 40, 40))
     if dialog is not None:
         d.rectangle(dialog, fill=(232, 232, 232), outline=(20, 20, 20), width=2)
-        d.rectangle((dialog[0], dialog[1], dialog[2], dialog[1] + 26), fill=(50, 90, 160), outline=(20, 20, 20), width=2)
+        d.rectangle(
+            (dialog[0], dialog[1], dialog[2], dialog[1] + 26), fill=(50, 90, 160), outline=(20, 20, 20), width=2
+        )
         d.ellipse((dialog[0] + 25, dialog[1] + 50, dialog[0] + 65, dialog[1] + 90), fill=(40, 100, 215))
         d.rectangle((dialog[2] - 90, dialog[3] - 40, dialog[2] - 15, dialog[3] - 12), outline=(40, 40, 40), width=2)
     return np.asarray(img)
