@@ -13,7 +13,8 @@ window manager, screen size and a dark theme) and a video of session A.
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/tk-xedit
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/gtk-mousepad
     .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad session_c
-(the last renders only the dev session C, without the video.)
+    .venv/bin/python benchmarks/render_heldout_session.py benchmarks/heldout/recordings/qt-featherpad session_d
+(the last two render only the dev sessions C and D, without the video; D needs jwm too.)
 
 (the project venv for the video; the dialogs run with Debian's /usr/bin/python3).
 
