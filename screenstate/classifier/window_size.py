@@ -7,11 +7,12 @@ about that size: a screen whose foreground window is several times wider or tall
 every one of them shows something else (the editor, a terminal, the desktop), however
 alike the two look after both are scaled to one grid.
 
-This is the none of the above of the two-stage rule, which learns none from the exemplars
-(a class file named from one recording): on screens of other sessions its scores overlap
-(label_once: unnamed frames 0.68-0.82, frames of a named state 0.72-0.87) and the window
-sizes do not (unnamed frames 0.53-3.4 apart from the best class's exemplars, named ones
-0.01-0.43 where the finder saw the dialog; dev qt-featherpad sessions B, C, D).
+``ScreenClassifier`` applies it where the class file's rule learned no none of the above
+(the two-stage rule; a class file named from one recording uses it for every other
+session). There the scores of other sessions' screens overlap (label_once: unnamed frames
+0.68-0.82, frames of a named state 0.72-0.87) and the window sizes do not (unnamed frames
+0.53-3.4 from the best class's exemplars, named ones 0.01-0.43 where the finder saw the
+dialog; dev qt-featherpad sessions B, C, D).
 """
 
 from __future__ import annotations
