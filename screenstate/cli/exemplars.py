@@ -44,6 +44,12 @@ def index_build(
             )
             + "; screens of other sessions by the two-stage rule (add screenshots of another session to learn from both)"
         )
+    windowed = [n for n, w in zip(clf.names, clf.window_sizes.windowed()) if w] if clf.window_sizes is not None else []
+    if windowed:
+        typer.echo(
+            f"none of the above by window size for {len(windowed)} classes ({', '.join(windowed)}): their screenshots "
+            "show a window in front, so a screen whose foreground window is far from their sizes gets no state"
+        )
 
 
 @app.command()

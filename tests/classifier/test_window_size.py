@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+from typer.testing import CliRunner
 
 from screenstate import ScreenClassifier
 from screenstate.classifier.columns import ExampleColumns
 from screenstate.classifier.window_size import WindowSizes
+from screenstate.cli import app
 from screenstate.evidence import explain
 from tests.drawn import editor_screen
 
@@ -73,3 +75,10 @@ def test_only_classes_whose_screenshots_all_show_a_window_in_front_are_windowed(
     assert ws.windowed().tolist() == [True, False, False]
     unlike = ws.unlike(np.array([[1100, 740], [430, 150]], np.float32))
     assert unlike.tolist() == [[True, False, False], [False, False, False]]
+
+
+def test_index_build_says_which_classes_have_a_window_size(tmp_path):
+    classes = _class_file(tmp_path)
+    res = CliRunner().invoke(app, ["index", "build", "-c", str(classes), "--cache", str(tmp_path / "cache")])
+    assert res.exit_code == 0, res.output
+    assert "none of the above by window size for 2 classes (error_dialog, warning_dialog)" in res.output
