@@ -17,6 +17,7 @@ dialog; dev qt-featherpad sessions B, C, D).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,17 +55,22 @@ class WindowSizes:
         if self.sizes.shape != (n, 2):
             raise ValueError(f"WindowSizes.sizes: expected shape ({n}, 2), got {tuple(self.sizes.shape)}")
 
+    @functools.cached_property
+    def _shots(self) -> np.ndarray:
+        """bool [columns, classes]: each class's positive screenshot columns (once per class file)."""
+        c = self.columns
+        one_hot = c.example_class[:, None] == np.arange(c.n_classes)[None, :]
+        return one_hot & (c.is_image & ~c.is_negative)[:, None]
+
+    @functools.cached_property
+    def _windowed(self) -> np.ndarray:
+        has = np.isfinite(self.sizes).all(1)[:, None]
+        return self._shots.any(0) & ~(self._shots & ~has).any(0)
+
     def windowed(self) -> np.ndarray:
         """bool [classes]: classes with positive screenshot exemplars, every one of them a
         window in front of others."""
-        c = self.columns
-        shots = c.is_image & ~c.is_negative
-        has = np.isfinite(self.sizes).all(1)
-        out = np.zeros(c.n_classes, dtype=np.bool_)
-        for k in range(c.n_classes):
-            mine = shots & (c.example_class == k)
-            out[k] = bool(mine.any()) and bool(has[mine].all())
-        return out
+        return self._windowed.copy()
 
     def unlike(self, screens: np.ndarray, max_ratio: float = MAX_SIZE_RATIO) -> np.ndarray:
         """bool [screens, classes]: the screen's foreground window (float [screens, 2],
@@ -77,16 +83,11 @@ class WindowSizes:
         >>> ws.unlike(np.array([[420, 160], [1000, 700], [nan, nan]], np.float32)).tolist()
         [[False, False], [True, False], [False, False]]
         """
-        c = self.columns
-        shots = c.is_image & ~c.is_negative
-        dist = size_distance(np.asarray(screens, np.float32), self.sizes)  # NaN where either has no window
-        windowed = self.windowed()
-        near = np.zeros((len(screens), c.n_classes), dtype=np.bool_)
-        for k in np.flatnonzero(windowed).tolist():
-            mine = shots & (c.example_class == k)
-            near[:, k] = (dist[:, mine] <= max_ratio).any(1)
-        found = np.asarray(np.isfinite(np.asarray(screens, np.float32)).all(axis=1), dtype=np.bool_)
-        return windowed[None, :] & found[:, None] & ~near
+        screens = np.asarray(screens, np.float32)
+        close = size_distance(screens, self.sizes) <= max_ratio  # NaN (no window) is never close
+        near = (close.astype(np.uint8) @ self._shots.astype(np.uint8)) > 0  # per class: any close exemplar
+        found = np.isfinite(screens).all(axis=1)
+        return self._windowed[None, :] & found[:, None] & ~near
 
     def note(self, screen: tuple[float, float], k: int) -> str:
         """Why class ``k`` is unlike a screen whose window is ``screen`` (width, height):
