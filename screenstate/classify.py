@@ -308,13 +308,14 @@ class ScreenClassifier:
             replayed = self.replayed(features)
         return self.window_sizes.unlike(_window_sizes(features)) & ~replayed[:, None]
 
-    def window_note(self, features: ScreenFeatures, k: int) -> str | None:
-        """Why class ``k`` gets no state on this screen by window size, in words (None: it does not)."""
+    def window_notes(self, features: ScreenFeatures, classes: Sequence[int]) -> list[str | None]:
+        """Per class index: why this screen gets no state as that class by window size, in
+        words (None: it does not)."""
         unlike = self.unlike([features])
-        if unlike is None or self.window_sizes is None or not bool(unlike[0, k]):
-            return None
+        if unlike is None or self.window_sizes is None:
+            return [None] * len(classes)
         w, h = _window_sizes([features])[0].tolist()
-        return self.window_sizes.note((w, h), k)
+        return [self.window_sizes.note((w, h), k) if bool(unlike[0, k]) else None for k in classes]
 
     def raw_scores(self, features: Sequence[ScreenFeatures]) -> np.ndarray:
         """Raw scores, float [images, classes]: the rule's scores of :meth:`relevance` (the

@@ -70,8 +70,9 @@ def explain(
     raw = rule.scores(per_channel)[0]
     fused = np.nan_to_num(rule.column_view(per_channel)[0], nan=-1.0)  # NaN: no source scores the column
     text = clf.encoder.text
+    windows = clf.window_notes(features, [clf.names.index(n) for n in classes])
     out = []
-    for name in classes:
+    for name, window in zip(classes, windows):
         ci = clf.names.index(name)
         cols = [k for k, c in enumerate(clf.columns) if c.class_index == ci]
         best = max(cols, key=lambda k: (float(fused[k]), clf.columns[k].is_negative))  # ties: negative, as the rule
@@ -93,7 +94,7 @@ def explain(
                 # channels with no opinion on this example (visual on a text example) are left out
                 channel_relevance={k: float(v[0, best]) for k, v in per_channel.items() if not math.isnan(v[0, best])},
                 lines=lines,
-                window=clf.window_note(features, ci),
+                window=window,
             )
         )
     return out
